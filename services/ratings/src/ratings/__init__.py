@@ -1,0 +1,1 @@
+"""hlm360 ratings service."""

@@ -1,0 +1,1 @@
+"""hlm360 shared library: the only code every service may import."""

@@ -1,0 +1,283 @@
+"""Events that cross service boundaries. Past tense; one Kafka topic per event type and version.
+
+Every event carries the envelope (`event_id`, `event_type`, `schema_version`, `occurred_at`,
+`correlation_id`, `producer`) and the aggregate id used as the Kafka key (`cycle_id` for the
+360 journey), so all of one cycle's events stay in order on each topic's partition.
+Readers ignore unknown fields: producers may add fields within a schema version.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from shared.contracts.vocabulary import (
+    CloseReason,
+    Dimension,
+    FundingMethod,
+    RaterGroup,
+    SessionMode,
+)
+
+CYCLE_ID_EXAMPLE = "6f1c1a52-4f3e-4b0e-9d83-2b9c4a7e5d10"
+RATER_ID_EXAMPLE = "0b7e7a5e-93a4-4f7a-8f6c-1c3f0f6a2d11"
+FACILITATOR_ID_EXAMPLE = "9a3b8c1d-2e4f-4a5b-8c6d-7e8f9a0b1c2d"
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+FreeText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """Envelope fields shared by every event."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    key_field: ClassVar[str] = "cycle_id"
+
+    event_id: UUID = Field(
+        default_factory=uuid4,
+        description="Unique id of this event; consumers use it to ignore redeliveries.",
+        examples=["3d2f6c7e-1b1a-4d8e-a0c4-6a1f0e2b9c33"],
+    )
+    event_type: str = Field(description="Name of the event, equal to the message title.")
+    schema_version: Literal[1] = Field(
+        default=1, description="Version of this event's schema; a breaking change is a new version."
+    )
+    occurred_at: AwareDatetime = Field(
+        default_factory=utc_now,
+        description="When the fact happened, ISO 8601 with a UTC offset.",
+        examples=["2026-11-26T09:30:00Z"],
+    )
+    correlation_id: UUID | None = Field(
+        default=None,
+        description="Id of the request or event that started this chain of events, if any.",
+        examples=[CYCLE_ID_EXAMPLE],
+    )
+    producer: ShortText = Field(
+        description="Name of the system that published the event.", examples=["invitations"]
+    )
+
+    def kafka_key(self) -> bytes:
+        return str(getattr(self, self.key_field)).encode()
+
+
+class CycleEvent(Event):
+    cycle_id: UUID = Field(
+        description="Id of the 360 cycle; the Kafka key of every cycle event.",
+        examples=[CYCLE_ID_EXAMPLE],
+    )
+
+
+# --- CycleRequested: the intake contract for other NHS systems --------------------------------
+
+
+class Participant(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    participant_id: ShortText = Field(
+        description="The requesting system's stable id for the person (e.g. an ESR assignment number).",
+        examples=["ESR-10293847"],
+    )
+    given_name: ShortText = Field(examples=["Amara"])
+    family_name: ShortText = Field(examples=["Okafor"])
+    email: EmailStr = Field(examples=["amara.okafor@example.nhs.uk"])
+    organisation: ShortText = Field(
+        description="Employing organisation (used for facilitator conflict-of-interest rules).",
+        examples=["Example NHS Foundation Trust"],
+    )
+    region: ShortText = Field(default="unspecified", description="NHS region.", examples=["London"])
+
+
+class RaterNomination(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    group: Literal[
+        RaterGroup.LINE_MANAGER, RaterGroup.PEER, RaterGroup.DIRECT_REPORT, RaterGroup.OTHER
+    ] = Field(description="Rater group; the participant is added as 'self' automatically.", examples=["peer"])
+    name: ShortText = Field(examples=["Sam Patel"])
+    email: EmailStr = Field(examples=["sam.patel@example.nhs.uk"])
+
+
+class Funding(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    method: FundingMethod = Field(examples=["purchase_order"])
+    reference: ShortText = Field(
+        description="Payment reference, purchase order number or programme credit account.",
+        examples=["PO-2026-000123"],
+    )
+
+
+class CycleRequested(CycleEvent):
+    """A 360 was requested for a participant, by a person or another NHS system."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "3d2f6c7e-1b1a-4d8e-a0c4-6a1f0e2b9c33",
+                    "event_type": "CycleRequested",
+                    "schema_version": 1,
+                    "occurred_at": "2026-11-26T09:30:00Z",
+                    "producer": "mary-seacole-enrolment",
+                    "cycle_id": CYCLE_ID_EXAMPLE,
+                    "participant": {
+                        "participant_id": "ESR-10293847",
+                        "given_name": "Amara",
+                        "family_name": "Okafor",
+                        "email": "amara.okafor@example.nhs.uk",
+                        "organisation": "Example NHS Foundation Trust",
+                        "region": "London",
+                    },
+                    "programme": "Mary Seacole Programme 2027 cohort 1",
+                    "deadline": "2026-12-17T17:00:00Z",
+                    "funding": {"method": "programme_credit", "reference": "MSP-2027-C1"},
+                    "raters": [
+                        {"group": "line_manager", "name": "Jo Bloggs", "email": "jo.bloggs@example.nhs.uk"},
+                        {"group": "peer", "name": "Sam Patel", "email": "sam.patel@example.nhs.uk"},
+                    ],
+                }
+            ]
+        }
+    )
+
+    event_type: Literal["CycleRequested"] = "CycleRequested"
+    participant: Participant
+    programme: ShortText | None = Field(
+        default=None, description="Programme requiring the 360, if any.", examples=["Mary Seacole Programme"]
+    )
+    facilitator_id: UUID | None = Field(
+        default=None,
+        description="Accredited facilitator chosen by the participant, if any.",
+        examples=[FACILITATOR_ID_EXAMPLE],
+    )
+    deadline: AwareDatetime = Field(description="When the rating window closes.", examples=["2026-12-17T17:00:00Z"])
+    funding: Funding
+    raters: list[RaterNomination] = Field(
+        min_length=1, max_length=50, description="Nominated raters (not including the participant)."
+    )
+
+
+class CycleOpened(CycleEvent):
+    """A funded 360 cycle was opened and its raters invited."""
+
+    event_type: Literal["CycleOpened"] = "CycleOpened"
+    participant_id: ShortText
+    participant_name: ShortText = Field(description="Display name of the participant, for their own report.")
+    organisation: ShortText
+    region: ShortText
+    programme: ShortText | None = None
+    facilitator_id: UUID | None = None
+    deadline: AwareDatetime
+    invited_per_group: dict[RaterGroup, int] = Field(
+        description="How many raters were invited in each group, including 'self'.",
+        examples=[{"self": 1, "line_manager": 1, "peer": 3, "direct_report": 3, "other": 2}],
+    )
+
+
+class RaterNominated(CycleEvent):
+    """A rater was nominated. Carries a pseudonymous rater id, never the person's name or email."""
+
+    event_type: Literal["RaterNominated"] = "RaterNominated"
+    rater_id: UUID = Field(description="Pseudonymous rater id.", examples=[RATER_ID_EXAMPLE])
+    group: RaterGroup
+    link_token_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="SHA-256 (hex) of the rater's personal link token; the token itself is only in the email."
+    )
+
+
+class InvitationSent(CycleEvent):
+    """An invitation email left for a rater."""
+
+    event_type: Literal["InvitationSent"] = "InvitationSent"
+    rater_id: UUID = Field(examples=[RATER_ID_EXAMPLE])
+    group: RaterGroup
+
+
+class ItemAnswer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    item_id: ShortText = Field(examples=["ISP-E"])
+    dimension: Dimension
+    score: int | None = Field(
+        ge=1, le=5, description="1 (rarely) to 5 (almost always); null when 'not observed'.", examples=[4]
+    )
+
+
+class ImportanceAnswer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    dimension: Dimension
+    score: int = Field(ge=1, le=5, description="Importance of the dimension to the participant's role.")
+
+
+class CommentAnswer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    question_id: ShortText = Field(examples=["overall_strengths"])
+    text: FreeText
+
+
+class RatingSubmitted(CycleEvent):
+    """A rater submitted their questionnaire. Pseudonymous: rater id and group only."""
+
+    event_type: Literal["RatingSubmitted"] = "RatingSubmitted"
+    rater_id: UUID = Field(examples=[RATER_ID_EXAMPLE])
+    group: RaterGroup
+    questionnaire_version: ShortText = Field(examples=["hlm360-default-1"])
+    answers: list[ItemAnswer] = Field(min_length=1)
+    importance: list[ImportanceAnswer] = Field(default_factory=list)
+    comments: list[CommentAnswer] = Field(default_factory=list)
+
+
+class CycleClosed(CycleEvent):
+    """The rating window of a cycle closed; no further submissions are accepted."""
+
+    event_type: Literal["CycleClosed"] = "CycleClosed"
+    reason: CloseReason
+    responses_per_group: dict[RaterGroup, int] = Field(
+        description="Number of submitted responses per rater group.",
+        examples=[{"self": 1, "line_manager": 1, "peer": 3, "direct_report": 3, "other": 2}],
+    )
+
+
+class ReportGenerated(CycleEvent):
+    """The 360 report of a closed cycle was compiled."""
+
+    event_type: Literal["ReportGenerated"] = "ReportGenerated"
+    report_id: UUID
+    participant_id: ShortText
+    organisation: ShortText
+    region: ShortText
+    facilitator_id: UUID | None = None
+
+
+class FeedbackSessionScheduled(CycleEvent):
+    """A facilitated feedback session was booked for a cycle's report."""
+
+    event_type: Literal["FeedbackSessionScheduled"] = "FeedbackSessionScheduled"
+    session_id: UUID
+    report_id: UUID
+    facilitator_id: UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    mode: SessionMode
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    CycleRequested,
+    CycleOpened,
+    RaterNominated,
+    InvitationSent,
+    RatingSubmitted,
+    CycleClosed,
+    ReportGenerated,
+    FeedbackSessionScheduled,
+)

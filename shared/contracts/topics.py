@@ -1,0 +1,21 @@
+"""Kafka topic names: one topic per event type and schema version, plus the dead-letter topic."""
+
+import re
+
+from shared.contracts.events import EVENT_TYPES, Event
+
+DEAD_LETTER_TOPIC = "hlm360.dead-letter.v1"
+PARTITIONS = 12
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def topic_for(event_type: type[Event] | Event) -> str:
+    cls = event_type if isinstance(event_type, type) else type(event_type)
+    version = cls.model_fields["schema_version"].default
+    return f"hlm360.{_kebab(cls.__name__)}.v{version}"
+
+
+ALL_TOPICS: tuple[str, ...] = (*(topic_for(t) for t in EVENT_TYPES), DEAD_LETTER_TOPIC)

@@ -1,0 +1,244 @@
+"""Kafka plumbing every service uses: the broker factory, typed consumers that dead-letter bad
+input and apply each event once, the outbox relay, and topic administration."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.contracts.events import Event
+from shared.contracts.topics import ALL_TOPICS, DEAD_LETTER_TOPIC, PARTITIONS, topic_for
+from shared.db import OutboxMessage, UnitOfWork
+from shared.errors import Rejected
+from shared.telemetry import ATTR_CYCLE_ID, ATTR_EVENT_ID, ATTR_EVENT_TYPE, ATTR_OUTBOX_BATCH
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+UseCase = Callable[[E, UnitOfWork], Awaitable[None]]
+
+MAX_PROCESSING_ATTEMPTS = 5
+OUTBOX_LOCK_KEY = 0x686C6D333630  # "hlm360": one active relay per service database keeps key order
+
+
+def build_broker(*, bootstrap_servers: str, service: str, tracer_provider: TracerProvider) -> KafkaBroker:
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=f"hlm360-{service}",
+        acks="all",
+        enable_idempotence=True,
+        middlewares=(KafkaTelemetryMiddleware(tracer_provider=tracer_provider),),
+        logger=logging.getLogger(f"hlm360.{service}.broker"),
+        graceful_timeout=15.0,
+    )
+
+
+def validation_reason(error: ValidationError) -> str:
+    """Human-readable reason without echoing input values (they may hold personal data)."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        location = ".".join(str(p) for p in item["loc"]) or "(message)"
+        parts.append(f"{location}: {item['msg']}")
+    return "invalid event: " + "; ".join(parts)
+
+
+async def dead_letter(broker: KafkaBroker, message: KafkaMessage, *, consumer: str, reason: str) -> None:
+    raw = message.raw_message
+    record = raw[0] if isinstance(raw, tuple) else raw
+    headers = {
+        "x-dead-letter-reason": reason[:4000],
+        "x-dead-letter-consumer": consumer,
+        "x-dead-letter-source-topic": str(record.topic),
+        "x-dead-letter-source-partition": str(record.partition),
+        "x-dead-letter-source-offset": str(record.offset),
+        "x-dead-letter-at": datetime.now(UTC).isoformat(),
+    }
+    await broker.publish(message.body, DEAD_LETTER_TOPIC, key=record.key, headers=headers)
+    log.warning(
+        "event dead-lettered",
+        extra={"consumer": consumer, "topic": record.topic, "offset": record.offset, "reason": reason[:500]},
+    )
+
+
+class EventConsumers:
+    """Registers thin typed handlers: validate -> (dead-letter | apply once in one transaction)."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        *,
+        service: str,
+        uow: Callable[[], UnitOfWork],
+        retry_backoff_seconds: float = 1.0,
+    ) -> None:
+        self._broker = broker
+        self._service = service
+        self._uow = uow
+        self._backoff = retry_backoff_seconds
+        self._attempts: dict[str, int] = {}
+
+    def on(self, event_type: type[E], *, name: str) -> Callable[[UseCase[E]], UseCase[E]]:
+        consumer = f"{self._service}.{name}"
+
+        def register(use_case: UseCase[E]) -> UseCase[E]:
+            @self._broker.subscriber(
+                topic_for(event_type),
+                group_id=consumer,
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                auto_offset_reset="earliest",
+                title=f"{consumer}:{event_type.__name__}",
+            )
+            async def handle(message: KafkaMessage) -> None:
+                await self._handle(message, event_type=event_type, consumer=consumer, use_case=use_case)
+
+            return use_case
+
+        return register
+
+    async def _handle(
+        self, message: KafkaMessage, *, event_type: type[E], consumer: str, use_case: UseCase[E]
+    ) -> None:
+        try:
+            event = event_type.model_validate_json(message.body)
+        except ValidationError as error:
+            await dead_letter(self._broker, message, consumer=consumer, reason=validation_reason(error))
+            return
+        span = trace.get_current_span()
+        span.set_attribute(ATTR_EVENT_TYPE, event.event_type)
+        span.set_attribute(ATTR_EVENT_ID, str(event.event_id))
+        if (cycle_id := getattr(event, "cycle_id", None)) is not None:
+            span.set_attribute(ATTR_CYCLE_ID, str(cycle_id))
+        attempt_key = f"{consumer}/{event.event_id}"
+        try:
+            async with self._uow() as uow:
+                if await uow.first_delivery(consumer=consumer, event_id=event.event_id):
+                    await use_case(event, uow)
+                await uow.commit()
+        except Rejected as rejection:
+            await dead_letter(self._broker, message, consumer=consumer, reason=f"rejected: {rejection}")
+        except Exception as error:
+            attempts = self._attempts.get(attempt_key, 0) + 1
+            self._attempts[attempt_key] = attempts
+            log.exception(
+                "event processing failed",
+                extra={"consumer": consumer, "event_id": str(event.event_id), "attempt": attempts},
+            )
+            if attempts >= MAX_PROCESSING_ATTEMPTS:
+                self._attempts.pop(attempt_key, None)
+                reason = f"processing failed after {attempts} attempts: {type(error).__name__}"
+                await dead_letter(self._broker, message, consumer=consumer, reason=reason)
+                return
+            await asyncio.sleep(self._backoff * attempts)
+            raise
+        self._attempts.pop(attempt_key, None)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in id order and marks them published."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        broker: KafkaBroker,
+        *,
+        poll_seconds: float = 0.5,
+        batch_size: int = 500,
+    ) -> None:
+        self._sessions = sessions
+        self._broker = broker
+        self._poll_seconds = poll_seconds
+        self._batch_size = batch_size
+        self._wakeup = asyncio.Event()
+        self._tracer = trace.get_tracer(__name__)
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                published = await self.publish_batch()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay batch failed; will retry")
+                published = 0
+                await asyncio.sleep(self._poll_seconds * 4)
+            if published:
+                continue
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def publish_batch(self) -> int:
+        async with self._sessions() as session, session.begin():
+            locked = (await session.execute(select(func.pg_try_advisory_xact_lock(OUTBOX_LOCK_KEY)))).scalar()
+            if not locked:
+                return 0
+            rows = (
+                await session.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
+                    .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+                    .limit(self._batch_size)
+                )
+            ).scalars().all()
+            if not rows:
+                return 0
+            pending = [await self._send(row) for row in rows]
+            await asyncio.gather(*pending)
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([row.id for row in rows]))  # type: ignore[union-attr]
+                .values(published_at=func.now(), attempts=OutboxMessage.attempts + 1)
+            )
+            trace.get_current_span().set_attribute(ATTR_OUTBOX_BATCH, len(rows))
+            return len(rows)
+
+    async def _send(self, row: OutboxMessage) -> Any:
+        context = propagate.extract(row.headers)
+        with self._tracer.start_as_current_span(
+            f"outbox {row.topic}", context=context, kind=trace.SpanKind.PRODUCER
+        ) as span:
+            span.set_attribute(ATTR_EVENT_TYPE, row.event_type)
+            span.set_attribute(ATTR_EVENT_ID, str(row.event_id))
+            headers = {k: v for k, v in row.headers.items() if k not in ("traceparent", "tracestate")}
+            return await self._broker.publish(
+                row.payload.encode(), row.topic, key=row.key.encode(), headers=headers, no_confirm=True
+            )
+
+
+async def ensure_topics(bootstrap_servers: str, topics: tuple[str, ...] = ALL_TOPICS) -> list[str]:
+    """Create missing topics (idempotent); returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="hlm360-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        created: list[str] = []
+        for name in missing:
+            try:
+                await admin.create_topics([NewTopic(name=name, num_partitions=PARTITIONS, replication_factor=1)])
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        await admin.close()

@@ -1,0 +1,71 @@
+"""Alembic helpers: each service owns its schema under services/<name>/migrations; the outbox
+and inbox tables are created by the same helper in every service's first migration."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command, context, op
+from alembic.config import Config
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+MIGRATION_LOCK_KEY = 0x6D6967726174  # serialises concurrent starts of several instances
+
+
+def create_outbox_and_inbox() -> None:
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+        sa.Column("event_type", sa.String, nullable=False),
+        sa.Column("topic", sa.String, nullable=False),
+        sa.Column("key", sa.String, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("headers", postgresql.JSONB, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text),
+    )
+    op.create_index(
+        "ix_outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL")
+    )
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String, primary_key=True),
+        sa.Column("event_id", sa.Uuid, primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+
+
+def run_env(database_url: str) -> None:
+    """Body of a service's migrations/env.py (online mode, asyncpg)."""
+
+    def do_run(connection: Connection) -> None:
+        connection.execute(sa.select(sa.func.pg_advisory_lock(MIGRATION_LOCK_KEY)))
+        try:
+            context.configure(connection=connection, target_metadata=None)
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            connection.execute(sa.select(sa.func.pg_advisory_unlock(MIGRATION_LOCK_KEY)))
+            connection.commit()
+
+    async def run_async() -> None:
+        engine = create_async_engine(database_url)
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run)
+        await engine.dispose()
+
+    asyncio.run(run_async())
+
+
+def upgrade(migrations_dir: Path, database_url: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.attributes["database_url"] = database_url
+    command.upgrade(config, "head")

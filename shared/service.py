@@ -1,0 +1,152 @@
+"""The runtime every service process is built from: settings -> broker, database, outbox relay,
+background jobs and an HTTP app whose lifespan starts and stops them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from opentelemetry import trace
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import UnitOfWork, create_engine, session_factory
+from shared.logging import configure_logging
+from shared.messaging import EventConsumers, OutboxRelay, build_broker
+from shared.settings import ServiceSettings
+from shared.telemetry import build_tracer_provider
+
+log = logging.getLogger(__name__)
+
+Job = Callable[["ServiceRuntime"], Awaitable[Any]]
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.tracer_provider = build_tracer_provider(self.name, settings.trace_file)
+        self.broker = build_broker(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            service=self.name,
+            tracer_provider=self.tracer_provider,
+        )
+        self.consumers = EventConsumers(
+            self.broker,
+            service=self.name,
+            uow=self.uow,
+            retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
+        )
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._relay: OutboxRelay | None = None
+        self._jobs: list[tuple[str, float, Job]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        if self._sessions is None:
+            raise RuntimeError("service not started")
+        return self._sessions
+
+    def uow(self) -> UnitOfWork:
+        relay = self._relay
+        return UnitOfWork(self.sessions, on_commit=relay.wake if relay else None)
+
+    def every(self, seconds: float, *, name: str) -> Callable[[Job], Job]:
+        """Run a background job periodically while the service is up."""
+
+        def register(job: Job) -> Job:
+            self._jobs.append((name, seconds, job))
+            return job
+
+        return register
+
+    async def start(self) -> None:
+        self._engine = create_engine(self.settings.database_url.get_secret_value())
+        self._sessions = session_factory(self._engine)
+        self._relay = OutboxRelay(self._sessions, self.broker, poll_seconds=self.settings.outbox_poll_seconds)
+        await self.broker.start()
+        self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
+        for name, seconds, job in self._jobs:
+            self._tasks.append(asyncio.create_task(self._repeat(name, seconds, job), name=name))
+        log.info("service started", extra={"jobs": [n for n, _, _ in self._jobs]})
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.broker.stop()
+        if self._engine is not None:
+            await self._engine.dispose()
+        self.tracer_provider.shutdown()
+        log.info("service stopped")
+
+    async def _repeat(self, name: str, seconds: float, job: Job) -> None:
+        tracer = trace.get_tracer(__name__, tracer_provider=self.tracer_provider)
+        while True:
+            try:
+                with tracer.start_as_current_span(f"job {name}"):
+                    await job(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background job failed", extra={"job": name})
+            await asyncio.sleep(seconds)
+
+    async def healthy(self) -> bool:
+        try:
+            async with self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+            return bool(await self.broker.ping(timeout=2.0))
+        except Exception:
+            return False
+
+    def http_app(self, *routers: APIRouter, title: str) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
+        app.state.runtime = self
+
+        @app.get("/healthz", include_in_schema=False)
+        async def healthz() -> Response:
+            ok = await self.healthy()
+            return Response("ok" if ok else "unhealthy", status_code=200 if ok else 503)
+
+        for router in routers:
+            app.include_router(router)
+        return app
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def serve(factory: str, settings: ServiceSettings) -> None:
+    """Entry point of `python -m <service>`."""
+    configure_logging(settings.service_name, settings.log_level)
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

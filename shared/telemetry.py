@@ -1,0 +1,56 @@
+"""OpenTelemetry tracing: one provider per service process, spans written as JSON lines.
+
+The span file is the local stand-in for a collector; an OTLP exporter can be added in deploy
+without touching services. Trace context crosses Kafka in W3C `traceparent` headers, also
+through the outbox (the context is stored with the row when the event is written).
+"""
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+# Custom span attributes (catalogue; never names, emails or free text):
+ATTR_CYCLE_ID = "hlm360.cycle_id"
+ATTR_EVENT_TYPE = "hlm360.event_type"
+ATTR_EVENT_ID = "hlm360.event_id"
+ATTR_OUTBOX_BATCH = "hlm360.outbox.batch_size"
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = [span.to_json(indent=None) for span in spans]
+        with self._lock, self._path.open("a", encoding="utf-8") as out:
+            for line in lines:
+                out.write(json.dumps(json.loads(line)) + "\n")
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+def build_tracer_provider(service: str, trace_file: Path | None) -> TracerProvider:
+    provider = TracerProvider(resource=Resource.create({"service.name": f"hlm360-{service}"}))
+    if trace_file is not None:
+        provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(trace_file)))
+    return provider
+
+
+def current_trace_headers() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
