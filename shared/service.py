@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -150,3 +151,15 @@ def serve(factory: str, settings: ServiceSettings) -> None:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def cli(*, factory: str, settings: ServiceSettings, migrations: Path, argv: list[str]) -> None:
+    """`python -m <service> [serve|migrate]`: migrate the schema (idempotent), then serve."""
+    from shared.migrations import upgrade
+
+    command = argv[1] if len(argv) > 1 else "serve"
+    if command not in ("serve", "migrate"):
+        raise SystemExit(f"unknown command {command!r}; use 'serve' or 'migrate'")
+    upgrade(migrations, settings.database_url.get_secret_value())
+    if command == "serve":
+        serve(factory, settings)
