@@ -1,0 +1,32 @@
+"""Where the tests find the local stack: the env file written by `deploy/local/stack.sh up`."""
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO = Path(__file__).resolve().parents[1]
+ENV_FILE = REPO / ".local" / "env"
+
+
+class TestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore")
+
+    hlm360_kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    hlm360_mail_dir: Path = REPO / ".local" / "mail"
+    hlm360_local_dir: Path = REPO / ".local"
+    test_database_url: SecretStr
+    invitations_database_url: SecretStr
+    ratings_database_url: SecretStr
+    reports_database_url: SecretStr
+    scheduling_database_url: SecretStr
+    invitations_url: str = "http://127.0.0.1:8101"
+    ratings_url: str = "http://127.0.0.1:8102"
+    reports_url: str = "http://127.0.0.1:8103"
+    scheduling_url: str = "http://127.0.0.1:8104"
+
+
+def load() -> TestSettings:
+    if not ENV_FILE.exists():
+        raise RuntimeError(f"{ENV_FILE} is missing: run `make stack` (make test does it for you)")
+    return TestSettings()  # type: ignore[call-arg]

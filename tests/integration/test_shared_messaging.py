@@ -1,0 +1,179 @@
+"""The shared consumer wrapper, inbox and outbox relay against real Kafka and PostgreSQL."""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Literal
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.contracts.events import CycleEvent
+from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
+from shared.db import UnitOfWork
+from shared.errors import Rejected
+from shared.messaging import ensure_topics
+from shared.service import ServiceRuntime
+from shared.settings import ServiceSettings
+from tests.config import TestSettings
+from tests.support import TopicReader, eventually, header
+
+
+class ProbeRecorded(CycleEvent):
+    """Test-only event on its own topic."""
+
+    event_type: Literal["ProbeRecorded"] = "ProbeRecorded"
+    value: int
+
+
+class ProbeAcknowledged(CycleEvent):
+    event_type: Literal["ProbeAcknowledged"] = "ProbeAcknowledged"
+    value: int
+
+
+PROBE_TOPIC = topic_for(ProbeRecorded)
+ACK_TOPIC = topic_for(ProbeAcknowledged)
+failures_left: dict[UUID, int] = {}
+
+
+async def record_probe(event: ProbeRecorded, uow: UnitOfWork) -> None:
+    if event.value < 0:
+        raise Rejected("value must not be negative")
+    await uow.session.execute(
+        text("INSERT INTO probe_applied (event_id, cycle_id, value) VALUES (:e, :c, :v)"),
+        {"e": event.event_id, "c": event.cycle_id, "v": event.value},
+    )
+    uow.emit(ProbeAcknowledged(producer="itest", cycle_id=event.cycle_id, value=event.value))
+    if failures_left.get(event.cycle_id, 0) > 0:
+        failures_left[event.cycle_id] -= 1
+        raise RuntimeError("simulated transient failure after writing")
+
+
+@pytest.fixture(scope="module")
+async def runtime(settings: TestSettings, test_engine: AsyncEngine) -> AsyncIterator[ServiceRuntime]:
+    await ensure_topics(settings.hlm360_kafka_bootstrap_servers, (PROBE_TOPIC, ACK_TOPIC, DEAD_LETTER_TOPIC))
+    async with test_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS probe_applied "
+                "(event_id uuid PRIMARY KEY, cycle_id uuid NOT NULL, value int NOT NULL)"
+            )
+        )
+    runtime = ServiceRuntime(
+        ServiceSettings(
+            service_name="itest",
+            database_url=settings.test_database_url,
+            kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers,
+            http_port=0,
+            consumer_retry_backoff_seconds=0.05,
+            outbox_poll_seconds=0.1,
+        )
+    )
+    runtime.consumers.on(ProbeRecorded, name=f"probe-{uuid4().hex[:8]}")(record_probe)
+    await runtime.start()
+    yield runtime
+    await runtime.stop()
+
+
+async def applied(engine: AsyncEngine, cycle_id: UUID) -> list[int]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT value FROM probe_applied WHERE cycle_id = :c ORDER BY value"), {"c": cycle_id}
+        )
+        return [r[0] for r in rows]
+
+
+async def publish_raw(runtime: ServiceRuntime, body: bytes, key: UUID) -> None:
+    await runtime.broker.publish(body, PROBE_TOPIC, key=str(key).encode())
+
+
+async def test_event_is_applied_once_even_when_delivered_twice(
+    runtime: ServiceRuntime, test_engine: AsyncEngine
+) -> None:
+    cycle_id = uuid4()
+    event = ProbeRecorded(producer="itest", cycle_id=cycle_id, value=7)
+    await publish_raw(runtime, event.model_dump_json().encode(), cycle_id)
+    await publish_raw(runtime, event.model_dump_json().encode(), cycle_id)
+    follow_up = ProbeRecorded(producer="itest", cycle_id=cycle_id, value=8)
+    await publish_raw(runtime, follow_up.model_dump_json().encode(), cycle_id)
+
+    async def both_applied() -> list[int] | None:
+        values = await applied(test_engine, cycle_id)
+        return values if 8 in values else None
+
+    assert await eventually(both_applied, what="probe applied") == [7, 8]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason_fragment"),
+    [
+        (b"not json at all", "invalid event"),
+        (b'{"event_type": "ProbeRecorded", "producer": "x"}', "cycle_id"),
+        (b'{"event_type": "ProbeRecorded", "producer": "x", "cycle_id": "nope", "value": 1}', "cycle_id"),
+        (b'{"event_type": "Other", "producer": "x", "cycle_id": "' + str(uuid4()).encode() + b'", "value": 1}',
+         "event_type"),
+    ],
+)
+async def test_invalid_event_goes_to_dead_letter_and_consumer_keeps_going(
+    runtime: ServiceRuntime, test_engine: AsyncEngine, settings: TestSettings, body: bytes, reason_fragment: str
+) -> None:
+    cycle_id = uuid4()
+    async with TopicReader(settings.hlm360_kafka_bootstrap_servers, DEAD_LETTER_TOPIC) as dead_letters:
+        await publish_raw(runtime, body, cycle_id)
+        valid = ProbeRecorded(producer="itest", cycle_id=cycle_id, value=1)
+        await publish_raw(runtime, valid.model_dump_json().encode(), cycle_id)
+        found = await dead_letters.wait_for(lambda r: r.key == str(cycle_id).encode())
+    assert found[0].value == body
+    reason = header(found[0], "x-dead-letter-reason") or ""
+    assert reason_fragment in reason
+    assert header(found[0], "x-dead-letter-source-topic") == PROBE_TOPIC
+    assert await eventually(lambda: applied(test_engine, cycle_id), what="valid event after bad one") == [1]
+
+
+async def test_rejected_event_is_dead_lettered_with_the_reason_and_changes_nothing(
+    runtime: ServiceRuntime, test_engine: AsyncEngine, settings: TestSettings
+) -> None:
+    cycle_id = uuid4()
+    async with TopicReader(settings.hlm360_kafka_bootstrap_servers, DEAD_LETTER_TOPIC) as dead_letters:
+        event = ProbeRecorded(producer="itest", cycle_id=cycle_id, value=-1)
+        await publish_raw(runtime, event.model_dump_json().encode(), cycle_id)
+        found = await dead_letters.wait_for(lambda r: r.key == str(cycle_id).encode())
+    assert header(found[0], "x-dead-letter-reason") == "rejected: value must not be negative"
+    assert await applied(test_engine, cycle_id) == []
+
+
+async def test_transient_failure_rolls_back_and_redelivery_applies_once_with_one_outbox_event(
+    runtime: ServiceRuntime, test_engine: AsyncEngine, settings: TestSettings
+) -> None:
+    cycle_id = uuid4()
+    failures_left[cycle_id] = 2
+    async with TopicReader(settings.hlm360_kafka_bootstrap_servers, ACK_TOPIC) as acks:
+        event = ProbeRecorded(producer="itest", cycle_id=cycle_id, value=3)
+        await publish_raw(runtime, event.model_dump_json().encode(), cycle_id)
+        published = await acks.wait_for(lambda r: r.key == str(cycle_id).encode())
+        assert await applied(test_engine, cycle_id) == [3]
+        await acks.poll()
+    assert failures_left[cycle_id] == 0
+    assert len([r for r in acks.records if r.key == str(cycle_id).encode()]) == 1
+    payload = json.loads(published[0].value)
+    assert payload["event_type"] == "ProbeAcknowledged" and payload["value"] == 3
+    assert header(published[0], "traceparent"), "trace context must travel through the outbox"
+
+
+async def test_outbox_publishes_only_committed_events(
+    runtime: ServiceRuntime, settings: TestSettings
+) -> None:
+    committed, rolled_back = uuid4(), uuid4()
+    async with TopicReader(settings.hlm360_kafka_bootstrap_servers, ACK_TOPIC) as acks:
+        async with runtime.uow() as uow:
+            uow.emit(ProbeAcknowledged(producer="itest", cycle_id=rolled_back, value=1))
+            # leaving without commit: rolled back
+        async with runtime.uow() as uow:
+            for value in range(5):
+                uow.emit(ProbeAcknowledged(producer="itest", cycle_id=committed, value=value))
+            await uow.commit()
+        found = await acks.wait_for(lambda r: r.key == str(committed).encode(), count=5)
+        await acks.poll()
+    assert [json.loads(r.value)["value"] for r in found] == [0, 1, 2, 3, 4], "key order preserved"
+    assert not [r for r in acks.records if r.key == str(rolled_back).encode()]
