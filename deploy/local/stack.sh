@@ -12,7 +12,7 @@
 #   Kafka      127.0.0.1:19092  (controller 127.0.0.1:19093), data .local/kafka/data, jars .local/kafka/libs
 #   SMTP sink  127.0.0.1:2525   messages as .eml in .local/mail (deploy/local/mailsink.py)
 # Logs in .local/logs/, pid files in .local/run/, PostgreSQL password in .local/secrets/pg_password.
-set -euo pipefail
+set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
@@ -26,6 +26,10 @@ PG_PORT=55432
 PG_DIR="$LOCAL/pg"
 PG_DATA="$PG_DIR/data"
 PG_SOCK="$PG_DIR/run"
+if (( ${#PG_SOCK} + 20 > 107 )); then
+    # unix socket paths are limited to 107 bytes: deep checkouts use a short per-repo dir instead
+    PG_SOCK="/tmp/hlm360-pg-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)"
+fi
 PG_LOG="$PG_DIR/log/postgres.log"   # inside the postgres-owned tree: the server writes it as postgres
 PG_PASSWORD_FILE="$SECRETS_DIR/pg_password"
 PG_ROLE=hlm360
@@ -117,9 +121,18 @@ pg_bin_dir() {
     printf '%s\n' "$d"
 }
 
-as_postgres() { runuser -u postgres -- "$@"; }
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 
 pg_password() { cat "$PG_PASSWORD_FILE"; }
+
+local_secret() { # a random secret generated once per machine, kept under .local/secrets
+    local file="$LOCAL/secrets/$1"
+    if [[ ! -s $file ]]; then
+        mkdir -p "$LOCAL/secrets"
+        (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$file")
+    fi
+    cat "$file"
+}
 
 java_cp() { printf '%s/*' "$KAFKA_LIBS"; }
 
@@ -204,21 +217,29 @@ cmd_install() {
 
 check_postgres_can_traverse() {
     # The server runs as OS user postgres: it must be able to reach $PG_DIR. Repos under
-    # /root (mode 700) are the usual problem. Grant search (o+x) on exactly the blocking
-    # ancestors, and say so.
-    local d=$PG_DIR blocked=()
+    # /root (mode 700) or a restrictive umask are the usual problem. Walk the ancestors top-down
+    # and grant search (o+x, traverse only, no read) on exactly the blocking ones, saying so.
+    # HLM360_NO_CHMOD=1: report them and fail instead.
+    local d=$PG_DIR dirs=() blocked=()
     while [[ $d != / ]]; do
         d=$(dirname "$d")
-        if ! as_postgres test -x "$d"; then
-            blocked+=("$d")
+        dirs=("$d" ${dirs[@]+"${dirs[@]}"})
+    done
+    for d in "${dirs[@]}"; do
+        if ((${#blocked[@]})); then
+            # chain already broken above: judge by the 'other' execute bit
+            [[ $(stat -c %A "$d") == *[xt] ]] || blocked+=("$d")
+        elif ! as_postgres test -x "$d"; then
+            if [[ ${HLM360_NO_CHMOD:-0} == 1 ]]; then
+                blocked+=("$d")
+            else
+                log "granting o+x (traverse only) on $d so the postgres user can reach $PG_DIR"
+                chmod o+x "$d"
+            fi
         fi
     done
     if ((${#blocked[@]})); then
-        if [[ ${HLM360_NO_CHMOD:-0} == 1 ]]; then
-            die "OS user postgres cannot traverse: ${blocked[*]} (run: chmod o+x ${blocked[*]})"
-        fi
-        log "granting o+x (traverse only) to ${blocked[*]} so the postgres user can reach $PG_DIR"
-        chmod o+x "${blocked[@]}"
+        die "OS user postgres cannot traverse to $PG_DIR; run: chmod o+x ${blocked[*]}"
     fi
 }
 
@@ -386,7 +407,7 @@ kafka_format() {
 
 kafka_ready() {
     port_open "$KAFKA_PORT" || return 1
-    timeout 30 java -Xmx256m -XX:TieredStopAtLevel=1 -Xshare:auto -cp "$(java_cp)" \
+    timeout 30 java -Xmx256m -XX:TieredStopAtLevel=1 -cp "$(java_cp)" \
         -Dlog4j2.configurationFile="$KAFKA_LOG4J" -Dkafka.logs.dir="$KAFKA_DIR/logs" \
         org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
         >"$LOG_DIR/kafka-health.log" 2>&1
@@ -441,13 +462,13 @@ kafka_down() { stop_pid kafka "$KAFKA_PID" kafka.Kafka "$KAFKA_STOP_TIMEOUT"; }
 
 # ---------------------------------------------------------------- mail sink
 
-smtp_banner_ok() { # reads the 220 greeting
-    local line
-    exec 4<>"/dev/tcp/127.0.0.1/$MAIL_PORT" 2>/dev/null || return 1
-    IFS= read -r -t 2 line <&4 || line=
-    printf 'QUIT\r\n' >&4 2>/dev/null || true
-    exec 4<&- 4>&-
-    [[ $line == 220* ]]
+smtp_banner_ok() { # connects and expects the 220 greeting
+    (
+        exec 4<>"/dev/tcp/127.0.0.1/$MAIL_PORT" || exit 1
+        IFS= read -r -t 2 line <&4 || exit 1
+        printf 'QUIT\r\n' >&4 || true
+        [[ $line == 220* ]]
+    ) 2>/dev/null
 }
 
 mail_up() {
@@ -509,6 +530,14 @@ write_env() {
         echo "SCHEDULING_SMTP_HOST=127.0.0.1"
         echo "SCHEDULING_SMTP_PORT=$MAIL_PORT"
         echo "TEST_DATABASE_URL=$base/hlm360_test"
+        echo "INVITATIONS_LINK_SECRET=$(local_secret link_secret)"
+        echo "RATINGS_PUBLIC_BASE_URL=http://127.0.0.1:8102"
+        echo "INVITATIONS_RATINGS_BASE_URL=http://127.0.0.1:8102"
+        echo "REPORTS_OUTPUT_DIR=$LOCAL/reports"
+        echo "SCHEDULING_OUTPUT_DIR=$LOCAL/sessions"
+        for s in "${SERVICES[@]}"; do
+            echo "${s^^}_TRACE_FILE=$LOCAL/traces/$s.jsonl"
+        done
     } >"$tmp"
     chmod 600 "$tmp"
     mv "$tmp" "$ENV_FILE"
@@ -567,7 +596,7 @@ main() {
         install) cmd_install ;;
         up) cmd_up ;;
         down) cmd_down ;;
-        status) cmd_status ;;
+        status) local rc=0; cmd_status || rc=$?; exit $rc ;;
         env) echo "$ENV_FILE" ;;
         *) usage ;;
     esac

@@ -1,0 +1,59 @@
+# hlm360 — one entry point for people and CI. Every target installs what it needs (idempotent).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+REPO := $(abspath .)
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := $(REPO)/.venv/bin/python
+ENV := set -a && . $(REPO)/.local/env && set +a
+PYTEST := $(ENV) && $(PY) -m pytest
+
+.PHONY: help bootstrap stack up down status test test-unit test-contract test-integration test-e2e lint demo bench asyncapi clean-local
+
+help:
+	@echo "make demo   - bring everything up and run one complete 360 journey"
+	@echo "make test   - install, start the stack and run every test tier, ruff and mypy"
+	@echo "make up / make down / make status - the local stack and the four services"
+
+bootstrap:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check 'uv==0.13.9'
+	@$(UV) sync --all-packages --frozen --quiet
+
+stack: bootstrap
+	@bash deploy/local/stack.sh up
+	@$(ENV) && $(PY) -m shared.admin ensure-topics
+
+up: stack
+	@bash deploy/local/services.sh up
+
+down:
+	@bash deploy/local/services.sh down || true
+	@bash deploy/local/stack.sh down
+
+status:
+	@bash deploy/local/stack.sh status; bash deploy/local/services.sh status
+
+test-unit: bootstrap
+	@$(PY) -m pytest tests/unit -q
+
+test-contract: bootstrap
+	@$(PY) -m pytest tests/contract -q
+
+test-integration: stack
+	@$(PYTEST) tests/integration -q
+
+test-e2e: up
+	@$(PYTEST) tests/e2e -q
+
+lint: bootstrap
+	@$(PY) -m ruff check shared services tests deploy
+	@$(PY) -m mypy shared services/invitations/src services/ratings/src services/reports/src services/scheduling/src
+
+test: up
+	@$(PYTEST) tests/unit tests/contract tests/integration tests/e2e -q -p no:cacheprovider
+	@$(MAKE) --no-print-directory lint
+
+demo: up
+	@$(ENV) && $(PY) -m deploy.demo.journey
+
+asyncapi: bootstrap
+	@$(PY) -m shared.contracts.asyncapi

@@ -1,0 +1,261 @@
+"""One complete HLM 360 journey through the running services, as people and systems would do it.
+
+A participant's 360 is requested (over HTTP, or on Kafka as another NHS system would), ten raters
+follow the links in their invitation emails and submit the questionnaire over HTTP, the cycle
+closes, the report is compiled and a feedback session is booked. `make demo` runs `main()`;
+the end-to-end tests call `run_journey()` and assert on what it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import random
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.contracts.events import CycleRequested, Funding, Participant, RaterNomination
+from shared.contracts.topics import topic_for
+from shared.contracts.vocabulary import FundingMethod, RaterGroup
+
+REPO = Path(__file__).resolve().parents[2]
+LINK = re.compile(r"(https?://\S+/r/[A-Za-z0-9_\-]+)")
+
+
+class JourneySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=REPO / ".local" / "env", extra="ignore")
+
+    hlm360_kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    hlm360_mail_dir: Path = REPO / ".local" / "mail"
+    invitations_url: str = "http://127.0.0.1:8101"
+    ratings_url: str = "http://127.0.0.1:8102"
+    reports_url: str = "http://127.0.0.1:8103"
+    scheduling_url: str = "http://127.0.0.1:8104"
+    invitations_database_url: SecretStr | None = None
+
+
+@dataclass
+class JourneyResult:
+    cycle_id: UUID
+    participant_email: str
+    rater_emails: dict[str, str]
+    links: dict[str, str] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    session: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class FormReader(HTMLParser):
+    """Collects the questionnaire's fields: radio groups with their values, and text areas."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.radios: dict[str, list[str]] = {}
+        self.textareas: list[str] = []
+        self.hidden: dict[str, str] = {}
+        self.action: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = a.get("action")
+        if tag == "input" and a.get("name"):
+            name = a["name"] or ""
+            if a.get("type") == "radio":
+                self.radios.setdefault(name, []).append(a.get("value") or "")
+            elif a.get("type") == "hidden":
+                self.hidden[name] = a.get("value") or ""
+        if tag == "textarea" and a.get("name"):
+            self.textareas.append(a["name"] or "")
+
+
+def build_request(*, cycle_id: UUID, facilitator_id: UUID | None, tag: str) -> CycleRequested:
+    def person(label: str) -> str:
+        return f"{label}.{tag}@example.nhs.uk"
+
+    raters = [RaterNomination(group=RaterGroup.LINE_MANAGER, name="Line Manager", email=person("manager"))]
+    raters += [RaterNomination(group=RaterGroup.PEER, name=f"Peer {i}", email=person(f"peer{i}")) for i in (1, 2, 3)]
+    raters += [
+        RaterNomination(group=RaterGroup.DIRECT_REPORT, name=f"Report {i}", email=person(f"report{i}"))
+        for i in (1, 2, 3)
+    ]
+    raters += [RaterNomination(group=RaterGroup.OTHER, name=f"Stakeholder {i}", email=person(f"other{i}"))
+               for i in (1, 2)]
+    return CycleRequested(
+        producer="hlm360-demo",
+        cycle_id=cycle_id,
+        participant=Participant(
+            participant_id=f"DEMO-{tag}",
+            given_name="Amara",
+            family_name="Okafor",
+            email=person("participant"),
+            organisation="Demo Community NHS Trust",
+            region="London",
+        ),
+        programme="Mary Seacole Programme (demo)",
+        facilitator_id=facilitator_id,
+        deadline=datetime.now(UTC) + timedelta(days=14),
+        funding=Funding(method=FundingMethod.PURCHASE_ORDER, reference=f"PO-DEMO-{tag}"),
+        raters=raters,
+    )
+
+
+async def _poll(probe: Any, *, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await probe()
+        if value:
+            return value
+        await asyncio.sleep(0.25)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _links_in_mail(mail_dir: Path, recipients: set[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for path in sorted(mail_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        to = str(message.get("To", "")).strip().lower()
+        if to not in recipients or to in found:
+            continue
+        body = message.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""  # type: ignore[union-attr]
+        if match := LINK.search(text):
+            found[to] = match.group(1)
+    return found
+
+
+def _answers(form: FormReader, rng: random.Random, *, leaning: int) -> dict[str, str]:
+    data = dict(form.hidden)
+    for name, values in form.radios.items():
+        scores = [v for v in values if v.isdigit()]
+        if name.startswith("item:") and rng.random() < 0.08 and "na" in values:
+            data[name] = "na"
+        else:
+            pick = min(max(leaning + rng.choice((-1, 0, 0, 1)), 1), 5)
+            data[name] = str(pick) if str(pick) in scores else rng.choice(scores or values)
+    for name in form.textareas:
+        if name.endswith(("overall_strengths", "overall_development")) or rng.random() < 0.3:
+            data[name] = rng.choice(
+                [
+                    "Listens carefully & makes time for the team — even on busy shifts.",
+                    "Could share the 'why' behind decisions earlier; <b>not</b> just the what.",
+                    "Brings people together across wards; 100% reliable #teamwork",
+                    "Gives balanced feedback and follows up on actions.",
+                ]
+            )
+    return data
+
+
+async def run_journey(
+    *,
+    intake: Literal["http", "kafka"] = "http",
+    settings: JourneySettings | None = None,
+    timeout: float = 120.0,
+    log: Any = print,
+    cycle_id: UUID | None = None,
+) -> JourneyResult:
+    settings = settings or JourneySettings()
+    started = time.monotonic()
+    tag = uuid4().hex[:8]
+    cycle_id = cycle_id or uuid4()
+    async with httpx.AsyncClient(timeout=20.0) as http:
+        facilitators = (await http.get(f"{settings.scheduling_url}/api/facilitators")).raise_for_status().json()
+        chosen = next((f for f in facilitators if f.get("region") == "London"), facilitators[0] if facilitators else None)
+        request = build_request(cycle_id=cycle_id, facilitator_id=UUID(chosen["id"]) if chosen else None, tag=tag)
+        if intake == "http":
+            body = request.model_dump(mode="json", exclude={"event_id", "event_type", "schema_version",
+                                                            "occurred_at", "correlation_id", "producer"})
+            response = await http.post(f"{settings.invitations_url}/api/cycles", json=body)
+            response.raise_for_status()
+        else:
+            producer = AIOKafkaProducer(bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, acks="all")
+            await producer.start()
+            try:
+                await producer.send_and_wait(
+                    topic_for(request), request.model_dump_json().encode(), key=request.kafka_key()
+                )
+            finally:
+                await producer.stop()
+        log(f"requested 360 {cycle_id} via {intake} with {len(request.raters) + 1} raters")
+
+        participant = str(request.participant.email).lower()
+        rater_emails = {str(r.email).lower(): r.group.value for r in request.raters}
+        rater_emails[participant] = RaterGroup.SELF.value
+        result = JourneyResult(cycle_id=cycle_id, participant_email=participant, rater_emails=rater_emails)
+
+        async def all_links() -> dict[str, str] | None:
+            links = _links_in_mail(settings.hlm360_mail_dir, set(rater_emails))
+            return links if len(links) == len(rater_emails) else None
+
+        result.links = await _poll(all_links, timeout=timeout, what="ten invitation emails")
+        result.timings["invitations_received"] = time.monotonic() - started
+        log(f"{len(result.links)} invitation emails received in {settings.hlm360_mail_dir}")
+
+        rng = random.Random(str(cycle_id))
+        for address, link in sorted(result.links.items()):
+            page = await http.get(link)
+            while page.status_code == 404:  # the ratings service may not have seen the nomination yet
+                await asyncio.sleep(0.25)
+                page = await http.get(link)
+            page.raise_for_status()
+            form = FormReader()
+            form.feed(page.text)
+            leaning = 4 if rater_emails[address] == "self" else rng.choice((3, 4, 4, 5))
+            submitted = await http.post(
+                form.action and httpx.URL(link).join(form.action) or link,
+                data=_answers(form, rng, leaning=leaning),
+                follow_redirects=True,
+            )
+            if submitted.status_code != 200:
+                raise RuntimeError(f"submission for a {rater_emails[address]} rater failed: "
+                                   f"{submitted.status_code} {submitted.text[:500]}")
+        result.timings["ratings_submitted"] = time.monotonic() - started
+        log("all ten raters submitted the questionnaire")
+
+        async def report() -> dict[str, Any] | None:
+            r = await http.get(f"{settings.reports_url}/api/cycles/{cycle_id}/report")
+            return r.json() if r.status_code == 200 else None
+
+        result.report = await _poll(report, timeout=timeout, what="the report")
+        result.timings["report_generated"] = time.monotonic() - started
+
+        async def session() -> dict[str, Any] | None:
+            r = await http.get(f"{settings.scheduling_url}/api/sessions", params={"cycle_id": str(cycle_id)})
+            return r.json() if r.status_code == 200 else None
+
+        result.session = await _poll(session, timeout=timeout, what="the booked feedback session")
+        result.timings["session_booked"] = time.monotonic() - started
+    return result
+
+
+def main() -> int:
+    result = asyncio.run(run_journey())
+    print()
+    print("HLM 360 demo journey complete")
+    print(f"  cycle:           {result.cycle_id}")
+    print(f"  emails:          {JourneySettings().hlm360_mail_dir}")
+    print(f"  report (PDF):    {result.report.get('pdf_path')}")
+    print(f"  report (HTML):   {result.report.get('html_path')}")
+    s = result.session
+    print(f"  feedback session {s.get('starts_at')} to {s.get('ends_at')} ({s.get('mode')}), "
+          f"facilitator {s.get('facilitator_id')}")
+    print(f"  calendar file:   {s.get('ics_path')}")
+    print(f"  took {result.timings['session_booked']:.1f}s end to end")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

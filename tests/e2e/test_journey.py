@@ -1,0 +1,123 @@
+"""A complete 360 through all four services, over real Kafka, PostgreSQL and SMTP."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+from collections import Counter
+from uuid import UUID, uuid4
+
+from deploy.demo.journey import JourneyResult, run_journey
+from shared.contracts.events import EVENT_TYPES
+from shared.contracts.topics import topic_for
+from tests.config import REPO, TestSettings
+from tests.e2e.conftest import Databases
+from tests.support import TopicReader, eventually
+
+EXPECTED_EVENTS = {
+    "CycleRequested": 1,
+    "CycleOpened": 1,
+    "RaterNominated": 10,
+    "InvitationSent": 10,
+    "RatingSubmitted": 10,
+    "CycleClosed": 1,
+    "ReportGenerated": 1,
+    "FeedbackSessionScheduled": 1,
+}
+
+
+async def events_of_cycle(settings: TestSettings, cycle_id: UUID, *, crashed: bool) -> Counter[str]:
+    """Counts the cycle's events on Kafka. After a crash an email may be re-sent (at-least-once
+    SMTP), so InvitationSent is then counted per rater rather than per message."""
+    key = str(cycle_id).encode()
+    topics = [topic_for(t) for t in EVENT_TYPES]
+    async with TopicReader(settings.hlm360_kafka_bootstrap_servers, *topics) as reader:
+        records = await reader.wait_for(lambda r: r.key == key, count=sum(EXPECTED_EVENTS.values()), timeout=30)
+        await asyncio.sleep(1.0)  # let any duplicate that would break exactly-once arrive too
+        records = [r for r in await reader.poll() if r.key == key]
+    events = [json.loads(r.value) for r in records]
+    counts = Counter(e["event_type"] for e in events)
+    assert len({e["event_id"] for e in events}) == len(events), "an event was published twice"
+    if crashed:
+        counts["InvitationSent"] = len({e["rater_id"] for e in events if e["event_type"] == "InvitationSent"})
+    return counts
+
+
+async def assert_journey_state(
+    dbs: Databases, settings: TestSettings, result: JourneyResult, *, crashed: bool = False
+) -> None:
+    cycle_id = result.cycle_id
+    raters = await dbs.fetch("invitations", 'SELECT "group", status FROM invitations.rater WHERE cycle_id=$1',
+                             cycle_id)
+    assert len(raters) == 10 and {r["status"] for r in raters} == {"invited"}
+    assert Counter(r["group"] for r in raters) == {
+        "self": 1, "line_manager": 1, "peer": 3, "direct_report": 3, "other": 2
+    }
+    responses = await dbs.fetch("ratings", "SELECT rater_id FROM ratings.response WHERE cycle_id=$1", cycle_id)
+    assert len(responses) == 10
+    closed = await dbs.fetch("ratings", "SELECT status FROM ratings.cycle WHERE id=$1", cycle_id)
+    assert [r["status"] for r in closed] == ["closed"]
+    reports = await dbs.fetch("reports", "SELECT id, length(pdf) AS size FROM reports.report WHERE cycle_id=$1",
+                              cycle_id)
+    assert len(reports) == 1 and reports[0]["size"] > 10_000
+    assert str(reports[0]["id"]) == result.report["report_id"]
+    sessions = await dbs.fetch("scheduling", "SELECT id, status FROM scheduling.session WHERE cycle_id=$1",
+                               cycle_id)
+    assert len(sessions) == 1 and sessions[0]["status"] == "booked"
+    assert str(sessions[0]["id"]) == result.session["id"]
+    assert await events_of_cycle(settings, cycle_id, crashed=crashed) == EXPECTED_EVENTS
+
+
+async def test_full_journey_from_kafka_intake(settings: TestSettings, dbs: Databases) -> None:
+    result = await run_journey(intake="kafka", log=lambda *_: None)
+    await assert_journey_state(dbs, settings, result)
+    pdf = REPO / result.report["pdf_path"] if not result.report["pdf_path"].startswith("/") else None
+    assert (pdf or __import__("pathlib").Path(result.report["pdf_path"])).read_bytes().startswith(b"%PDF")
+
+
+async def test_no_names_or_emails_in_logs_or_traces(settings: TestSettings) -> None:
+    result = await run_journey(intake="http", log=lambda *_: None)
+    local = settings.hlm360_local_dir
+    files = [*(local / "logs").glob("*.log"), *(local / "traces").glob("*.jsonl")]
+    assert files, "services write logs and traces under .local"
+    needles = [*result.rater_emails, "Okafor", "Stakeholder 1", "Listens carefully"]
+    for path in files:
+        text = path.read_text(errors="replace")
+        for needle in needles:
+            assert needle not in text, f"{needle!r} leaked into {path.name}"
+
+
+def _kill_hard(service: str) -> None:
+    pid = int((REPO / ".local" / "run" / f"{service}.pid").read_text().strip())
+    os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+
+async def test_journey_completes_exactly_once_when_a_service_crashes_midway(
+    settings: TestSettings, dbs: Databases
+) -> None:
+    services_sh = str(REPO / "deploy/local/services.sh")
+    cycle_id = uuid4()
+    _kill_hard("reports")
+    journey = asyncio.create_task(run_journey(intake="kafka", log=lambda *_: None, timeout=180, cycle_id=cycle_id))
+
+    async def count(service: str, sql: str) -> int:
+        if journey.done():
+            journey.result()  # surface a failed journey at once
+        rows = await dbs.fetch(service, sql, cycle_id)
+        return int(rows[0][0])
+
+    async def cycle_opened() -> bool:
+        return await count("invitations", "SELECT count(*) FROM invitations.cycle WHERE id=$1") == 1
+
+    await eventually(cycle_opened, timeout=60, what="the cycle to open")
+    _kill_hard("invitations")  # while its invitation emails may still be in flight
+    subprocess.run(["bash", services_sh, "start", "invitations"], check=True)
+
+    async def some_ratings_in() -> bool:
+        return await count("ratings", "SELECT count(*) FROM ratings.response WHERE cycle_id=$1") >= 3
+
+    await eventually(some_ratings_in, timeout=90, what="ratings to arrive while reports is down")
+    subprocess.run(["bash", services_sh, "start", "reports"], check=True)
+    result = await journey
+    await assert_journey_state(dbs, settings, result, crashed=True)
