@@ -46,7 +46,7 @@ test-e2e: up
 
 lint: bootstrap
 	@$(PY) -m ruff check shared services tests deploy
-	@$(PY) -m mypy shared services/invitations/src services/ratings/src services/reports/src services/scheduling/src
+	@$(PY) -m mypy shared deploy services/invitations/src services/ratings/src services/reports/src services/scheduling/src
 
 test: up
 	@$(PYTEST) tests/unit tests/contract tests/integration tests/e2e -q -p no:cacheprovider

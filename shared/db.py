@@ -4,7 +4,7 @@ outbox and idempotent inbox tables, and the unit of work that ties them to one t
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -12,7 +12,7 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.contracts.events import Event
@@ -46,7 +46,8 @@ class OutboxMessage(SQLModel, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))
     headers: dict[str, str] = Field(sa_column=Column(JSONB, nullable=False))
     created_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+        default_factory=lambda: datetime.now(UTC),
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
     published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     attempts: int = Field(default=0)
@@ -117,7 +118,7 @@ class UnitOfWork:
             insert(ProcessedEvent)
             .values(consumer=consumer, event_id=event_id)
             .on_conflict_do_nothing()
-            .returning(ProcessedEvent.event_id)  # type: ignore[arg-type]
+            .returning(col(ProcessedEvent.event_id))
         )
         return result.first() is not None
 

@@ -173,7 +173,8 @@ async def run_journey(
     cycle_id = cycle_id or uuid4()
     async with httpx.AsyncClient(timeout=20.0) as http:
         facilitators = (await http.get(f"{settings.scheduling_url}/api/facilitators")).raise_for_status().json()
-        chosen = next((f for f in facilitators if f.get("region") == "London"), facilitators[0] if facilitators else None)
+        london = [f for f in facilitators if f.get("region") == "London"]
+        chosen = (london or facilitators or [None])[0]
         request = build_request(cycle_id=cycle_id, facilitator_id=UUID(chosen["id"]) if chosen else None, tag=tag)
         if intake == "http":
             body = request.model_dump(mode="json", exclude={"event_id", "event_type", "schema_version",
@@ -215,7 +216,7 @@ async def run_journey(
             form.feed(page.text)
             leaning = 4 if rater_emails[address] == "self" else rng.choice((3, 4, 4, 5))
             submitted = await http.post(
-                form.action and httpx.URL(link).join(form.action) or link,
+                (form.action and httpx.URL(link).join(form.action)) or link,
                 data=_answers(form, rng, leaning=leaning),
                 follow_redirects=True,
             )

@@ -24,7 +24,7 @@ import logging
 import os
 import signal
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosmtpd
@@ -50,7 +50,7 @@ class MailSinkHandler:
         return True
 
     def _store(self, raw: bytes) -> Path:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         final = self.maildir / f"{stamp}-{uuid.uuid4()}.eml"
         tmp = self.maildir / f".tmp-{uuid.uuid4()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -67,22 +67,22 @@ class MailSinkHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self._consume_fail_flag():
-            log.info("simulated 451 for mail from=%s to=%s", envelope.mail_from, envelope.rcpt_tos)
+            log.info("simulated 451 for a mail to %d recipient(s)", len(envelope.rcpt_tos))
             return FAIL_REPLY
         raw = envelope.original_content
         if raw is None:  # pragma: no cover - only with decode_data=True
-            raw = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
+            raw = envelope.content if isinstance(envelope.content, bytes) else (envelope.content or "").encode()
         try:
             path = await asyncio.get_running_loop().run_in_executor(None, self._store, raw)
         except OSError as exc:
             log.exception("could not store message")
             return f"451 4.3.0 could not store message: {exc.strerror or exc}"
-        log.info("stored %s from=%s to=%s bytes=%d", path.name, envelope.mail_from, envelope.rcpt_tos, len(raw))
+        log.info("stored %s recipients=%d bytes=%d", path.name, len(envelope.rcpt_tos), len(raw))
         return "250 2.0.0 OK stored " + path.name
 
 
 async def serve(host: str, port: int, maildir: Path) -> None:
-    maildir.mkdir(parents=True, exist_ok=True)
+    maildir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, at start-up
     handler = MailSinkHandler(maildir)
     loop = asyncio.get_running_loop()
     # Explicit hostname: aiosmtpd would otherwise call socket.getfqdn(), which can hang on

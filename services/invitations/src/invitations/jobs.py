@@ -3,6 +3,7 @@
 import logging
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from invitations import mail, usecases
 from invitations.config import Settings
@@ -43,7 +44,7 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
                 group = RaterGroup(rater.group)
                 token = link_token(secret=settings.link_secret.get_secret_value().encode(), rater_id=rater.id)
                 rater_count = (
-                    await uow.session.execute(select(func.count()).where(Rater.cycle_id == cycle.id))
+                    await uow.session.execute(select(func.count()).where(col(Rater.cycle_id) == cycle.id))
                 ).scalar_one()
                 participant = f"{cycle.given_name} {cycle.family_name}"
                 is_self = group is RaterGroup.SELF

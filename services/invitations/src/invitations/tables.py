@@ -1,6 +1,6 @@
 """Tables of the invitations service (PostgreSQL schema `invitations`). Personal data lives here."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -30,7 +30,8 @@ class Cycle(SQLModel, table=True):
     status: str = "open"
     requested_by: str
     created_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+        default_factory=lambda: datetime.now(UTC),
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
 
 
@@ -57,11 +58,13 @@ class OutgoingEmail(SQLModel, table=True):
     cycle_id: UUID = Field(foreign_key=f"{SCHEMA}.cycle.id", index=True)
     rater_id: UUID | None = Field(default=None, foreign_key=f"{SCHEMA}.rater.id")
     created_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+        default_factory=lambda: datetime.now(UTC),
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
     sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     attempts: int = 0
     next_attempt_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+        default_factory=lambda: datetime.now(UTC),
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
     last_error: str | None = Field(default=None, sa_column=Column(Text))

@@ -6,6 +6,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from invitations import usecases
 from invitations.config import Settings
@@ -68,6 +69,6 @@ async def cycle_progress(cycle_id: UUID, runtime: Annotated[ServiceRuntime, Depe
         if cycle is None:
             raise HTTPException(status_code=404, detail="no such cycle")
         rows = await uow.session.execute(
-            select(Rater.group, func.count()).where(Rater.cycle_id == cycle_id).group_by(Rater.group)
+            select(col(Rater.group), func.count()).where(col(Rater.cycle_id) == cycle_id).group_by(col(Rater.group))
         )
         return CycleProgress(cycle_id=cycle_id, status=cycle.status, invited_per_group=dict(rows.tuples().all()))
