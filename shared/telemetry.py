@@ -29,14 +29,38 @@ class JsonLinesSpanExporter(SpanExporter):
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        lines = [span.to_json(indent=None) for span in spans]
+        lines = [json.dumps(span_record(span), default=str) for span in spans]
         with self._lock, self._path.open("a", encoding="utf-8") as out:
-            for line in lines:
-                out.write(json.dumps(json.loads(line)) + "\n")
+            out.writelines(line + "\n" for line in lines)
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
         return None
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def span_record(span: ReadableSpan) -> dict[str, object]:
+    """One span as a JSON-ready dict (Kafka keys arrive as bytes attributes: decoded here)."""
+    context = span.get_span_context()
+    return {
+        "name": span.name,
+        "service": span.resource.attributes.get("service.name"),
+        "trace_id": format(context.trace_id, "032x") if context else None,
+        "span_id": format(context.span_id, "016x") if context else None,
+        "parent_span_id": format(span.parent.span_id, "016x") if span.parent else None,
+        "kind": span.kind.name,
+        "start": span.start_time,
+        "end": span.end_time,
+        "status": span.status.status_code.name,
+        "attributes": {k: _plain(v) for k, v in (span.attributes or {}).items()},
+    }
 
 
 def build_tracer_provider(service: str, trace_file: Path | None) -> TracerProvider:

@@ -208,7 +208,7 @@ async def run_journey(
         rng = random.Random(str(cycle_id))
         for address, link in sorted(result.links.items()):
             page = await http.get(link)
-            while page.status_code == 404:  # the ratings service may not have seen the nomination yet
+            while page.status_code in (404, 503):  # ratings may not have seen the nomination yet
                 await asyncio.sleep(0.25)
                 page = await http.get(link)
             page.raise_for_status()

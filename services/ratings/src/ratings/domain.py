@@ -1,0 +1,80 @@
+"""Pure rules of the ratings service: link tokens, and when a cycle stops taking responses."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+
+from shared.contracts.vocabulary import CloseReason, RaterGroup
+
+
+class CycleStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def token_sha256(token: str) -> str:
+    """Only hashes of link tokens are stored; the token itself is only in the rater's email."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def total(counts: Mapping[RaterGroup, int]) -> int:
+    return sum(counts.values())
+
+
+def all_responded(
+    *, invited_per_group: Mapping[RaterGroup, int], responded_per_group: Mapping[RaterGroup, int]
+) -> bool:
+    invited = total(invited_per_group)
+    return invited > 0 and total(responded_per_group) >= invited
+
+
+def deadline_passed(*, deadline: datetime, now: datetime) -> bool:
+    return now >= deadline
+
+
+def close_reason(
+    *,
+    invited_per_group: Mapping[RaterGroup, int],
+    responded_per_group: Mapping[RaterGroup, int],
+    deadline: datetime,
+    now: datetime,
+) -> CloseReason | None:
+    """Why an open cycle should close now, or None if it should stay open.
+
+    Everyone having answered wins over a passed deadline: it is the more informative reason."""
+    if all_responded(invited_per_group=invited_per_group, responded_per_group=responded_per_group):
+        return CloseReason.ALL_RESPONDED
+    if deadline_passed(deadline=deadline, now=now):
+        return CloseReason.DEADLINE_PASSED
+    return None
+
+
+def accepts_responses(*, status: CycleStatus, deadline: datetime, now: datetime) -> bool:
+    return status is CycleStatus.OPEN and not deadline_passed(deadline=deadline, now=now)
+
+
+def responses_per_group(
+    *, invited_per_group: Mapping[RaterGroup, int], responded_per_group: Mapping[RaterGroup, int]
+) -> dict[RaterGroup, int]:
+    """Responses per group, with an explicit 0 for every invited group that gave none."""
+    groups = [g for g in RaterGroup if g in invited_per_group or g in responded_per_group]
+    return {group: responded_per_group.get(group, 0) for group in groups}
+
+
+def early_close_reason(
+    *,
+    invited_per_group: Mapping[RaterGroup, int],
+    responded_per_group: Mapping[RaterGroup, int],
+    deadline: datetime,
+    now: datetime,
+) -> CloseReason:
+    """Reason recorded when someone closes an open cycle by hand: the rule's own reason if it already applies."""
+    return (
+        close_reason(
+            invited_per_group=invited_per_group, responded_per_group=responded_per_group, deadline=deadline, now=now
+        )
+        or CloseReason.CLOSED_EARLY
+    )

@@ -1,0 +1,16 @@
+"""Builds the reports service: runtime, Kafka handlers, HTTP routes."""
+
+from fastapi import FastAPI
+
+from reports import handlers, web
+from reports.config import Settings
+from shared.service import ServiceRuntime
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()  # type: ignore[call-arg]
+    runtime = ServiceRuntime(settings)
+    handlers.register(runtime, settings)
+    app = runtime.http_app(web.router, title="hlm360 reports")
+    app.state.settings = settings
+    return app

@@ -1,0 +1,80 @@
+"""When a cycle stops taking responses, and with which reason."""
+
+from datetime import UTC, datetime, timedelta
+
+from ratings.domain import (
+    CycleStatus,
+    accepts_responses,
+    close_reason,
+    early_close_reason,
+    responses_per_group,
+    token_sha256,
+)
+from shared.contracts.vocabulary import CloseReason, RaterGroup
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+LATER = NOW + timedelta(days=3)
+INVITED = {RaterGroup.SELF: 1, RaterGroup.LINE_MANAGER: 1, RaterGroup.PEER: 3}
+
+
+def test_an_open_cycle_with_answers_outstanding_stays_open_before_its_deadline() -> None:
+    responded = {RaterGroup.SELF: 1, RaterGroup.LINE_MANAGER: 1, RaterGroup.PEER: 2}
+
+    assert close_reason(invited_per_group=INVITED, responded_per_group=responded, deadline=LATER, now=NOW) is None
+
+
+def test_the_last_awaited_response_closes_the_cycle() -> None:
+    responded = {RaterGroup.SELF: 1, RaterGroup.LINE_MANAGER: 1, RaterGroup.PEER: 3}
+
+    reason = close_reason(invited_per_group=INVITED, responded_per_group=responded, deadline=LATER, now=NOW)
+
+    assert reason is CloseReason.ALL_RESPONDED
+
+
+def test_the_deadline_closes_the_cycle_from_the_deadline_itself() -> None:
+    just_before = close_reason(
+        invited_per_group=INVITED, responded_per_group={}, deadline=NOW, now=NOW - timedelta(microseconds=1)
+    )
+    at_deadline = close_reason(invited_per_group=INVITED, responded_per_group={}, deadline=NOW, now=NOW)
+
+    assert just_before is None
+    assert at_deadline is CloseReason.DEADLINE_PASSED
+
+
+def test_everyone_having_answered_is_the_reason_even_after_the_deadline() -> None:
+    reason = close_reason(invited_per_group=INVITED, responded_per_group=INVITED, deadline=NOW, now=LATER)
+
+    assert reason is CloseReason.ALL_RESPONDED
+
+
+def test_a_cycle_with_nobody_invited_never_counts_as_all_responded() -> None:
+    assert close_reason(invited_per_group={}, responded_per_group={}, deadline=LATER, now=NOW) is None
+
+
+def test_closing_early_is_recorded_as_such_unless_another_reason_already_applies() -> None:
+    some = {RaterGroup.SELF: 1}
+
+    assert (
+        early_close_reason(invited_per_group=INVITED, responded_per_group=some, deadline=LATER, now=NOW)
+        is CloseReason.CLOSED_EARLY
+    )
+    assert (
+        early_close_reason(invited_per_group=INVITED, responded_per_group=some, deadline=NOW, now=LATER)
+        is CloseReason.DEADLINE_PASSED
+    )
+
+
+def test_responses_are_accepted_only_while_open_and_before_the_deadline() -> None:
+    assert accepts_responses(status=CycleStatus.OPEN, deadline=LATER, now=NOW)
+    assert not accepts_responses(status=CycleStatus.OPEN, deadline=NOW, now=NOW)
+    assert not accepts_responses(status=CycleStatus.CLOSED, deadline=LATER, now=NOW)
+
+
+def test_responses_per_group_shows_zero_for_invited_groups_that_gave_none() -> None:
+    counts = responses_per_group(invited_per_group=INVITED, responded_per_group={RaterGroup.PEER: 2})
+
+    assert counts == {RaterGroup.SELF: 0, RaterGroup.LINE_MANAGER: 0, RaterGroup.PEER: 2}
+
+
+def test_link_tokens_are_looked_up_by_their_sha256_hex() -> None:
+    assert token_sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

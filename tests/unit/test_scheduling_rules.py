@@ -1,0 +1,187 @@
+"""Matching rules of the scheduling service: accreditation, conflict of interest, capacity, preference."""
+
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from scheduling.domain import (
+    ELEARNING_PASS_MARK,
+    Facilitator,
+    FacilitatorStatus,
+    FreeSlot,
+    MatchRequest,
+    booking_options,
+    can_facilitate,
+    count_by_month,
+    has_capacity,
+    has_conflict_of_interest,
+    is_accredited,
+    month_bounds,
+    month_key,
+    ranked_facilitators,
+)
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def facilitator(
+    *,
+    region: str = "London",
+    organisation: str = "Thameside NHS Foundation Trust",
+    status: FacilitatorStatus = FacilitatorStatus.ACTIVE,
+    score: int | None = 90,
+    course: date | None = date(2024, 3, 1),
+    capacity: int = 8,
+    id: UUID | None = None,
+) -> Facilitator:
+    return Facilitator(
+        id=id or uuid4(),
+        region=region,
+        organisation=organisation,
+        status=status,
+        elearning_score=score,
+        course_completed_on=course,
+        monthly_capacity=capacity,
+    )
+
+
+def slot(owner: Facilitator, starts_at: datetime) -> FreeSlot:
+    return FreeSlot(id=uuid4(), facilitator_id=owner.id, starts_at=starts_at, ends_at=starts_at + timedelta(hours=2))
+
+
+# --- accreditation -------------------------------------------------------------------------------
+
+
+def test_pass_mark_is_eighty_percent_inclusive() -> None:
+    assert ELEARNING_PASS_MARK == 80
+    assert is_accredited(facilitator(score=80))
+    assert not is_accredited(facilitator(score=79))
+    assert not is_accredited(facilitator(score=None))
+
+
+def test_accreditation_needs_the_one_day_course_too() -> None:
+    assert not is_accredited(facilitator(score=95, course=None))
+
+
+def test_only_active_accredited_facilitators_can_facilitate() -> None:
+    assert can_facilitate(facilitator())
+    assert not can_facilitate(facilitator(status=FacilitatorStatus.LAPSED))
+    assert not can_facilitate(facilitator(status=FacilitatorStatus.SUSPENDED))
+    assert not can_facilitate(facilitator(score=60))
+
+
+# --- conflict of interest ------------------------------------------------------------------------
+
+
+def test_same_organisation_is_a_conflict_whatever_the_case_and_spacing() -> None:
+    f = facilitator(organisation="Thameside NHS Foundation Trust")
+    assert has_conflict_of_interest(f, participant_organisation="  thameside  NHS foundation trust ")
+    assert not has_conflict_of_interest(f, participant_organisation="Pennine Valley NHS Trust")
+
+
+def test_matching_excludes_the_participants_own_organisation() -> None:
+    own = facilitator(organisation="Example Trust", region="London")
+    other = facilitator(organisation="Other Trust", region="Midlands")
+    ranked = ranked_facilitators([own, other], request=MatchRequest(organisation="example trust", region="London"))
+    assert [f for _, f in ranked] == [other]
+
+
+def test_matching_prefers_same_region_then_others_and_skips_ineligible() -> None:
+    far = facilitator(region="Midlands", organisation="A")
+    near = facilitator(region="london", organisation="B")
+    lapsed = facilitator(region="London", organisation="C", status=FacilitatorStatus.LAPSED)
+    ranked = ranked_facilitators([far, lapsed, near], request=MatchRequest(organisation="Z", region="London"))
+    assert ranked == [(1, near), (2, far)]
+
+
+def test_the_participants_choice_comes_first_when_active_and_accredited() -> None:
+    chosen = facilitator(region="Midlands", organisation="A")
+    near = facilitator(region="London", organisation="B")
+    request = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id)
+    assert ranked_facilitators([near, chosen], request=request)[0] == (0, chosen)
+
+
+def test_a_lapsed_or_unaccredited_choice_falls_back_to_matching() -> None:
+    lapsed = facilitator(region="London", organisation="A", status=FacilitatorStatus.LAPSED)
+    failed = facilitator(region="London", organisation="B", score=70)
+    near = facilitator(region="London", organisation="C")
+    for chosen in (lapsed, failed):
+        request = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id)
+        assert ranked_facilitators([chosen, near], request=request) == [(1, near)]
+
+
+# --- capacity ------------------------------------------------------------------------------------
+
+
+def test_capacity_is_strictly_less_than_the_monthly_limit() -> None:
+    assert has_capacity(booked_in_month=5, monthly_capacity=6)
+    assert not has_capacity(booked_in_month=6, monthly_capacity=6)
+    assert not has_capacity(booked_in_month=0, monthly_capacity=0)
+
+
+def test_month_is_the_local_calendar_month() -> None:
+    # 23:30 UTC on 31 May is 00:30 BST on 1 June.
+    assert month_key(datetime(2027, 5, 31, 23, 30, tzinfo=UTC), tz=LONDON) == (2027, 6)
+    assert month_key(datetime(2027, 1, 31, 23, 30, tzinfo=UTC), tz=LONDON) == (2027, 1)
+    start, end = month_bounds((2027, 6), tz=LONDON)
+    assert start == datetime(2027, 5, 31, 23, 0, tzinfo=UTC)
+    assert end == datetime(2027, 6, 30, 23, 0, tzinfo=UTC)
+    assert month_bounds((2027, 12), tz=LONDON)[1] == datetime(2028, 1, 1, tzinfo=UTC)
+
+
+def test_a_full_month_skips_to_the_next_month_and_other_facilitators() -> None:
+    busy = facilitator(region="London", organisation="A", capacity=2)
+    spare = facilitator(region="Midlands", organisation="B")
+    june = datetime(2027, 6, 14, 9, tzinfo=UTC)
+    july = datetime(2027, 7, 5, 9, tzinfo=UTC)
+    booked = count_by_month(
+        [(busy.id, datetime(2027, 6, 1, 9, tzinfo=UTC)), (busy.id, datetime(2027, 6, 2, 9, tzinfo=UTC))], tz=LONDON
+    )
+    busy_june, busy_july, spare_june = slot(busy, june), slot(busy, july), slot(spare, june)
+    ranked = ranked_facilitators([busy, spare], request=MatchRequest(organisation="Z", region="London"))
+    options = booking_options(
+        ranked=ranked,
+        free_slots=[busy_june, busy_july, spare_june],
+        booked=booked,
+        not_before=datetime(2027, 6, 1, tzinfo=UTC),
+        tz=LONDON,
+    )
+    assert options == [busy_july, spare_june]
+
+
+def test_options_respect_minimum_notice_and_order_by_preference_then_time() -> None:
+    near = facilitator(region="London", organisation="A")
+    far = facilitator(region="Midlands", organisation="B")
+    now = datetime(2027, 6, 1, 9, tzinfo=UTC)
+    too_soon = slot(near, now + timedelta(hours=47))
+    near_late = slot(near, now + timedelta(days=10))
+    near_early = slot(near, now + timedelta(days=3))
+    far_earliest = slot(far, now + timedelta(days=2, hours=1))
+    ranked = ranked_facilitators([near, far], request=MatchRequest(organisation="Z", region="London"))
+    options = booking_options(
+        ranked=ranked,
+        free_slots=[near_late, far_earliest, too_soon, near_early],
+        booked={},
+        not_before=now + timedelta(hours=48),
+        tz=LONDON,
+    )
+    assert options == [near_early, near_late, far_earliest]
+
+
+def test_slots_of_unmatched_facilitators_are_never_offered() -> None:
+    own_org = facilitator(region="London", organisation="Z")
+    ranked = ranked_facilitators([own_org], request=MatchRequest(organisation="Z", region="London"))
+    options = booking_options(
+        ranked=ranked,
+        free_slots=[slot(own_org, datetime(2027, 6, 10, 9, tzinfo=UTC))],
+        booked={},
+        not_before=datetime(2027, 6, 1, tzinfo=UTC),
+        tz=LONDON,
+    )
+    assert options == []
+
+
+def test_the_participants_explicit_choice_is_honoured_even_from_their_own_organisation() -> None:
+    chosen = facilitator(region="London", organisation="Z")
+    request = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id)
+    assert ranked_facilitators([chosen], request=request) == [(0, chosen)]
