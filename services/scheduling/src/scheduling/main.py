@@ -1,0 +1,17 @@
+"""Builds the scheduling service: runtime, Kafka handlers, background jobs, HTTP routes."""
+
+from fastapi import FastAPI
+
+from scheduling import handlers, jobs, web
+from scheduling.config import Settings
+from shared.service import ServiceRuntime
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()  # type: ignore[call-arg]
+    runtime = ServiceRuntime(settings)
+    handlers.register(runtime, settings)
+    jobs.register(runtime, settings)
+    app = runtime.http_app(web.router, title="hlm360 scheduling")
+    app.state.settings = settings
+    return app

@@ -1,0 +1,83 @@
+"""HTTP API: the public facilitator directory, booked sessions, and cycles needing attention."""
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlmodel import col
+
+from scheduling import domain
+from scheduling.tables import Facilitator, FeedbackSession, UnscheduledCycle
+from shared.service import ServiceRuntime, runtime_of
+
+router = APIRouter()
+
+
+class FacilitatorPublic(BaseModel):
+    """Directory entry: public information only (no email, no organisation)."""
+
+    id: UUID
+    name: str
+    region: str
+    languages: list[str]
+
+
+class SessionPublic(BaseModel):
+    id: UUID
+    cycle_id: UUID
+    facilitator_id: UUID
+    starts_at: datetime
+    ends_at: datetime
+    mode: str
+    status: str
+    ics_path: str
+
+
+class UnscheduledPublic(BaseModel):
+    cycle_id: UUID
+    report_id: UUID
+    reason: str
+    attempts: int
+    first_seen_at: datetime
+    last_attempt_at: datetime
+
+
+@router.get("/api/facilitators")
+async def list_facilitators(runtime: Annotated[ServiceRuntime, Depends(runtime_of)]) -> list[FacilitatorPublic]:
+    async with runtime.uow() as uow:
+        rows = await uow.session.execute(
+            select(Facilitator)
+            .where(col(Facilitator.status) == domain.FacilitatorStatus.ACTIVE.value)
+            .order_by(col(Facilitator.region), col(Facilitator.name))
+        )
+        return [
+            FacilitatorPublic(id=f.id, name=f.name, region=f.region, languages=list(f.languages))
+            for f in rows.scalars()
+            if domain.can_facilitate(f.rules_view())
+        ]
+
+
+@router.get("/api/sessions")
+async def session_of_cycle(
+    cycle_id: Annotated[UUID, Query()], runtime: Annotated[ServiceRuntime, Depends(runtime_of)]
+) -> SessionPublic:
+    async with runtime.uow() as uow:
+        result = await uow.session.execute(select(FeedbackSession).where(col(FeedbackSession.cycle_id) == cycle_id))
+        session = result.scalars().first()
+        if session is None:
+            raise HTTPException(status_code=404, detail="no session booked for this cycle")
+        return SessionPublic.model_validate(session, from_attributes=True)
+
+
+@router.get("/api/unscheduled")
+async def unscheduled_cycles(runtime: Annotated[ServiceRuntime, Depends(runtime_of)]) -> list[UnscheduledPublic]:
+    async with runtime.uow() as uow:
+        rows = await uow.session.execute(
+            select(UnscheduledCycle)
+            .where(col(UnscheduledCycle.scheduled_at).is_(None))
+            .order_by(col(UnscheduledCycle.first_seen_at))
+        )
+        return [UnscheduledPublic.model_validate(row, from_attributes=True) for row in rows.scalars()]
