@@ -39,6 +39,7 @@ class TopicReader:
             enable_auto_commit=False,
         )
         self.records: list[ConsumerRecord[bytes, bytes]] = []
+        self._seen: set[tuple[str, int, int]] = set()
 
     async def __aenter__(self) -> TopicReader:
         await self._consumer.start()
@@ -50,7 +51,12 @@ class TopicReader:
     async def poll(self) -> list[ConsumerRecord[bytes, bytes]]:
         batches = await self._consumer.getmany(timeout_ms=200)
         for records in batches.values():
-            self.records.extend(records)
+            for record in records:
+                # a rebalance rewinds an uncommitted reader to the start: keep each offset once
+                position = (record.topic, record.partition, record.offset)
+                if position not in self._seen:
+                    self._seen.add(position)
+                    self.records.append(record)
         return self.records
 
     async def wait_for(

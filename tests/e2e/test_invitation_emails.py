@@ -1,0 +1,56 @@
+"""Invitation emails go through real SMTP, are retried on a temporary failure, and carry a
+personal link whose token is never stored in clear."""
+
+from uuid import uuid4
+
+import httpx
+
+from deploy.demo.journey import build_request
+from tests.config import TestSettings
+from tests.e2e.conftest import Databases
+from tests.support import eventually
+
+
+async def test_temporary_smtp_failure_is_retried_and_every_rater_gets_one_invitation(
+    settings: TestSettings, dbs: Databases
+) -> None:
+    request = build_request(cycle_id=uuid4(), facilitator_id=None, tag=uuid4().hex[:8])
+    body = request.model_dump(mode="json", include={"cycle_id", "participant", "programme", "deadline",
+                                                   "funding", "raters", "facilitator_id"})
+    (settings.hlm360_mail_dir / ".fail-next").touch()
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{settings.invitations_url}/api/cycles", json=body)
+    assert response.status_code == 202, response.text
+
+    async def all_sent() -> list[object] | None:
+        rows = await dbs.fetch(
+            "invitations",
+            "SELECT attempts, sent_at FROM invitations.outgoing_email WHERE cycle_id=$1",
+            request.cycle_id,
+        )
+        return rows if rows and all(r["sent_at"] for r in rows) else None
+
+    rows = await eventually(all_sent, timeout=60, what="all invitation emails sent")
+    assert len(rows) == 10
+    assert max(r["attempts"] for r in rows) >= 2, "the 451 reply must have caused one retry"
+    assert not (settings.hlm360_mail_dir / ".fail-next").exists()
+
+    recipients = {str(r.email).lower() for r in request.raters} | {str(request.participant.email).lower()}
+    delivered: dict[str, int] = {}
+    for path in settings.hlm360_mail_dir.glob("*.eml"):
+        text = path.read_text(errors="replace")
+        for address in recipients:
+            if f"To: {address}" in text:
+                delivered[address] = delivered.get(address, 0) + 1
+    assert delivered == dict.fromkeys(recipients, 1)
+
+
+async def test_refused_http_request_explains_why_and_creates_nothing(settings: TestSettings, dbs: Databases) -> None:
+    request = build_request(cycle_id=uuid4(), facilitator_id=None, tag=uuid4().hex[:8])
+    body = request.model_dump(mode="json", include={"cycle_id", "participant", "deadline", "funding", "raters"})
+    body["raters"].append(body["raters"][1])
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{settings.invitations_url}/api/cycles", json=body)
+    assert response.status_code == 422
+    assert "more than once" in response.json()["detail"]
+    assert await dbs.fetch("invitations", "SELECT 1 FROM invitations.cycle WHERE id=$1", request.cycle_id) == []
