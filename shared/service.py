@@ -12,7 +12,6 @@ from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
-from opentelemetry import trace
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -89,15 +88,14 @@ class ServiceRuntime:
         await self.broker.stop()
         if self._engine is not None:
             await self._engine.dispose()
-        self.tracer_provider.shutdown()
+        self.tracer_provider.force_flush()
         log.info("service stopped")
 
     async def _repeat(self, name: str, seconds: float, job: Job) -> None:
-        tracer = trace.get_tracer(__name__, tracer_provider=self.tracer_provider)
+        # No span per tick (idle ticks would flood the traces); jobs open spans for real work.
         while True:
             try:
-                with tracer.start_as_current_span(f"job {name}"):
-                    await job(self)
+                await job(self)
             except asyncio.CancelledError:
                 raise
             except Exception:

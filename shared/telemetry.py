@@ -64,9 +64,14 @@ def span_record(span: ReadableSpan) -> dict[str, object]:
 
 
 def build_tracer_provider(service: str, trace_file: Path | None) -> TracerProvider:
+    """The process-wide provider (set globally once, so library and job spans share it)."""
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
     provider = TracerProvider(resource=Resource.create({"service.name": f"hlm360-{service}"}))
     if trace_file is not None:
         provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(trace_file)))
+    trace.set_tracer_provider(provider)
     return provider
 
 
