@@ -9,7 +9,7 @@ REPO = Path(__file__).resolve().parents[1]
 ENV_FILE = REPO / ".local" / "env"
 
 
-class TestSettings(BaseSettings):
+class StackSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore")
 
     hlm360_kafka_bootstrap_servers: str = "127.0.0.1:19092"
@@ -26,7 +26,7 @@ class TestSettings(BaseSettings):
     scheduling_url: str = "http://127.0.0.1:8104"
 
 
-def load() -> TestSettings:
+def load() -> StackSettings:
     if not ENV_FILE.exists():
         raise RuntimeError(f"{ENV_FILE} is missing: run `make stack` (make test does it for you)")
-    return TestSettings()  # type: ignore[call-arg]
+    return StackSettings()  # type: ignore[call-arg]

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 import pytest
 
-from tests.config import REPO, TestSettings, load
+from tests.config import REPO, StackSettings, load
 
 Query = Callable[..., object]
 
 
 @pytest.fixture(scope="session")
-def settings() -> TestSettings:
+def settings() -> StackSettings:
     subprocess.run(["bash", str(REPO / "deploy/local/services.sh"), "up"], check=True)
     return load()
 
@@ -20,7 +20,7 @@ def settings() -> TestSettings:
 class Databases:
     """Plain asyncpg connections to each service's own database, for assertions only."""
 
-    def __init__(self, settings: TestSettings) -> None:
+    def __init__(self, settings: StackSettings) -> None:
         self._urls = {
             name: getattr(settings, f"{name}_database_url").get_secret_value().replace("+asyncpg", "")
             for name in ("invitations", "ratings", "reports", "scheduling")
@@ -38,7 +38,7 @@ class Databases:
 
 
 @pytest.fixture
-async def dbs(settings: TestSettings) -> AsyncIterator[Databases]:
+async def dbs(settings: StackSettings) -> AsyncIterator[Databases]:
     databases = Databases(settings)
     yield databases
     await databases.close()

@@ -10,14 +10,14 @@ from aiokafka import AIOKafkaProducer
 from deploy.demo.journey import build_request
 from shared.contracts.events import CycleRequested
 from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
-from tests.config import TestSettings
+from tests.config import StackSettings
 from tests.support import TopicReader, eventually, header
 
 TOPIC = topic_for(CycleRequested)
 
 
 async def test_malformed_and_refused_requests_are_dead_lettered_and_a_valid_one_after_them_opens(
-    settings: TestSettings,
+    settings: StackSettings,
 ) -> None:
     valid = build_request(cycle_id=uuid4(), facilitator_id=None, tag=uuid4().hex[:8])
     good = valid.model_dump(mode="json")

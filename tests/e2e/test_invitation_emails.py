@@ -6,13 +6,13 @@ from uuid import uuid4
 import httpx
 
 from deploy.demo.journey import build_request
-from tests.config import TestSettings
+from tests.config import StackSettings
 from tests.e2e.conftest import Databases
 from tests.support import eventually
 
 
 async def test_temporary_smtp_failure_is_retried_and_every_rater_gets_one_invitation(
-    settings: TestSettings, dbs: Databases
+    settings: StackSettings, dbs: Databases
 ) -> None:
     request = build_request(cycle_id=uuid4(), facilitator_id=None, tag=uuid4().hex[:8])
     body = request.model_dump(mode="json", include={"cycle_id", "participant", "programme", "deadline",
@@ -45,7 +45,7 @@ async def test_temporary_smtp_failure_is_retried_and_every_rater_gets_one_invita
     assert delivered == dict.fromkeys(recipients, 1)
 
 
-async def test_refused_http_request_explains_why_and_creates_nothing(settings: TestSettings, dbs: Databases) -> None:
+async def test_refused_http_request_explains_why_and_creates_nothing(settings: StackSettings, dbs: Databases) -> None:
     request = build_request(cycle_id=uuid4(), facilitator_id=None, tag=uuid4().hex[:8])
     body = request.model_dump(mode="json", include={"cycle_id", "participant", "deadline", "funding", "raters"})
     body["raters"].append(body["raters"][1])

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 from deploy.demo.journey import JourneyResult, run_journey
 from shared.contracts.events import EVENT_TYPES
 from shared.contracts.topics import topic_for
-from tests.config import REPO, TestSettings
+from tests.config import REPO, StackSettings
 from tests.e2e.conftest import Databases
 from tests.support import TopicReader, eventually
 
@@ -28,7 +28,7 @@ EXPECTED_EVENTS = {
 }
 
 
-async def events_of_cycle(settings: TestSettings, cycle_id: UUID, *, crashed: bool) -> Counter[str]:
+async def events_of_cycle(settings: StackSettings, cycle_id: UUID, *, crashed: bool) -> Counter[str]:
     """Counts the cycle's events on Kafka. Without a crash every event is published exactly once.
     After a crash, delivery is at least once: the outbox may republish a row whose publication was
     not yet marked (same event_id, which consumers drop) and an email may be re-sent (a second
@@ -49,7 +49,7 @@ async def events_of_cycle(settings: TestSettings, cycle_id: UUID, *, crashed: bo
 
 
 async def assert_journey_state(
-    dbs: Databases, settings: TestSettings, result: JourneyResult, *, crashed: bool = False
+    dbs: Databases, settings: StackSettings, result: JourneyResult, *, crashed: bool = False
 ) -> None:
     cycle_id = result.cycle_id
     raters = await dbs.fetch("invitations", 'SELECT "group", status FROM invitations.rater WHERE cycle_id=$1',
@@ -73,14 +73,14 @@ async def assert_journey_state(
     assert await events_of_cycle(settings, cycle_id, crashed=crashed) == EXPECTED_EVENTS
 
 
-async def test_full_journey_from_kafka_intake(settings: TestSettings, dbs: Databases) -> None:
+async def test_full_journey_from_kafka_intake(settings: StackSettings, dbs: Databases) -> None:
     result = await run_journey(intake="kafka", log=lambda *_: None)
     await assert_journey_state(dbs, settings, result)
     pdf = REPO / result.report["pdf_path"] if not result.report["pdf_path"].startswith("/") else None
     assert (pdf or __import__("pathlib").Path(result.report["pdf_path"])).read_bytes().startswith(b"%PDF")
 
 
-async def test_no_names_or_emails_in_logs_or_traces(settings: TestSettings) -> None:
+async def test_no_names_or_emails_in_logs_or_traces(settings: StackSettings) -> None:
     result = await run_journey(intake="http", log=lambda *_: None)
     local = settings.hlm360_local_dir
     files = [*(local / "logs").glob("*.log"), *(local / "traces").glob("*.jsonl")]
@@ -107,7 +107,7 @@ def _kill_hard(service: str) -> None:
 
 
 async def test_journey_completes_exactly_once_when_a_service_crashes_midway(
-    settings: TestSettings, dbs: Databases
+    settings: StackSettings, dbs: Databases
 ) -> None:
     services_sh = str(REPO / "deploy/local/services.sh")
     cycle_id = uuid4()

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from deploy.demo.journey import run_journey
-from tests.config import TestSettings
+from tests.config import StackSettings
 from tests.support import eventually
 
 
@@ -14,7 +14,7 @@ def spans(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-async def test_one_trace_follows_a_kafka_request_from_invitations_into_ratings(settings: TestSettings) -> None:
+async def test_one_trace_follows_a_kafka_request_from_invitations_into_ratings(settings: StackSettings) -> None:
     result = await run_journey(intake="kafka", log=lambda *_: None)
     key = str(result.cycle_id)
     traces = settings.hlm360_local_dir / "traces"

@@ -7,16 +7,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from shared.db import OutboxMessage, ProcessedEvent, create_engine
-from tests.config import TestSettings, load
+from tests.config import StackSettings, load
 
 
 @pytest.fixture(scope="session")
-def settings() -> TestSettings:
+def settings() -> StackSettings:
     return load()
 
 
 @pytest.fixture(scope="session")
-async def test_engine(settings: TestSettings) -> AsyncIterator[AsyncEngine]:
+async def test_engine(settings: StackSettings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings.test_database_url.get_secret_value())
     async with engine.begin() as connection:
         # create_all is for tests only; services migrate with Alembic.

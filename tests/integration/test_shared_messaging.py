@@ -16,7 +16,7 @@ from shared.errors import Rejected
 from shared.messaging import ensure_topics
 from shared.service import ServiceRuntime
 from shared.settings import ServiceSettings
-from tests.config import TestSettings
+from tests.config import StackSettings
 from tests.support import TopicReader, eventually, header
 
 
@@ -51,7 +51,7 @@ async def record_probe(event: ProbeRecorded, uow: UnitOfWork) -> None:
 
 
 @pytest.fixture(scope="module")
-async def runtime(settings: TestSettings, test_engine: AsyncEngine) -> AsyncIterator[ServiceRuntime]:
+async def runtime(settings: StackSettings, test_engine: AsyncEngine) -> AsyncIterator[ServiceRuntime]:
     await ensure_topics(settings.hlm360_kafka_bootstrap_servers, (PROBE_TOPIC, ACK_TOPIC, DEAD_LETTER_TOPIC))
     async with test_engine.begin() as connection:
         await connection.execute(
@@ -116,7 +116,7 @@ async def test_event_is_applied_once_even_when_delivered_twice(
     ],
 )
 async def test_invalid_event_goes_to_dead_letter_and_consumer_keeps_going(
-    runtime: ServiceRuntime, test_engine: AsyncEngine, settings: TestSettings, body: bytes, reason_fragment: str
+    runtime: ServiceRuntime, test_engine: AsyncEngine, settings: StackSettings, body: bytes, reason_fragment: str
 ) -> None:
     cycle_id = uuid4()
     async with TopicReader(settings.hlm360_kafka_bootstrap_servers, DEAD_LETTER_TOPIC) as dead_letters:
@@ -132,7 +132,7 @@ async def test_invalid_event_goes_to_dead_letter_and_consumer_keeps_going(
 
 
 async def test_rejected_event_is_dead_lettered_with_the_reason_and_changes_nothing(
-    runtime: ServiceRuntime, test_engine: AsyncEngine, settings: TestSettings
+    runtime: ServiceRuntime, test_engine: AsyncEngine, settings: StackSettings
 ) -> None:
     cycle_id = uuid4()
     async with TopicReader(settings.hlm360_kafka_bootstrap_servers, DEAD_LETTER_TOPIC) as dead_letters:
@@ -144,7 +144,7 @@ async def test_rejected_event_is_dead_lettered_with_the_reason_and_changes_nothi
 
 
 async def test_transient_failure_rolls_back_and_redelivery_applies_once_with_one_outbox_event(
-    runtime: ServiceRuntime, test_engine: AsyncEngine, settings: TestSettings
+    runtime: ServiceRuntime, test_engine: AsyncEngine, settings: StackSettings
 ) -> None:
     cycle_id = uuid4()
     failures_left[cycle_id] = 2
@@ -162,7 +162,7 @@ async def test_transient_failure_rolls_back_and_redelivery_applies_once_with_one
 
 
 async def test_outbox_publishes_only_committed_events(
-    runtime: ServiceRuntime, settings: TestSettings
+    runtime: ServiceRuntime, settings: StackSettings
 ) -> None:
     committed, rolled_back = uuid4(), uuid4()
     async with TopicReader(settings.hlm360_kafka_bootstrap_servers, ACK_TOPIC) as acks:
