@@ -7,7 +7,8 @@ PY := $(REPO)/.venv/bin/python
 ENV := set -a && . $(REPO)/.local/env && set +a
 PYTEST := $(ENV) && $(PY) -m pytest
 
-.PHONY: help bootstrap stack up down status test test-unit test-contract test-integration test-e2e lint demo bench asyncapi clean-local
+
+.PHONY: assets help bootstrap stack up down status test test-unit test-contract test-integration test-e2e lint demo bench asyncapi clean-local
 
 help:
 	@echo "make demo   - bring everything up and run one complete 360 journey"
@@ -17,6 +18,15 @@ help:
 bootstrap:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check 'uv==0.13.9'
 	@$(UV) sync --all-packages --frozen --quiet
+	@$(MAKE) --no-print-directory assets
+
+# NHS.UK design system from npm, built into shared/web/static (served locally, never from a CDN).
+assets: shared/web/static/.built
+shared/web/static/.built: deploy/frontend/package-lock.json deploy/frontend/build.py
+	@command -v npm >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm)
+	@npm ci --prefix deploy/frontend --no-audit --no-fund --silent
+	@$(PY) deploy/frontend/build.py
+	@touch $@
 
 stack: bootstrap
 	@bash deploy/local/stack.sh up

@@ -21,6 +21,7 @@ from shared.logging import configure_logging
 from shared.messaging import EventConsumers, OutboxRelay, build_broker
 from shared.settings import ServiceSettings
 from shared.telemetry import build_tracer_provider
+from shared.web import SecurityHeaders, mount_assets
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class ServiceRuntime:
         )
         self.consumers = EventConsumers(
             self.broker,
-            service=self.name,
+            service=settings.consumer_group_prefix or self.name,
             uow=self.uow,
             retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
         )
@@ -121,6 +122,8 @@ class ServiceRuntime:
 
         app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
         app.state.runtime = self
+        app.add_middleware(SecurityHeaders)
+        mount_assets(app)
 
         @app.get("/healthz", include_in_schema=False)
         async def healthz() -> Response:

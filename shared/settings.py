@@ -21,6 +21,7 @@ class ServiceSettings(BaseSettings):
     trace_file: Path | None = None
     outbox_poll_seconds: float = 0.5
     consumer_retry_backoff_seconds: float = 1.0
+    consumer_group_prefix: str | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -206,11 +206,24 @@ install_kafka_jars() {
     log "Kafka jars in $KAFKA_LIBS"
 }
 
+install_test_tools() {
+    # Real browser for the accessibility tests (driven by Playwright through executable_path,
+    # never a downloaded browser) and poppler for reading generated PDFs back.
+    local pkgs=()
+    command -v chromium >/dev/null 2>&1 || pkgs+=(chromium fonts-liberation)
+    command -v pdftotext >/dev/null 2>&1 || pkgs+=(poppler-utils)
+    command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+    if ((${#pkgs[@]})); then
+        apt_install "${pkgs[@]}"
+    fi
+}
+
 cmd_install() {
     mkdir -p "$LOCAL" "$RUN_DIR" "$LOG_DIR"
     install_postgres
     install_java_maven
     install_kafka_jars
+    install_test_tools
 }
 
 # ---------------------------------------------------------------- PostgreSQL

@@ -8,7 +8,7 @@ Readers ignore unknown fields: producers may add fields within a schema version.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID, uuid4
 
@@ -174,6 +174,11 @@ class CycleOpened(CycleEvent):
     organisation: ShortText
     region: ShortText
     programme: ShortText | None = None
+    participant_email: EmailStr | None = Field(
+        default=None,
+        description="The participant's own email, for booking their feedback session and sending their report. "
+        "Raters' contact details never leave the invitations service.",
+    )
     facilitator_id: UUID | None = None
     deadline: AwareDatetime
     invited_per_group: dict[RaterGroup, int] = Field(
@@ -191,6 +196,41 @@ class RaterNominated(CycleEvent):
     link_token_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
         description="SHA-256 (hex) of the rater's personal link token; the token itself is only in the email."
     )
+    replaces_rater_id: UUID | None = Field(
+        default=None, description="Set when this rater replaces one who declined or whose email bounced."
+    )
+
+
+class RaterWithdrawn(CycleEvent):
+    """A rater no longer counts towards the cycle (email bounced, or replaced); their link stops working."""
+
+    event_type: Literal["RaterWithdrawn"] = "RaterWithdrawn"
+    rater_id: UUID
+    group: RaterGroup
+    reason: Literal["bounced", "replaced", "removed"]
+
+
+class RaterDeclined(CycleEvent):
+    """A rater declined to give feedback. The optional reason is for the participant's eyes only."""
+
+    event_type: Literal["RaterDeclined"] = "RaterDeclined"
+    rater_id: UUID
+    group: RaterGroup
+    reason: FreeText | None = None
+
+
+class CycleDeadlineExtended(CycleEvent):
+    """The participant or an admin moved an open cycle's deadline later."""
+
+    event_type: Literal["CycleDeadlineExtended"] = "CycleDeadlineExtended"
+    deadline: AwareDatetime
+
+
+class CycleCloseRequested(CycleEvent):
+    """The participant or an admin asked to close an open cycle early (the ratings service closes it)."""
+
+    event_type: Literal["CycleCloseRequested"] = "CycleCloseRequested"
+    requested_by: Literal["participant", "admin"]
 
 
 class InvitationSent(CycleEvent):
@@ -237,6 +277,21 @@ class RatingSubmitted(CycleEvent):
     comments: list[CommentAnswer] = Field(default_factory=list)
 
 
+class SelfAssessmentCompleted(Event):
+    """Someone completed the free HLM self-assessment (no 360). Private to them."""
+
+    key_field: ClassVar[str] = "assessment_id"
+    event_type: Literal["SelfAssessmentCompleted"] = "SelfAssessmentCompleted"
+    assessment_id: UUID
+    access_token_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="SHA-256 of the person's private link token; only they hold the token."
+    )
+    questionnaire_version: ShortText
+    answers: list[ItemAnswer] = Field(min_length=1)
+    importance: list[ImportanceAnswer] = Field(default_factory=list)
+    comments: list[CommentAnswer] = Field(default_factory=list)
+
+
 class CycleClosed(CycleEvent):
     """The rating window of a cycle closed; no further submissions are accepted."""
 
@@ -271,6 +326,85 @@ class FeedbackSessionScheduled(CycleEvent):
     mode: SessionMode
 
 
+class ReportReleased(CycleEvent):
+    """The participant may now read their report (at or after the feedback session)."""
+
+    event_type: Literal["ReportReleased"] = "ReportReleased"
+    report_id: UUID
+    reason: Literal["session_completed", "released_by_facilitator", "released_by_admin"]
+
+
+class FeedbackSessionRescheduled(CycleEvent):
+    """A booked feedback session moved to another time."""
+
+    event_type: Literal["FeedbackSessionRescheduled"] = "FeedbackSessionRescheduled"
+    session_id: UUID
+    facilitator_id: UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    mode: SessionMode
+
+
+class FeedbackSessionCancelled(CycleEvent):
+    """A booked feedback session was cancelled (a new one may be booked)."""
+
+    event_type: Literal["FeedbackSessionCancelled"] = "FeedbackSessionCancelled"
+    session_id: UUID
+    reason: Literal["participant", "facilitator", "admin"]
+
+
+class FeedbackSessionCompleted(CycleEvent):
+    """The facilitator recorded the outcome of a feedback session."""
+
+    event_type: Literal["FeedbackSessionCompleted"] = "FeedbackSessionCompleted"
+    session_id: UUID
+    report_id: UUID
+    facilitator_id: UUID
+    outcome: Literal["completed", "no_show"]
+
+
+class FacilitatorEvent(Event):
+    key_field: ClassVar[str] = "facilitator_id"
+    facilitator_id: UUID = Field(description="Kafka key of facilitator events.", examples=[FACILITATOR_ID_EXAMPLE])
+
+
+class FacilitatorRegistered(FacilitatorEvent):
+    """A facilitator joined a regional register (directory information, not personal feedback)."""
+
+    event_type: Literal["FacilitatorRegistered"] = "FacilitatorRegistered"
+    name: ShortText
+    email: EmailStr
+    region: ShortText
+    organisation: ShortText
+    languages: list[ShortText] = Field(default_factory=lambda: ["English"])
+    monthly_capacity: int = Field(ge=0, le=100)
+
+
+class FacilitatorAccredited(FacilitatorEvent):
+    """A facilitator passed the e-learning (>= 80%) and completed the one-day course."""
+
+    event_type: Literal["FacilitatorAccredited"] = "FacilitatorAccredited"
+    elearning_score: int = Field(ge=0, le=100)
+    elearning_passed_on: date
+    course_completed_on: date
+
+
+class FacilitatorStatusChanged(FacilitatorEvent):
+    """A facilitator became active, lapsed or suspended."""
+
+    event_type: Literal["FacilitatorStatusChanged"] = "FacilitatorStatusChanged"
+    status: Literal["active", "lapsed", "suspended"]
+
+
+class AvailabilityPublished(FacilitatorEvent):
+    """A facilitator's free feedback-session capacity changed (summary; slots stay in scheduling)."""
+
+    event_type: Literal["AvailabilityPublished"] = "AvailabilityPublished"
+    free_slots: int = Field(ge=0)
+    next_free_slot_at: AwareDatetime | None = None
+    modes: list[SessionMode] = Field(default_factory=list)
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     CycleRequested,
     CycleOpened,
@@ -280,4 +414,17 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     CycleClosed,
     ReportGenerated,
     FeedbackSessionScheduled,
+    RaterWithdrawn,
+    RaterDeclined,
+    CycleDeadlineExtended,
+    CycleCloseRequested,
+    SelfAssessmentCompleted,
+    ReportReleased,
+    FeedbackSessionRescheduled,
+    FeedbackSessionCancelled,
+    FeedbackSessionCompleted,
+    FacilitatorRegistered,
+    FacilitatorAccredited,
+    FacilitatorStatusChanged,
+    AvailabilityPublished,
 )

@@ -40,5 +40,5 @@ def test_every_event_carries_the_envelope() -> None:
         schema = event_type.model_json_schema()
         for field in ("event_id", "event_type", "schema_version", "occurred_at", "correlation_id", "producer"):
             assert field in schema["properties"], (event_type.__name__, field)
-        assert "cycle_id" in schema["required"]
+        assert event_type.key_field in schema["required"], event_type.__name__
     assert json.loads(DOC_PATH.read_text())["asyncapi"].startswith("3.")

@@ -1,18 +1,37 @@
 """Integration tier: real Kafka and PostgreSQL from the local stack (`make stack`)."""
 
-from collections.abc import AsyncIterator
+from __future__ import annotations
 
+import asyncio
+import importlib
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from shared.db import OutboxMessage, ProcessedEvent, create_engine
+from shared.messaging import ensure_topics
+from shared.migrations import upgrade
 from tests.config import StackSettings, load
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from shared.service import ServiceRuntime
 
 
 @pytest.fixture(scope="session")
-def settings() -> StackSettings:
-    return load()
+async def settings() -> StackSettings:
+    stack = load()
+    await ensure_topics(stack.hlm360_kafka_bootstrap_servers)
+    return stack
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +44,51 @@ async def test_engine(settings: StackSettings) -> AsyncIterator[AsyncEngine]:
         )
     yield engine
     await engine.dispose()
+
+
+class ServiceUnderTest:
+    """One service running in-process on its own fresh database and its own consumer groups,
+    against the real Kafka: use `client` for HTTP and `runtime` for its unit of work."""
+
+    def __init__(self, app: FastAPI, runtime: ServiceRuntime, database_url: str) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.database_url = database_url
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+@asynccontextmanager
+async def running_service(
+    name: str, stack: StackSettings, **overrides: object
+) -> AsyncIterator[ServiceUnderTest]:
+    """Start `name` in-process: a fresh database `<name>_itest_<random>`, migrated with Alembic."""
+    module = importlib.import_module(f"{name}.main")
+    config = importlib.import_module(f"{name}.config")
+    admin_url = stack.test_database_url.get_secret_value()
+    database = f"{name}_itest_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url)
+    async with admin.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(f'CREATE DATABASE "{database}"'))
+    database_url = admin_url.rsplit("/", 1)[0] + "/" + database
+    migrations = Path(module.__file__).resolve().parents[2] / "migrations"  # type: ignore[arg-type]
+    await asyncio.to_thread(upgrade, migrations, database_url)
+    settings = config.Settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=stack.hlm360_kafka_bootstrap_servers,
+        consumer_group_prefix=f"itest-{name}-{uuid.uuid4().hex[:8]}",
+        consumer_retry_backoff_seconds=0.1,
+        outbox_poll_seconds=0.1,
+        **overrides,
+    )
+    app = module.create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            service = ServiceUnderTest(app, app.state.runtime, database_url)
+            yield service
+            await service.client.aclose()
+    finally:
+        async with admin.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        await admin.dispose()

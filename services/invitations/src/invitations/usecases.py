@@ -77,6 +77,7 @@ async def open_cycle(uow: UnitOfWork, request: CycleRequested, *, settings: Sett
             cycle_id=cycle.id,
             participant_id=cycle.participant_id,
             participant_name=f"{cycle.given_name} {cycle.family_name}",
+            participant_email=cycle.email,
             organisation=cycle.organisation,
             region=cycle.region,
             programme=cycle.programme,
