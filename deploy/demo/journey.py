@@ -17,7 +17,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID, uuid4
@@ -27,6 +26,8 @@ from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deploy.demo.booking import book_session
+from deploy.demo.raters import answer_questionnaire
 from shared.contracts.events import CycleRequested, Funding, Participant, RaterNomination
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
@@ -56,30 +57,6 @@ class JourneyResult:
     report: dict[str, Any] = field(default_factory=dict)
     session: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-class FormReader(HTMLParser):
-    """Collects the questionnaire's fields: radio groups with their values, and text areas."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.radios: dict[str, list[str]] = {}
-        self.textareas: list[str] = []
-        self.hidden: dict[str, str] = {}
-        self.action: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "form" and self.action is None:
-            self.action = a.get("action")
-        if tag == "input" and a.get("name"):
-            name = a["name"] or ""
-            if a.get("type") == "radio":
-                self.radios.setdefault(name, []).append(a.get("value") or "")
-            elif a.get("type") == "hidden":
-                self.hidden[name] = a.get("value") or ""
-        if tag == "textarea" and a.get("name"):
-            self.textareas.append(a["name"] or "")
 
 
 def build_request(*, cycle_id: UUID, facilitator_id: UUID | None, tag: str) -> CycleRequested:
@@ -137,28 +114,6 @@ def _links_in_mail(mail_dir: Path, recipients: set[str]) -> dict[str, str]:
     return found
 
 
-def _answers(form: FormReader, rng: random.Random, *, leaning: int) -> dict[str, str]:
-    data = dict(form.hidden)
-    for name, values in form.radios.items():
-        scores = [v for v in values if v.isdigit()]
-        if name.startswith("item:") and rng.random() < 0.08 and "na" in values:
-            data[name] = "na"
-        else:
-            pick = min(max(leaning + rng.choice((-1, 0, 0, 1)), 1), 5)
-            data[name] = str(pick) if str(pick) in scores else rng.choice(scores or values)
-    for name in form.textareas:
-        if name.endswith(("overall_strengths", "overall_development")) or rng.random() < 0.3:
-            data[name] = rng.choice(
-                [
-                    "Listens carefully & makes time for the team — even on busy shifts.",
-                    "Could share the 'why' behind decisions earlier; <b>not</b> just the what.",
-                    "Brings people together across wards; 100% reliable #teamwork",
-                    "Gives balanced feedback and follows up on actions.",
-                ]
-            )
-    return data
-
-
 async def run_journey(
     *,
     intake: Literal["http", "kafka"] = "http",
@@ -207,22 +162,8 @@ async def run_journey(
 
         rng = random.Random(str(cycle_id))
         for address, link in sorted(result.links.items()):
-            page = await http.get(link)
-            while page.status_code in (404, 503):  # ratings may not have seen the nomination yet
-                await asyncio.sleep(0.25)
-                page = await http.get(link)
-            page.raise_for_status()
-            form = FormReader()
-            form.feed(page.text)
             leaning = 4 if rater_emails[address] == "self" else rng.choice((3, 4, 4, 5))
-            submitted = await http.post(
-                (form.action and httpx.URL(link).join(form.action)) or link,
-                data=_answers(form, rng, leaning=leaning),
-                follow_redirects=True,
-            )
-            if submitted.status_code != 200:
-                raise RuntimeError(f"submission for a {rater_emails[address]} rater failed: "
-                                   f"{submitted.status_code} {submitted.text[:500]}")
+            await answer_questionnaire(http, link, rng=rng, leaning=leaning)
         result.timings["ratings_submitted"] = time.monotonic() - started
         log("all ten raters submitted the questionnaire")
 
@@ -233,11 +174,14 @@ async def run_journey(
         result.report = await _poll(report, timeout=timeout, what="the report")
         result.timings["report_generated"] = time.monotonic() - started
 
-        async def session() -> dict[str, Any] | None:
-            r = await http.get(f"{settings.scheduling_url}/api/sessions", params={"cycle_id": str(cycle_id)})
-            return r.json() if r.status_code == 200 else None
-
-        result.session = await _poll(session, timeout=timeout, what="the booked feedback session")
+        result.session = await book_session(
+            http,
+            scheduling_url=settings.scheduling_url,
+            mail_dir=settings.hlm360_mail_dir,
+            cycle_id=cycle_id,
+            participant_email=participant,
+            timeout=timeout,
+        )
         result.timings["session_booked"] = time.monotonic() - started
     return result
 
