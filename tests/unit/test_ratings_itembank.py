@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from ratings.config import DEFAULT_ITEM_BANK, Settings
-from ratings.itembank import ItemBankError, Level, load_item_bank
 from ratings.main import create_app
 from shared.contracts.vocabulary import DIMENSION_TITLES, Dimension
+from shared.questionnaire import ItemBankError, Level, load_item_bank
 
 DATABASE_URL = "postgresql+asyncpg://user:not-a-placeholder@127.0.0.1:1/ratings"
 

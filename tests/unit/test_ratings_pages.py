@@ -3,10 +3,10 @@
 import re
 
 from ratings.config import DEFAULT_ITEM_BANK
-from ratings.itembank import load_item_bank
 from ratings.pages import ALREADY_SUBMITTED, UNKNOWN_LINK, message_page, questionnaire_page
 from ratings.questionnaire import parse_form
 from shared.contracts.vocabulary import RaterGroup
+from shared.questionnaire import load_item_bank
 
 BANK = load_item_bank(DEFAULT_ITEM_BANK)
 

@@ -3,10 +3,10 @@
 import pytest
 
 from ratings.config import DEFAULT_ITEM_BANK
-from ratings.itembank import load_item_bank
 from ratings.questionnaire import MAX_COMMENT_CHARS, FieldError, ItemScore, parse_form
 from shared.contracts.events import CommentAnswer, ImportanceAnswer, ItemAnswer, RatingSubmitted
 from shared.contracts.vocabulary import Dimension, RaterGroup
+from shared.questionnaire import load_item_bank
 
 BANK = load_item_bank(DEFAULT_ITEM_BANK)
 

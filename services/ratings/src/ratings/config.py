@@ -4,9 +4,10 @@ from pathlib import Path
 
 from pydantic_settings import SettingsConfigDict
 
+from shared.questionnaire import BANKS_DIR
 from shared.settings import ServiceSettings
 
-DEFAULT_ITEM_BANK = Path(__file__).resolve().parent / "item_banks" / "hlm360-default-1.json"
+DEFAULT_ITEM_BANK = BANKS_DIR / "hlm360-default-1.json"
 
 
 class Settings(ServiceSettings):

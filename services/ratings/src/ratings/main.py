@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from ratings import handlers, jobs, web
 from ratings.config import Settings
-from ratings.itembank import load_item_bank
+from shared.questionnaire import load_item_bank
 from shared.service import ServiceRuntime
 
 

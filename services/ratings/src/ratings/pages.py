@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from ratings.itembank import ItemBank
 from ratings.questionnaire import (
     MAX_COMMENT_CHARS,
     NOT_OBSERVED,
@@ -19,6 +18,7 @@ from ratings.questionnaire import (
     item_field,
 )
 from shared.contracts.vocabulary import RaterGroup
+from shared.questionnaire import ItemBank
 
 _templates = Environment(
     loader=PackageLoader("ratings", "templates"),

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ratings.itembank import ItemBank, Wording
 from shared.contracts.vocabulary import Dimension
+from shared.questionnaire import ItemBank, Wording
 
 NOT_OBSERVED = "na"
 MAX_COMMENT_CHARS = 5000

@@ -13,10 +13,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ratings import pages, usecases
 from ratings.domain import token_sha256
-from ratings.itembank import ItemBank
 from ratings.questionnaire import parse_form
 from ratings.usecases import Access, CycleSummary, RaterAccess
 from shared.contracts.vocabulary import RaterGroup
+from shared.questionnaire import ItemBank
 from shared.service import ServiceRuntime, runtime_of
 
 router = APIRouter()

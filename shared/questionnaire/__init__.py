@@ -1,4 +1,5 @@
-"""The questionnaire as data: a versioned item bank (JSON) validated by pydantic at startup, so an
+"""The questionnaire as data, shared by ratings (asks the questions) and reports (names the
+behaviours): a versioned item bank (JSON) validated by pydantic at startup, so an
 organisation can load another bank (e.g. a licensed official one) without a code change."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from shared.contracts.vocabulary import DIMENSION_TITLES, Dimension
 
+BANKS_DIR = Path(__file__).resolve().parent / "banks"
 REQUIRED_COMMENTS = ("overall_strengths", "overall_development")
 SCALE_VALUES = [1, 2, 3, 4, 5]
 
