@@ -8,7 +8,7 @@ ENV := set -a && . $(REPO)/.local/env && set +a
 PYTEST := $(ENV) && $(PY) -m pytest
 
 
-.PHONY: assets help bootstrap stack up down status test test-unit test-contract test-integration test-e2e lint demo bench asyncapi clean-local
+.PHONY: assets help bootstrap stack up down status test test-unit test-contract test-integration test-e2e test-browser lint demo bench asyncapi
 
 help:
 	@echo "make demo   - bring everything up and run one complete 360 journey"
@@ -54,16 +54,23 @@ test-integration: stack
 test-e2e: up
 	@$(PYTEST) tests/e2e -q
 
+test-browser: up
+	@$(PYTEST) tests/browser -q
+
 lint: bootstrap
 	@$(PY) -m ruff check shared services tests deploy
 	@$(PY) -m mypy shared deploy services/invitations/src services/ratings/src services/reports/src services/scheduling/src
 
 test: up
-	@$(PYTEST) tests/unit tests/contract tests/integration tests/e2e -q -p no:cacheprovider
+	@$(PYTEST) tests/unit tests/contract tests/integration tests/e2e tests/browser -q -p no:cacheprovider
 	@$(MAKE) --no-print-directory lint
 
 demo: up
 	@$(ENV) && $(PY) -m deploy.demo.journey
+
+# Performance targets are checked here, never by timed unit tests (see services/reports/src/reports/bench.py).
+bench: bootstrap
+	@$(PY) -m reports.bench
 
 asyncapi: bootstrap
 	@$(PY) -m shared.contracts.asyncapi
