@@ -15,10 +15,11 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +27,7 @@ from shared.contracts.events import Event
 from shared.contracts.topics import ALL_TOPICS, DEAD_LETTER_TOPIC, PARTITIONS, topic_for
 from shared.db import OutboxMessage, UnitOfWork
 from shared.errors import Rejected
+from shared.metrics import ServiceMetrics
 from shared.telemetry import ATTR_CYCLE_ID, ATTR_EVENT_ID, ATTR_EVENT_TYPE, ATTR_OUTBOX_BATCH
 
 log = logging.getLogger(__name__)
@@ -37,13 +39,18 @@ MAX_PROCESSING_ATTEMPTS = 5
 OUTBOX_LOCK_KEY = 0x686C6D333630  # "hlm360": one active relay per service database keeps key order
 
 
-def build_broker(*, bootstrap_servers: str, service: str, tracer_provider: TracerProvider) -> KafkaBroker:
+def build_broker(
+    *, bootstrap_servers: str, service: str, tracer_provider: TracerProvider, metrics: ServiceMetrics
+) -> KafkaBroker:
     return KafkaBroker(
         bootstrap_servers,
         client_id=f"hlm360-{service}",
         acks="all",
         enable_idempotence=True,
-        middlewares=(KafkaTelemetryMiddleware(tracer_provider=tracer_provider),),
+        middlewares=(
+            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            KafkaPrometheusMiddleware(registry=metrics.registry, app_name=f"hlm360-{service}"),
+        ),
         logger=logging.getLogger(f"hlm360.{service}.broker"),
         graceful_timeout=15.0,
     )
@@ -58,7 +65,15 @@ def validation_reason(error: ValidationError) -> str:
     return "invalid event: " + "; ".join(parts)
 
 
-async def dead_letter(broker: KafkaBroker, message: KafkaMessage, *, consumer: str, reason: str) -> None:
+async def dead_letter(
+    broker: KafkaBroker,
+    message: KafkaMessage,
+    *,
+    consumer: str,
+    reason: str,
+    metrics: ServiceMetrics | None = None,
+    kind: str = "invalid",
+) -> None:
     raw = message.raw_message
     record = raw[0] if isinstance(raw, tuple) else raw
     headers = {
@@ -70,6 +85,8 @@ async def dead_letter(broker: KafkaBroker, message: KafkaMessage, *, consumer: s
         "x-dead-letter-at": datetime.now(UTC).isoformat(),
     }
     await broker.publish(message.body, DEAD_LETTER_TOPIC, key=record.key, headers=headers)
+    if metrics is not None:
+        metrics.dead_letters.labels(consumer=consumer, kind=kind).inc()
     log.warning(
         "event dead-lettered",
         extra={"consumer": consumer, "topic": record.topic, "offset": record.offset, "reason": reason[:500]},
@@ -85,8 +102,10 @@ class EventConsumers:
         *,
         service: str,
         uow: Callable[[], UnitOfWork],
+        metrics: ServiceMetrics,
         retry_backoff_seconds: float = 1.0,
     ) -> None:
+        self._metrics = metrics
         self._broker = broker
         self._service = service
         self._uow = uow
@@ -117,7 +136,9 @@ class EventConsumers:
         try:
             event = event_type.model_validate_json(message.body)
         except ValidationError as error:
-            await dead_letter(self._broker, message, consumer=consumer, reason=validation_reason(error))
+            await dead_letter(
+                self._broker, message, consumer=consumer, reason=validation_reason(error), metrics=self._metrics
+            )
             return
         span = trace.get_current_span()
         span.set_attribute(ATTR_EVENT_TYPE, event.event_type)
@@ -127,14 +148,25 @@ class EventConsumers:
         attempt_key = f"{consumer}/{event.event_id}"
         try:
             async with self._uow() as uow:
-                if await uow.first_delivery(consumer=consumer, event_id=event.event_id):
+                first = await uow.first_delivery(consumer=consumer, event_id=event.event_id)
+                if first:
                     await use_case(event, uow)
                 await uow.commit()
+            counter = self._metrics.events_applied if first else self._metrics.events_duplicate
+            counter.labels(consumer=consumer, event_type=event.event_type).inc()
         except Rejected as rejection:
-            await dead_letter(self._broker, message, consumer=consumer, reason=f"rejected: {rejection}")
+            await dead_letter(
+                self._broker,
+                message,
+                consumer=consumer,
+                reason=f"rejected: {rejection}",
+                metrics=self._metrics,
+                kind="rejected",
+            )
         except Exception as error:
             attempts = self._attempts.get(attempt_key, 0) + 1
             self._attempts[attempt_key] = attempts
+            self._metrics.processing_failures.labels(consumer=consumer).inc()
             log.exception(
                 "event processing failed",
                 extra={"consumer": consumer, "event_id": str(event.event_id), "attempt": attempts},
@@ -142,7 +174,9 @@ class EventConsumers:
             if attempts >= MAX_PROCESSING_ATTEMPTS:
                 self._attempts.pop(attempt_key, None)
                 reason = f"processing failed after {attempts} attempts: {type(error).__name__}"
-                await dead_letter(self._broker, message, consumer=consumer, reason=reason)
+                await dead_letter(
+                    self._broker, message, consumer=consumer, reason=reason, metrics=self._metrics, kind="failed"
+                )
                 return
             await asyncio.sleep(self._backoff * attempts)
             raise
@@ -159,7 +193,9 @@ class OutboxRelay:
         *,
         poll_seconds: float = 0.5,
         batch_size: int = 500,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._sessions = sessions
         self._broker = broker
         self._poll_seconds = poll_seconds
@@ -209,7 +245,25 @@ class OutboxRelay:
                 .values(published_at=func.now(), attempts=OutboxMessage.attempts + 1)
             )
             trace.get_current_span().set_attribute(ATTR_OUTBOX_BATCH, len(rows))
-            return len(rows)
+        if self._metrics is not None:
+            self._metrics.outbox_published.inc(len(rows))
+        return len(rows)
+
+    async def sample_backlog(self) -> None:
+        """Update the outbox backlog gauges (called at scrape time)."""
+        if self._metrics is None:
+            return
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+                        "FROM outbox WHERE published_at IS NULL"
+                    )
+                )
+            ).one()
+        self._metrics.outbox_pending.set(row[0])
+        self._metrics.outbox_oldest_pending_seconds.set(float(row[1]))
 
     async def _send(self, row: OutboxMessage) -> Any:
         context = propagate.extract(row.headers)

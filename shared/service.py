@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.db import UnitOfWork, create_engine, session_factory
 from shared.logging import configure_logging
 from shared.messaging import EventConsumers, OutboxRelay, build_broker
+from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.telemetry import build_tracer_provider
 from shared.web import SecurityHeaders, mount_assets
@@ -33,15 +35,18 @@ class ServiceRuntime:
         self.settings = settings
         self.name = settings.service_name
         self.tracer_provider = build_tracer_provider(self.name, settings.trace_file)
+        self.metrics = ServiceMetrics(self.name)
         self.broker = build_broker(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             service=self.name,
             tracer_provider=self.tracer_provider,
+            metrics=self.metrics,
         )
         self.consumers = EventConsumers(
             self.broker,
             service=settings.consumer_group_prefix or self.name,
             uow=self.uow,
+            metrics=self.metrics,
             retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
         )
         self._engine: AsyncEngine | None = None
@@ -72,7 +77,9 @@ class ServiceRuntime:
     async def start(self) -> None:
         self._engine = create_engine(self.settings.database_url.get_secret_value())
         self._sessions = session_factory(self._engine)
-        self._relay = OutboxRelay(self._sessions, self.broker, poll_seconds=self.settings.outbox_poll_seconds)
+        self._relay = OutboxRelay(
+            self._sessions, self.broker, poll_seconds=self.settings.outbox_poll_seconds, metrics=self.metrics
+        )
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
         for name, seconds, job in self._jobs:
@@ -124,6 +131,12 @@ class ServiceRuntime:
         app.state.runtime = self
         app.add_middleware(SecurityHeaders)
         mount_assets(app)
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            if self._relay is not None:
+                await self._relay.sample_backlog()
+            return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
         @app.get("/healthz", include_in_schema=False)
         async def healthz() -> Response:

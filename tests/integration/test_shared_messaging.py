@@ -6,6 +6,7 @@ from typing import Literal
 from uuid import UUID, uuid4
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -177,3 +178,40 @@ async def test_outbox_publishes_only_committed_events(
         await acks.poll()
     assert [json.loads(r.value)["value"] for r in found] == [0, 1, 2, 3, 4], "key order preserved"
     assert not [r for r in acks.records if r.key == str(rolled_back).encode()]
+
+
+async def test_metrics_count_applied_duplicate_and_dead_lettered_events(
+    runtime: ServiceRuntime, test_engine: AsyncEngine
+) -> None:
+    registry = runtime.metrics.registry
+
+    def sample(name: str, **labels: str) -> float:
+        return registry.get_sample_value(name, labels) or 0.0
+
+    applied_before = totals(registry, "hlm360_events_applied")
+    cycle_id = uuid4()
+    event = ProbeRecorded(producer="itest", cycle_id=cycle_id, value=42)
+    await publish_raw(runtime, event.model_dump_json().encode(), cycle_id)
+    await publish_raw(runtime, event.model_dump_json().encode(), cycle_id)
+    await publish_raw(runtime, b"garbage", cycle_id)
+    await eventually(lambda: applied(test_engine, cycle_id), what="probe applied")
+
+    async def counted() -> bool:
+        return (
+            totals(registry, "hlm360_events_applied") >= applied_before + 1
+            and totals(registry, "hlm360_events_duplicate") >= 1
+            and totals(registry, "hlm360_dead_letters") >= 1
+        )
+
+    assert await eventually(counted, what="metrics to count the deliveries")
+    assert sample("hlm360_service_info", service="itest") == 1.0
+
+
+def totals(registry: CollectorRegistry, metric_name: str) -> float:
+    return sum(
+        sample.value
+        for metric in registry.collect()
+        if metric.name == metric_name
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )

@@ -1,0 +1,52 @@
+"""Prometheus metrics every service exposes at /metrics (labels are ids of code paths, never people).
+
+FastStream's middleware counts messages per topic; these add what operators act on: events
+applied, duplicates dropped, dead letters, and the outbox backlog (sampled at scrape time).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class ServiceMetrics:
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.events_applied = Counter(
+            "hlm360_events_applied_total",
+            "Events applied by a consumer (first delivery).",
+            ["consumer", "event_type"],
+            registry=self.registry,
+        )
+        self.events_duplicate = Counter(
+            "hlm360_events_duplicate_total",
+            "Redelivered events dropped by the inbox.",
+            ["consumer", "event_type"],
+            registry=self.registry,
+        )
+        self.dead_letters = Counter(
+            "hlm360_dead_letters_total",
+            "Messages sent to the dead-letter topic.",
+            ["consumer", "kind"],
+            registry=self.registry,
+        )
+        self.processing_failures = Counter(
+            "hlm360_event_processing_failures_total",
+            "Failed attempts to apply an event (retried, then dead-lettered).",
+            ["consumer"],
+            registry=self.registry,
+        )
+        self.outbox_published = Counter(
+            "hlm360_outbox_published_total", "Outbox rows published to Kafka.", registry=self.registry
+        )
+        self.outbox_pending = Gauge(
+            "hlm360_outbox_pending_events", "Committed events not yet published.", registry=self.registry
+        )
+        self.outbox_oldest_pending_seconds = Gauge(
+            "hlm360_outbox_oldest_pending_seconds",
+            "Age of the oldest unpublished outbox row (0 when none).",
+            registry=self.registry,
+        )
+        self.info = Gauge("hlm360_service_info", "Constant 1, labelled with the service.", ["service"],
+                          registry=self.registry)
+        self.info.labels(service=service).set(1)
