@@ -48,8 +48,10 @@ test-unit: bootstrap
 test-contract: bootstrap
 	@$(PY) -m pytest tests/contract -q
 
+# In-process services of the integration tier use their own topic namespace, never the real topics.
+ITEST_NS = itest-$(shell date +%s)
 test-integration: stack
-	@$(PYTEST) tests/integration -q
+	@$(ENV) && HLM360_TOPIC_NAMESPACE=$(ITEST_NS) $(PY) -m pytest tests/integration -q -p no:cacheprovider
 
 test-e2e: up
 	@$(PYTEST) tests/e2e -q
@@ -62,7 +64,9 @@ lint: bootstrap
 	@$(PY) -m mypy shared deploy services/invitations/src services/ratings/src services/reports/src services/scheduling/src
 
 test: up
-	@$(PYTEST) tests/unit tests/contract tests/integration tests/e2e tests/browser -q -p no:cacheprovider
+	@$(PYTEST) tests/unit tests/contract -q -p no:cacheprovider
+	@$(MAKE) --no-print-directory test-integration
+	@$(PYTEST) tests/e2e tests/browser -q -p no:cacheprovider
 	@$(MAKE) --no-print-directory lint
 
 demo: up

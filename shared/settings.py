@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "example", "todo", ""}
@@ -37,3 +37,12 @@ class ServiceSettings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
+
+
+class TopicSettings(BaseSettings):
+    """Topic namespace: `hlm360` in every deployment. A test run that starts services in-process
+    uses its own namespace (`HLM360_TOPIC_NAMESPACE`), so it never mixes with the running services."""
+
+    model_config = SettingsConfigDict(env_prefix="HLM360_", extra="ignore", frozen=True)
+
+    topic_namespace: str = Field(default="hlm360", pattern=r"^[a-z][a-z0-9-]{0,40}$")

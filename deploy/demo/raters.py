@@ -1,5 +1,6 @@
 """How a rater answers the questionnaire in the demo and e2e journeys: follow the personal link
-and submit the pages over HTTP like a browser would (owned by the ratings service's flow)."""
+and walk the pages over HTTP like a browser would (owned by the ratings service's flow):
+start page -> one page per HLM dimension -> overall comments -> check your answers -> send."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ class FormReader(HTMLParser):
         self.textareas: list[str] = []
         self.hidden: dict[str, str] = {}
         self.action: str | None = None
+        self.buttons: list[str] = []  # links styled as buttons, e.g. "Start now"
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
+        if tag == "a" and "nhsuk-button" in (a.get("class") or "").split() and a.get("href"):
+            self.buttons.append(a["href"] or "")
         if tag == "form" and self.action is None:
             self.action = a.get("action")
         if tag == "input" and a.get("name"):
@@ -56,20 +60,39 @@ def answers_for(form: FormReader, rng: random.Random, *, leaning: int) -> dict[s
     return data
 
 
+def read_form(html: str) -> FormReader:
+    form = FormReader()
+    form.feed(html)
+    return form
+
 
 async def answer_questionnaire(http: httpx.AsyncClient, link: str, *, rng: random.Random, leaning: int) -> None:
-    """Open the personal link and submit every answer; raise if the service refuses."""
+    """Open the personal link, answer every page, check and send; raise if the service refuses."""
+    deadline = asyncio.get_running_loop().time() + 120
     page = await http.get(link)
-    while page.status_code in (404, 503):  # ratings may not have seen the nomination yet
+    # ratings may not have seen the nomination yet (404/503; 429 if many links were polled at once)
+    while page.status_code in (404, 429, 503) and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.25)
         page = await http.get(link)
     page.raise_for_status()
-    form = FormReader()
-    form.feed(page.text)
-    submitted = await http.post(
-        (form.action and httpx.URL(link).join(form.action)) or link,
-        data=answers_for(form, rng, leaning=leaning),
-        follow_redirects=True,
-    )
-    if submitted.status_code != 200:
-        raise RuntimeError(f"submission failed: {submitted.status_code} {submitted.text[:500]}")
+    start = read_form(page.text)
+    if not start.buttons:
+        raise RuntimeError(f"no start button on the rater's start page: {page.text[:500]}")
+    page = await http.get(page.url.join(start.buttons[0]))
+    for _ in range(50):  # nine dimension pages and the comments page; a guard against a loop
+        page.raise_for_status()
+        if page.url.path.endswith("/check"):
+            break
+        form = read_form(page.text)
+        page = await http.post(
+            page.url.join(form.action or page.url.path),
+            data=answers_for(form, rng, leaning=leaning),
+            follow_redirects=True,
+        )
+        if page.status_code != 200:
+            raise RuntimeError(f"page refused: {page.status_code} {page.url.path} {page.text[:500]}")
+    else:
+        raise RuntimeError("the questionnaire never reached the check-your-answers page")
+    sent = await http.post(page.url, follow_redirects=True)
+    if sent.status_code != 200 or not sent.url.path.endswith("/done"):
+        raise RuntimeError(f"submission failed: {sent.status_code} {sent.url.path} {sent.text[:500]}")

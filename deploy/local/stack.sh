@@ -545,6 +545,7 @@ write_env() {
         echo "TEST_DATABASE_URL=$base/hlm360_test"
         echo "INVITATIONS_LINK_SECRET=$(local_secret link_secret)"
         echo "REPORTS_LINK_SECRET=$(local_secret reports_link_secret)"
+        echo "REPORTS_ADMIN_TOKEN=$(local_secret reports_admin_token)"
         echo "SCHEDULING_LINK_SECRET=$(local_secret scheduling_link_secret)"
         echo "REPORTS_SMTP_HOST=127.0.0.1"
         echo "REPORTS_SMTP_PORT=$MAIL_PORT"

@@ -3,8 +3,10 @@
 import re
 
 from shared.contracts.events import EVENT_TYPES, Event
+from shared.settings import TopicSettings
 
-DEAD_LETTER_TOPIC = "hlm360.dead-letter.v1"
+NAMESPACE = TopicSettings().topic_namespace
+DEAD_LETTER_TOPIC = f"{NAMESPACE}.dead-letter.v1"
 PARTITIONS = 12
 
 
@@ -15,7 +17,7 @@ def _kebab(name: str) -> str:
 def topic_for(event_type: type[Event] | Event) -> str:
     cls = event_type if isinstance(event_type, type) else type(event_type)
     version = cls.model_fields["schema_version"].default
-    return f"hlm360.{_kebab(cls.__name__)}.v{version}"
+    return f"{NAMESPACE}.{_kebab(cls.__name__)}.v{version}"
 
 
 ALL_TOPICS: tuple[str, ...] = (*(topic_for(t) for t in EVENT_TYPES), DEAD_LETTER_TOPIC)

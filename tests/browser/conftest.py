@@ -46,7 +46,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    ctx = await browser.new_context(viewport=DESKTOP, locale="en-GB")
+    # bypass_csp lets the tests inject axe-core; the pages themselves keep their strict CSP.
+    ctx = await browser.new_context(viewport=DESKTOP, locale="en-GB", bypass_csp=True)
     yield ctx
     await ctx.close()
 

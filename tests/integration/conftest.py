@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
+from shared.contracts.topics import NAMESPACE
 from shared.db import OutboxMessage, ProcessedEvent, create_engine
 from shared.messaging import ensure_topics
 from shared.migrations import upgrade
@@ -28,10 +30,20 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="session")
-async def settings() -> StackSettings:
+async def settings() -> AsyncIterator[StackSettings]:
+    """The stack, with this run's topics (`make test-integration` gives the run its own namespace)."""
     stack = load()
     await ensure_topics(stack.hlm360_kafka_bootstrap_servers)
-    return stack
+    yield stack
+    if NAMESPACE != "hlm360":
+        admin = AIOKafkaAdminClient(bootstrap_servers=stack.hlm360_kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            ours = [t for t in await admin.list_topics() if t.startswith(f"{NAMESPACE}.")]
+            if ours:
+                await admin.delete_topics(ours)
+        finally:
+            await admin.close()
 
 
 @pytest.fixture(scope="session")

@@ -86,7 +86,8 @@ def test_pdf_has_all_nine_dimension_titles_and_sections(rendered) -> None:  # ty
     for section in (
         "How this report was compiled",
         "Summary by dimension",
-        "Importance and rating",
+        "Importance to the role and rating",
+        "Overview: you and others across the nine dimensions",
         "Highest and lowest rated behaviours",
         "Blind spots and hidden strengths",
         "Behaviours in detail",
@@ -99,6 +100,9 @@ def test_pdf_has_all_nine_dimension_titles_and_sections(rendered) -> None:  # ty
 
 
 def test_settings_refuse_a_group_size_below_two() -> None:
+    secret = "k" * 40
     with pytest.raises(ValidationError):
-        Settings(database_url="postgresql+asyncpg://u:s3cr3t-value@h/db", min_group_size=1)
-    assert Settings(database_url="postgresql+asyncpg://u:s3cr3t-value@h/db").min_group_size == 3
+        Settings(database_url="postgresql+asyncpg://u:s3cr3t-value@h/db", link_secret=secret, min_group_size=1)
+    with pytest.raises(ValidationError):
+        Settings(database_url="postgresql+asyncpg://u:s3cr3t-value@h/db", link_secret="short")
+    assert Settings(database_url="postgresql+asyncpg://u:s3cr3t-value@h/db", link_secret=secret).min_group_size == 3

@@ -18,3 +18,14 @@ class Settings(ServiceSettings):
     item_bank_path: Path = DEFAULT_ITEM_BANK
     deadline_check_seconds: float = 5.0
     close_batch_size: int = 50
+    # Where a finished self-assessment sends the person: {reports_public_url}/self-assessment/{id}/{token}.
+    reports_public_url: str = "http://127.0.0.1:8103"
+    # Unknown (mistyped or guessed) links per client address and window before the 429 page.
+    unknown_link_limit: int = 20
+    unknown_link_window_seconds: float = 60.0
+    # New self-assessments started per client address and window.
+    self_assessment_start_limit: int = 60
+    self_assessment_start_window_seconds: float = 600.0
+    # Unfinished self-assessment drafts are deleted after this many days without a change.
+    self_assessment_draft_days: float = 30.0
+    draft_cleanup_seconds: float = 3600.0

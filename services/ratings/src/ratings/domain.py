@@ -24,32 +24,38 @@ def total(counts: Mapping[RaterGroup, int]) -> int:
     return sum(counts.values())
 
 
-def all_responded(
-    *, invited_per_group: Mapping[RaterGroup, int], responded_per_group: Mapping[RaterGroup, int]
-) -> bool:
-    invited = total(invited_per_group)
-    return invited > 0 and total(responded_per_group) >= invited
+def expected_answers(*, invited: int, replacements: int, withdrawn: int) -> int:
+    """How many raters the cycle still waits for: those invited at opening, plus replacements
+    nominated since, minus raters withdrawn before they submitted (a replaced rater is withdrawn)."""
+    return max(invited + replacements - withdrawn, 0)
+
+
+def all_responded(*, expected: int, answered: int) -> bool:
+    """Everyone expected has submitted or declined."""
+    return expected > 0 and answered >= expected
 
 
 def deadline_passed(*, deadline: datetime, now: datetime) -> bool:
     return now >= deadline
 
 
-def close_reason(
-    *,
-    invited_per_group: Mapping[RaterGroup, int],
-    responded_per_group: Mapping[RaterGroup, int],
-    deadline: datetime,
-    now: datetime,
-) -> CloseReason | None:
+def close_reason(*, expected: int, answered: int, deadline: datetime, now: datetime) -> CloseReason | None:
     """Why an open cycle should close now, or None if it should stay open.
 
     Everyone having answered wins over a passed deadline: it is the more informative reason."""
-    if all_responded(invited_per_group=invited_per_group, responded_per_group=responded_per_group):
+    if all_responded(expected=expected, answered=answered):
         return CloseReason.ALL_RESPONDED
     if deadline_passed(deadline=deadline, now=now):
         return CloseReason.DEADLINE_PASSED
     return None
+
+
+def extension_applies(*, status: CycleStatus, deadline: datetime, extended_at: datetime) -> bool:
+    """A deadline extension reaches a cycle that is still open and was made before the old deadline.
+
+    An extension made after the deadline is too late, even if the closing job has not run yet: the
+    cycle closed at its deadline, and a closed cycle is never reopened."""
+    return status is CycleStatus.OPEN and not deadline_passed(deadline=deadline, now=extended_at)
 
 
 def accepts_responses(*, status: CycleStatus, deadline: datetime, now: datetime) -> bool:
@@ -64,17 +70,6 @@ def responses_per_group(
     return {group: responded_per_group.get(group, 0) for group in groups}
 
 
-def early_close_reason(
-    *,
-    invited_per_group: Mapping[RaterGroup, int],
-    responded_per_group: Mapping[RaterGroup, int],
-    deadline: datetime,
-    now: datetime,
-) -> CloseReason:
+def early_close_reason(*, expected: int, answered: int, deadline: datetime, now: datetime) -> CloseReason:
     """Reason recorded when someone closes an open cycle by hand: the rule's own reason if it already applies."""
-    return (
-        close_reason(
-            invited_per_group=invited_per_group, responded_per_group=responded_per_group, deadline=deadline, now=now
-        )
-        or CloseReason.CLOSED_EARLY
-    )
+    return close_reason(expected=expected, answered=answered, deadline=deadline, now=now) or CloseReason.CLOSED_EARLY

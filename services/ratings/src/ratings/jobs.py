@@ -1,6 +1,7 @@
-"""Background jobs: close cycles whose deadline has passed, one transaction per cycle."""
+"""Background jobs: close cycles whose deadline has passed (one transaction per cycle), and
+forget self-assessments nobody finished."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ratings import usecases
 from ratings.config import Settings
@@ -17,3 +18,12 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
                 if closed is None:
                     return
                 await uow.commit()
+
+    @runtime.every(settings.draft_cleanup_seconds, name="delete-stale-self-assessments")
+    async def delete_stale_self_assessments(runtime: ServiceRuntime) -> None:
+        """Unfinished self-assessments are deleted after `self_assessment_draft_days` without a change."""
+        async with runtime.uow() as uow:
+            await usecases.delete_stale_self_assessments(
+                uow, older_than=timedelta(days=settings.self_assessment_draft_days), now=datetime.now(UTC)
+            )
+            await uow.commit()

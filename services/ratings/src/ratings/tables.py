@@ -31,6 +31,8 @@ class Cycle(SQLModel, table=True):
     )
     closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     close_reason: str | None = None
+    # Shown on the rater's start page only ("who you are rating"); never logged.
+    participant_name: str | None = None
 
 
 class Rater(SQLModel, table=True):
@@ -40,11 +42,15 @@ class Rater(SQLModel, table=True):
     id: UUID = Field(primary_key=True)
     cycle_id: UUID = Field(index=True)
     group: str
-    link_token_sha256: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    # None only for a withdrawal that arrived before its nomination.
+    link_token_sha256: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, unique=True))
     nominated_at: datetime = Field(
         default_factory=_now, sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
     submitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    replaces_rater_id: UUID | None = None
+    declined_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    withdrawn_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class Response(SQLModel, table=True):
@@ -62,3 +68,22 @@ class Response(SQLModel, table=True):
     importance: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
     comments: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
     submitted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Draft(SQLModel, table=True):
+    """Answers not sent yet, saved on every page so the journey can resume on any device.
+
+    Keyed by the SHA-256 of the link token; deleted when the answers are sent, declined or the cycle closes."""
+
+    __tablename__ = "draft"
+    __table_args__ = {"schema": SCHEMA}
+
+    token_sha256: str = Field(sa_column=Column(String(64), primary_key=True))
+    kind: str
+    answers: dict[str, str] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(
+        default_factory=_now, sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+    updated_at: datetime = Field(
+        default_factory=_now, sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from reports.domain import check_threshold
@@ -17,6 +17,21 @@ class Settings(ServiceSettings):
     min_group_size: int = 3
     gap_threshold: float = 0.75
     output_dir: Path = Path(".local/reports")
+    # Signed download links (HMAC-SHA256); no default: each deployment sets its own secret.
+    link_secret: SecretStr
+    # Admin API (cohort reports, resending links) is disabled unless a token is set.
+    admin_token: SecretStr | None = None
+    facilitator_link_days_after_session: int = 7
+    participant_link_days: int = 28
+    cohort_link_days: int = 28
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "HLM 360 <no-reply@hlm360.example.nhs.uk>"
+    mail_batch_size: int = 20
+    mail_poll_seconds: float = 0.5
+    mail_max_attempts: int = 8
+    self_assessment_refresh_seconds: int = 3
 
     @field_validator("min_group_size")
     @classmethod
@@ -29,4 +44,11 @@ class Settings(ServiceSettings):
     def _positive_gap(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("gap_threshold must be positive")
+        return value
+
+    @field_validator("link_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("link_secret must be at least 32 characters")
         return value

@@ -1,8 +1,8 @@
-"""Builds the reports service: runtime, Kafka handlers, HTTP routes."""
+"""Builds the reports service: runtime, Kafka handlers, background jobs, HTTP routes."""
 
 from fastapi import FastAPI
 
-from reports import handlers, web
+from reports import handlers, jobs, web
 from reports.config import Settings
 from shared.service import ServiceRuntime
 
@@ -11,6 +11,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # type: ignore[call-arg]
     runtime = ServiceRuntime(settings)
     handlers.register(runtime, settings)
+    jobs.register(runtime, settings)
     app = runtime.http_app(web.router, title="hlm360 reports")
     app.state.settings = settings
     return app

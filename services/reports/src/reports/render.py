@@ -1,6 +1,6 @@
-"""Renders a report from its anonymised figures: HTML with jinja2, PDF with typst.
+"""Renders reports from their anonymised figures: HTML with jinja2, PDF with typst.
 
-User text never becomes markup: jinja2 autoescapes it, and the typst template reads every value
+User text never becomes markup: jinja2 autoescapes it, and the typst templates read every value
 from `sys.inputs` as JSON data, so it is typeset as plain text.
 """
 
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import typst
@@ -20,12 +22,22 @@ from pypdf import PdfReader
 from reports.domain import GROUP_LABELS, SCORES
 
 SCALE_LABELS = {1: "Rarely", 2: "Sometimes", 3: "Often", 4: "Very often", 5: "Almost always"}
+IMPORTANCE_LABELS = {
+    1: "Not important",
+    2: "Slightly important",
+    3: "Moderately important",
+    4: "Very important",
+    5: "Essential to the role",
+}
+LEVELS = ("essential", "proficient", "strong", "exemplary")
 
 _env = Environment(
     loader=PackageLoader("reports", "templates"),
     autoescape=select_autoescape(),
     undefined=StrictUndefined,
 )
+_TEMPLATES = Path(str(resources.files("reports") / "templates"))
+_compilers = threading.local()
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class ReportMeta:
     deadline: datetime | None
     closed_at: datetime | None
     generated_at: datetime
+    questionnaire: str = "hlm360-default-1"
 
 
 @dataclass(frozen=True)
@@ -46,11 +59,19 @@ class RenderedReport:
 
 
 def _day(moment: datetime | None) -> str:
-    return moment.strftime("%d %B %Y") if moment else "not recorded"
+    return moment.strftime("%d %B %Y").lstrip("0") if moment else "not recorded"
+
+
+def _scales() -> dict[str, Any]:
+    return {
+        "labels": dict(GROUP_LABELS),
+        "scale": [{"value": s, "label": SCALE_LABELS[s]} for s in SCORES],
+        "importance_scale": [{"value": s, "label": IMPORTANCE_LABELS[s]} for s in SCORES],
+    }
 
 
 def document(meta: ReportMeta, figures: dict[str, Any]) -> dict[str, Any]:
-    """The single JSON document both templates read."""
+    """The single JSON document both templates of the 360 report read."""
     return {
         "meta": {
             "participant_name": meta.participant_name,
@@ -59,21 +80,35 @@ def document(meta: ReportMeta, figures: dict[str, Any]) -> dict[str, Any]:
             "deadline": _day(meta.deadline),
             "closed": _day(meta.closed_at),
             "generated": _day(meta.generated_at),
+            "questionnaire": meta.questionnaire,
         },
-        "labels": dict(GROUP_LABELS),
-        "scale": [{"value": s, "label": SCALE_LABELS[s]} for s in SCORES],
+        **_scales(),
         "figures": figures,
     }
 
 
-def render_html(doc: dict[str, Any]) -> str:
-    return _env.get_template("report.html").render(**doc)
+def report_css_text() -> str:
+    return (_TEMPLATES / "report.css").read_text(encoding="utf-8")
 
 
-def render_pdf(doc: dict[str, Any]) -> bytes:
-    template = resources.files("reports") / "templates" / "report.typ"
-    with resources.as_file(template) as path:
-        pdf = typst.compile(str(path), sys_inputs={"data": json.dumps(doc)})
+def render_html(doc: dict[str, Any], *, template: str = "report.html", pdf_href: str | None = None) -> str:
+    """The HTML report. Stand-alone (CSS inline) for the file; with `pdf_href` it is the served page,
+    whose CSS comes from /report.css (the services' CSP forbids inline styles)."""
+    inline_css = report_css_text() if pdf_href is None else None
+    return _env.get_template(template).render(**doc, pdf_href=pdf_href, inline_css=inline_css)
+
+
+def _compiler() -> typst.Compiler:
+    # One compiler per thread keeps fonts loaded between reports (most of typst's start-up cost).
+    compiler: typst.Compiler | None = getattr(_compilers, "compiler", None)
+    if compiler is None:
+        compiler = typst.Compiler(root=str(_TEMPLATES))
+        _compilers.compiler = compiler
+    return compiler
+
+
+def render_pdf(doc: dict[str, Any], *, template: str = "report.typ") -> bytes:
+    pdf = _compiler().compile(input=str(_TEMPLATES / template), sys_inputs={"data": json.dumps(doc)})
     assert isinstance(pdf, bytes)
     return pdf
 
@@ -87,3 +122,23 @@ def render(meta: ReportMeta, figures: dict[str, Any]) -> RenderedReport:
     doc = document(meta, figures)
     pdf = render_pdf(doc)
     return RenderedReport(html=render_html(doc), pdf=pdf, pages=page_count(pdf))
+
+
+def self_assessment_document(figures: dict[str, Any], *, completed_at: datetime) -> dict[str, Any]:
+    return {"meta": {"completed": _day(completed_at)}, **_scales(), "figures": figures}
+
+
+def render_self_assessment(figures: dict[str, Any], *, completed_at: datetime) -> RenderedReport:
+    doc = self_assessment_document(figures, completed_at=completed_at)
+    pdf = render_pdf(doc, template="self_assessment.typ")
+    return RenderedReport(html=render_html(doc, template="self_assessment.html"), pdf=pdf, pages=page_count(pdf))
+
+
+def cohort_document(figures: dict[str, Any], *, programme: str, generated_at: datetime) -> dict[str, Any]:
+    return {"meta": {"programme": programme, "generated": _day(generated_at)}, **_scales(), "figures": figures}
+
+
+def render_cohort(figures: dict[str, Any], *, programme: str, generated_at: datetime) -> RenderedReport:
+    doc = cohort_document(figures, programme=programme, generated_at=generated_at)
+    pdf = render_pdf(doc, template="cohort.typ")
+    return RenderedReport(html=render_html(doc, template="cohort.html"), pdf=pdf, pages=page_count(pdf))

@@ -1,18 +1,80 @@
-"""HTTP API: where a cycle's report is (its content is not served until access rules exist)."""
+"""HTTP: report metadata (API), the signed-link report pages and PDFs, the private self-assessment
+report, programme cohort reports, and the admin API (disabled unless an admin token is set)."""
 
-from datetime import datetime
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy import select
 from sqlmodel import col
 
+from reports import usecases
+from reports.config import Settings
+from reports.render import (
+    cohort_document,
+    document,
+    render_html,
+    report_css_text,
+    self_assessment_document,
+)
 from reports.tables import Report
 from shared.service import ServiceRuntime, runtime_of
+from shared.web import RateLimiter, page_templates
 
 router = APIRouter()
+_pages = page_templates("reports")
+_limiter = RateLimiter(limit=120, window_seconds=60)
+
+REFUSALS = {
+    "expired": ("This link has expired", ["Links to reports work for a limited time.",
+                "Ask your facilitator or the HLM 360 team to send you a new link."]),
+    "not_released": ("Your report is not available yet", [
+        "Your report is released to you at your feedback session with your facilitator.",
+        "You will get an email with a link to it after the session."]),
+    "not_the_facilitator": ("You cannot open this report", [
+        "This report can only be read by the facilitator of the participant's feedback session.",
+        "If your session has been moved to another facilitator, this link no longer works."]),
+}
+NOT_FOUND = ("Page not found", ["If you typed the web address, check it is correct.",
+             "If you pasted the web address, check you copied the entire address."])
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+Config = Annotated[Settings, Depends(settings_of)]
+
+
+def _page(title: str, paragraphs: list[str], *, status: int, refresh: int | None = None) -> HTMLResponse:
+    html = _pages.get_template("pages/message.html").render(
+        page_title=title, paragraphs=paragraphs, errors=None, service_name="HLM 360 reports", refresh_seconds=refresh
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def _refusal(reason: str, status: int) -> HTMLResponse:
+    title, paragraphs = REFUSALS.get(reason, NOT_FOUND)
+    return _page(title, paragraphs, status=status)
+
+
+def _throttle(request: Request) -> None:
+    if not _limiter.allow(request.client.host if request.client else "unknown"):
+        raise HTTPException(status_code=429, detail="too many requests; try again in a minute")
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    return Response(
+        data, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 class ReportLocation(BaseModel):
@@ -22,10 +84,12 @@ class ReportLocation(BaseModel):
     html_path: str
     pdf_path: str
     pages: int
+    released: bool = False
 
 
 @router.get("/api/cycles/{cycle_id}/report")
-async def report_of_cycle(cycle_id: UUID, runtime: Annotated[ServiceRuntime, Depends(runtime_of)]) -> ReportLocation:
+async def report_of_cycle(cycle_id: UUID, runtime: Runtime) -> ReportLocation:
+    """Where a cycle's report is (metadata only: the content is served through signed links)."""
     async with runtime.uow() as uow:
         row = (
             await uow.session.execute(
@@ -36,6 +100,7 @@ async def report_of_cycle(cycle_id: UUID, runtime: Annotated[ServiceRuntime, Dep
                     col(Report.html_path),
                     col(Report.pdf_path),
                     col(Report.pages),
+                    col(Report.released_at),
                 ).where(col(Report.cycle_id) == cycle_id)
             )
         ).first()
@@ -48,4 +113,164 @@ async def report_of_cycle(cycle_id: UUID, runtime: Annotated[ServiceRuntime, Dep
         html_path=row.html_path,
         pdf_path=row.pdf_path,
         pages=row.pages,
+        released=row.released_at is not None,
     )
+
+
+@router.get("/report.css", include_in_schema=False)
+async def report_css() -> PlainTextResponse:
+    return PlainTextResponse(report_css_text(), media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("/report/{token}", response_class=HTMLResponse)
+async def report_page(token: str, request: Request, runtime: Runtime, settings: Config) -> Response:
+    """The report as a web page, for the holder of a valid link (facilitator, or participant after release)."""
+    _throttle(request)
+    async with runtime.uow() as uow:
+        outcome = await usecases.open_report(uow, token=token, fmt="html", now=datetime.now(UTC), settings=settings)
+        await uow.commit()
+    if isinstance(outcome, usecases.Refused):
+        return _refusal(outcome.reason, outcome.status)
+    doc = document(usecases.report_meta(outcome.report, outcome.cycle), outcome.report.figures)
+    return HTMLResponse(render_html(doc, pdf_href=f"/report/{token}/pdf"))
+
+
+@router.get("/report/{token}/pdf")
+async def report_pdf(token: str, request: Request, runtime: Runtime, settings: Config) -> Response:
+    """The stored PDF of the report, for the holder of a valid link."""
+    _throttle(request)
+    async with runtime.uow() as uow:
+        outcome = await usecases.open_report(uow, token=token, fmt="pdf", now=datetime.now(UTC), settings=settings)
+        await uow.commit()
+    if isinstance(outcome, usecases.Refused):
+        return _refusal(outcome.reason, outcome.status)
+    return _pdf(outcome.report.pdf, "hlm360-report.pdf")
+
+
+@router.get("/self-assessment/{assessment_id}/{token}", response_class=HTMLResponse)
+async def self_assessment_page(
+    assessment_id: UUID, token: str, request: Request, runtime: Runtime, settings: Config
+) -> Response:
+    """The private self-assessment report, or a 'being prepared' page that refreshes itself."""
+    _throttle(request)
+    async with runtime.uow() as uow:
+        outcome = await usecases.open_self_assessment(
+            uow, assessment_id=assessment_id, token=token, fmt="html", now=datetime.now(UTC)
+        )
+        await uow.commit()
+    if outcome is None:
+        return _page(
+            "Your self-assessment report is being prepared",
+            [
+                "This usually takes a few seconds. This page will refresh by itself.",
+                "If it keeps showing this message, check you opened the whole link you were given.",
+            ],
+            status=200,
+            refresh=settings.self_assessment_refresh_seconds,
+        )
+    if isinstance(outcome, usecases.Refused):
+        return _refusal(outcome.reason, outcome.status)
+    doc = self_assessment_document(outcome.figures, completed_at=outcome.completed_at)
+    return HTMLResponse(
+        render_html(doc, template="self_assessment.html", pdf_href=f"/self-assessment/{assessment_id}/{token}/pdf")
+    )
+
+
+@router.get("/self-assessment/{assessment_id}/{token}/pdf")
+async def self_assessment_pdf(assessment_id: UUID, token: str, request: Request, runtime: Runtime) -> Response:
+    _throttle(request)
+    async with runtime.uow() as uow:
+        outcome = await usecases.open_self_assessment(
+            uow, assessment_id=assessment_id, token=token, fmt="pdf", now=datetime.now(UTC)
+        )
+        await uow.commit()
+    if outcome is None:
+        return _page("Your self-assessment report is being prepared", ["Try again in a few seconds."], status=404)
+    if isinstance(outcome, usecases.Refused):
+        return _refusal(outcome.reason, outcome.status)
+    return _pdf(outcome.pdf, "hlm-self-assessment.pdf")
+
+
+@router.get("/cohort/{token}", response_class=HTMLResponse)
+async def cohort_page(token: str, request: Request, runtime: Runtime, settings: Config) -> Response:
+    """A programme cohort report, for the holder of its signed link."""
+    _throttle(request)
+    async with runtime.uow() as uow:
+        outcome = await usecases.open_cohort(uow, token=token, fmt="html", now=datetime.now(UTC), settings=settings)
+        await uow.commit()
+    if isinstance(outcome, usecases.Refused):
+        return _refusal(outcome.reason, outcome.status)
+    doc = cohort_document(outcome.figures, programme=outcome.programme, generated_at=outcome.created_at)
+    return HTMLResponse(render_html(doc, template="cohort.html", pdf_href=f"/cohort/{token}/pdf"))
+
+
+@router.get("/cohort/{token}/pdf")
+async def cohort_pdf(token: str, request: Request, runtime: Runtime, settings: Config) -> Response:
+    _throttle(request)
+    async with runtime.uow() as uow:
+        outcome = await usecases.open_cohort(uow, token=token, fmt="pdf", now=datetime.now(UTC), settings=settings)
+        await uow.commit()
+    if isinstance(outcome, usecases.Refused):
+        return _refusal(outcome.reason, outcome.status)
+    return _pdf(outcome.pdf, "hlm360-cohort-report.pdf")
+
+
+# --- admin API -------------------------------------------------------------------------------------
+
+
+def require_admin(settings: Config, authorization: Annotated[str | None, Header()] = None) -> None:
+    expected = settings.admin_token.get_secret_value() if settings.admin_token else None
+    if expected is None:
+        raise HTTPException(status_code=403, detail="the admin API is disabled (REPORTS_ADMIN_TOKEN is not set)")
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(status_code=401, detail="a valid admin token is required")
+
+
+Admin = Annotated[None, Depends(require_admin)]
+
+
+class CohortRequest(BaseModel):
+    programme: str = Field(min_length=1, max_length=200)
+    lead_email: EmailStr | None = Field(default=None, description="Programme lead to email the link to.")
+
+
+class CohortCreatedOut(BaseModel):
+    cohort_id: UUID
+    programme: str
+    participants: int
+    link: str
+    new: bool
+
+
+@router.post("/api/cohorts", status_code=201)
+async def create_cohort(body: CohortRequest, _: Admin, runtime: Runtime, settings: Config) -> CohortCreatedOut:
+    """Admin: build (or re-issue) the cohort report of a programme and return a signed link to it."""
+    async with runtime.uow() as uow:
+        outcome = await usecases.create_cohort_report(
+            uow,
+            programme=body.programme,
+            lead_email=str(body.lead_email) if body.lead_email else None,
+            settings=settings,
+        )
+        await uow.commit()
+    if isinstance(outcome, usecases.Refused):
+        raise HTTPException(status_code=outcome.status, detail=outcome.reason)
+    return CohortCreatedOut(
+        cohort_id=outcome.snapshot.id,
+        programme=outcome.snapshot.programme,
+        participants=len(outcome.snapshot.cycle_ids),
+        link=outcome.link,
+        new=outcome.new,
+    )
+
+
+@router.post("/api/cycles/{cycle_id}/report/participant-link", status_code=202)
+async def resend_participant_link(cycle_id: UUID, _: Admin, runtime: Runtime, settings: Config) -> dict[str, str]:
+    """Admin: email the participant a fresh link to their released report."""
+    async with runtime.uow() as uow:
+        outcome = await usecases.resend_participant_link(uow, cycle_id=cycle_id, settings=settings)
+        await uow.commit()
+    if outcome != "queued":
+        raise HTTPException(status_code=409, detail=outcome)
+    return {"status": outcome}

@@ -1,0 +1,144 @@
+"""The realistic 360 report as a person sees it: text from the PDF (pdftotext), page images for a
+person to look at (test-artifacts/report-pages/), fonts, tags, links, and hostile comment text."""
+
+import re
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from reports import links
+from reports.bench import CYCLE, realistic_document, realistic_responses
+from reports.domain import Comment, Response, compile_figures
+from reports.itembank import wording_for
+from reports.render import ReportMeta, render, render_html, render_pdf
+from shared.contracts.vocabulary import DIMENSION_TITLES, RaterGroup
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report-pages"
+HOSTILE = '#set page(fill: red) $x^2$ *bold* <script>alert("x")</script> ]) \\ "}` @label <b>&amp;'
+SECRET = "the lone direct report said this"
+
+
+def pdftotext(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture(scope="module")
+def hostile_report() -> tuple[bytes, str]:
+    """The realistic report, plus one peer comment full of markup and a suppressed lone direct report."""
+    responses = realistic_responses()
+    # self, line manager, 3 peers; the lone direct report cannot be pooled with anyone: suppressed
+    responses = [r for r in responses if r.group not in (RaterGroup.DIRECT_REPORT, RaterGroup.OTHER)]
+    responses[2] = Response(
+        group=responses[2].group,
+        answers=responses[2].answers,
+        importance=responses[2].importance,
+        comments=(Comment(question_id="overall_strengths", text=HOSTILE),),
+    )
+    lone = realistic_responses(seed=99)[5]
+    responses.append(
+        Response(group=RaterGroup.DIRECT_REPORT, answers=lone.answers, comments=(Comment("overall_strengths", SECRET),))
+    )
+    figures = compile_figures(
+        responses, cycle_id=CYCLE, threshold=3, gap_threshold=0.75, wording=wording_for("hlm360-default-1")
+    )
+    meta = ReportMeta(
+        participant_name="Amara Okafor",
+        programme=None,
+        organisation="Example NHS Foundation Trust",
+        deadline=datetime(2026, 12, 17, 17, tzinfo=UTC),
+        closed_at=datetime(2026, 12, 17, 17, tzinfo=UTC),
+        generated_at=datetime(2026, 12, 17, 17, 5, tzinfo=UTC),
+    )
+    rendered = render(meta, figures)
+    return rendered.pdf, rendered.html
+
+
+def test_pdf_text_has_every_section_dimension_and_behaviour_and_prints_hostile_text_literally(
+    hostile_report: tuple[bytes, str], tmp_path: Path
+) -> None:
+    pdf, _ = hostile_report
+    text = flat(pdftotext(pdf, tmp_path))
+    for title in DIMENSION_TITLES.values():
+        assert title in text
+    for section in (
+        "How this report was compiled",
+        "Overview: you and others across the nine dimensions",
+        "Importance to the role and rating",
+        "Highest and lowest rated behaviours",
+        "Blind spots and hidden strengths",
+        "Behaviours in detail",
+        "Comments",
+        "Your feedback conversation and development actions",
+    ):
+        assert section in text
+    assert "differ by 0.75 points or more" in text  # the threshold is stated
+    assert "They act in line with NHS values in their day-to-day work" in text  # behaviours named, third person
+    assert "What are their main strengths as a leader?" in text
+    assert flat(HOSTILE) in text  # typeset as written, not as typst markup
+    assert SECRET not in text  # the lone direct report is suppressed, comment and all
+    assert text.count("Direct reports") == 1
+    assert "Left out to protect anonymity (too few responses): Direct reports" in text
+    assert "@" not in text.replace(HOSTILE, "").replace("@label", "")  # no email address anywhere
+
+
+def test_html_escapes_hostile_text_and_drops_the_suppressed_group(hostile_report: tuple[bytes, str]) -> None:
+    _, html = hostile_report
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "&lt;b&gt;&amp;amp;" in html
+    assert SECRET not in html
+    assert "<caption>" in html and '<th scope="col">' in html and 'role="img"' in html
+
+
+def test_pdf_is_a4_tagged_with_embedded_fonts(hostile_report: tuple[bytes, str], tmp_path: Path) -> None:
+    pdf, _ = hostile_report
+    path = tmp_path / "r.pdf"
+    path.write_bytes(pdf)
+    info = subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True, text=True).stdout
+    assert "Tagged:          yes" in info and "595.276 x 841.89 pts (A4)" in info
+    fonts = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts  # the 'emb' column
+
+
+def test_page_images_of_the_realistic_report_are_saved_for_a_person_to_look_at(tmp_path: Path) -> None:
+    doc = realistic_document()
+    pdf = render_pdf(doc)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("page-*.png"):
+        old.unlink()
+    (ARTIFACTS / "report.pdf").write_bytes(pdf)
+    (ARTIFACTS / "report.html").write_text(render_html(doc), encoding="utf-8")
+    subprocess.run(["pdftoppm", "-png", "-r", "60", str(ARTIFACTS / "report.pdf"), str(ARTIFACTS / "page")], check=True)
+    pages = sorted(ARTIFACTS.glob("page-*.png"))
+    assert len(pages) >= 9 and all(p.stat().st_size > 5_000 for p in pages)
+    text = flat(pdftotext(pdf, tmp_path))
+    assert "Progress since your earlier 360" in text and "4 March 2025" in text
+
+
+def test_links_are_signed_bound_to_their_holder_and_expire() -> None:
+    secret = b"s" * 40
+    link = links.Link(
+        kind="report",
+        subject_id=uuid4(),
+        role="facilitator",
+        holder_id=uuid4(),
+        expires_at=datetime(2027, 1, 1, tzinfo=UTC),
+    )
+    token = links.sign(link, secret=secret)
+    assert links.verify(token, secret=secret) == link
+    assert not links.expired(link, now=link.expires_at - timedelta(seconds=1))
+    assert links.expired(link, now=link.expires_at)
+    forged = token.replace("facilitator", "participant")
+    for bad in (forged, token[:-1] + ("0" if token[-1] != "0" else "1"), "nonsense", ""):
+        with pytest.raises(links.BadLink):
+            links.verify(bad, secret=secret)
+    with pytest.raises(links.BadLink):
+        links.verify(token, secret=b"t" * 40)
