@@ -89,9 +89,13 @@ class ServiceRuntime:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
+        # A job that swallows its cancellation must not hang shutdown: give up on it after a grace period.
+        done, pending = await asyncio.wait(self._tasks, timeout=10) if self._tasks else (set(), set())
+        for task in pending:
+            log.error("background task did not stop in time", extra={"task": task.get_name()})
+        for task in done:
             with suppress(asyncio.CancelledError):
-                await task
+                task.result()
         self._tasks.clear()
         await self.broker.stop()
         if self._engine is not None:
@@ -101,7 +105,8 @@ class ServiceRuntime:
 
     async def _repeat(self, name: str, seconds: float, job: Job) -> None:
         # No span per tick (idle ticks would flood the traces); jobs open spans for real work.
-        while True:
+        task = asyncio.current_task()
+        while task is None or not task.cancelling():
             try:
                 await job(self)
             except asyncio.CancelledError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import uuid
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -100,7 +101,10 @@ async def running_service(
             yield service
             await service.client.aclose()
     finally:
-        async with admin.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        try:
+            async with admin.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        except Exception as error:  # a leftover test database is harmless; a failed teardown hides results
+            warnings.warn(f"could not drop {database}: {error}", stacklevel=1)
         await admin.dispose()

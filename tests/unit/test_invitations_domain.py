@@ -1,37 +1,65 @@
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 
+from invitations.cohort import BadRow, CohortDefaults, row_to_request
 from invitations.domain import (
+    FacilitatorState,
+    NominationLimits,
     Nominee,
     check_funding,
     check_nominations,
+    cohort_cycle_id,
+    due_reminder_stages,
+    extension_problem,
+    fatigued,
     link_token,
+    not_choosable_because,
     price_with_vat,
+    purpose_token,
+    quote,
+    token_matches,
     token_sha256,
 )
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
 from shared.errors import Rejected
 
 LM = Nominee(group=RaterGroup.LINE_MANAGER, name="M", email="m@nhs.uk")
+NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
 
 
 def peers(*emails: str) -> list[Nominee]:
     return [Nominee(group=RaterGroup.PEER, name="P", email=e) for e in emails]
 
 
+def reports(*emails: str) -> list[Nominee]:
+    return [Nominee(group=RaterGroup.DIRECT_REPORT, name="R", email=e) for e in emails]
+
+
+THREE = peers("a@nhs.uk", "b@nhs.uk", "c@nhs.uk")
+
+
 def test_valid_nominations_pass() -> None:
-    check_nominations(participant_email="me@nhs.uk", nominees=[LM, *peers("a@nhs.uk", "b@nhs.uk")])
+    check_nominations(participant_email="me@nhs.uk", nominees=[LM, *THREE])
+    check_nominations(participant_email="me@nhs.uk", nominees=[LM, *THREE, *reports("x@nhs.uk", "y@nhs.uk",
+                                                                                     "z@nhs.uk")])
 
 
 @pytest.mark.parametrize(
     ("nominees", "message"),
     [
-        ([LM, *peers("a@nhs.uk", "A@NHS.uk ")], "more than once"),
-        ([LM, *peers("me@nhs.uk")], "cannot also be nominated"),
-        (peers("a@nhs.uk"), "exactly one line manager"),
-        ([LM, Nominee(group=RaterGroup.LINE_MANAGER, name="N", email="n@nhs.uk")], "exactly one line manager"),
+        ([LM, *THREE, *peers("A@NHS.uk ")], "rater 5 is nominated more than once \\(same email address as rater 2\\)"),
+        ([LM, *THREE, *peers("me@nhs.uk")], "rater 5 is the participant"),
+        ([LM, *THREE, Nominee(RaterGroup.OTHER, "O", "a@nhs.uk")], "can only be in one group"),
+        ([LM, *THREE, *peers("not-an-email")], "rater 5: enter a valid email address"),
+        ([LM, *THREE, Nominee(RaterGroup.PEER, " ", "q@nhs.uk")], "rater 5: enter their name"),
+        (THREE, r"exactly one line manager is needed \(got 0\)"),
+        ([LM, Nominee(RaterGroup.LINE_MANAGER, "N", "n@nhs.uk"), *THREE], r"exactly one line manager .*got 2"),
+        ([LM, *THREE[:2]], r"at least 3 peers are needed \(got 2\)"),
+        ([LM, *THREE, *reports("x@nhs.uk")], r"at least 3 direct reports .*got 1"),
+        ([LM, *THREE, Nominee(RaterGroup.SELF, "S", "s@nhs.uk")], "added automatically"),
     ],
 )
 def test_bad_nominations_are_refused_with_a_reason(nominees: list[Nominee], message: str) -> None:
@@ -39,13 +67,84 @@ def test_bad_nominations_are_refused_with_a_reason(nominees: list[Nominee], mess
         check_nominations(participant_email="me@nhs.uk", nominees=nominees)
 
 
+def test_limits_are_configuration_and_direct_reports_follow_the_answer() -> None:
+    lax = NominationLimits(min_peers=1, min_direct_reports=1)
+    check_nominations(participant_email="me@nhs.uk", nominees=[LM, *peers("a@nhs.uk")], limits=lax)
+    with pytest.raises(Rejected, match="at least 1 direct reports"):
+        check_nominations(participant_email="me@nhs.uk", nominees=[LM, *THREE], limits=lax, has_direct_reports=True)
+    with pytest.raises(Rejected, match="nobody reports to you"):
+        check_nominations(participant_email="me@nhs.uk", nominees=[LM, *THREE, *reports("x@nhs.uk")],
+                          has_direct_reports=False)
+
+
+def test_reasons_never_contain_names_or_addresses() -> None:
+    with pytest.raises(Rejected) as refused:
+        check_nominations(participant_email="me@nhs.uk",
+                          nominees=[Nominee(RaterGroup.PEER, "Secret Name", "secret@nhs.uk")] * 2)
+    assert "secret" not in str(refused.value).lower()
+
+
 def test_price_is_exact_decimal_with_vat() -> None:
     assert price_with_vat(net=Decimal("40.00"), vat_rate=Decimal("0.20")) == Decimal("48.00")
+    price = quote(net=Decimal("39.99"), vat_rate=Decimal("0.175"))
+    assert (price.net, price.vat, price.total) == (Decimal("39.99"), Decimal("7.00"), Decimal("46.99"))
 
 
-def test_funding_needs_a_reference() -> None:
-    with pytest.raises(Rejected, match="reference"):
+def test_funding_needs_a_sensible_reference() -> None:
+    with pytest.raises(Rejected, match="purchase order number"):
         check_funding(method=FundingMethod.PURCHASE_ORDER, reference="  ")
+    with pytest.raises(Rejected, match="must start with a letter or digit"):
+        check_funding(method=FundingMethod.SELF_FUNDED, reference="<b>")
+    check_funding(method=FundingMethod.PROGRAMME_CREDIT, reference="MSP-2027/C1")
+
+
+@pytest.mark.parametrize(
+    ("state", "why"),
+    [
+        (FacilitatorState(True, True, None, None), None),
+        (FacilitatorState(True, True, "active", 2), None),
+        (FacilitatorState(True, False, "active", 2), "is not accredited"),
+        (FacilitatorState(False, True, "active", 2), "not on a regional register"),
+        (FacilitatorState(True, True, "lapsed", 2), "is lapsed"),
+        (FacilitatorState(True, True, "active", 0), None),  # free sessions change; shown, not refused
+        (FacilitatorState(True, True, "suspended", 5), "is suspended"),
+    ],
+)
+def test_which_facilitators_can_be_chosen(state: FacilitatorState, why: str | None) -> None:
+    result = not_choosable_because(state)
+    if why is None:
+        assert result is None
+    else:
+        assert result is not None and why in result
+
+
+def test_reminder_stages_come_due_once_the_time_has_come() -> None:
+    deadline = NOW + timedelta(days=3)
+    invited = NOW - timedelta(days=5)
+    stages = (7, 2)
+    gap = timedelta(hours=24)
+    assert due_reminder_stages(deadline=deadline, invited_at=invited, now=NOW, stages_days=stages, min_gap=gap) == [7]
+    later = NOW + timedelta(days=1, hours=12)
+    assert due_reminder_stages(deadline=deadline, invited_at=invited, now=later, stages_days=stages,
+                               min_gap=gap) == [2, 7]
+    assert due_reminder_stages(deadline=deadline, invited_at=NOW, now=NOW, stages_days=stages, min_gap=gap) == []
+    assert due_reminder_stages(deadline=NOW, invited_at=invited, now=NOW, stages_days=stages, min_gap=gap) == []
+
+
+def test_deadline_extension_rules() -> None:
+    current = NOW + timedelta(days=5)
+    ok = extension_problem(current=current, requested=current + timedelta(days=3), original=current, now=NOW,
+                           max_extension_days=28)
+    assert ok is None
+    assert "later than" in str(extension_problem(current=current, requested=current - timedelta(days=1),
+                                                 original=current, now=NOW, max_extension_days=28))
+    assert "at most 28 days" in str(extension_problem(current=current, requested=current + timedelta(days=29),
+                                                      original=current, now=NOW, max_extension_days=28))
+
+
+def test_fatigue_is_more_than_the_threshold() -> None:
+    assert not fatigued(open_requests_elsewhere=3, threshold=3)
+    assert fatigued(open_requests_elsewhere=4, threshold=3)
 
 
 def test_link_tokens_are_long_unique_and_only_their_hash_is_shared() -> None:
@@ -55,3 +154,43 @@ def test_link_tokens_are_long_unique_and_only_their_hash_is_shared() -> None:
     assert token_a == link_token(secret=b"k" * 32, rater_id=a)
     assert token_a != link_token(secret=b"other" * 8, rater_id=a)
     assert len(token_sha256(token_a)) == 64 and token_a not in token_sha256(token_a)
+
+
+def test_participant_and_approval_tokens_are_separate_purposes() -> None:
+    cycle = uuid4()
+    mine = purpose_token(secret=b"k" * 32, purpose="participant", subject=cycle)
+    assert token_matches(secret=b"k" * 32, purpose="participant", subject=cycle, token=mine)
+    assert not token_matches(secret=b"k" * 32, purpose="approval", subject=cycle, token=mine)
+    assert mine != link_token(secret=b"k" * 32, rater_id=cycle)
+
+
+ROW = {
+    "participant_id": "ESR-1", "given_name": "Ada", "family_name": "Lovelace", "email": "ada@example.nhs.uk",
+    "organisation": "Trust", "region": "London", "line_manager_name": "Jo", "line_manager_email": "jo@example.nhs.uk",
+    "peers": "Sam Patel <sam@example.nhs.uk>; Kim Lee <kim@example.nhs.uk>", "direct_reports": "", "others": "",
+}
+DEFAULTS = CohortDefaults(programme="MSP 1", deadline=date(2027, 3, 26), funding_method="programme_credit",
+                          funding_reference="MSP-1")
+
+
+def test_cohort_rows_become_requests_with_deterministic_ids() -> None:
+    first = row_to_request(ROW, defaults=DEFAULTS)
+    again = row_to_request(dict(ROW), defaults=DEFAULTS)
+    assert first.cycle_id == again.cycle_id == cohort_cycle_id(programme="msp 1", participant_id="esr-1")
+    assert first.event_id == again.event_id
+    assert [r.group.value for r in first.raters] == ["line_manager", "peer", "peer"]
+    assert first.deadline == datetime(2027, 3, 26, 17, tzinfo=UTC)  # 5pm UK time (GMT in March)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"email": ""}, "missing email"),
+        ({"peers": "Sam sam@example.nhs.uk"}, "peers entry 1 is not written as Name <email>"),
+        ({"deadline": "26/03/2027"}, "deadline is not a date"),
+        ({"line_manager_email": "jo@"}, "raters.0.email"),
+    ],
+)
+def test_bad_cohort_rows_say_what_is_wrong(change: dict[str, str], reason: str) -> None:
+    with pytest.raises(BadRow, match=reason):
+        row_to_request({**ROW, **change}, defaults=DEFAULTS)

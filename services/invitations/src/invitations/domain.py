@@ -1,17 +1,35 @@
-"""Pure rules for opening a 360: nominations, funding and rater link tokens."""
+"""Pure rules for starting a 360: nominations, funding, facilitator choice, deadlines, reminders,
+rater fatigue and personal link tokens. No I/O; messages are written for the participant and
+never contain names or email addresses (they may end up in dead-letter headers and logs)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-from collections import Counter
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from uuid import UUID
+from uuid import UUID, uuid5
+
+from email_validator import EmailNotValidError, validate_email
 
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
 from shared.errors import Rejected
+
+GROUP_NAMES = {
+    RaterGroup.SELF: "self",
+    RaterGroup.LINE_MANAGER: "line manager",
+    RaterGroup.PEER: "peer",
+    RaterGroup.DIRECT_REPORT: "direct report",
+    RaterGroup.OTHER: "other colleague",
+}
+PENDING = "invited"
+NEEDS_REPLACEMENT = ("declined", "bounced")
+COHORT_NAMESPACE = UUID("1f0b8e0c-5d0a-4c57-9a63-7c6f4f3b8d21")
+_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/#:-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -21,43 +39,264 @@ class Nominee:
     email: str
 
 
+@dataclass(frozen=True)
+class NominationLimits:
+    min_peers: int = 3
+    min_direct_reports: int = 3
+    recommended: int = 10
+    maximum: int = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a nomination list is refused; `index` points at the nominee, if one is to blame."""
+
+    message: str
+    index: int | None = None
+    part: str = "email"
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def check_nominations(*, participant_email: str, nominees: list[Nominee]) -> None:
-    """Refuse nomination lists that would break the 360: the messages are for the participant."""
-    problems: list[str] = []
+def email_is_valid(email: str) -> bool:
+    try:
+        validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def nomination_problems(
+    *,
+    participant_email: str,
+    nominees: Sequence[Nominee],
+    limits: NominationLimits,
+    has_direct_reports: bool | None = None,
+) -> list[Problem]:
+    """Every reason the list cannot be used (empty when it can). `has_direct_reports` None means
+    'not asked': then any direct reports nominated must reach the minimum."""
+    problems: list[Problem] = []
     own = normalise_email(participant_email)
-    emails = [normalise_email(n.email) for n in nominees]
-    if own in emails:
-        problems.append("the participant cannot also be nominated as a rater (they rate themself as 'self')")
-    repeated = sorted(e for e, count in Counter(emails).items() if count > 1)
-    if repeated:
-        problems.append(f"{len(repeated)} rater email address(es) appear more than once")
-    line_managers = sum(1 for n in nominees if n.group is RaterGroup.LINE_MANAGER)
-    if line_managers != 1:
-        problems.append(f"exactly one line manager is needed (got {line_managers})")
-    if any(n.group is RaterGroup.SELF for n in nominees):
-        problems.append("'self' is added automatically and cannot be nominated")
+    first_seen: dict[str, int] = {}
+    for index, nominee in enumerate(nominees):
+        label = f"rater {index + 1}"
+        if not nominee.name.strip():
+            problems.append(Problem(f"{label}: enter their name", index, "name"))
+        if nominee.group is RaterGroup.SELF:
+            problems.append(Problem(f"{label}: 'self' is added automatically and cannot be nominated", index, "group"))
+        if not email_is_valid(nominee.email):
+            problems.append(Problem(f"{label}: enter a valid email address, like name@example.nhs.uk", index))
+            continue
+        email = normalise_email(nominee.email)
+        if email == own:
+            problems.append(Problem(
+                f"{label} is the participant: you rate yourself as 'self' automatically, so do not nominate yourself",
+                index,
+            ))
+            continue
+        if email in first_seen:
+            other = first_seen[email]
+            before = nominees[other]
+            if before.group is nominee.group:
+                problems.append(Problem(
+                    f"{label} is nominated more than once (same email address as rater {other + 1})", index
+                ))
+            else:
+                problems.append(Problem(
+                    f"{label} ({GROUP_NAMES[nominee.group]}) is the same person as rater {other + 1} "
+                    f"({GROUP_NAMES[before.group]}): a person can only be in one group",
+                    index,
+                ))
+            continue
+        first_seen[email] = index
+
+    counts = count_groups(n.group for n in nominees)
+    managers = counts.get(RaterGroup.LINE_MANAGER, 0)
+    if managers != 1:
+        problems.append(Problem(f"exactly one line manager is needed (got {managers})"))
+    peers = counts.get(RaterGroup.PEER, 0)
+    if peers < limits.min_peers:
+        problems.append(Problem(f"at least {limits.min_peers} peers are needed (got {peers})"))
+    reports = counts.get(RaterGroup.DIRECT_REPORT, 0)
+    if has_direct_reports is False and reports:
+        problems.append(Problem(f"you said nobody reports to you, but {reports} direct report(s) are nominated"))
+    elif (has_direct_reports or reports) and reports < limits.min_direct_reports:
+        problems.append(Problem(
+            f"at least {limits.min_direct_reports} direct reports are needed when people report to you (got {reports})"
+        ))
+    if len(nominees) > limits.maximum:
+        problems.append(Problem(f"at most {limits.maximum} raters can be nominated (got {len(nominees)})"))
+    return problems
+
+
+def check_nominations(
+    *,
+    participant_email: str,
+    nominees: Sequence[Nominee],
+    limits: NominationLimits | None = None,
+    has_direct_reports: bool | None = None,
+) -> None:
+    """Refuse a nomination list that would break the 360, with every reason at once."""
+    problems = nomination_problems(
+        participant_email=participant_email,
+        nominees=nominees,
+        limits=limits or NominationLimits(),
+        has_direct_reports=has_direct_reports,
+    )
     if problems:
-        raise Rejected("; ".join(problems))
+        raise Rejected("; ".join(p.message for p in problems))
+
+
+def count_groups(groups: Iterable[RaterGroup | str]) -> dict[RaterGroup, int]:
+    counts: dict[RaterGroup, int] = {}
+    for group in groups:
+        key = RaterGroup(group)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def below_recommended(*, nominated: int, limits: NominationLimits) -> bool:
+    return nominated < limits.recommended
+
+
+# --- funding ----------------------------------------------------------------------------------
+
+PENNY = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Price:
+    net: Decimal
+    vat: Decimal
+    total: Decimal
+
+
+def quote(*, net: Decimal, vat_rate: Decimal) -> Price:
+    """Exact price of one 360: VAT rounded half-up to the penny, total = net + VAT."""
+    net = net.quantize(PENNY, rounding=ROUND_HALF_UP)
+    vat = (net * vat_rate).quantize(PENNY, rounding=ROUND_HALF_UP)
+    return Price(net=net, vat=vat, total=net + vat)
 
 
 def price_with_vat(*, net: Decimal, vat_rate: Decimal) -> Decimal:
-    return (net * (1 + vat_rate)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return quote(net=net, vat_rate=vat_rate).total
+
+
+FUNDING_REFERENCE_NAMES = {
+    FundingMethod.SELF_FUNDED: "payment reference",
+    FundingMethod.PURCHASE_ORDER: "purchase order number",
+    FundingMethod.PROGRAMME_CREDIT: "programme credit account",
+}
+
+
+def funding_problem(*, method: FundingMethod, reference: str) -> str | None:
+    name = FUNDING_REFERENCE_NAMES[method]
+    if not reference.strip():
+        return f"funding by {method.value} needs a {name}"
+    if not _REFERENCE.match(reference.strip()):
+        return (f"the {name} must start with a letter or digit and use only letters, digits, spaces "
+                "and . _ / # : - (at most 100 characters)")
+    return None
 
 
 def check_funding(*, method: FundingMethod, reference: str) -> None:
-    if not reference.strip():
-        raise Rejected(f"funding by {method.value} needs a reference")
+    if (problem := funding_problem(method=method, reference=reference)) is not None:
+        raise Rejected(problem)
+
+
+# --- facilitators -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FacilitatorState:
+    registered: bool
+    accredited: bool
+    status: str | None
+    free_slots: int | None
+
+
+def not_choosable_because(state: FacilitatorState) -> str | None:
+    """Why a known facilitator cannot be chosen (None: choosable). Unknown status means active."""
+    if not state.registered:
+        return "is not on a regional register"
+    if not state.accredited:
+        return "is not accredited"
+    if state.status not in (None, "active"):
+        return f"is {state.status}"
+    # free sessions come and go (the session is booked weeks later): shown, never a reason to refuse
+    return None
+
+
+# --- deadlines --------------------------------------------------------------------------------
+
+
+def deadline_problem(*, deadline: datetime, now: datetime, min_hours: int, max_days: int) -> str | None:
+    if deadline < now + timedelta(hours=min_hours):
+        return f"the deadline must be at least {min_hours} hours from now"
+    if deadline > now + timedelta(days=max_days):
+        return f"the deadline must be within {max_days} days"
+    return None
+
+
+def extension_problem(
+    *, current: datetime, requested: datetime, original: datetime, now: datetime, max_extension_days: int
+) -> str | None:
+    if requested <= current or requested <= now:
+        return "the new deadline must be later than the current one"
+    if requested > original + timedelta(days=max_extension_days):
+        return f"the deadline can be moved at most {max_extension_days} days past the original deadline"
+    return None
+
+
+# --- reminders --------------------------------------------------------------------------------
+
+
+def due_reminder_stages(
+    *,
+    deadline: datetime,
+    invited_at: datetime,
+    now: datetime,
+    stages_days: Iterable[int],
+    min_gap: timedelta,
+) -> list[int]:
+    """The reminder stages (days before the deadline) whose time has come for one pending rater."""
+    if now >= deadline or now - invited_at < min_gap:
+        return []
+    return sorted(s for s in set(stages_days) if now >= deadline - timedelta(days=s))
+
+
+def fatigued(*, open_requests_elsewhere: int, threshold: int) -> bool:
+    """A person asked for more than `threshold` other open 360s is likely to say no, or rush."""
+    return open_requests_elsewhere > threshold
+
+
+# --- personal links ---------------------------------------------------------------------------
 
 
 def link_token(*, secret: bytes, rater_id: UUID) -> str:
     """The rater's personal link token: 256 bits, derived so it never has to be stored."""
-    digest = hmac.new(secret, rater_id.bytes, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return _b64(hmac.new(secret, rater_id.bytes, hashlib.sha256).digest())
+
+
+def purpose_token(*, secret: bytes, purpose: str, subject: UUID) -> str:
+    """A personal token for one purpose (participant's view, line manager's approval) of one cycle."""
+    return _b64(hmac.new(secret, f"{purpose}:".encode() + subject.bytes, hashlib.sha256).digest())
+
+
+def token_matches(*, secret: bytes, purpose: str, subject: UUID, token: str) -> bool:
+    return hmac.compare_digest(purpose_token(secret=secret, purpose=purpose, subject=subject), token)
 
 
 def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def cohort_cycle_id(*, programme: str, participant_id: str) -> UUID:
+    """Deterministic cycle id for a cohort row, so importing the same file twice adds nothing."""
+    return uuid5(COHORT_NAMESPACE, f"{programme.strip().lower()}|{participant_id.strip().lower()}")
+
+
+def _b64(digest: bytes) -> str:
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

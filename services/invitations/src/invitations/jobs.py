@@ -1,16 +1,14 @@
-"""Background jobs: the mail sender drains the mail outbox through real SMTP."""
+"""Background jobs: the mail sender drains the mail outbox through real SMTP; the reminder
+planner queues reminders as deadlines approach."""
 
+import asyncio
 import logging
 
 from opentelemetry import trace
-from sqlalchemy import func, select
-from sqlmodel import col
 
-from invitations import mail, usecases
+from invitations import emails, mail, usecases
 from invitations.config import Settings
-from invitations.domain import link_token
-from invitations.tables import Cycle, OutgoingEmail, Rater
-from shared.contracts.vocabulary import RaterGroup
+from invitations.tables import Cycle, OutgoingEmail
 from shared.db import UnitOfWork
 from shared.service import ServiceRuntime
 from shared.telemetry import ATTR_CYCLE_ID
@@ -18,31 +16,35 @@ from shared.telemetry import ATTR_CYCLE_ID
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 
-ROLE_PHRASES = {
-    RaterGroup.LINE_MANAGER: "as their line manager",
-    RaterGroup.PEER: "as a peer",
-    RaterGroup.DIRECT_REPORT: "as someone who reports to them",
-    RaterGroup.OTHER: "as a colleague who works with them",
-}
-CONFIDENTIALITY = {
-    RaterGroup.LINE_MANAGER: "your ratings are shown as the line manager's view; comments are not attributed.",
-    RaterGroup.PEER: "your answers are combined with others and never shown on their own or with your name.",
-    RaterGroup.DIRECT_REPORT: "your answers are combined with others and never shown on their own or with your name.",
-    RaterGroup.OTHER: "your answers are combined with others and never shown on their own or with your name.",
-}
-
 
 def register(runtime: ServiceRuntime, settings: Settings) -> None:
     @runtime.every(settings.mail_poll_seconds, name="send-emails")
     async def send_due_emails(runtime: ServiceRuntime) -> None:
         """Send queued emails one transaction each, so a crash resends at most the one in flight."""
         for _ in range(settings.mail_batch_size):
+            _stop_if_cancelled()
             async with runtime.uow() as uow:
                 claimed = await usecases.claim_due_emails(uow, limit=1)
                 if not claimed:
-                    return
-                email = claimed[0]
-                await _send_one(settings, uow, email)
+                    break
+                await _send_one(settings, uow, claimed[0])
+        _stop_if_cancelled()
+
+    @runtime.every(settings.reminder_poll_seconds, name="plan-reminders")
+    async def plan_reminders(runtime: ServiceRuntime) -> None:
+        """Queue the reminders whose time has come (state in PostgreSQL, so restarts resume)."""
+        async with runtime.uow() as uow:
+            await usecases.plan_reminders(uow, settings=settings)
+            await uow.commit()
+        _stop_if_cancelled()
+
+
+def _stop_if_cancelled() -> None:
+    """SMTP and database clients may turn a cancellation into their own error while the service
+    stops; without this the job would go back to sleep and shutdown would wait for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _send_one(settings: Settings, uow: UnitOfWork, email: OutgoingEmail) -> None:
@@ -50,49 +52,34 @@ async def _send_one(settings: Settings, uow: UnitOfWork, email: OutgoingEmail) -
     with _tracer.start_as_current_span("send email") as span:
         span.set_attribute(ATTR_CYCLE_ID, str(email.cycle_id))
         span.set_attribute("hlm360.email.kind", email.kind)
-        cycle = await uow.session.get(Cycle, email.cycle_id)
-        rater = await uow.session.get(Rater, email.rater_id) if email.rater_id else None
-        assert cycle is not None and rater is not None
-        group = RaterGroup(rater.group)
-        token = link_token(secret=settings.link_secret.get_secret_value().encode(), rater_id=rater.id)
-        rater_count = (
-            await uow.session.execute(select(func.count()).where(col(Rater.cycle_id) == cycle.id))
-        ).scalar_one()
-        participant = f"{cycle.given_name} {cycle.family_name}"
-        is_self = group is RaterGroup.SELF
-        message = mail.compose(
-            email_id=email.id,
-            template="invitation_self" if is_self else "invitation",
-            sender=settings.mail_from,
-            to=rater.email,
-            subject=mail.SUBJECTS["invitation_self" if is_self else "invitation"].format(
-                participant=participant
-            ),
-            context={
-                "rater_name": rater.name,
-                "participant_name": participant,
-                "role_phrase": ROLE_PHRASES.get(group, ""),
-                "confidentiality": CONFIDENTIALITY.get(group, ""),
-                "link": f"{settings.ratings_base_url}/r/{token}",
-                "deadline": cycle.deadline.strftime("%A %d %B %Y at %H:%M UTC"),
-                "rater_count": rater_count - 1,
-            },
-        )
+        message = await emails.build(uow, email, settings=settings)
+        if isinstance(message, str):
+            usecases.mark_email_not_needed(uow, email, why=message)
+            await uow.commit()
+            log.info("email not needed", extra={"email_id": str(email.id), "kind": email.kind})
+            return
         try:
             await mail.send(
-                message,
-                host=settings.smtp_host,
-                port=settings.smtp_port,
-                timeout=settings.smtp_timeout_seconds,
+                message, host=settings.smtp_host, port=settings.smtp_port, timeout=settings.smtp_timeout_seconds
             )
         except Exception as error:
-            usecases.mark_email_failed(uow, email, error=f"{type(error).__name__}: {error}")
+            code = mail.permanent_failure_code(error)
+            if code is not None:
+                await usecases.record_bounce(uow, email, code=code)
+                await uow.commit()
+                log.warning("email bounced", extra={"email_id": str(email.id), "kind": email.kind, "code": code})
+                return
+            # the error text may echo the address: keep only its type in logs
+            usecases.mark_email_failed(
+                uow, email, error=type(error).__name__, max_attempts=settings.mail_max_attempts
+            )
             await uow.commit()
             log.warning(
                 "email send failed; will retry",
-                extra={"email_id": str(email.id), "attempts": email.attempts},
+                extra={"email_id": str(email.id), "attempts": email.attempts, "error": type(error).__name__},
             )
             return
-        await usecases.mark_email_sent(uow, email, correlation_id=cycle.id)
+        cycle = await uow.session.get(Cycle, email.cycle_id)
+        await usecases.mark_email_sent(uow, email, correlation_id=cycle.correlation_id or cycle.id if cycle else None)
         await uow.commit()
         log.info("email sent", extra={"email_id": str(email.id), "kind": email.kind})

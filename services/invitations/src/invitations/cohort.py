@@ -1,0 +1,227 @@
+"""Operator commands: import a whole cohort from CSV, and manage programme credits.
+
+    python -m invitations import-cohort cohort.csv --programme "Mary Seacole 2027 C1" \\
+        --deadline 2027-03-26 --funding-method programme_credit --funding-reference MSP-2027-C1
+    python -m invitations credits top-up MSP-2027-C1 --programme "Mary Seacole 2027 C1" --credits 40
+    python -m invitations credits show MSP-2027-C1
+
+CSV columns (header row required): participant_id, given_name, family_name, email, organisation,
+region, line_manager_name, line_manager_email, peers, direct_reports, others. The last three hold
+"Name <email>" entries separated by ";". Optional columns deadline (YYYY-MM-DD), funding_method,
+funding_reference and facilitator_id override the command-line values for that row.
+Each row is one transaction through the same use case as the Kafka intake and the web page; the
+cycle id is derived from programme + participant_id, so running the same file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid5
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import IntegrityError
+
+from invitations import usecases
+from invitations.config import Settings
+from invitations.domain import cohort_cycle_id
+from invitations.emails import LONDON
+from shared.contracts.events import CycleRequested
+from shared.db import UnitOfWork, create_engine, session_factory
+from shared.errors import Rejected
+from shared.messaging import validation_reason
+
+REQUIRED = ("participant_id", "given_name", "family_name", "email", "organisation", "region",
+            "line_manager_name", "line_manager_email")
+GROUP_COLUMNS = {"peers": "peer", "direct_reports": "direct_report", "others": "other"}
+PERSON = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<\s*(?P<email>[^<>\s]+)\s*>\s*$")
+CLOSES_AT = time(17, 0)
+
+
+@dataclass
+class ImportResult:
+    imported: int = 0
+    already_present: int = 0
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CohortDefaults:
+    programme: str
+    deadline: date | None
+    funding_method: str | None
+    funding_reference: str | None
+    facilitator_id: str | None = None
+
+
+class BadRow(Exception):
+    pass
+
+
+def row_to_request(row: dict[str, str], *, defaults: CohortDefaults) -> CycleRequested:
+    """One CSV row as the intake event; BadRow says what is wrong in words an operator can act on."""
+    missing = [c for c in REQUIRED if not (row.get(c) or "").strip()]
+    if missing:
+        raise BadRow("missing " + ", ".join(missing))
+    raters: list[dict[str, str]] = [
+        {"group": "line_manager", "name": row["line_manager_name"], "email": row["line_manager_email"]}
+    ]
+    for column, group in GROUP_COLUMNS.items():
+        for position, entry in enumerate(p for p in (row.get(column) or "").split(";") if p.strip()):
+            match = PERSON.match(entry)
+            if not match:
+                raise BadRow(f"{column} entry {position + 1} is not written as Name <email>")
+            raters.append({"group": group, "name": match["name"], "email": match["email"]})
+    deadline_text = (row.get("deadline") or "").strip()
+    try:
+        day = date.fromisoformat(deadline_text) if deadline_text else defaults.deadline
+    except ValueError as error:
+        raise BadRow("deadline is not a date like 2027-03-26") from error
+    if day is None:
+        raise BadRow("no deadline (give --deadline or a deadline column)")
+    programme = defaults.programme
+    cycle_id = cohort_cycle_id(programme=programme, participant_id=row["participant_id"])
+    body: dict[str, Any] = {
+        "producer": "invitations-cohort-import",
+        "event_id": uuid5(cycle_id, "cohort-import"),
+        "cycle_id": cycle_id,
+        "participant": {k: row[k] for k in ("participant_id", "given_name", "family_name", "email", "organisation",
+                                            "region")},
+        "programme": programme,
+        "deadline": datetime.combine(day, CLOSES_AT, tzinfo=LONDON).astimezone(UTC),
+        "funding": {
+            "method": (row.get("funding_method") or "").strip() or defaults.funding_method,
+            "reference": (row.get("funding_reference") or "").strip() or defaults.funding_reference,
+        },
+        "facilitator_id": (row.get("facilitator_id") or "").strip() or defaults.facilitator_id,
+        "raters": raters,
+    }
+    try:
+        return CycleRequested.model_validate(body)
+    except ValidationError as error:
+        raise BadRow(validation_reason(error).removeprefix("invalid event: ")) from error
+
+
+async def import_cohort(
+    path: Path, *, defaults: CohortDefaults, settings: Settings, console: Console | None = None
+) -> ImportResult:
+    console = console or Console(stderr=True)
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        absent = [c for c in REQUIRED if c not in header]
+        if absent:
+            raise BadRow(f"the header row has no column(s): {', '.join(absent)}")
+        rows: list[tuple[int, dict[str, str]]] = []
+        for row in reader:
+            rows.append((reader.line_num, {k: (v or "") for k, v in row.items() if isinstance(k, str)}))
+    result = ImportResult()
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+    sessions = session_factory(engine)
+    try:
+        with Progress(
+            TextColumn("[bold]Importing cohort"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("rows", total=len(rows))
+            for line, row in rows:
+                try:
+                    request = row_to_request(row, defaults=defaults)
+                    async with UnitOfWork(sessions) as uow:
+                        created = await usecases.open_cycle(uow, request, settings=settings)
+                        await uow.commit()
+                except (BadRow, Rejected) as problem:
+                    result.bad_rows.append((line, str(problem)))
+                except IntegrityError:
+                    result.already_present += 1
+                else:
+                    if created:
+                        result.imported += 1
+                    else:
+                        result.already_present += 1
+                progress.advance(task)
+    finally:
+        await engine.dispose()
+    return result
+
+
+def _report(result: ImportResult, console: Console) -> None:
+    for line, reason in result.bad_rows:
+        console.print(f"line {line}: {reason}", markup=False, highlight=False)
+    console.print(
+        f"imported {result.imported}, already present {result.already_present}, bad rows {len(result.bad_rows)}"
+    )
+
+
+async def _credits(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
+    try:
+        async with UnitOfWork(session_factory(engine)) as uow:
+            if args.action == "top-up":
+                balance = await usecases.top_up_credits(
+                    uow, reference=args.reference, programme=args.programme, credits=args.credits, note=args.note
+                )
+                await uow.commit()
+                console.print(f"{args.reference}: {balance} credit(s)")
+                return 0
+            found = await usecases.credit_balance(uow, args.reference)
+            if found is None:
+                console.print(f"{args.reference}: no such credit account")
+                return 1
+            console.print(f"{args.reference}: {found[0]} credit(s) (ledger total {found[1]})")
+            return 0
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str], *, settings: Settings | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m invitations")
+    commands = parser.add_subparsers(dest="command", required=True)
+    cohort = commands.add_parser("import-cohort", help="open a 360 for every row of a CSV file")
+    cohort.add_argument("file", type=Path)
+    cohort.add_argument("--programme", required=True)
+    cohort.add_argument("--deadline", type=date.fromisoformat, help="YYYY-MM-DD (closes 5pm UK time)")
+    cohort.add_argument("--funding-method", choices=["self_funded", "purchase_order", "programme_credit"])
+    cohort.add_argument("--funding-reference")
+    cohort.add_argument("--facilitator-id", type=UUID)
+    credits = commands.add_parser("credits", help="programme credit accounts")
+    credits.add_argument("action", choices=["top-up", "show"])
+    credits.add_argument("reference")
+    credits.add_argument("--programme", default="")
+    credits.add_argument("--credits", type=int, default=0)
+    credits.add_argument("--note", default="")
+    args = parser.parse_args(list(argv))
+    settings = settings or Settings()  # type: ignore[call-arg]
+    console = Console(stderr=True)
+    if args.command == "credits":
+        if args.action == "top-up" and (args.credits <= 0 or not args.programme):
+            parser.error("top-up needs --programme and --credits greater than 0")
+        return asyncio.run(_credits(args, settings, console))
+    defaults = CohortDefaults(
+        programme=args.programme,
+        deadline=args.deadline,
+        funding_method=args.funding_method,
+        funding_reference=args.funding_reference,
+        facilitator_id=str(args.facilitator_id) if args.facilitator_id else None,
+    )
+    try:
+        result = asyncio.run(import_cohort(args.file, defaults=defaults, settings=settings, console=console))
+    except (OSError, BadRow, csv.Error) as problem:
+        console.print(f"cannot import {args.file}: {problem}", markup=False)
+        return 2
+    _report(result, console)
+    return 1 if result.bad_rows else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,138 @@
+"""The participant's pages in real Chromium with axe-core: starting a 360 (with errors), the
+private dashboard (with a deadline error), closing early and nominating a replacement."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from playwright.async_api import Page, expect
+
+from deploy.demo.journey import build_request
+from invitations.domain import purpose_token
+from shared.contracts.events import RaterDeclined
+from shared.contracts.vocabulary import RaterGroup
+from tests.browser.conftest import assert_accessible, snapshot
+from tests.config import ENV_FILE, StackSettings
+from tests.integration.test_invitations_support import publish
+from tests.support import eventually
+
+
+def link_secret() -> str:
+    for line in ENV_FILE.read_text().splitlines():
+        if line.startswith("INVITATIONS_LINK_SECRET="):
+            return line.split("=", 1)[1].strip()
+    raise AssertionError("INVITATIONS_LINK_SECRET is not in .local/env")
+
+
+async def test_start_page_shows_every_error_linked_to_its_field_and_keeps_what_was_typed(
+    page: Page, settings: StackSettings
+) -> None:
+    await page.goto(f"{settings.invitations_url}/start")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Start your Healthcare Leadership Model 360")
+    await assert_accessible(page)
+    await snapshot(page, "invitations-start")
+
+    await page.get_by_label("First name").fill("Amara")
+    await page.get_by_label("Email address", exact=True).fill("amara@example")
+    await page.get_by_label("Peer 1: name").fill("Sam Patel")
+    await page.get_by_label("Peer 1: email address").fill("sam.patel@example.nhs.uk")
+    await page.get_by_label("Peer 2: name").fill("Sam Again")
+    await page.get_by_label("Peer 2: email address").fill("SAM.PATEL@example.nhs.uk")
+    await page.get_by_role("button", name="Start my 360").focus()
+    await page.keyboard.press("Enter")
+
+    summary = page.locator(".nhsuk-error-summary")
+    await expect(summary).to_be_visible()
+    await expect(page).to_have_title(re.compile(r"^Error: Start your 360 "))
+    duplicate = "Peer 2 is nominated more than once (same email address as Peer 1)"
+    for message in ("Enter your last name", "Enter your email address", "Select your NHS region", duplicate,
+                    "Select how your 360 is paid for"):
+        await expect(summary).to_contain_text(message)
+    await expect(page.get_by_label("First name")).to_have_value("Amara")
+    await expect(page.get_by_label("Peer 2: name")).to_have_value("Sam Again")
+    await assert_accessible(page)
+    await snapshot(page, "invitations-start-errors")
+
+    await summary.get_by_role("link", name=duplicate).focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_label("Peer 2: email address")).to_be_focused()
+
+
+async def _open_cycle(settings: StackSettings) -> tuple[str, str, str]:
+    event = build_request(cycle_id=uuid.uuid4(), facilitator_id=None, tag=uuid.uuid4().hex[:8])
+    body = event.model_dump(mode="json", include={"cycle_id", "participant", "deadline", "funding", "raters"})
+    body["deadline"] = (datetime.now(UTC) + timedelta(days=10)).isoformat()
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{settings.invitations_url}/api/cycles", json=body)
+    assert response.status_code == 202, response.text
+    token = purpose_token(secret=link_secret().encode(), purpose="participant", subject=event.cycle_id)
+    return str(event.cycle_id), f"{settings.invitations_url}/p/{event.cycle_id}/{token}", str(event.raters[2].email)
+
+
+async def test_dashboard_deadline_error_close_and_replacement_pages(page: Page, settings: StackSettings) -> None:
+    cycle_id, dashboard, _ = await _open_cycle(settings)
+    await page.goto(dashboard)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Your 360")
+    await expect(page.get_by_role("table")).to_contain_text("Direct reports")
+    await assert_accessible(page)
+    await snapshot(page, "invitations-dashboard")
+
+    await page.get_by_label("Day").fill("31")
+    await page.get_by_label("Month").fill("2")
+    await page.get_by_role("button", name="Change the deadline").click()
+    await expect(page.locator(".nhsuk-error-summary")).to_contain_text("as a real date")
+    await expect(page.get_by_label("Day")).to_have_value("31")
+    await assert_accessible(page)
+    await snapshot(page, "invitations-dashboard-deadline-error")
+
+    await page.get_by_role("link", name="Close your 360 now").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Close your 360 now?")
+    await assert_accessible(page)
+    await snapshot(page, "invitations-close-confirm")
+    await page.get_by_role("link", name="Keep it open").click()
+
+    rater = await _a_rater_id(settings, cycle_id)
+    await publish(settings, RaterDeclined(producer="ratings", cycle_id=uuid.UUID(cycle_id), rater_id=rater,
+                                          group=RaterGroup.PEER, reason="Away on secondment"))
+
+    async def shown() -> bool:
+        await page.goto(dashboard)
+        return await page.get_by_text("Away on secondment").count() > 0
+
+    await eventually(shown, timeout=60, what="the decline on the dashboard")
+    await expect(page.get_by_role("heading", name="Needs a replacement")).to_be_visible()
+    await assert_accessible(page)
+    await page.get_by_role("link", name="Nominate someone instead of").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Nominate someone instead of")
+    await assert_accessible(page)
+    await page.get_by_label("Their name").fill("Kim Lee")
+    await page.get_by_label("Their email address").fill("kim.lee@")
+    await page.get_by_role("button", name="Invite them").click()
+    await expect(page.locator(".nhsuk-error-summary")).to_contain_text("Enter a valid email address")
+    await expect(page.get_by_label("Their email address")).to_have_value("kim.lee@")
+    await assert_accessible(page)
+    await snapshot(page, "invitations-replace-error")
+    await page.get_by_label("Their email address").fill(f"kim.{uuid.uuid4().hex[:8]}@example.nhs.uk")
+    await page.get_by_role("button", name="Invite them").click()
+    await expect(page.get_by_role("status")).to_contain_text("We have invited the person you nominated")
+    await expect(page.get_by_role("heading", name="Needs a replacement")).to_have_count(0)
+    await assert_accessible(page)
+
+
+async def _a_rater_id(settings: StackSettings, cycle_id: str) -> uuid.UUID:
+    import asyncpg  # type: ignore[import-untyped]
+
+    url = settings.invitations_database_url.get_secret_value().replace("postgresql+asyncpg", "postgresql")
+    connection = await asyncpg.connect(url)
+    try:
+        row = await connection.fetchrow(
+            "SELECT id FROM invitations.rater WHERE cycle_id = $1 AND \"group\" = 'peer' ORDER BY email LIMIT 1",
+            uuid.UUID(cycle_id),
+        )
+    finally:
+        await connection.close()
+    assert row is not None
+    return uuid.UUID(str(row["id"]))

@@ -1,0 +1,292 @@
+"""The three ways a 360 starts (web page, Kafka from another NHS system, CSV cohort import), all
+through one use case, and malformed intake events landing in the dead-letter topic with a reason."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from invitations.domain import cohort_cycle_id, purpose_token
+from shared.contracts.events import (
+    CycleRequested,
+    FacilitatorAccredited,
+    FacilitatorRegistered,
+    FacilitatorStatusChanged,
+)
+from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
+from tests.config import REPO, StackSettings
+from tests.integration.conftest import running_service
+from tests.integration.test_invitations_support import LINK_SECRET, fast, publish, request, rows
+from tests.support import TopicReader, eventually, header
+
+TOPIC = topic_for(CycleRequested)
+
+
+def start_form(tag: str, **changes: str) -> dict[str, str]:
+    closes = date.today() + timedelta(days=21)
+    form = {
+        "cycle_id": str(uuid.uuid4()),
+        "given_name": "Amara", "family_name": "Okafor", "email": f"amara.{tag}@example.nhs.uk",
+        "organisation": "Example NHS Trust", "region": "London",
+        "deadline_day": str(closes.day), "deadline_month": str(closes.month), "deadline_year": str(closes.year),
+        "has_reports": "yes",
+        "lm_name": "Jo Bloggs", "lm_email": f"jo.{tag}@example.nhs.uk",
+        "funding_method": "self_funded", "funding_reference": f"PAY-{tag}",
+    }
+    for number in (1, 2, 3):
+        form[f"peer_{number}_name"] = f"Peer {number}"
+        form[f"peer_{number}_email"] = f"peer{number}.{tag}@example.nhs.uk"
+        form[f"report_{number}_name"] = f"Report {number}"
+        form[f"report_{number}_email"] = f"report{number}.{tag}@example.nhs.uk"
+    return {**form, **changes}
+
+
+def sink_messages(settings: StackSettings, address: str) -> list[email.message.EmailMessage]:
+    found = []
+    for path in settings.hlm360_mail_dir.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if str(message.get("To", "")).lower() == address:
+            found.append(message)
+    return found  # type: ignore[return-value]
+
+
+async def test_web_page_starts_a_360_through_real_smtp_and_mails_a_private_participant_link(
+    settings: StackSettings,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    form = start_form(tag)
+    async with running_service("invitations", settings, **fast()) as service:
+        response = await service.client.post("/start", data=form)
+        assert response.status_code == 303, response.text
+        again = await service.client.post("/start", data=form)
+        assert again.status_code == 303, "submitting the same form twice is harmless"
+        cycle_id = uuid.UUID(form["cycle_id"])
+        assert response.headers["location"] == f"/started/{cycle_id}"
+        [cycle] = await rows(service, "SELECT status, amount_net, amount_vat, amount_due, funding_method "
+                                      "FROM invitations.cycle WHERE id = :id", id=cycle_id)
+        assert cycle.status == "open" and cycle.funding_method == "self_funded"
+        assert (str(cycle.amount_net), str(cycle.amount_vat), str(cycle.amount_due)) == ("40.00", "8.00", "48.00")
+        participant = form["email"]
+
+        async def participant_mail() -> list[Any] | None:
+            return sink_messages(settings, participant) or None
+
+        [message] = await eventually(participant_mail, timeout=30, what="the participant's email in .local/mail")
+        text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        token = purpose_token(secret=LINK_SECRET.encode(), purpose="participant", subject=cycle_id)
+        assert f"/p/{cycle_id}/{token}" in text
+        page = await service.client.get(f"/p/{cycle_id}/{token}")
+        assert page.status_code == 200 and "Responses so far" in page.text
+        assert (await service.client.get(f"/p/{cycle_id}/{token[:-2]}xx")).status_code == 404
+
+
+async def test_kafka_request_from_another_system_opens_the_cycle(settings: StackSettings) -> None:
+    event = request()
+    async with running_service("invitations", settings, **fast()) as service:
+        await publish(settings, event)
+
+        async def announced() -> list[Any] | None:
+            # read our own outbox: the deployed service on the same topics announces the cycle too
+            return await rows(service, "SELECT payload, published_at FROM outbox WHERE event_type = 'CycleOpened' "
+                                       "AND key = :key AND published_at IS NOT NULL", key=str(event.cycle_id)) or None
+
+        [opened] = await eventually(announced, timeout=60, what="CycleOpened published from our outbox")
+        body = json.loads(opened.payload)
+        assert body["invited_per_group"] == {"self": 1, "line_manager": 1, "peer": 3, "direct_report": 3, "other": 2}
+        [cycle] = await rows(service, "SELECT requested_by FROM invitations.cycle WHERE id = :id", id=event.cycle_id)
+        assert cycle.requested_by == "hlm360-demo"
+
+
+def _cohort_csv(path: Path, tag: str) -> list[str]:
+    """4 good rows and 5 bad ones; returns the participant ids of the good ones."""
+    def people(kind: str, n: int, who: str) -> str:
+        return "; ".join(f"{kind.title()} {i} <{kind}{i}.{who}.{tag}@example.nhs.uk>" for i in range(1, n + 1))
+
+    header = ("participant_id,given_name,family_name,email,organisation,region,line_manager_name,"
+              "line_manager_email,peers,direct_reports,others,deadline\n")
+    lines = []
+    good = []
+    for n in range(1, 5):
+        who = f"p{n}"
+        good.append(f"ESR-{tag}-{n}")
+        lines.append(f'ESR-{tag}-{n},Alex,Example{n},{who}.{tag}@example.nhs.uk,Trust {n},London,Manager {n},'
+                     f'lm.{who}.{tag}@example.nhs.uk,"{people("peer", 3, who)}","{people("rep", 3, who)}",,')
+    lines.append(f"ESR-{tag}-bad1,Sam,NoEmail,,Trust,London,Manager,lm.bad1.{tag}@example.nhs.uk,,,,")
+    lines.append(f'ESR-{tag}-bad2,Sam,BadPeer,b2.{tag}@example.nhs.uk,Trust,London,M,lm.b2.{tag}@example.nhs.uk,'
+                 f'"Peer One peer1@example.nhs.uk",,,')
+    lines.append(f'ESR-{tag}-bad3,Sam,Self,b3.{tag}@example.nhs.uk,Trust,London,M,lm.b3.{tag}@example.nhs.uk,'
+                 f'"{people("peer", 2, "b3")}; Me <b3.{tag}@example.nhs.uk>",,,')
+    lines.append(f'ESR-{tag}-bad4,Sam,Date,b4.{tag}@example.nhs.uk,Trust,London,M,lm.b4.{tag}@example.nhs.uk,'
+                 f'"{people("peer", 3, "b4")}",,,31/12/2027')
+    lines.append(f'ESR-{tag}-bad5,Sam,Mail,b5.{tag}@example,Trust,London,M,lm.b5.{tag}@example.nhs.uk,'
+                 f'"{people("peer", 3, "b5")}",,,')
+    path.write_text(header + "\n".join(lines) + "\n")
+    return good
+
+
+async def test_cohort_csv_import_reports_bad_rows_by_line_imports_good_ones_and_is_idempotent(
+    settings: StackSettings, tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    csv_file = tmp_path / "cohort.csv"
+    good = _cohort_csv(csv_file, tag)
+    programme = f"Mary Seacole test cohort {tag}"
+    account = f"MSP-{tag}"
+    async with running_service("invitations", settings, **fast()) as service:
+        env = {**os.environ, "INVITATIONS_DATABASE_URL": service.database_url, "INVITATIONS_LINK_SECRET": LINK_SECRET,
+               "INVITATIONS_KAFKA_BOOTSTRAP_SERVERS": settings.hlm360_kafka_bootstrap_servers, "COLUMNS": "100"}
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "invitations", *args], env=env, cwd=REPO,
+                                  capture_output=True, text=True, timeout=120)
+
+        topped = run("credits", "top-up", account, "--programme", programme, "--credits", "5")
+        assert topped.returncode == 0 and f"{account}: 5 credit(s)" in topped.stderr, topped.stderr
+        deadline = (date.today() + timedelta(days=30)).isoformat()
+        command = ["import-cohort", str(csv_file), "--programme", programme, "--deadline", deadline,
+                   "--funding-method", "programme_credit", "--funding-reference", account]
+        first = run(*command)
+        assert first.returncode == 1, first.stderr
+        assert "Importing cohort" in first.stderr, "shows a progress bar"
+        assert "imported 4, already present 0, bad rows 5" in first.stderr
+        assert "line 6: missing email" in first.stderr
+        assert "line 7: peers entry 1 is not written as Name <email>" in first.stderr
+        assert "line 8: rater 4 is the participant" in first.stderr
+        assert "line 9: deadline is not a date" in first.stderr
+        assert "line 10: participant.email: value is not a valid email address" in first.stderr
+        assert "@example" not in "".join(line for line in first.stderr.splitlines() if line.startswith("line "))
+
+        second = run(*command)
+        assert "imported 0, already present 4, bad rows 5" in second.stderr, second.stderr
+        ids = [cohort_cycle_id(programme=programme, participant_id=p) for p in good]
+        found = await rows(service, "SELECT id FROM invitations.cycle WHERE id = ANY(:ids)", ids=ids)
+        assert len(found) == 4
+        shown = run("credits", "show", account)
+        assert f"{account}: 1 credit(s) (ledger total 1)" in shown.stderr, "one credit per cycle, none twice"
+
+
+def _mutations(good: dict[str, Any]) -> list[tuple[str, bytes, str]]:
+    """Each kind of broken CycleRequested, with the words the dead-letter reason must contain."""
+
+    def case(name: str, reason: str, **changes: Any) -> tuple[str, bytes, str]:
+        body = {**good, "event_id": str(uuid.uuid4()), "cycle_id": str(uuid.uuid4()), **changes}
+        return name, json.dumps({k: v for k, v in body.items() if v is not _DROP}).encode(), reason
+
+    p, raters = good["participant"], good["raters"]
+    lm, peer = raters[0], raters[1]
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    return [
+        ("not-json", b"{this is not json", "invalid event"),
+        ("json-array", b"[1, 2, 3]", "invalid event"),
+        ("empty-object", b"{}", "participant: Field required"),
+        case("no-participant", "participant: Field required", participant=_DROP),
+        case("bad-participant-email", "participant.email", participant={**p, "email": "not-an-email"}),
+        case("blank-given-name", "participant.given_name", participant={**p, "given_name": "   "}),
+        case("name-too-long", "participant.family_name", participant={**p, "family_name": "x" * 201}),
+        case("cycle-id-not-uuid", "cycle_id", cycle_id="cycle-7"),
+        case("deadline-without-timezone", "deadline", deadline="2030-01-01T17:00:00"),
+        case("deadline-not-a-date", "deadline", deadline="next Friday"),
+        case("deadline-in-the-past", "rejected: the deadline must be at least", deadline=past),
+        case("deadline-too-far", "within 90 days", deadline=(datetime.now(UTC) + timedelta(days=400)).isoformat()),
+        case("unknown-funding-method", "funding.method", funding={"method": "cash", "reference": "X1"}),
+        case("blank-funding-reference", "funding.reference", funding={"method": "purchase_order", "reference": ""}),
+        case("odd-funding-reference", "purchase order number must start", funding={"method": "purchase_order",
+                                                                                     "reference": "<script>"}),
+        case("unknown-credit-account", "no programme credit account", funding={"method": "programme_credit",
+                                                                                "reference": f"NOPE-{uuid.uuid4()}"}),
+        case("no-raters", "raters: List should have at least 1 item", raters=[]),
+        case("too-many-raters", "raters: List should have at most 50", raters=[peer] * 51),
+        case("rater-group-self", "raters.1.group", raters=[lm, {**peer, "group": "self"}]),
+        case("rater-group-unknown", "raters.1.group", raters=[lm, {**peer, "group": "boss"}]),
+        case("bad-rater-email", "raters.1.email", raters=[lm, {**peer, "email": "peer@"}]),
+        case("duplicate-rater", "more than once (same email address as rater", raters=[*raters, peer]),
+        case("participant-nominated", "is the participant", raters=[*raters, {**peer, "email": p["email"]}]),
+        case("same-person-two-groups", "can only be in one group",
+             raters=[*raters, {**peer, "group": "other", "name": "Again"}]),
+        case("no-line-manager", "exactly one line manager is needed (got 0)", raters=raters[1:]),
+        case("two-line-managers", "exactly one line manager is needed (got 2)",
+             raters=[*raters, {**lm, "email": "second.manager@example.nhs.uk"}]),
+        case("too-few-peers", "at least 3 peers are needed (got 1)", raters=[lm, peer]),
+        case("too-few-direct-reports", "at least 3 direct reports", raters=[r for r in raters if r != raters[4]]),
+        case("schema-version-2", "schema_version", schema_version=2),
+        case("wrong-event-type", "event_type", event_type="CycleOpened"),
+        case("naive-occurred-at", "occurred_at", occurred_at="2026-01-01T09:00:00"),
+        case("facilitator-id-not-uuid", "facilitator_id", facilitator_id="fac-1"),
+        case("missing-producer", "producer: Field required", producer=_DROP),
+    ]
+
+
+_DROP: Any = object()
+
+
+async def test_malformed_requests_are_dead_lettered_with_a_reason_and_a_valid_one_after_them_opens(
+    settings: StackSettings,
+) -> None:
+    valid = request()
+    good = json.loads(valid.model_dump_json())
+    suspended = uuid.uuid4()
+    cases = _mutations(good)
+    cases.append(("facilitator-suspended", json.dumps({**good, "event_id": str(uuid.uuid4()),
+                                                       "cycle_id": str(uuid.uuid4()),
+                                                       "facilitator_id": str(suspended)}).encode(),
+                  "the chosen facilitator is suspended"))
+    assert len(cases) >= 20
+    async with (
+        running_service("invitations", settings, **fast()) as service,
+        TopicReader(settings.hlm360_kafka_bootstrap_servers, DEAD_LETTER_TOPIC) as dead_letters,
+    ):
+        await publish(
+            settings,
+            FacilitatorRegistered(producer="scheduling", facilitator_id=suspended, name="Suspended Facilitator",
+                                  email="suspended@example.nhs.uk", region="London", organisation="Trust",
+                                  monthly_capacity=4),
+            FacilitatorAccredited(producer="scheduling", facilitator_id=suspended, elearning_score=90,
+                                  elearning_passed_on=date(2025, 1, 1), course_completed_on=date(2025, 2, 1)),
+            FacilitatorStatusChanged(producer="scheduling", facilitator_id=suspended, status="suspended"),
+        )
+
+        async def known() -> list[Any] | None:
+            found = await rows(service, "SELECT status, accredited, registered FROM invitations.facilitator "
+                                        "WHERE id = :id", id=suspended)
+            return found if found and found[0].status == "suspended" and found[0].registered else None
+
+        await eventually(known, timeout=60, what="the facilitator read model")
+        run = uuid.uuid4().hex[:8]
+        await publish(settings, *[(TOPIC, f"bad-{name}-{run}".encode(), body) for name, body, _ in cases],
+                      valid)
+        consumer = f"{service.runtime.settings.consumer_group_prefix}.open-cycle"
+        keys = {f"bad-{name}-{run}".encode(): (name, reason) for name, _, reason in cases}
+        found = await dead_letters.wait_for(
+            lambda r: r.key in keys and header(r, "x-dead-letter-consumer") == consumer, count=len(cases), timeout=90
+        )
+        seen = {}
+        for record in found:
+            name, reason = keys[record.key]
+            seen[name] = header(record, "x-dead-letter-reason") or ""
+            assert reason in seen[name], f"{name}: {seen[name]!r}"
+            assert "@example" not in seen[name], f"{name}: reasons never echo email addresses"
+        assert set(seen) == {name for name, _, _ in cases}
+
+        async def opened() -> list[Any] | None:
+            return await rows(service, "SELECT id FROM invitations.cycle WHERE id = :id", id=valid.cycle_id) or None
+
+        await eventually(opened, timeout=60, what="the valid request after the bad ones")
+        bad_ids = [uuid.UUID(json.loads(body)["cycle_id"]) for _, body, _ in cases if body.startswith(b"{\"")
+                   and "cycle_id" in json.loads(body) and _is_uuid(json.loads(body)["cycle_id"])]
+        assert await rows(service, "SELECT id FROM invitations.cycle WHERE id = ANY(:ids)", ids=bad_ids) == []
+
+
+def _is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
