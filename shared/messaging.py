@@ -207,7 +207,8 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def run(self) -> None:
-        while True:
+        task = asyncio.current_task()
+        while task is None or not task.cancelling():
             try:
                 published = await self.publish_batch()
             except asyncio.CancelledError:
@@ -219,8 +220,10 @@ class OutboxRelay:
             if published:
                 continue
             self._wakeup.clear()
+            # asyncio.timeout, not wait_for: wait_for can swallow a cancellation that races its timeout.
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+                async with asyncio.timeout(self._poll_seconds):
+                    await self._wakeup.wait()
 
     async def publish_batch(self) -> int:
         async with self._sessions() as session, session.begin():

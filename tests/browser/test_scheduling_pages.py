@@ -231,7 +231,7 @@ async def test_regional_lead_register_callout_and_cpd(settings: StackSettings, p
     await group.get_by_label("Year").fill(str(start.year))
     await page.get_by_label("Start time").fill("09:30")
     await page.get_by_label("End time").fill("09:00")
-    await page.get_by_label("Place").fill("Online")
+    await page.get_by_label("Place", exact=True).fill("Online")
     await page.get_by_label("Number of places").fill("30")
     await page.get_by_role("button", name="Publish the event").click()
     await expect(page.locator(".nhsuk-error-summary")).to_contain_text("The end time must be after the start time")

@@ -181,7 +181,11 @@ def test_slots_of_unmatched_facilitators_are_never_offered() -> None:
     assert options == []
 
 
-def test_the_participants_explicit_choice_is_honoured_even_from_their_own_organisation() -> None:
+def test_whether_conflicts_overrule_the_participants_own_choice_is_configuration() -> None:
     chosen = facilitator(region="London", organisation="Z")
-    request = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id)
-    assert ranked_facilitators([chosen], request=request) == [(0, chosen)]
+    honoured = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id,
+                            conflicts_apply_to_choice=False)
+    assert ranked_facilitators([chosen], request=honoured) == [(0, chosen)]
+    strict = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id,
+                          conflicts_apply_to_choice=True)
+    assert ranked_facilitators([chosen], request=strict) == []

@@ -4,6 +4,12 @@ from pathlib import Path
 from scheduling.config import Settings
 from shared.service import cli
 
+if len(sys.argv) > 1 and sys.argv[1] == "links":
+    from scheduling.links import print_links
+
+    print_links(Settings())  # type: ignore[call-arg]
+    raise SystemExit(0)
+
 cli(
     factory="scheduling.main:create_app",
     settings=Settings(),  # type: ignore[call-arg]

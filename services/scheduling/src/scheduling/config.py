@@ -2,10 +2,14 @@
 
 from datetime import time
 from pathlib import Path
+from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+ConflictRule = Literal["organisation", "email_domain"]
 
 
 class Settings(ServiceSettings):
@@ -15,13 +19,37 @@ class Settings(ServiceSettings):
     http_port: int = 8104
     output_dir: Path = Path(".local/sessions")
     timezone: str = "Europe/London"
+    # Signs the personal links of participants, facilitators and regional leads (HMAC-SHA256).
+    link_secret: SecretStr
+
+    # Booking
+    booking_confirmation: Literal["automatic", "facilitator"] = "automatic"
     min_notice_hours: int = 48
-    max_booking_attempts: int = 20
+    offer_limit: int = 12
     slot_search_limit: int = 120
+    conflict_rules: tuple[ConflictRule, ...] = ("organisation", "email_domain")
+    conflict_rules_apply_to_choice: bool = True
+    lapsed_keeps_bookings: bool = True
+    suspended_keeps_bookings: bool = False
+    retry_unscheduled_seconds: float = 60.0
+    retry_unscheduled_batch: int = 50
+    escalate_after_days: float = 7.0
+    escalation_poll_seconds: float = 300.0
+    reminder_hours_before: int = 24
+    reminder_poll_seconds: float = 300.0
+
+    # Availability of the seeded facilitators (demo and fresh machines)
     seed_availability: bool = True
-    availability_days_ahead: int = 56
+    availability_days_ahead: int = 90
     availability_local_times: tuple[time, ...] = (time(10, 0), time(14, 0))
     availability_slot_minutes: int = 120
     availability_refresh_seconds: float = 3600.0
-    retry_unscheduled_seconds: float = 60.0
-    retry_unscheduled_batch: int = 50
+    announce_facilitators_seconds: float = 3600.0
+
+    # Email (mail outbox drained by the send-emails job)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "HLM 360 feedback sessions <no-reply@hlm360.example.nhs.uk>"
+    mail_poll_seconds: float = 0.5
+    mail_batch_size: int = 20

@@ -1,8 +1,12 @@
 """Pure rules for booking a feedback session: accreditation, conflict of interest, monthly
-capacity, which facilitator and slot to try first, and when the weekly availability falls."""
+capacity, which facilitator and slot to offer first, local times across daylight-saving changes,
+what a session may become next, and the signed personal links."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -10,6 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from uuid import UUID
 from zoneinfo import ZoneInfo
+
+from shared.errors import Rejected
 
 ELEARNING_PASS_MARK = 80
 
@@ -31,9 +37,25 @@ class FacilitatorStatus(StrEnum):
 
 
 class SessionStatus(StrEnum):
+    REQUESTED = "requested"  # chosen by the participant, waiting for the facilitator to confirm
     BOOKED = "booked"
     COMPLETED = "completed"
+    NO_SHOW = "no_show"
     CANCELLED = "cancelled"
+
+
+ConflictRule = str  # "organisation" | "email_domain"
+
+LANGUAGE_NAMES: dict[str, str] = {
+    "en": "English", "cy": "Welsh", "gd": "Scottish Gaelic", "kw": "Cornish", "ar": "Arabic", "bn": "Bengali",
+    "fr": "French", "gu": "Gujarati", "hi": "Hindi", "it": "Italian", "ml": "Malayalam", "pa": "Punjabi",
+    "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "so": "Somali", "es": "Spanish", "ta": "Tamil",
+    "tl": "Tagalog", "ur": "Urdu", "yo": "Yoruba", "bsl": "British Sign Language",
+}
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,8 @@ class Facilitator:
     elearning_score: int | None
     course_completed_on: date | None
     monthly_capacity: int
+    email_domain: str | None = None
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,15 +78,25 @@ class FreeSlot:
     starts_at: datetime
     ends_at: datetime
     mode: str = "virtual"
+    location: str | None = None
 
 
 @dataclass(frozen=True)
 class MatchRequest:
-    """What the booking needs to know about the participant: never their name."""
+    """What the booking needs to know about the participant: never their name.
+
+    `conflict_rules` says what makes a conflict of interest: "organisation" (same organisation)
+    and "email_domain" (same work email domain, which catches differently written organisation
+    names). `conflicts_apply_to_choice` decides whether the participant's own choice is held to them.
+    """
 
     organisation: str
     region: str
     chosen_facilitator_id: UUID | None = None
+    participant_email_domain: str | None = None
+    language: str | None = None
+    conflict_rules: frozenset[str] = frozenset({"organisation"})
+    conflicts_apply_to_choice: bool = False
 
 
 def is_accredited(facilitator: Facilitator) -> bool:
@@ -82,9 +116,33 @@ def _normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def has_conflict_of_interest(facilitator: Facilitator, *, participant_organisation: str) -> bool:
-    """A facilitator must not give feedback to someone from their own organisation."""
-    return _normalise(facilitator.organisation) == _normalise(participant_organisation)
+def email_domain(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return None
+    return email.rsplit("@", 1)[1].strip().casefold() or None
+
+
+def has_conflict_of_interest(
+    facilitator: Facilitator,
+    *,
+    participant_organisation: str,
+    participant_email_domain: str | None = None,
+    rules: Iterable[str] = ("organisation",),
+) -> bool:
+    """A facilitator must not give feedback to someone from their own organisation (by name or email domain)."""
+    active = set(rules)
+    if "organisation" in active and _normalise(facilitator.organisation) == _normalise(participant_organisation):
+        return True
+    return (
+        "email_domain" in active
+        and participant_email_domain is not None
+        and facilitator.email_domain is not None
+        and facilitator.email_domain == participant_email_domain.casefold()
+    )
+
+
+def speaks(facilitator: Facilitator, language: str | None) -> bool:
+    return language is None or language in facilitator.languages
 
 
 def same_region(facilitator: Facilitator, *, region: str) -> bool:
@@ -122,17 +180,24 @@ def ranked_facilitators(
 ) -> list[tuple[int, Facilitator]]:
     """Facilitators who may take the session, each with its preference rank (lower is better).
 
-    0: the participant's own choice, if active and accredited (their explicit choice stands);
-    1: same region as the participant; 2: any other region. Ranks 1 and 2 exclude anyone from
-    the participant's organisation (conflict of interest).
+    0: the participant's own choice, if active and accredited (and free of conflicts, if
+    `conflicts_apply_to_choice`); 1: same region as the participant; 2: any other region.
+    Ranks 1 and 2 exclude conflicts of interest and facilitators who do not speak the
+    requested language.
     """
     ranked: list[tuple[int, Facilitator]] = []
     for facilitator in facilitators:
         if not can_facilitate(facilitator):
             continue
-        if facilitator.id == request.chosen_facilitator_id:
+        conflict = has_conflict_of_interest(
+            facilitator,
+            participant_organisation=request.organisation,
+            participant_email_domain=request.participant_email_domain,
+            rules=request.conflict_rules,
+        )
+        if facilitator.id == request.chosen_facilitator_id and not (conflict and request.conflicts_apply_to_choice):
             ranked.append((0, facilitator))
-        elif has_conflict_of_interest(facilitator, participant_organisation=request.organisation):
+        elif conflict or not speaks(facilitator, request.language):
             continue
         elif same_region(facilitator, region=request.region):
             ranked.append((1, facilitator))
@@ -187,3 +252,113 @@ def weekday_slots(
             starts_at = datetime.combine(day, wall, tzinfo=tz).astimezone(UTC)
             slots.append((starts_at, starts_at + duration))
     return slots
+
+
+def offer(options: list[FreeSlot], *, ranked: list[tuple[int, Facilitator]], limit: int) -> list[FreeSlot]:
+    """What the participant is shown: only their chosen facilitator's times if there are any, else the matches."""
+    chosen = {facilitator.id for rank, facilitator in ranked if rank == 0}
+    own_choice = [option for option in options if option.facilitator_id in chosen]
+    return (own_choice or [option for option in options if option.facilitator_id not in chosen])[:limit]
+
+
+# --- local times across daylight-saving changes ---------------------------------------------------
+
+
+def local_to_utc(day: date, wall: time, *, tz: ZoneInfo) -> datetime:
+    """The UTC instant of a local wall-clock time; refuses times the clock change skips or repeats."""
+    naive = datetime.combine(day, wall)
+    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    second = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) != naive:
+        raise Rejected(
+            f"{wall:%H:%M} on {day:%-d %B %Y} does not exist in this time zone because the clocks go forward. "
+            "Choose a different time"
+        )
+    if first != second:
+        raise Rejected(
+            f"{wall:%H:%M} on {day:%-d %B %Y} happens twice because the clocks go back. Choose a different time"
+        )
+    return first
+
+
+def weekly_starts(first_day: date, wall: time, *, weeks: int, tz: ZoneInfo) -> list[datetime]:
+    """The same local wall-clock time on `weeks` consecutive weeks (UTC offsets follow the clock changes)."""
+    return [local_to_utc(first_day + timedelta(weeks=n), wall, tz=tz) for n in range(weeks)]
+
+
+def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
+    return a_start < b_end and b_start < a_end
+
+
+# --- what a session may become ---------------------------------------------------------------------
+
+LIVE_STATUSES = frozenset({SessionStatus.REQUESTED, SessionStatus.BOOKED, SessionStatus.COMPLETED,
+                           SessionStatus.NO_SHOW})
+CHANGEABLE_STATUSES = frozenset({SessionStatus.REQUESTED, SessionStatus.BOOKED})
+
+
+def check_can_confirm(status: SessionStatus) -> None:
+    if status is not SessionStatus.REQUESTED:
+        raise Rejected(f"this session is {status.value.replace('_', ' ')} and needs no confirmation")
+
+
+def check_can_change(status: SessionStatus, *, starts_at: datetime, now: datetime) -> None:
+    """Reschedule or cancel: only sessions that are still to come."""
+    if status not in CHANGEABLE_STATUSES:
+        raise Rejected(f"this session is {status.value.replace('_', ' ')} and can no longer be changed")
+    if starts_at <= now:
+        raise Rejected("this session has already started and can no longer be changed")
+
+
+def check_can_record_outcome(status: SessionStatus, *, starts_at: datetime, now: datetime) -> None:
+    """Completed or no-show: a booked session, once its start time has come."""
+    if status is not SessionStatus.BOOKED:
+        raise Rejected(f"this session is {status.value.replace('_', ' ')}: only a booked session can be marked")
+    if now < starts_at:
+        raise Rejected("you can record the outcome once the session has started")
+
+
+def keeps_bookings(status: FacilitatorStatus, *, lapsed_keeps: bool, suspended_keeps: bool) -> bool:
+    """Whether a facilitator's future sessions stand after a status change (takes no new ones either way)."""
+    if status is FacilitatorStatus.LAPSED:
+        return lapsed_keeps
+    if status is FacilitatorStatus.SUSPENDED:
+        return suspended_keeps
+    return True
+
+
+def reminder_due(*, starts_at: datetime, now: datetime, hours_before: int) -> bool:
+    return now < starts_at <= now + timedelta(hours=hours_before)
+
+
+def escalation_due(*, requested_at: datetime, now: datetime, after_days: float) -> bool:
+    return now - requested_at >= timedelta(days=after_days)
+
+
+def lead_for_region(region: str, leads: Mapping[str, UUID]) -> UUID | None:
+    """The regional lead responsible for a region (names compared ignoring case and spacing)."""
+    wanted = _normalise(region)
+    for name, lead_id in leads.items():
+        if _normalise(name) == wanted:
+            return lead_id
+    return None
+
+
+# --- signed personal links ----------------------------------------------------------------------
+
+
+class LinkPurpose(StrEnum):
+    BOOKING = "booking"  # a participant's booking page, per cycle
+    FACILITATOR = "facilitator"
+    LEAD = "lead"
+
+
+def link_signature(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID) -> str:
+    """HMAC-SHA256 over purpose and id: 256 bits, never stored, not transferable between purposes."""
+    digest = hmac.new(secret, f"{purpose.value}:{subject_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def link_is_valid(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID, signature: str) -> bool:
+    expected = link_signature(secret=secret, purpose=purpose, subject_id=subject_id)
+    return hmac.compare_digest(expected.encode(), signature.encode())

@@ -1,8 +1,10 @@
 """Kafka subscribers: parse the event, call one use case."""
 
+from datetime import UTC, datetime
+
 from scheduling import usecases
 from scheduling.config import Settings
-from shared.contracts.events import ReportGenerated
+from shared.contracts.events import CycleOpened, ReportGenerated
 from shared.db import UnitOfWork
 from shared.service import ServiceRuntime
 
@@ -10,7 +12,12 @@ from shared.service import ServiceRuntime
 def register(runtime: ServiceRuntime, settings: Settings) -> None:
     on = runtime.consumers.on
 
+    @on(CycleOpened, name="record-participant")
+    async def on_cycle_opened(event: CycleOpened, uow: UnitOfWork) -> None:
+        """Keep the participant's contact details and chosen facilitator for booking."""
+        await usecases.record_participant(uow, event)
+
     @on(ReportGenerated, name="book-session")
     async def on_report_generated(event: ReportGenerated, uow: UnitOfWork) -> None:
-        """A report is ready: book its facilitated feedback session."""
-        await usecases.book_feedback_session(uow, usecases.BookingRequest.from_event(event), settings=settings)
+        """A report is ready: invite the participant to choose their feedback session time."""
+        await usecases.request_booking(uow, event, settings=settings, now=datetime.now(UTC))

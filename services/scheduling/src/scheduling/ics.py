@@ -1,4 +1,6 @@
-"""The booked session as an iCalendar file (RFC 5545). No participant names: the UID is the session id."""
+"""The session as an iCalendar object (RFC 5545/5546). The UID is the session id, so an update
+(METHOD:REQUEST, SEQUENCE+1) or a cancellation (METHOD:CANCEL) replaces the same calendar event.
+The file on disk has no names or emails; the emailed copies name the organiser and attendees."""
 
 from __future__ import annotations
 
@@ -24,22 +26,41 @@ def ics_path(output_dir: Path, *, cycle_id: UUID) -> Path:
     return (output_dir / str(cycle_id) / "session.ics").resolve()
 
 
+REQUEST = "REQUEST"
+CANCEL = "CANCEL"
+
+
 def session_ics(
-    *, session_id: UUID, starts_at: datetime, ends_at: datetime, mode: SessionMode, stamp: datetime
+    *,
+    session_id: UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    mode: SessionMode,
+    stamp: datetime,
+    sequence: int = 0,
+    method: str = REQUEST,
+    location: str | None = None,
+    organizer: str | None = None,
+    attendees: tuple[str, ...] = (),
 ) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//hlm360//scheduling//EN")
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", method)
     event = Event()
     event.add("uid", str(session_id))
+    event.add("sequence", sequence)
     event.add("dtstamp", stamp.astimezone(UTC))
     event.add("dtstart", starts_at.astimezone(UTC))
     event.add("dtend", ends_at.astimezone(UTC))
     event.add("summary", SUMMARY)
     event.add("description", DESCRIPTION)
-    event.add("location", LOCATIONS[mode])
-    event.add("status", "CONFIRMED")
+    event.add("location", location or LOCATIONS[mode])
+    event.add("status", "CANCELLED" if method == CANCEL else "CONFIRMED")
+    if organizer:
+        event.add("organizer", f"mailto:{organizer}")
+    for attendee in attendees:
+        event.add("attendee", f"mailto:{attendee}", parameters={"ROLE": "REQ-PARTICIPANT", "RSVP": "FALSE"})
     calendar.add_component(event)
     content: bytes = calendar.to_ical()
     return content

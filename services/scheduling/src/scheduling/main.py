@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from scheduling import handlers, jobs, web
+from scheduling import handlers, jobs, pages, web
 from scheduling.config import Settings
 from shared.service import ServiceRuntime
 
@@ -12,6 +12,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings)
     handlers.register(runtime, settings)
     jobs.register(runtime, settings)
-    app = runtime.http_app(web.router, title="hlm360 scheduling")
+    app = runtime.http_app(web.router, pages.router, title="hlm360 scheduling")
     app.state.settings = settings
     return app

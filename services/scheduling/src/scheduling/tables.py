@@ -4,10 +4,10 @@ Alembic owns the schema (migrations/versions); these classes mirror it for queri
 constraints that make double booking impossible live in the database (see 0001_initial).
 """
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from uuid import UUID
 
-from sqlalchemy import Column, Date, DateTime, String, Text, func
+from sqlalchemy import Boolean, Column, Date, DateTime, LargeBinary, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
@@ -33,6 +33,13 @@ class Facilitator(SQLModel, table=True):
     course_completed_on: date | None = Field(default=None, sa_column=Column(Date))
     monthly_capacity: int = 8
     languages: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
+    phone: str | None = None
+    timezone: str = "Europe/London"
+    registered_at: datetime = Field(
+        default_factory=lambda: datetime.now(UTC),
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    announced_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
     def rules_view(self) -> domain.Facilitator:
         return domain.Facilitator(
@@ -43,6 +50,8 @@ class Facilitator(SQLModel, table=True):
             elearning_score=self.elearning_score,
             course_completed_on=self.course_completed_on,
             monthly_capacity=self.monthly_capacity,
+            email_domain=domain.email_domain(self.email),
+            languages=tuple(self.languages),
         )
 
 
@@ -55,16 +64,17 @@ class Slot(SQLModel, table=True):
     starts_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     mode: str = "virtual"
+    location: str | None = None
 
 
 class FeedbackSession(SQLModel, table=True):
-    """A booked feedback conversation: one per cycle, one per slot, never overlapping for a facilitator."""
+    """A feedback conversation: one live per cycle and per slot, never overlapping for a facilitator."""
 
     __tablename__ = "session"
     __table_args__ = {"schema": SCHEMA}
 
     id: UUID = Field(primary_key=True)
-    cycle_id: UUID = Field(unique=True)
+    cycle_id: UUID
     report_id: UUID
     facilitator_id: UUID = Field(foreign_key=f"{SCHEMA}.facilitator.id")
     slot_id: UUID = Field(foreign_key=f"{SCHEMA}.slot.id")
@@ -73,7 +83,16 @@ class FeedbackSession(SQLModel, table=True):
     mode: str
     status: str = domain.SessionStatus.BOOKED.value
     ics_path: str
+    sequence: int = 0
+    location: str | None = None
+    confirmed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    outcome_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    cancelled_by: str | None = None
+    reminder_sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     created_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+    updated_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
 
@@ -100,3 +119,146 @@ class UnscheduledCycle(SQLModel, table=True):
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
     scheduled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _tz_column(*, nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), nullable=nullable, server_default=None if nullable else func.now())
+
+
+class Participant(SQLModel, table=True):
+    """The participant of a cycle, from CycleOpened: contact details for booking emails only."""
+
+    __tablename__ = "participant"
+    __table_args__ = {"schema": SCHEMA}
+
+    cycle_id: UUID = Field(primary_key=True)
+    participant_id: str
+    name: str
+    email: str | None = None
+    organisation: str
+    region: str
+    facilitator_id: UUID | None = None
+
+
+class BookingRequest(SQLModel, table=True):
+    """A finished report whose participant is invited to choose a feedback session time."""
+
+    __tablename__ = "booking_request"
+    __table_args__ = {"schema": SCHEMA}
+
+    cycle_id: UUID = Field(primary_key=True)
+    report_id: UUID
+    participant_id: str
+    organisation: str
+    region: str
+    chosen_facilitator_id: UUID | None = None
+    correlation_id: UUID | None = None
+    created_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))
+    offered_at: datetime | None = Field(default=None, sa_column=_tz_column())
+    escalated_at: datetime | None = Field(default=None, sa_column=_tz_column())
+
+
+class RegionalLead(SQLModel, table=True):
+    __tablename__ = "regional_lead"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    region: str
+    name: str
+    email: str
+
+
+class OutgoingEmail(SQLModel, table=True):
+    """Mail outbox: rendered with the state change, sent by the send-emails job."""
+
+    __tablename__ = "outgoing_email"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    kind: str
+    cycle_id: UUID | None = None
+    to_address: str
+    subject: str
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    ics: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    ics_method: str | None = None
+    created_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=_tz_column())
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Callout(SQLModel, table=True):
+    """A regional lead's call for facilitators to volunteer for a cohort peak."""
+
+    __tablename__ = "callout"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    lead_id: UUID = Field(foreign_key=f"{SCHEMA}.regional_lead.id")
+    region: str
+    title: str
+    details: str = Field(sa_column=Column(Text, nullable=False))
+    mode: str
+    period_start: date = Field(sa_column=Column(Date, nullable=False))
+    period_end: date = Field(sa_column=Column(Date, nullable=False))
+    participants: int
+    register_by: date = Field(sa_column=Column(Date, nullable=False))
+    created_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))
+
+
+class CalloutVolunteer(SQLModel, table=True):
+    __tablename__ = "callout_volunteer"
+    __table_args__ = {"schema": SCHEMA}
+
+    callout_id: UUID = Field(primary_key=True, foreign_key=f"{SCHEMA}.callout.id")
+    facilitator_id: UUID = Field(primary_key=True, foreign_key=f"{SCHEMA}.facilitator.id")
+    sessions_offered: int
+    volunteered_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))
+
+
+class CpdEvent(SQLModel, table=True):
+    __tablename__ = "cpd_event"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    lead_id: UUID = Field(foreign_key=f"{SCHEMA}.regional_lead.id")
+    region: str
+    title: str
+    starts_at: datetime = Field(sa_column=_tz_column(nullable=False))
+    ends_at: datetime = Field(sa_column=_tz_column(nullable=False))
+    venue: str
+    places: int
+    created_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))
+
+
+class CpdRegistration(SQLModel, table=True):
+    """A facilitator registered for a CPD event; `attended` is their CPD record once marked."""
+
+    __tablename__ = "cpd_registration"
+    __table_args__ = {"schema": SCHEMA}
+
+    event_id: UUID = Field(primary_key=True, foreign_key=f"{SCHEMA}.cpd_event.id")
+    facilitator_id: UUID = Field(primary_key=True, foreign_key=f"{SCHEMA}.facilitator.id")
+    registered_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))
+    attended: bool | None = Field(default=None, sa_column=Column(Boolean))
+
+
+class CpdInterest(SQLModel, table=True):
+    """An expression of interest in future CPD sessions."""
+
+    __tablename__ = "cpd_interest"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(primary_key=True)
+    facilitator_id: UUID = Field(foreign_key=f"{SCHEMA}.facilitator.id")
+    region: str
+    mode: str
+    months: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
+    topics: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))

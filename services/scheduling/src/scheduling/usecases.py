@@ -1,14 +1,15 @@
-"""Use cases of the scheduling service. Each runs inside the caller's unit of work; the caller
-(a Kafka handler or a background job) commits, so one use case is one transaction."""
+"""Use cases of the scheduling service: offering, booking and changing feedback sessions, the
+mail outbox, reminders and escalations. Each runs inside the caller's unit of work; the caller
+(a Kafka handler, a page or a background job) commits, so one use case is one transaction."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
+from typing import Literal
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -18,39 +19,116 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from scheduling import domain, ics
+from scheduling import domain, ics, mail
 from scheduling.config import Settings
-from scheduling.tables import Facilitator, FeedbackSession, Slot, UnscheduledCycle
-from shared.contracts.events import FeedbackSessionScheduled, ReportGenerated
+from scheduling.domain import LinkPurpose, SessionStatus
+from scheduling.tables import (
+    BookingRequest,
+    Facilitator,
+    FeedbackSession,
+    OutgoingEmail,
+    Participant,
+    RegionalLead,
+    Slot,
+    UnscheduledCycle,
+)
+from shared.contracts.events import (
+    AvailabilityPublished,
+    CycleOpened,
+    FacilitatorAccredited,
+    FacilitatorRegistered,
+    FacilitatorStatusChanged,
+    FeedbackSessionCancelled,
+    FeedbackSessionCompleted,
+    FeedbackSessionRescheduled,
+    FeedbackSessionScheduled,
+    ReportGenerated,
+)
 from shared.contracts.vocabulary import SessionMode
 from shared.db import UnitOfWork
+from shared.errors import Rejected
 
 log = logging.getLogger(__name__)
 
-LIVE = col(FeedbackSession.status) != domain.SessionStatus.CANCELLED.value
+LIVE = col(FeedbackSession.status) != SessionStatus.CANCELLED.value
+MODE_PHRASES = {SessionMode.VIRTUAL.value: "online (video call)", SessionMode.IN_PERSON.value: "in person"}
+SLOT_TAKEN = "That time has just been taken by someone else. Choose another time"
+Actor = Literal["participant", "facilitator", "admin"]
 
 
 class Outcome(StrEnum):
-    BOOKED = "booked"
+    OFFERED = "offered"
     ALREADY_BOOKED = "already_booked"
     UNSCHEDULED = "unscheduled"
 
 
 @dataclass(frozen=True)
-class BookingRequest:
-    """A report waiting for its feedback session (from ReportGenerated, or a retry)."""
+class Option:
+    """A slot the participant may choose, with what they need to know to choose it."""
 
-    cycle_id: UUID
-    report_id: UUID
-    participant_id: str
-    organisation: str
-    region: str
-    chosen_facilitator_id: UUID | None
-    correlation_id: UUID | None
+    slot: domain.FreeSlot
+    facilitator_name: str
+    languages: tuple[str, ...]
 
-    @classmethod
-    def from_event(cls, report: ReportGenerated) -> BookingRequest:
-        return cls(
+
+@dataclass(frozen=True)
+class Offer:
+    options: list[Option]
+    chose_facilitator: bool  # the participant chose a facilitator and these are their times
+    choice_unavailable: bool  # they chose one, but that facilitator cannot take the session now
+
+
+def links(settings: Settings) -> Links:
+    return Links(secret=settings.link_secret.get_secret_value().encode(), base_url=settings.base_url)
+
+
+@dataclass(frozen=True)
+class Links:
+    secret: bytes
+    base_url: str
+
+    def path(self, purpose: LinkPurpose, subject_id: UUID) -> str:
+        prefix = {LinkPurpose.BOOKING: "book", LinkPurpose.FACILITATOR: "facilitator", LinkPurpose.LEAD: "lead"}
+        signature = domain.link_signature(secret=self.secret, purpose=purpose, subject_id=subject_id)
+        return f"/{prefix[purpose]}/{subject_id}/{signature}"
+
+    def url(self, purpose: LinkPurpose, subject_id: UUID) -> str:
+        return self.base_url.rstrip("/") + self.path(purpose, subject_id)
+
+
+def format_when(starts_at: datetime, ends_at: datetime, *, tz: ZoneInfo) -> str:
+    """'Tuesday 14 January 2027, 10:00 to 12:00 (UK time)' in the service's time zone."""
+    start, end = starts_at.astimezone(tz), ends_at.astimezone(tz)
+    zone = "UK time" if tz.key == "Europe/London" else tz.key
+    return f"{start:%A} {start.day} {start:%B %Y}, {start:%H:%M} to {end:%H:%M} ({zone})"
+
+
+# --- participants and booking requests -------------------------------------------------------------
+
+
+async def record_participant(uow: UnitOfWork, opened: CycleOpened) -> None:
+    """Keep what booking needs from CycleOpened (contact email, organisation, chosen facilitator)."""
+    values = {
+        "cycle_id": opened.cycle_id,
+        "participant_id": opened.participant_id,
+        "name": opened.participant_name,
+        "email": str(opened.participant_email) if opened.participant_email else None,
+        "organisation": opened.organisation,
+        "region": opened.region,
+        "facilitator_id": opened.facilitator_id,
+    }
+    statement = insert(Participant).values(values)
+    await uow.session.execute(
+        statement.on_conflict_do_update(index_elements=[col(Participant.cycle_id)],
+                                        set_={k: v for k, v in values.items() if k != "cycle_id"})
+    )
+
+
+async def request_booking(uow: UnitOfWork, report: ReportGenerated, *, settings: Settings, now: datetime) -> Outcome:
+    """A report is ready: open the participant's booking and email them the link to choose a time."""
+    existing = await uow.session.get(BookingRequest, report.cycle_id)
+    if existing is None:
+        existing = BookingRequest(
             cycle_id=report.cycle_id,
             report_id=report.report_id,
             participant_id=report.participant_id,
@@ -58,178 +136,456 @@ class BookingRequest:
             region=report.region,
             chosen_facilitator_id=report.facilitator_id,
             correlation_id=report.correlation_id or report.event_id,
+            created_at=now,
         )
-
-    @classmethod
-    def from_unscheduled(cls, row: UnscheduledCycle) -> BookingRequest:
-        return cls(
-            cycle_id=row.cycle_id,
-            report_id=row.report_id,
-            participant_id=row.participant_id,
-            organisation=row.organisation,
-            region=row.region,
-            chosen_facilitator_id=row.chosen_facilitator_id,
-            correlation_id=row.correlation_id,
-        )
+        uow.session.add(existing)
+        await uow.session.flush()
+    return await offer_booking(uow, existing, settings=settings, now=now)
 
 
-class _MonthFull(Exception):
-    """Raised inside a savepoint to roll it back (and release its row lock)."""
-
-
-class _Attempt(StrEnum):
-    BOOKED = "booked"
-    TAKEN = "taken"
-    MONTH_FULL = "month_full"
-
-
-async def book_feedback_session(
-    uow: UnitOfWork, request: BookingRequest, *, settings: Settings, now: datetime | None = None
-) -> Outcome:
-    """Book the earliest suitable slot with a matching facilitator, or record the cycle as unscheduled."""
-    now = now or datetime.now(UTC)
-    tz = ZoneInfo(settings.timezone)
-    if await _session_of(uow, cycle_id=request.cycle_id) is not None:
+async def offer_booking(uow: UnitOfWork, request: BookingRequest, *, settings: Settings, now: datetime) -> Outcome:
+    """Email the booking link once there are times to offer; otherwise keep the cycle on the attention list."""
+    if await live_session_of(uow, cycle_id=request.cycle_id) is not None:
         await _mark_scheduled(uow, cycle_id=request.cycle_id, now=now)
         return Outcome.ALREADY_BOOKED
+    if request.offered_at is not None:
+        await _mark_scheduled(uow, cycle_id=request.cycle_id, now=now)
+        return Outcome.OFFERED
+    participant = await uow.session.get(Participant, request.cycle_id)
+    if participant is None or not participant.email:
+        await _record_unscheduled(uow, request, now=now, reason="the participant's email is not known yet")
+        return Outcome.UNSCHEDULED
+    offer = await offered_slots(uow, request, settings=settings, now=now)
+    if not offer.options:
+        await _record_unscheduled(
+            uow, request, now=now,
+            reason=f"no free slot at least {settings.min_notice_hours}h ahead with a matching facilitator "
+            "who has monthly capacity",
+        )
+        return Outcome.UNSCHEDULED
+    queue_email(
+        uow, kind="booking_offer", to=participant.email, cycle_id=request.cycle_id,
+        context={"name": participant.name, "link": links(settings).url(LinkPurpose.BOOKING, request.cycle_id)},
+    )
+    request.offered_at = now
+    uow.session.add(request)
+    await _mark_scheduled(uow, cycle_id=request.cycle_id, now=now)
+    log.info("booking offered", extra={"cycle_id": str(request.cycle_id), "options": len(offer.options)})
+    return Outcome.OFFERED
 
-    match = domain.MatchRequest(
+
+def _match_request(
+    request: BookingRequest, participant: Participant | None, *, settings: Settings, language: str | None
+) -> domain.MatchRequest:
+    return domain.MatchRequest(
         organisation=request.organisation,
         region=request.region,
         chosen_facilitator_id=request.chosen_facilitator_id,
+        participant_email_domain=domain.email_domain(participant.email if participant else None),
+        language=language,
+        conflict_rules=frozenset(settings.conflict_rules),
+        conflicts_apply_to_choice=settings.conflict_rules_apply_to_choice,
     )
+
+
+async def offered_slots(
+    uow: UnitOfWork, request: BookingRequest, *, settings: Settings, now: datetime, language: str | None = None
+) -> Offer:
+    """The times a participant may choose now: their chosen facilitator's, else matched ones."""
+    tz = ZoneInfo(settings.timezone)
+    participant = await uow.session.get(Participant, request.cycle_id)
+    match = _match_request(request, participant, settings=settings, language=language)
     active = await uow.session.execute(
         select(Facilitator).where(col(Facilitator.status) == domain.FacilitatorStatus.ACTIVE.value)
     )
-    ranked = domain.ranked_facilitators((f.rules_view() for f in active.scalars()), request=match)
+    facilitators = {f.id: f for f in active.scalars()}
+    ranked = domain.ranked_facilitators((f.rules_view() for f in facilitators.values()), request=match)
+    chose = request.chosen_facilitator_id is not None
     if not ranked:
-        await _record_unscheduled(
-            uow, request, now=now, reason="no active accredited facilitator without a conflict of interest"
-        )
-        return Outcome.UNSCHEDULED
-
+        return Offer(options=[], chose_facilitator=False, choice_unavailable=chose)
     not_before = now + timedelta(hours=settings.min_notice_hours)
-    facilitator_ids = [facilitator.id for _, facilitator in ranked]
-    free = await _free_slots(
-        uow, facilitator_ids=facilitator_ids, not_before=not_before, per_facilitator=settings.slot_search_limit
-    )
-    booked = domain.count_by_month(
-        await _live_bookings(uow, facilitator_ids=facilitator_ids, since=domain.month_bounds(
-            domain.month_key(now, tz=tz), tz=tz)[0]),
-        tz=tz,
-    )
+    ids = [facilitator.id for _, facilitator in ranked]
+    free = await free_slots(uow, facilitator_ids=ids, not_before=not_before, per_facilitator=settings.slot_search_limit)
+    this_month = domain.month_bounds(domain.month_key(now, tz=tz), tz=tz)[0]
+    booked = domain.count_by_month(await _live_bookings(uow, facilitator_ids=ids, since=this_month), tz=tz)
     options = domain.booking_options(ranked=ranked, free_slots=free, booked=booked, not_before=not_before, tz=tz)
-    capacity = {facilitator.id: facilitator.monthly_capacity for _, facilitator in ranked}
-
-    session_id = uuid4()
-    path = ics.ics_path(settings.output_dir, cycle_id=request.cycle_id)
-    chosen: domain.FreeSlot | None = None
-    full: set[tuple[UUID, domain.MonthKey]] = set()
-    attempts = 0
-    for option in options:
-        month = (option.facilitator_id, domain.month_key(option.starts_at, tz=tz))
-        if month in full:
-            continue
-        if attempts >= settings.max_booking_attempts:
-            break
-        attempts += 1
-        attempt = await _try_book(
-            uow, request, option=option, session_id=session_id, ics_path=path,
-            monthly_capacity=capacity[option.facilitator_id], tz=tz,
-        )
-        if attempt is _Attempt.BOOKED:
-            chosen = option
-            break
-        if attempt is _Attempt.MONTH_FULL:
-            full.add(month)  # concurrent bookings used the last places: skip this facilitator's month
-        elif await _session_of(uow, cycle_id=request.cycle_id) is not None:
-            return Outcome.ALREADY_BOOKED  # a concurrent delivery for the same cycle won the race
-
-    if chosen is None:
-        reason = (
-            f"no free slot at least {settings.min_notice_hours}h ahead with monthly capacity "
-            f"among {len(ranked)} matching facilitator(s)"
-            if not options
-            else f"{attempts} candidate slot(s) tried were taken or their facilitator's month was full"
-        )
-        await _record_unscheduled(uow, request, now=now, reason=reason)
-        return Outcome.UNSCHEDULED
-
-    mode = SessionMode(chosen.mode)
-    content = ics.session_ics(
-        session_id=session_id, starts_at=chosen.starts_at, ends_at=chosen.ends_at, mode=mode, stamp=now
+    offered = domain.offer(options, ranked=ranked, limit=settings.offer_limit)
+    own_choice = chose and any(o.facilitator_id == request.chosen_facilitator_id for o in offered)
+    return Offer(
+        options=[
+            Option(slot=o, facilitator_name=facilitators[o.facilitator_id].name,
+                   languages=tuple(facilitators[o.facilitator_id].languages))
+            for o in offered
+        ],
+        chose_facilitator=own_choice,
+        choice_unavailable=chose and not own_choice,
     )
-    # Written before commit: if the commit fails, the redelivery books again and overwrites this file.
-    await asyncio.to_thread(ics.write_atomically, path, content)
-    await _mark_scheduled(uow, cycle_id=request.cycle_id, now=now)
+
+
+async def choose_slot(
+    uow: UnitOfWork, *, cycle_id: UUID, slot_id: UUID, language: str | None, settings: Settings, now: datetime
+) -> FeedbackSession:
+    """The participant picked a time: book it (or ask the facilitator to confirm it)."""
+    request = await uow.session.get(BookingRequest, cycle_id)
+    if request is None:
+        raise Rejected("There is no feedback session to book for this link")
+    if await live_session_of(uow, cycle_id=cycle_id) is not None:
+        raise Rejected("Your feedback session is already booked")
+    offer = await offered_slots(uow, request, settings=settings, now=now, language=language)
+    chosen = next((o.slot for o in offer.options if o.slot.id == slot_id), None)
+    if chosen is None:
+        raise Rejected(SLOT_TAKEN)
+    facilitator = await uow.session.get(Facilitator, chosen.facilitator_id)
+    assert facilitator is not None
+    tz = ZoneInfo(settings.timezone)
+    automatic = settings.booking_confirmation == "automatic"
+    session_id = uuid4()
+    path = ics.ics_path(settings.output_dir, cycle_id=cycle_id)
+    try:
+        async with uow.session.begin_nested():
+            await _lock_facilitator_month(uow, facilitator, starts_at=chosen.starts_at, tz=tz, excluding=None)
+            await uow.session.execute(
+                insert(FeedbackSession).values(
+                    id=session_id, cycle_id=cycle_id, report_id=request.report_id,
+                    facilitator_id=chosen.facilitator_id, slot_id=chosen.id,
+                    starts_at=chosen.starts_at, ends_at=chosen.ends_at, mode=chosen.mode, location=chosen.location,
+                    status=(SessionStatus.BOOKED if automatic else SessionStatus.REQUESTED).value,
+                    ics_path=str(path), confirmed_at=now if automatic else None, created_at=now, updated_at=now,
+                )
+            )
+    except IntegrityError as error:
+        # The exclusion constraint or a unique index caught a concurrent booking of this time or cycle.
+        if await live_session_of(uow, cycle_id=cycle_id) is not None:
+            raise Rejected("Your feedback session is already booked") from error
+        raise Rejected(SLOT_TAKEN) from error
+    session = await uow.session.get(FeedbackSession, session_id)
+    assert session is not None
+    participant = await uow.session.get(Participant, cycle_id)
+    if automatic:
+        await _announce_booked(uow, session, request=request, settings=settings, now=now)
+    else:
+        when = format_when(session.starts_at, session.ends_at, tz=tz)
+        queue_email(uow, kind="booking_requested", to=facilitator.email, cycle_id=cycle_id, context={
+            "facilitator": facilitator.name, "when": when, "mode": MODE_PHRASES[session.mode],
+            "link": links(settings).url(LinkPurpose.FACILITATOR, facilitator.id),
+        })
+        if participant is not None and participant.email:
+            queue_email(uow, kind="booking_pending", to=participant.email, cycle_id=cycle_id, context={
+                "name": participant.name, "when": when, "mode": MODE_PHRASES[session.mode],
+                "facilitator": facilitator.name, "link": links(settings).url(LinkPurpose.BOOKING, cycle_id),
+            })
+    log.info("feedback session chosen", extra={"cycle_id": str(cycle_id), "session_id": str(session_id),
+                                               "status": session.status})
+    return session
+
+
+async def _lock_facilitator_month(
+    uow: UnitOfWork, facilitator: Facilitator, *, starts_at: datetime, tz: ZoneInfo, excluding: UUID | None
+) -> None:
+    """Serialise bookings per facilitator, then refuse if the slot's month is already full."""
+    await uow.session.execute(
+        select(col(Facilitator.id)).where(col(Facilitator.id) == facilitator.id).with_for_update()
+    )
+    month_start, month_end = domain.month_bounds(domain.month_key(starts_at, tz=tz), tz=tz)
+    conditions = [
+        col(FeedbackSession.facilitator_id) == facilitator.id,
+        col(FeedbackSession.starts_at) >= month_start,
+        col(FeedbackSession.starts_at) < month_end,
+        LIVE,
+    ]
+    if excluding is not None:
+        conditions.append(col(FeedbackSession.id) != excluding)
+    used = (await uow.session.execute(select(func.count()).where(*conditions))).scalar_one()
+    if not domain.has_capacity(booked_in_month=used, monthly_capacity=facilitator.monthly_capacity):
+        raise Rejected("That facilitator has no more room that month. Choose another time")
+
+
+async def _announce_booked(
+    uow: UnitOfWork, session: FeedbackSession, *, request: BookingRequest, settings: Settings, now: datetime
+) -> None:
+    """A session is booked: calendar file, FeedbackSessionScheduled, invitations to both people."""
+    await _write_calendar_file(session, settings=settings, now=now)
     uow.emit(
         FeedbackSessionScheduled(
-            producer="scheduling",
-            correlation_id=request.correlation_id,
-            cycle_id=request.cycle_id,
-            session_id=session_id,
-            report_id=request.report_id,
-            facilitator_id=chosen.facilitator_id,
-            starts_at=chosen.starts_at,
-            ends_at=chosen.ends_at,
-            mode=mode,
+            producer="scheduling", correlation_id=request.correlation_id, cycle_id=session.cycle_id,
+            session_id=session.id, report_id=session.report_id, facilitator_id=session.facilitator_id,
+            starts_at=session.starts_at, ends_at=session.ends_at, mode=SessionMode(session.mode),
         )
     )
-    log.info(
-        "feedback session booked",
-        extra={
-            "cycle_id": str(request.cycle_id),
-            "session_id": str(session_id),
-            "facilitator_id": str(chosen.facilitator_id),
-            "options": len(options),
-        },
+    await _notify_both(uow, session, kind="session_booked", method=ics.REQUEST, settings=settings, now=now)
+    log.info("feedback session booked", extra={"cycle_id": str(session.cycle_id), "session_id": str(session.id),
+                                               "facilitator_id": str(session.facilitator_id)})
+
+
+async def _write_calendar_file(session: FeedbackSession, *, settings: Settings, now: datetime,
+                               method: str = ics.REQUEST) -> None:
+    content = ics.session_ics(
+        session_id=session.id, starts_at=session.starts_at, ends_at=session.ends_at,
+        mode=SessionMode(session.mode), stamp=now, sequence=session.sequence, method=method,
+        location=session.location, organizer=_address(settings.mail_from),
     )
-    return Outcome.BOOKED
+    # Written before commit: if the commit fails, the retry writes it again.
+    await asyncio.to_thread(ics.write_atomically, ics.ics_path(settings.output_dir, cycle_id=session.cycle_id),
+                            content)
 
 
-async def _mark_scheduled(uow: UnitOfWork, *, cycle_id: UUID, now: datetime) -> None:
-    waiting = await uow.session.get(UnscheduledCycle, cycle_id)
-    if waiting is not None and waiting.scheduled_at is None:
-        waiting.scheduled_at = now
-        uow.session.add(waiting)
+def _address(sender: str) -> str:
+    return sender.rsplit("<", 1)[-1].rstrip(">").strip()
 
 
-async def _session_of(uow: UnitOfWork, *, cycle_id: UUID) -> FeedbackSession | None:
-    result = await uow.session.execute(select(FeedbackSession).where(col(FeedbackSession.cycle_id) == cycle_id))
+async def _notify_both(
+    uow: UnitOfWork,
+    session: FeedbackSession,
+    *,
+    kind: str,
+    method: str | None,
+    settings: Settings,
+    now: datetime,
+    extra: dict[str, object] | None = None,
+    cancelled_by: str | None = None,
+) -> None:
+    """Queue one email each to the participant and the facilitator (with the calendar object, if any)."""
+    tz = ZoneInfo(settings.timezone)
+    facilitator = await uow.session.get(Facilitator, session.facilitator_id)
+    participant = await uow.session.get(Participant, session.cycle_id)
+    assert facilitator is not None
+    participant_email = participant.email if participant is not None else None
+    attendees = tuple(a for a in (participant_email, facilitator.email) if a)
+    content = (
+        ics.session_ics(
+            session_id=session.id, starts_at=session.starts_at, ends_at=session.ends_at,
+            mode=SessionMode(session.mode), stamp=now, sequence=session.sequence, method=method,
+            location=session.location, organizer=_address(settings.mail_from), attendees=attendees,
+        )
+        if method
+        else None
+    )
+    context: dict[str, object] = {
+        "when": format_when(session.starts_at, session.ends_at, tz=tz),
+        "mode": MODE_PHRASES[session.mode],
+        "location": session.location or "",
+        "facilitator": facilitator.name,
+        "by": cancelled_by or "",
+        **(extra or {}),
+    }
+    booking_link = links(settings).url(LinkPurpose.BOOKING, session.cycle_id)
+    if participant is not None and participant_email:
+        queue_email(uow, kind=kind, to=participant_email, cycle_id=session.cycle_id, ics_content=content,
+                    ics_method=method, context={**context, "recipient": participant.name, "link": booking_link,
+                                                "link_text": "Choose another time for your feedback session:"})
+    queue_email(uow, kind=kind, to=facilitator.email, cycle_id=session.cycle_id, ics_content=content,
+                ics_method=method, context={**context, "recipient": facilitator.name,
+                                            "link": links(settings).url(LinkPurpose.FACILITATOR, facilitator.id),
+                                            "link_text": "Your facilitator page:"})
+
+
+# --- changing a session ----------------------------------------------------------------------------
+
+
+async def _session_for_update(uow: UnitOfWork, *, session_id: UUID, facilitator_id: UUID | None) -> FeedbackSession:
+    result = await uow.session.execute(
+        select(FeedbackSession).where(col(FeedbackSession.id) == session_id).with_for_update()
+    )
+    session: FeedbackSession | None = result.scalars().first()
+    if session is None or (facilitator_id is not None and session.facilitator_id != facilitator_id):
+        raise Rejected("There is no such session")
+    return session
+
+
+async def confirm_session(
+    uow: UnitOfWork, *, facilitator_id: UUID, session_id: UUID, settings: Settings, now: datetime
+) -> FeedbackSession:
+    """The facilitator confirms a requested session: it is booked and both get the invitation."""
+    session = await _session_for_update(uow, session_id=session_id, facilitator_id=facilitator_id)
+    domain.check_can_confirm(SessionStatus(session.status))
+    request = await uow.session.get(BookingRequest, session.cycle_id)
+    assert request is not None
+    session.status = SessionStatus.BOOKED.value
+    session.confirmed_at = now
+    session.updated_at = now
+    uow.session.add(session)
+    await uow.session.flush()
+    await _announce_booked(uow, session, request=request, settings=settings, now=now)
+    return session
+
+
+async def cancel_session(
+    uow: UnitOfWork, *, session_id: UUID, by: Actor, settings: Settings, now: datetime,
+    facilitator_id: UUID | None = None, cycle_id: UUID | None = None,
+) -> FeedbackSession:
+    """Cancel (or, for a request, decline) a session that is still to come; the participant may choose again."""
+    session = await _session_for_update(uow, session_id=session_id, facilitator_id=facilitator_id)
+    if cycle_id is not None and session.cycle_id != cycle_id:
+        raise Rejected("There is no such session")
+    status = SessionStatus(session.status)
+    domain.check_can_change(status, starts_at=session.starts_at, now=now)
+    session.status = SessionStatus.CANCELLED.value
+    session.cancelled_by = by
+    session.sequence += 1
+    session.updated_at = now
+    uow.session.add(session)
+    await uow.session.flush()
+    if status is SessionStatus.REQUESTED:
+        participant = await uow.session.get(Participant, session.cycle_id)
+        if by != "participant" and participant is not None and participant.email:
+            queue_email(uow, kind="booking_declined", to=participant.email, cycle_id=session.cycle_id, context={
+                "name": participant.name,
+                "when": format_when(session.starts_at, session.ends_at, tz=ZoneInfo(settings.timezone)),
+                "link": links(settings).url(LinkPurpose.BOOKING, session.cycle_id),
+            })
+        return session
+    await _write_calendar_file(session, settings=settings, now=now, method=ics.CANCEL)
+    uow.emit(FeedbackSessionCancelled(producer="scheduling", correlation_id=await _correlation(uow, session),
+                                      cycle_id=session.cycle_id, session_id=session.id, reason=by))
+    await _notify_both(uow, session, kind="session_cancelled", method=ics.CANCEL, settings=settings, now=now,
+                       cancelled_by=by)
+    log.info("feedback session cancelled", extra={"cycle_id": str(session.cycle_id), "session_id": str(session.id)})
+    return session
+
+
+async def reschedule_session(
+    uow: UnitOfWork, *, session_id: UUID, slot_id: UUID, by: Actor, settings: Settings, now: datetime,
+    facilitator_id: UUID | None = None, cycle_id: UUID | None = None,
+) -> FeedbackSession:
+    """Move a booked session to another free slot of the same facilitator (same calendar event, SEQUENCE+1)."""
+    session = await _session_for_update(uow, session_id=session_id, facilitator_id=facilitator_id)
+    if cycle_id is not None and session.cycle_id != cycle_id:
+        raise Rejected("There is no such session")
+    status = SessionStatus(session.status)
+    domain.check_can_change(status, starts_at=session.starts_at, now=now)
+    if status is not SessionStatus.BOOKED:
+        raise Rejected("Confirm or decline the request before moving it")
+    candidates = await free_slots(
+        uow, facilitator_ids=[session.facilitator_id], not_before=now + timedelta(hours=settings.min_notice_hours),
+        per_facilitator=settings.slot_search_limit,
+    )
+    target = next((s for s in candidates if s.id == slot_id), None)
+    if target is None:
+        raise Rejected(SLOT_TAKEN)
+    facilitator = await uow.session.get(Facilitator, session.facilitator_id)
+    assert facilitator is not None
+    previous = format_when(session.starts_at, session.ends_at, tz=ZoneInfo(settings.timezone))
+    try:
+        async with uow.session.begin_nested():
+            await _lock_facilitator_month(uow, facilitator, starts_at=target.starts_at,
+                                          tz=ZoneInfo(settings.timezone), excluding=session.id)
+            session.slot_id = target.id
+            session.starts_at = target.starts_at
+            session.ends_at = target.ends_at
+            session.mode = target.mode
+            session.location = target.location
+            session.sequence += 1
+            session.reminder_sent_at = None
+            session.updated_at = now
+            uow.session.add(session)
+            await uow.session.flush()
+    except IntegrityError as error:
+        await uow.session.refresh(session)
+        raise Rejected(SLOT_TAKEN) from error
+    await _write_calendar_file(session, settings=settings, now=now)
+    uow.emit(FeedbackSessionRescheduled(
+        producer="scheduling", correlation_id=await _correlation(uow, session), cycle_id=session.cycle_id,
+        session_id=session.id, facilitator_id=session.facilitator_id, starts_at=session.starts_at,
+        ends_at=session.ends_at, mode=SessionMode(session.mode),
+    ))
+    await _notify_both(uow, session, kind="session_rescheduled", method=ics.REQUEST, settings=settings, now=now,
+                       extra={"previous_when": previous})
+    log.info("feedback session rescheduled", extra={"cycle_id": str(session.cycle_id),
+                                                    "session_id": str(session.id), "sequence": session.sequence})
+    return session
+
+
+async def record_outcome(
+    uow: UnitOfWork, *, facilitator_id: UUID, session_id: UUID, outcome: Literal["completed", "no_show"],
+    now: datetime,
+) -> FeedbackSession:
+    """The facilitator records that the session took place (releases the report) or that nobody came."""
+    session = await _session_for_update(uow, session_id=session_id, facilitator_id=facilitator_id)
+    domain.check_can_record_outcome(SessionStatus(session.status), starts_at=session.starts_at, now=now)
+    session.status = SessionStatus(outcome).value
+    session.outcome_at = now
+    session.updated_at = now
+    uow.session.add(session)
+    uow.emit(FeedbackSessionCompleted(
+        producer="scheduling", correlation_id=await _correlation(uow, session), cycle_id=session.cycle_id,
+        session_id=session.id, report_id=session.report_id, facilitator_id=session.facilitator_id, outcome=outcome,
+    ))
+    log.info("feedback session outcome recorded", extra={"cycle_id": str(session.cycle_id),
+                                                         "session_id": str(session.id), "outcome": outcome})
+    return session
+
+
+async def _correlation(uow: UnitOfWork, session: FeedbackSession) -> UUID | None:
+    request = await uow.session.get(BookingRequest, session.cycle_id)
+    return request.correlation_id if request is not None else None
+
+
+async def cancel_future_sessions(
+    uow: UnitOfWork, *, facilitator_id: UUID, settings: Settings, now: datetime
+) -> int:
+    """A facilitator can no longer take their sessions: cancel those still to come (participants choose again)."""
+    rows = await uow.session.execute(
+        select(col(FeedbackSession.id)).where(
+            col(FeedbackSession.facilitator_id) == facilitator_id,
+            col(FeedbackSession.starts_at) > now,
+            col(FeedbackSession.status).in_([s.value for s in domain.CHANGEABLE_STATUSES]),
+        )
+    )
+    ids = list(rows.scalars())
+    for session_id in ids:
+        await cancel_session(uow, session_id=session_id, by="admin", settings=settings, now=now)
+    return len(ids)
+
+
+# --- queries ---------------------------------------------------------------------------------------
+
+
+async def live_session_of(uow: UnitOfWork, *, cycle_id: UUID) -> FeedbackSession | None:
+    result = await uow.session.execute(
+        select(FeedbackSession).where(col(FeedbackSession.cycle_id) == cycle_id, LIVE)
+    )
     return result.scalars().first()
 
 
-async def _free_slots(
+async def current_session_of(uow: UnitOfWork, *, cycle_id: UUID) -> FeedbackSession | None:
+    """The live session of a cycle, else the most recently changed cancelled one."""
+    result = await uow.session.execute(
+        select(FeedbackSession)
+        .where(col(FeedbackSession.cycle_id) == cycle_id)
+        .order_by(LIVE.desc(), col(FeedbackSession.updated_at).desc())
+        .limit(1)
+    )
+    return result.scalars().first()
+
+
+async def free_slots(
     uow: UnitOfWork, *, facilitator_ids: list[UUID], not_before: datetime, per_facilitator: int
 ) -> list[domain.FreeSlot]:
     """The earliest slots of each facilitator that no live session overlaps."""
     booked = aliased(FeedbackSession)
     overlapping = exists().where(
         col(booked.facilitator_id) == col(Slot.facilitator_id),
-        col(booked.status) != domain.SessionStatus.CANCELLED.value,
+        col(booked.status) != SessionStatus.CANCELLED.value,
         and_(col(booked.starts_at) < Slot.ends_at, col(booked.ends_at) > Slot.starts_at),
     )
     numbered = (
         select(
-            col(Slot.id),
-            col(Slot.facilitator_id),
-            col(Slot.starts_at),
-            col(Slot.ends_at),
-            col(Slot.mode),
-            func.row_number()
-            .over(partition_by=col(Slot.facilitator_id), order_by=col(Slot.starts_at))
-            .label("n"),
+            col(Slot.id), col(Slot.facilitator_id), col(Slot.starts_at), col(Slot.ends_at), col(Slot.mode),
+            col(Slot.location),
+            func.row_number().over(partition_by=col(Slot.facilitator_id), order_by=col(Slot.starts_at)).label("n"),
         )
         .where(col(Slot.facilitator_id).in_(facilitator_ids), col(Slot.starts_at) >= not_before, ~overlapping)
         .subquery()
     )
     rows = await uow.session.execute(
-        select(numbered.c.id, numbered.c.facilitator_id, numbered.c.starts_at, numbered.c.ends_at, numbered.c.mode)
+        select(numbered.c.id, numbered.c.facilitator_id, numbered.c.starts_at, numbered.c.ends_at, numbered.c.mode,
+               numbered.c.location)
         .where(numbered.c.n <= per_facilitator)
+        .order_by(numbered.c.starts_at)
     )
     return [
         domain.FreeSlot(id=row.id, facilitator_id=row.facilitator_id, starts_at=row.starts_at,
-                        ends_at=row.ends_at, mode=row.mode)
+                        ends_at=row.ends_at, mode=row.mode, location=row.location)
         for row in rows
     ]
 
@@ -239,81 +595,31 @@ async def _live_bookings(
 ) -> list[tuple[UUID, datetime]]:
     rows = await uow.session.execute(
         select(col(FeedbackSession.facilitator_id), col(FeedbackSession.starts_at)).where(
-            col(FeedbackSession.facilitator_id).in_(facilitator_ids),
-            col(FeedbackSession.starts_at) >= since,
-            LIVE,
+            col(FeedbackSession.facilitator_id).in_(facilitator_ids), col(FeedbackSession.starts_at) >= since, LIVE,
         )
     )
     return [(row[0], row[1]) for row in rows]
 
 
-async def _try_book(
-    uow: UnitOfWork,
-    request: BookingRequest,
-    *,
-    option: domain.FreeSlot,
-    session_id: UUID,
-    ics_path: Path,
-    monthly_capacity: int,
-    tz: ZoneInfo,
-) -> _Attempt:
-    """Insert the session inside a SAVEPOINT: a lost race rolls back only this attempt."""
-    try:
-        async with uow.session.begin_nested():
-            # Serialise bookings per facilitator so two concurrent bookings cannot both take the last place.
-            await uow.session.execute(
-                select(col(Facilitator.id)).where(col(Facilitator.id) == option.facilitator_id).with_for_update()
-            )
-            month_start, month_end = domain.month_bounds(domain.month_key(option.starts_at, tz=tz), tz=tz)
-            used = (
-                await uow.session.execute(
-                    select(func.count()).where(
-                        col(FeedbackSession.facilitator_id) == option.facilitator_id,
-                        col(FeedbackSession.starts_at) >= month_start,
-                        col(FeedbackSession.starts_at) < month_end,
-                        LIVE,
-                    )
-                )
-            ).scalar_one()
-            if not domain.has_capacity(booked_in_month=used, monthly_capacity=monthly_capacity):
-                raise _MonthFull
-            await uow.session.execute(
-                insert(FeedbackSession).values(
-                    id=session_id,
-                    cycle_id=request.cycle_id,
-                    report_id=request.report_id,
-                    facilitator_id=option.facilitator_id,
-                    slot_id=option.id,
-                    starts_at=option.starts_at,
-                    ends_at=option.ends_at,
-                    mode=option.mode,
-                    status=domain.SessionStatus.BOOKED.value,
-                    ics_path=str(ics_path),
-                )
-            )
-    except _MonthFull:
-        return _Attempt.MONTH_FULL
-    except IntegrityError:
-        return _Attempt.TAKEN
-    return _Attempt.BOOKED
+# --- attention list, escalation, reminders ---------------------------------------------------------
+
+
+async def _mark_scheduled(uow: UnitOfWork, *, cycle_id: UUID, now: datetime) -> None:
+    waiting = await uow.session.get(UnscheduledCycle, cycle_id)
+    if waiting is not None and waiting.scheduled_at is None:
+        waiting.scheduled_at = now
+        uow.session.add(waiting)
 
 
 async def _record_unscheduled(uow: UnitOfWork, request: BookingRequest, *, now: datetime, reason: str) -> None:
     """Keep the cycle on the needs-attention list (one row per cycle, attempts counted)."""
     statement = insert(UnscheduledCycle).values(
-        cycle_id=request.cycle_id,
-        report_id=request.report_id,
-        participant_id=request.participant_id,
-        organisation=request.organisation,
-        region=request.region,
-        chosen_facilitator_id=request.chosen_facilitator_id,
-        correlation_id=request.correlation_id,
-        reason=reason,
-        attempts=1,
-        first_seen_at=now,
-        last_attempt_at=now,
+        cycle_id=request.cycle_id, report_id=request.report_id, participant_id=request.participant_id,
+        organisation=request.organisation, region=request.region,
+        chosen_facilitator_id=request.chosen_facilitator_id, correlation_id=request.correlation_id,
+        reason=reason, attempts=1, first_seen_at=now, last_attempt_at=now,
     )
-    await uow.session.execute(
+    attempts = (await uow.session.execute(
         statement.on_conflict_do_update(
             index_elements=[col(UnscheduledCycle.cycle_id)],
             set_={
@@ -322,55 +628,221 @@ async def _record_unscheduled(uow: UnitOfWork, request: BookingRequest, *, now: 
                 "last_attempt_at": now,
                 "scheduled_at": None,
             },
-        )
+        ).returning(col(UnscheduledCycle.attempts))
+    )).scalar_one()
+    # Warn once per cycle; the retry job tries again every minute and the list is at /api/unscheduled.
+    (log.warning if attempts == 1 else log.debug)(
+        "feedback session could not be offered", extra={"cycle_id": str(request.cycle_id), "attempts": attempts}
     )
-    log.warning("feedback session could not be scheduled", extra={"cycle_id": str(request.cycle_id)})
 
 
-async def claim_unscheduled(uow: UnitOfWork, *, attempted_before: datetime) -> UnscheduledCycle | None:
+async def claim_unscheduled(uow: UnitOfWork, *, attempted_before: datetime) -> BookingRequest | None:
     """Lock the longest-waiting unscheduled cycle not yet retried in this round (other instances skip it)."""
     result = await uow.session.execute(
         select(UnscheduledCycle)
-        .where(
-            col(UnscheduledCycle.scheduled_at).is_(None),
-            col(UnscheduledCycle.last_attempt_at) < attempted_before,
-        )
+        .where(col(UnscheduledCycle.scheduled_at).is_(None), col(UnscheduledCycle.last_attempt_at) < attempted_before)
         .order_by(col(UnscheduledCycle.last_attempt_at))
         .limit(1)
         .with_for_update(skip_locked=True)
     )
-    return result.scalars().first()
+    waiting = result.scalars().first()
+    if waiting is None:
+        return None
+    request = await uow.session.get(BookingRequest, waiting.cycle_id)
+    if request is None:  # recorded by an earlier version of the service, before booking requests existed
+        request = BookingRequest(
+            cycle_id=waiting.cycle_id, report_id=waiting.report_id, participant_id=waiting.participant_id,
+            organisation=waiting.organisation, region=waiting.region,
+            chosen_facilitator_id=waiting.chosen_facilitator_id, correlation_id=waiting.correlation_id,
+            created_at=waiting.first_seen_at,
+        )
+        uow.session.add(request)
+        await uow.session.flush()
+    return request
+
+
+async def escalate_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int = 50) -> int:
+    """Tell the regional lead about participants with no session `escalate_after_days` after their report."""
+    cutoff = now - timedelta(days=settings.escalate_after_days)
+    has_live = exists().where(col(FeedbackSession.cycle_id) == col(BookingRequest.cycle_id), LIVE)
+    rows = await uow.session.execute(
+        select(BookingRequest)
+        .where(col(BookingRequest.escalated_at).is_(None), col(BookingRequest.created_at) <= cutoff, ~has_live)
+        .order_by(col(BookingRequest.created_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    waiting = list(rows.scalars())
+    if not waiting:
+        return 0
+    leads = {lead.id: lead for lead in (await uow.session.execute(select(RegionalLead))).scalars()}
+    by_region = {lead.region: lead.id for lead in leads.values()}
+    tz = ZoneInfo(settings.timezone)
+    for request in waiting:
+        if not domain.escalation_due(requested_at=request.created_at, now=now, after_days=settings.escalate_after_days):
+            continue
+        lead_id = domain.lead_for_region(request.region, by_region)
+        unscheduled = await uow.session.get(UnscheduledCycle, request.cycle_id)
+        if lead_id is None:
+            log.warning("no regional lead for the region; escalation not sent",
+                        extra={"cycle_id": str(request.cycle_id)})
+        else:
+            lead = leads[lead_id]
+            queue_email(uow, kind="escalation", to=lead.email, cycle_id=request.cycle_id, context={
+                "lead": lead.name, "region": lead.region, "days": (now - request.created_at).days,
+                "participant_id": request.participant_id, "organisation": request.organisation,
+                "cycle_id": str(request.cycle_id), "since": f"{request.created_at.astimezone(tz):%-d %B %Y}",
+                "reason": unscheduled.reason if unscheduled and unscheduled.scheduled_at is None else "",
+                "link": links(settings).url(LinkPurpose.LEAD, lead.id),
+            })
+        request.escalated_at = now
+        uow.session.add(request)
+    log.info("unbooked sessions escalated", extra={"count": len(waiting)})
+    return len(waiting)
+
+
+async def send_reminders(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int = 50) -> int:
+    """Remind both people of booked sessions starting within `reminder_hours_before` hours (once each)."""
+    rows = await uow.session.execute(
+        select(FeedbackSession)
+        .where(
+            col(FeedbackSession.status) == SessionStatus.BOOKED.value,
+            col(FeedbackSession.reminder_sent_at).is_(None),
+            col(FeedbackSession.starts_at) > now,
+            col(FeedbackSession.starts_at) <= now + timedelta(hours=settings.reminder_hours_before),
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    sessions = list(rows.scalars())
+    for session in sessions:
+        await _notify_both(uow, session, kind="session_reminder", method=None, settings=settings, now=now)
+        session.reminder_sent_at = now
+        uow.session.add(session)
+    if sessions:
+        log.info("session reminders queued", extra={"sessions": len(sessions)})
+    return len(sessions)
+
+
+# --- mail outbox -----------------------------------------------------------------------------------
+
+
+def queue_email(
+    uow: UnitOfWork, *, kind: str, to: str, cycle_id: UUID | None, context: dict[str, object],
+    ics_content: bytes | None = None, ics_method: str | None = None,
+) -> OutgoingEmail:
+    """Render an email into the mail outbox, in the caller's transaction."""
+    subject, body = mail.render(kind, context)
+    email = OutgoingEmail(id=uuid4(), kind=kind, cycle_id=cycle_id, to_address=to, subject=subject, body=body,
+                          ics=ics_content, ics_method=ics_method)
+    uow.session.add(email)
+    return email
+
+
+async def claim_due_email(uow: UnitOfWork, *, now: datetime) -> OutgoingEmail | None:
+    """Lock one unsent email whose time has come (other instances skip it)."""
+    rows = await uow.session.execute(
+        select(OutgoingEmail)
+        .where(col(OutgoingEmail.sent_at).is_(None), col(OutgoingEmail.next_attempt_at) <= now)
+        .order_by(col(OutgoingEmail.next_attempt_at))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return rows.scalars().first()
+
+
+def mark_email_sent(uow: UnitOfWork, email: OutgoingEmail, *, now: datetime) -> None:
+    email.sent_at = now
+    email.attempts += 1
+    uow.session.add(email)
+
+
+def mark_email_failed(uow: UnitOfWork, email: OutgoingEmail, *, error: str, now: datetime) -> None:
+    email.attempts += 1
+    email.last_error = error[:1000]
+    email.next_attempt_at = now + timedelta(seconds=min(2 ** email.attempts, 600))
+    uow.session.add(email)
+
+
+# --- availability and the facilitator directory on Kafka -------------------------------------------
 
 
 async def ensure_availability(uow: UnitOfWork, *, settings: Settings, today: date) -> int:
     """Give each active accredited seeded facilitator weekday slots for the coming weeks; returns slots added."""
     tz = ZoneInfo(settings.timezone)
-    rows = await uow.session.execute(
-        select(Facilitator).where(col(Facilitator.id).in_(domain.SEEDED_FACILITATOR_IDS))
-    )
+    rows = await uow.session.execute(select(Facilitator).where(col(Facilitator.id).in_(domain.SEEDED_FACILITATOR_IDS)))
     facilitators = [f for f in rows.scalars() if domain.can_facilitate(f.rules_view())]
     times = domain.weekday_slots(
-        first_day=today,
-        days=settings.availability_days_ahead,
-        local_times=settings.availability_local_times,
-        duration=timedelta(minutes=settings.availability_slot_minutes),
-        tz=tz,
+        first_day=today, days=settings.availability_days_ahead, local_times=settings.availability_local_times,
+        duration=timedelta(minutes=settings.availability_slot_minutes), tz=tz,
     )
     if not facilitators or not times:
         return 0
     values = [
-        {"id": uuid4(), "facilitator_id": f.id, "starts_at": start, "ends_at": end,
-         "mode": SessionMode.VIRTUAL.value}
+        {"id": uuid4(), "facilitator_id": f.id, "starts_at": start, "ends_at": end, "mode": SessionMode.VIRTUAL.value}
         for f in facilitators
         for start, end in times
     ]
+    # No conflict target: skips both a repeated start and an overlap with a slot the facilitator added.
     result = await uow.session.execute(
-        insert(Slot)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=[col(Slot.facilitator_id), col(Slot.starts_at)])
-        .returning(col(Slot.id))
+        insert(Slot).values(values).on_conflict_do_nothing().returning(col(Slot.facilitator_id))
     )
-    added = len(result.all())
+    added = [row[0] for row in result.all()]
+    for facilitator_id in sorted(set(added), key=str):
+        await publish_availability_summary(uow, facilitator_id=facilitator_id,
+                                           now=datetime.combine(today, datetime.min.time(), tzinfo=tz))
     if added:
-        log.info("availability added", extra={"slots": added, "facilitators": len(facilitators)})
-    return added
+        log.info("availability added", extra={"slots": len(added), "facilitators": len(set(added))})
+    return len(added)
+
+
+async def publish_availability_summary(uow: UnitOfWork, *, facilitator_id: UUID, now: datetime) -> None:
+    """AvailabilityPublished: how many free future slots a facilitator has, and the next one."""
+    free = await free_slots(uow, facilitator_ids=[facilitator_id], not_before=now, per_facilitator=10_000)
+    uow.emit(AvailabilityPublished(
+        producer="scheduling", facilitator_id=facilitator_id, free_slots=len(free),
+        next_free_slot_at=free[0].starts_at if free else None,
+        modes=sorted({SessionMode(s.mode) for s in free}),
+    ))
+
+
+def directory_events(facilitator: Facilitator) -> list[FacilitatorRegistered | FacilitatorAccredited
+                                                         | FacilitatorStatusChanged]:
+    """The events that describe a facilitator to other services (registration, accreditation, status)."""
+    events: list[FacilitatorRegistered | FacilitatorAccredited | FacilitatorStatusChanged] = [
+        FacilitatorRegistered(
+            producer="scheduling", facilitator_id=facilitator.id, name=facilitator.name, email=facilitator.email,
+            region=facilitator.region, organisation=facilitator.organisation,
+            languages=[domain.language_name(code) for code in facilitator.languages] or ["English"],
+            monthly_capacity=facilitator.monthly_capacity,
+        )
+    ]
+    view = facilitator.rules_view()
+    if domain.is_accredited(view):
+        assert facilitator.elearning_score is not None and facilitator.course_completed_on is not None
+        events.append(FacilitatorAccredited(
+            producer="scheduling", facilitator_id=facilitator.id, elearning_score=facilitator.elearning_score,
+            elearning_passed_on=facilitator.elearning_passed_on or facilitator.course_completed_on,
+            course_completed_on=facilitator.course_completed_on,
+        ))
+    events.append(FacilitatorStatusChanged(producer="scheduling", facilitator_id=facilitator.id,
+                                           status=view.status.value))  # type: ignore[arg-type]
+    return events
+
+
+async def announce_facilitators(uow: UnitOfWork, *, now: datetime) -> int:
+    """Publish the directory events of facilitators not yet announced (the seeded ones, once)."""
+    rows = await uow.session.execute(
+        select(Facilitator).where(col(Facilitator.announced_at).is_(None)).with_for_update(skip_locked=True)
+    )
+    facilitators = list(rows.scalars())
+    for facilitator in facilitators:
+        for event in directory_events(facilitator):
+            uow.emit(event)
+        await publish_availability_summary(uow, facilitator_id=facilitator.id, now=now)
+        facilitator.announced_at = now
+        uow.session.add(facilitator)
+    if facilitators:
+        log.info("facilitators announced", extra={"facilitators": len(facilitators)})
+    return len(facilitators)
+

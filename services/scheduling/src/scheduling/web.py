@@ -1,4 +1,4 @@
-"""HTTP API: the public facilitator directory, booked sessions, and cycles needing attention."""
+"""HTTP API: the public facilitator directory, a cycle's session, and cycles needing attention."""
 
 from datetime import datetime
 from typing import Annotated
@@ -9,8 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlmodel import col
 
-from scheduling import domain
-from scheduling.tables import Facilitator, FeedbackSession, UnscheduledCycle
+from scheduling import domain, usecases
+from scheduling.tables import Facilitator, UnscheduledCycle
 from shared.service import ServiceRuntime, runtime_of
 
 router = APIRouter()
@@ -64,9 +64,9 @@ async def list_facilitators(runtime: Annotated[ServiceRuntime, Depends(runtime_o
 async def session_of_cycle(
     cycle_id: Annotated[UUID, Query()], runtime: Annotated[ServiceRuntime, Depends(runtime_of)]
 ) -> SessionPublic:
+    """The cycle's live session (requested, booked, completed or no-show), else its last cancelled one."""
     async with runtime.uow() as uow:
-        result = await uow.session.execute(select(FeedbackSession).where(col(FeedbackSession.cycle_id) == cycle_id))
-        session = result.scalars().first()
+        session = await usecases.current_session_of(uow, cycle_id=cycle_id)
         if session is None:
             raise HTTPException(status_code=404, detail="no session booked for this cycle")
         return SessionPublic.model_validate(session, from_attributes=True)

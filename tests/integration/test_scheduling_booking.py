@@ -1,0 +1,534 @@
+"""Scheduling in-process against real Kafka, PostgreSQL and SMTP: offering times, matching rules,
+capacity, no double booking under concurrency, calendar updates, outcomes, reminders, escalation."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import json
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from icalendar import Calendar
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from scheduling import registry, usecases
+from scheduling.config import Settings
+from scheduling.domain import SEEDED_FACILITATOR_IDS, FacilitatorStatus, LinkPurpose
+from scheduling.tables import BookingRequest, Facilitator, FeedbackSession, OutgoingEmail, RegionalLead, Slot
+from shared.contracts.events import CycleOpened, Event, FeedbackSessionCompleted, ReportGenerated
+from shared.contracts.topics import topic_for
+from shared.contracts.vocabulary import RaterGroup
+from shared.db import OutboxMessage
+from shared.errors import Rejected
+from tests.config import StackSettings
+from tests.integration.conftest import ServiceUnderTest, running_service
+from tests.support import TopicReader, eventually
+
+LONDON = ZoneInfo("Europe/London")
+SECRET = "s" * 64
+LINK = re.compile(r"https?://\S+(/book/[0-9a-f-]{36}/[A-Za-z0-9_\-]+)")
+
+
+@pytest.fixture
+async def service(settings: StackSettings, tmp_path: Path) -> AsyncIterator[ServiceUnderTest]:
+    async with running_service("scheduling", settings, link_secret=SECRET, output_dir=tmp_path,
+                               seed_availability=False, mail_poll_seconds=0.2,
+                               retry_unscheduled_seconds=2.0) as running:
+        yield running
+        await quiesce(running)
+
+
+async def quiesce(service: ServiceUnderTest) -> None:
+    """Stop only once every event is published, so no test ends with its events still in the outbox."""
+
+    async def all_published() -> bool:
+        async with service.runtime.uow() as uow:
+            waiting = await uow.session.execute(select(OutboxMessage).where(col(OutboxMessage.published_at).is_(None)))
+            return not list(waiting.scalars())
+
+    await eventually(all_published, what="the outbox relay to publish every event")
+
+
+def config(service: ServiceUnderTest) -> Settings:
+    settings: Settings = service.app.state.settings
+    return settings
+
+
+def monday_in(weeks: int, *, hour: int = 10) -> datetime:
+    """A Monday at least `weeks` weeks ahead, at a London wall-clock hour (in UTC)."""
+    today = datetime.now(LONDON).date()
+    monday = today + timedelta(days=7 * weeks - today.weekday())
+    return datetime.combine(monday, time(hour), tzinfo=LONDON).astimezone(UTC)
+
+
+async def add_facilitator(
+    service: ServiceUnderTest, *, region: str = "London", organisation: str | None = None,
+    email_address: str | None = None, capacity: int = 8, languages: tuple[str, ...] = ("en",),
+    status: str = "active", score: int = 90,
+) -> UUID:
+    facilitator_id = uuid4()
+    async with service.runtime.uow() as uow:
+        uow.session.add(Facilitator(
+            id=facilitator_id, name=f"Facilitator {facilitator_id.hex[:6]}",
+            email=email_address or f"f.{facilitator_id.hex[:8]}@facilitators.example.nhs.uk", region=region,
+            organisation=organisation or f"Trust {facilitator_id.hex[:6]}", status=status, elearning_score=score,
+            elearning_passed_on=date(2024, 1, 10), course_completed_on=date(2024, 2, 1),
+            monthly_capacity=capacity, languages=list(languages),
+        ))
+        await uow.commit()
+    return facilitator_id
+
+
+async def add_slot(
+    service: ServiceUnderTest, facilitator_id: UUID, starts_at: datetime, *, minutes: int = 120
+) -> UUID:
+    slot_id = uuid4()
+    async with service.runtime.uow() as uow:
+        uow.session.add(Slot(id=slot_id, facilitator_id=facilitator_id, starts_at=starts_at,
+                             ends_at=starts_at + timedelta(minutes=minutes), mode="virtual"))
+        await uow.commit()
+    return slot_id
+
+
+def cycle_events(
+    *, cycle_id: UUID, organisation: str = "Participant Trust", region: str = "London",
+    email_address: str | None = None, chosen: UUID | None = None,
+) -> tuple[CycleOpened, ReportGenerated]:
+    opened = CycleOpened(
+        producer="itest", cycle_id=cycle_id, participant_id=f"P-{cycle_id.hex[:6]}", participant_name="Amara Okafor",
+        organisation=organisation, region=region,
+        participant_email=email_address or f"participant.{cycle_id.hex[:8]}@participant.example.nhs.uk",
+        facilitator_id=chosen, deadline=datetime.now(UTC) + timedelta(days=14),
+        invited_per_group={RaterGroup.SELF: 1},
+    )
+    report = ReportGenerated(producer="itest", cycle_id=cycle_id, report_id=uuid4(),
+                             participant_id=opened.participant_id,
+                             organisation=organisation, region=region, facilitator_id=chosen)
+    return opened, report
+
+
+async def open_booking(service: ServiceUnderTest, **kwargs: Any) -> UUID:
+    """What the two Kafka handlers do, called directly: participant known, report ready."""
+    cycle_id = uuid4()
+    opened, report = cycle_events(cycle_id=cycle_id, **kwargs)
+    async with service.runtime.uow() as uow:
+        await usecases.record_participant(uow, opened)
+        await usecases.request_booking(uow, report, settings=config(service), now=datetime.now(UTC))
+        await uow.commit()
+    return cycle_id
+
+
+async def offer(service: ServiceUnderTest, cycle_id: UUID, *, language: str | None = None) -> usecases.Offer:
+    async with service.runtime.uow() as uow:
+        request = await uow.session.get(BookingRequest, cycle_id)
+        assert request is not None
+        return await usecases.offered_slots(uow, request, settings=config(service), now=datetime.now(UTC),
+                                            language=language)
+
+
+async def book(service: ServiceUnderTest, cycle_id: UUID, slot_id: UUID) -> FeedbackSession:
+    async with service.runtime.uow() as uow:
+        session = await usecases.choose_slot(uow, cycle_id=cycle_id, slot_id=slot_id, language=None,
+                                             settings=config(service), now=datetime.now(UTC))
+        await uow.commit()
+    return session
+
+
+async def emails(service: ServiceUnderTest, cycle_id: UUID) -> list[OutgoingEmail]:
+    async with service.runtime.uow() as uow:
+        rows = await uow.session.execute(select(OutgoingEmail).where(col(OutgoingEmail.cycle_id) == cycle_id)
+                                         .order_by(col(OutgoingEmail.created_at), col(OutgoingEmail.kind)))
+        found = list(rows.scalars())
+        uow.session.expunge_all()
+        return found
+
+
+async def outbox(service: ServiceUnderTest, event_type: str) -> list[dict[str, Any]]:
+    async with service.runtime.uow() as uow:
+        rows = await uow.session.execute(select(OutboxMessage).where(col(OutboxMessage.event_type) == event_type)
+                                         .order_by(col(OutboxMessage.id)))
+        return [json.loads(row.payload) for row in rows.scalars()]
+
+
+def booking_path(service: ServiceUnderTest, cycle_id: UUID) -> str:
+    return usecases.links(config(service)).path(LinkPurpose.BOOKING, cycle_id)
+
+
+def calendar_of(message: OutgoingEmail) -> tuple[str, Any]:
+    assert message.ics is not None
+    calendar = Calendar.from_ical(message.ics)
+    (event,) = calendar.walk("VEVENT")
+    return str(calendar["METHOD"]), event
+
+
+# --- the Kafka path ------------------------------------------------------------------------------
+
+
+async def publish(bootstrap: str, *events: Event) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(topic_for(event), event.model_dump_json().encode(), key=event.kafka_key())
+    finally:
+        await producer.stop()
+
+
+async def test_report_on_kafka_emails_a_booking_link_and_the_participant_books_over_http(
+    settings: StackSettings, service: ServiceUnderTest
+) -> None:
+    near = await add_facilitator(service)
+    first = await add_slot(service, near, monday_in(2))
+    await add_slot(service, near, monday_in(2, hour=14))
+    cycle_id = uuid4()
+    opened, report = cycle_events(cycle_id=cycle_id)
+    async with TopicReader(settings.hlm360_kafka_bootstrap_servers, "hlm360.feedback-session-scheduled.v1") as reader:
+        await publish(settings.hlm360_kafka_bootstrap_servers, opened, report)
+
+        async def sent_offer() -> OutgoingEmail | None:
+            found = [m for m in await emails(service, cycle_id) if m.kind == "booking_offer" and m.sent_at]
+            return found[0] if found else None
+
+        offer_email = await eventually(sent_offer, what="the booking email sent through SMTP")
+        assert offer_email.to_address == str(opened.participant_email)
+        match = LINK.search(offer_email.body)
+        assert match and match.group(1) == booking_path(service, cycle_id)
+        assert (await service.client.get(booking_path(service, cycle_id)[:-2] + "xx")).status_code == 404
+
+        page = await service.client.get(match.group(1))
+        assert page.status_code == 200 and str(first) in page.text and "Choose a time" in page.text
+        missing = await service.client.post(match.group(1), data={})
+        assert missing.status_code == 400 and "Select a time for your feedback session" in missing.text
+        chosen = await service.client.post(match.group(1), data={"slot": str(first)})
+        assert chosen.status_code == 303
+        booked = await service.client.get(chosen.headers["location"])
+        assert "Your feedback session is booked" in booked.text
+
+        api = (await service.client.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
+        assert api["status"] == "booked" and api["facilitator_id"] == str(near)
+        assert set(api) >= {"id", "cycle_id", "facilitator_id", "starts_at", "ends_at", "mode", "status", "ics_path"}
+        assert Path(api["ics_path"]).read_bytes().startswith(b"BEGIN:VCALENDAR")
+        records = await reader.wait_for(lambda r: r.key == str(cycle_id).encode())
+        assert json.loads(records[0].value)["session_id"] == api["id"]
+    # Redelivery of the same report neither books nor emails again.
+    async with service.runtime.uow() as uow:
+        again = await usecases.request_booking(uow, report, settings=config(service), now=datetime.now(UTC))
+        await uow.commit()
+    assert again is usecases.Outcome.ALREADY_BOOKED
+    kinds = sorted(m.kind for m in await emails(service, cycle_id))
+    assert kinds == ["booking_offer", "session_booked", "session_booked"]
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+
+async def test_matching_prefers_region_excludes_conflicts_and_ineligible_and_filters_language(
+    service: ServiceUnderTest,
+) -> None:
+    start = monday_in(3)
+    own_org = await add_facilitator(service, organisation="Participant Trust")
+    same_domain = await add_facilitator(service, organisation="PT (other name)",
+                                        email_address="someone@participant.example.nhs.uk")
+    lapsed = await add_facilitator(service, status="lapsed")
+    failed = await add_facilitator(service, score=70)
+    near = await add_facilitator(service, languages=("en",))
+    far = await add_facilitator(service, region="Midlands", languages=("en", "ta"))
+    for n, facilitator in enumerate((own_org, same_domain, lapsed, failed, near, far)):
+        await add_slot(service, facilitator, start + timedelta(hours=3 * n))
+    far_early = await add_slot(service, far, start - timedelta(days=2))
+
+    cycle_id = await open_booking(service)
+    offered = await offer(service, cycle_id)
+    owners = [o.slot.facilitator_id for o in offered.options]
+    assert owners == [near, far, far], "same region first, then others by time; conflicts and ineligible never"
+    assert offered.options[1].slot.id == far_early
+    assert [o.slot.facilitator_id for o in (await offer(service, cycle_id, language="ta")).options] == [far, far]
+
+    chose_far = await open_booking(service, chosen=far)
+    own = await offer(service, chose_far)
+    assert own.chose_facilitator and {o.slot.facilitator_id for o in own.options} == {far}
+    chose_lapsed = await open_booking(service, chosen=lapsed)
+    fallback = await offer(service, chose_lapsed)
+    assert fallback.choice_unavailable and fallback.options[0].slot.facilitator_id == near
+    chose_conflict = await open_booking(service, chosen=own_org)
+    assert own_org not in {o.slot.facilitator_id for o in (await offer(service, chose_conflict)).options}
+
+
+async def test_a_full_month_is_not_offered_and_cannot_be_booked(service: ServiceUnderTest) -> None:
+    busy = await add_facilitator(service, capacity=1)
+    month_start = monday_in(3)
+    first = await add_slot(service, busy, month_start)
+    same_month = await add_slot(service, busy, month_start + timedelta(hours=4))
+    next_month_day = (month_start.astimezone(LONDON).replace(day=1) + timedelta(days=40)).replace(day=3)
+    next_month = await add_slot(service, busy, next_month_day.astimezone(UTC))
+    one, two = await open_booking(service), await open_booking(service)
+    assert {o.slot.id for o in (await offer(service, two)).options} >= {first, same_month, next_month}
+    await book(service, one, first)
+    offered = {o.slot.id for o in (await offer(service, two)).options}
+    assert same_month not in offered and next_month in offered
+    with pytest.raises(Rejected):
+        await book(service, two, same_month)
+
+
+async def test_nothing_to_offer_is_kept_for_retry_and_offered_when_times_appear(service: ServiceUnderTest) -> None:
+    cycle_id = await open_booking(service, region="East of England")
+    unscheduled = (await service.client.get("/api/unscheduled")).json()
+    assert cycle_id in {UUID(row["cycle_id"]) for row in unscheduled}
+    assert [m.kind for m in await emails(service, cycle_id)] == []
+    facilitator = await add_facilitator(service, region="East of England")
+    await add_slot(service, facilitator, monday_in(2))
+
+    async def offered() -> list[OutgoingEmail] | None:
+        found = [m for m in await emails(service, cycle_id) if m.kind == "booking_offer"]
+        return found or None
+
+    await eventually(offered, what="the retry job to email the booking link")
+    assert cycle_id not in {UUID(row["cycle_id"]) for row in (await service.client.get("/api/unscheduled")).json()}
+
+
+# --- no double booking -----------------------------------------------------------------------------
+
+
+async def test_concurrent_participants_cannot_book_the_same_time(service: ServiceUnderTest) -> None:
+    facilitator = await add_facilitator(service)
+    contested = await add_slot(service, facilitator, monday_in(2))
+    cycles = [await open_booking(service) for _ in range(12)]
+    responses = await asyncio.gather(*(
+        service.client.post(booking_path(service, cycle_id), data={"slot": str(contested)}) for cycle_id in cycles
+    ))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [303] + [409] * 11, codes
+    loser = next(r for r in responses if r.status_code == 409)
+    assert "That time has just been taken" in loser.text and "There is a problem" in loser.text
+    async with service.runtime.uow() as uow:
+        live = await uow.session.execute(select(FeedbackSession).where(col(FeedbackSession.slot_id) == contested))
+        assert len(list(live.scalars())) == 1
+        scheduled = await uow.session.execute(
+            select(OutboxMessage).where(col(OutboxMessage.event_type) == "FeedbackSessionScheduled",
+                                        col(OutboxMessage.key).in_([str(c) for c in cycles])))
+        assert len(list(scheduled.scalars())) == 1
+
+
+async def test_the_database_itself_refuses_overlapping_sessions(service: ServiceUnderTest) -> None:
+    facilitator = await add_facilitator(service)
+    starts = monday_in(2)
+    slot_a = await add_slot(service, facilitator, starts)
+    slot_b = await add_slot(service, facilitator, starts + timedelta(hours=3))
+    await book(service, await open_booking(service), slot_a)
+    async with service.runtime.uow() as uow:
+        with pytest.raises(IntegrityError, match="ex_session_facilitator_overlap"):
+            await uow.session.execute(text(
+                "INSERT INTO scheduling.session (id, cycle_id, report_id, facilitator_id, slot_id, starts_at, ends_at,"
+                " mode, status, ics_path) VALUES (:id, :cycle, :report, :f, :slot, :s, :e, 'virtual', 'booked', 'x')"
+            ), {"id": uuid4(), "cycle": uuid4(), "report": uuid4(), "f": facilitator, "slot": slot_b,
+                "s": starts + timedelta(hours=1), "e": starts + timedelta(hours=3)})
+    async with service.runtime.uow() as uow:
+        with pytest.raises(IntegrityError, match="ex_slot_facilitator_overlap"):
+            uow.session.add(Slot(id=uuid4(), facilitator_id=facilitator, starts_at=starts + timedelta(minutes=30),
+                                 ends_at=starts + timedelta(hours=2), mode="virtual"))
+            await uow.session.flush()
+
+
+# --- calendar updates ------------------------------------------------------------------------------
+
+
+async def test_reschedule_and_cancel_update_the_same_calendar_event(
+    settings: StackSettings, service: ServiceUnderTest
+) -> None:
+    facilitator = await add_facilitator(service)
+    first = await add_slot(service, facilitator, monday_in(2))
+    later = await add_slot(service, facilitator, monday_in(3, hour=14))
+    cycle_id = await open_booking(service)
+    session = await book(service, cycle_id, first)
+    async with service.runtime.uow() as uow:
+        await usecases.reschedule_session(uow, session_id=session.id, slot_id=later, by="facilitator",
+                                          settings=config(service), now=datetime.now(UTC), facilitator_id=facilitator)
+        await uow.commit()
+    async with service.runtime.uow() as uow:
+        await usecases.cancel_session(uow, session_id=session.id, by="participant", settings=config(service),
+                                      now=datetime.now(UTC), cycle_id=cycle_id)
+        await uow.commit()
+
+    sent = [m for m in await emails(service, cycle_id) if m.ics is not None]
+    assert [m.kind for m in sent] == ["session_booked"] * 2 + ["session_rescheduled"] * 2 + ["session_cancelled"] * 2
+    calendars = [calendar_of(m) for m in sent]
+    assert {str(event["UID"]) for _, event in calendars} == {str(session.id)}
+    assert [(method, int(event["SEQUENCE"])) for method, event in calendars[::2]] == [
+        ("REQUEST", 0), ("REQUEST", 1), ("CANCEL", 2)]
+    assert calendars[0][1].decoded("DTSTART") == monday_in(2)
+    assert calendars[2][1].decoded("DTSTART") == monday_in(3, hour=14)
+    assert str(calendars[4][1]["STATUS"]) == "CANCELLED"
+    attendees = {str(a) for a in calendars[2][1]["ATTENDEE"]}
+    assert {m.to_address for m in sent[2:4]} == {a.removeprefix("mailto:") for a in attendees}
+    on_disk = Calendar.from_ical(Path(session.ics_path).read_bytes())
+    assert str(on_disk["METHOD"]) == "CANCEL" and on_disk.walk("VEVENT")[0].decoded("SEQUENCE") == 2
+    assert "ATTENDEE" not in on_disk.walk("VEVENT")[0], "the file on disk names nobody"
+    assert [e["reason"] for e in await outbox(service, "FeedbackSessionCancelled")] == ["participant"]
+    assert [e["starts_at"][:16] for e in await outbox(service, "FeedbackSessionRescheduled")] == [
+        monday_in(3, hour=14).isoformat()[:16]]
+
+    # The cancellation really leaves through SMTP with the calendar attached as METHOD=CANCEL.
+    cancel_email = sent[4]
+
+    def find_delivered() -> Path | None:
+        for path in sorted(settings.hlm360_mail_dir.glob("*.eml"), reverse=True)[:400]:
+            if f"<{cancel_email.id}@" in path.read_text(errors="replace"):
+                return path
+        return None
+
+    async def delivered() -> Path | None:
+        return await asyncio.to_thread(find_delivered)
+
+    eml = await eventually(delivered, what="the cancellation email in the SMTP sink")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    (part,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_param("method") == "CANCEL"
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes) and str(Calendar.from_ical(payload)["METHOD"]) == "CANCEL"
+
+    # The cycle is free to book again, with a new calendar event.
+    again = await book(service, cycle_id, first)
+    assert again.id != session.id and again.status == "booked"
+
+
+async def test_facilitator_confirmation_mode(settings: StackSettings, tmp_path: Path) -> None:
+    async with running_service("scheduling", settings, link_secret=SECRET, output_dir=tmp_path,
+                               seed_availability=False, booking_confirmation="facilitator") as service:
+        facilitator = await add_facilitator(service)
+        slot = await add_slot(service, facilitator, monday_in(2))
+        cycle_id = await open_booking(service)
+        session = await book(service, cycle_id, slot)
+        assert session.status == "requested"
+        assert await outbox(service, "FeedbackSessionScheduled") == []
+        assert sorted(m.kind for m in await emails(service, cycle_id)) == [
+            "booking_offer", "booking_pending", "booking_requested"]
+        page = usecases.links(config(service)).path(LinkPurpose.FACILITATOR, facilitator)
+        confirmed = await service.client.post(f"{page}/sessions/{session.id}", data={"action": "confirm"})
+        assert confirmed.status_code == 303
+        again = await service.client.post(f"{page}/sessions/{session.id}", data={"action": "confirm"})
+        assert again.status_code == 409 and "needs no confirmation" in again.text
+        api = (await service.client.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
+        assert api["status"] == "booked"
+        assert [e["session_id"] for e in await outbox(service, "FeedbackSessionScheduled")] == [str(session.id)]
+        invitations = [m for m in await emails(service, cycle_id) if m.kind == "session_booked"]
+        assert len(invitations) == 2 and all(calendar_of(m)[0] == "REQUEST" for m in invitations)
+        await quiesce(service)
+
+
+# --- outcome, reminders, escalation ----------------------------------------------------------------
+
+
+async def test_completion_emits_feedback_session_completed(settings: StackSettings, service: ServiceUnderTest) -> None:
+    facilitator = await add_facilitator(service)
+    slot = await add_slot(service, facilitator, monday_in(2))
+    cycle_id = await open_booking(service)
+    session = await book(service, cycle_id, slot)
+    async with service.runtime.uow() as uow:
+        with pytest.raises(Rejected, match="once the session has started"):
+            await usecases.record_outcome(uow, facilitator_id=facilitator, session_id=session.id,
+                                          outcome="completed", now=datetime.now(UTC))
+    async with service.runtime.uow() as uow:
+        with pytest.raises(Rejected, match="no such session"):
+            await usecases.record_outcome(uow, facilitator_id=uuid4(), session_id=session.id, outcome="completed",
+                                          now=session.starts_at + timedelta(hours=2))
+    async with TopicReader(settings.hlm360_kafka_bootstrap_servers, topic_for(FeedbackSessionCompleted)) as reader:
+        async with service.runtime.uow() as uow:
+            await usecases.record_outcome(uow, facilitator_id=facilitator, session_id=session.id,
+                                          outcome="completed", now=session.starts_at + timedelta(hours=2))
+            await uow.commit()
+        (record,) = await reader.wait_for(lambda r: r.key == str(cycle_id).encode())
+    completed = json.loads(record.value)
+    assert completed["outcome"] == "completed" and completed["report_id"] == str(session.report_id)
+    assert completed["session_id"] == str(session.id) and completed["facilitator_id"] == str(facilitator)
+    api = (await service.client.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
+    assert api["status"] == "completed"
+
+
+async def test_reminders_go_to_both_once(service: ServiceUnderTest) -> None:
+    facilitator = await add_facilitator(service)
+    slot = await add_slot(service, facilitator, monday_in(2))
+    cycle_id = await open_booking(service)
+    session = await book(service, cycle_id, slot)
+    for when, expected in ((session.starts_at - timedelta(hours=30), 0), (session.starts_at - timedelta(hours=20), 1),
+                           (session.starts_at - timedelta(hours=10), 0)):
+        async with service.runtime.uow() as uow:
+            count = await usecases.send_reminders(uow, settings=config(service), now=when)
+            await uow.commit()
+        assert count == expected
+    reminders = [m for m in await emails(service, cycle_id) if m.kind == "session_reminder"]
+    assert len(reminders) == 2 and len({m.to_address for m in reminders}) == 2
+
+
+async def test_unbooked_sessions_are_escalated_to_the_regional_lead_once(service: ServiceUnderTest) -> None:
+    facilitator = await add_facilitator(service, region="North West")
+    await add_slot(service, facilitator, monday_in(2))
+    cycle_id = await open_booking(service, region="north  west")
+    async with service.runtime.uow() as uow:
+        request = await uow.session.get(BookingRequest, cycle_id)
+        assert request is not None
+        created = request.created_at
+    for days, escalated_in_total in ((6, 0), (8, 1), (9, 1)):
+        async with service.runtime.uow() as uow:
+            await usecases.escalate_unbooked(uow, settings=config(service), now=created + timedelta(days=days))
+            await uow.commit()
+        escalations = [m for m in await emails(service, cycle_id) if m.kind == "escalation"]
+        assert len(escalations) == escalated_in_total, f"after {days} days"
+    (escalation,) = [m for m in await emails(service, cycle_id) if m.kind == "escalation"]
+    assert escalation.to_address == "northwest.lead@hlm360.example.nhs.uk"
+    async with service.runtime.uow() as uow:
+        lead_id = (await uow.session.execute(
+            select(col(RegionalLead.id)).where(col(RegionalLead.region) == "North West"))).scalar_one()
+    lead_page = usecases.links(config(service)).path(LinkPurpose.LEAD, lead_id)
+    assert lead_page in escalation.body
+    page = await service.client.get(lead_page)
+    assert page.status_code == 200 and f"P-{cycle_id.hex[:6]}" in page.text and "escalated to you" in page.text
+
+
+# --- the facilitator directory on Kafka ------------------------------------------------------------
+
+
+async def test_seeded_facilitators_are_announced_once_and_lapse_keeps_bookings(service: ServiceUnderTest) -> None:
+    async def announced() -> list[dict[str, Any]] | None:
+        found = await outbox(service, "FacilitatorRegistered")
+        return found if len(found) >= 4 else None
+
+    registered = await eventually(announced, what="the seeded facilitators' registrations")
+    assert {UUID(e["facilitator_id"]) for e in registered} == set(SEEDED_FACILITATOR_IDS)
+    statuses = {e["facilitator_id"]: e["status"] for e in await outbox(service, "FacilitatorStatusChanged")}
+    assert statuses[str(SEEDED_FACILITATOR_IDS[3])] == "lapsed"
+    assert len(await outbox(service, "FacilitatorAccredited")) == 4
+    async with service.runtime.uow() as uow:
+        assert await usecases.announce_facilitators(uow, now=datetime.now(UTC)) == 0
+
+    facilitator = await add_facilitator(service, region="Midlands")
+    slot = await add_slot(service, facilitator, monday_in(2))
+    session = await book(service, await open_booking(service, region="Midlands"), slot)
+    async with service.runtime.uow() as uow:
+        lead = (await uow.session.execute(
+            select(RegionalLead).where(col(RegionalLead.region) == "Midlands"))).scalar_one()
+        kept = await registry.change_status(uow, lead=lead, facilitator_id=facilitator,
+                                            status=FacilitatorStatus.LAPSED, settings=config(service),
+                                            now=datetime.now(UTC))
+        await uow.commit()
+    assert kept == 0
+    async with service.runtime.uow() as uow:
+        cancelled = await registry.change_status(uow, lead=lead, facilitator_id=facilitator,
+                                                 status=FacilitatorStatus.SUSPENDED, settings=config(service),
+                                                 now=datetime.now(UTC))
+        await uow.commit()
+    assert cancelled == 1
+    api = (await service.client.get("/api/sessions", params={"cycle_id": str(session.cycle_id)})).json()
+    assert api["status"] == "cancelled"
+    assert [e["status"] for e in await outbox(service, "FacilitatorStatusChanged")
+            if e["facilitator_id"] == str(facilitator)] == ["lapsed", "suspended"]

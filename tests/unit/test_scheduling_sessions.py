@@ -1,0 +1,154 @@
+"""Pure rules added for booking by the participant: local times across clock changes, signed links,
+conflicts by email domain, language, what a session may become, reminders and escalation."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from scheduling.domain import (
+    Facilitator,
+    FacilitatorStatus,
+    FreeSlot,
+    LinkPurpose,
+    MatchRequest,
+    SessionStatus,
+    check_can_change,
+    check_can_confirm,
+    check_can_record_outcome,
+    email_domain,
+    escalation_due,
+    has_conflict_of_interest,
+    keeps_bookings,
+    lead_for_region,
+    link_is_valid,
+    link_signature,
+    local_to_utc,
+    offer,
+    ranked_facilitators,
+    reminder_due,
+    weekly_starts,
+)
+from shared.errors import Rejected
+
+LONDON = ZoneInfo("Europe/London")
+NOW = datetime(2027, 6, 1, 9, tzinfo=UTC)
+
+
+def facilitator(*, organisation: str = "A Trust", region: str = "London", email: str = "x@a.nhs.uk",
+                languages: tuple[str, ...] = ("en",)) -> Facilitator:
+    return Facilitator(id=uuid4(), region=region, organisation=organisation, status=FacilitatorStatus.ACTIVE,
+                       elearning_score=90, course_completed_on=date(2024, 1, 1), monthly_capacity=8,
+                       email_domain=email_domain(email), languages=languages)
+
+
+# --- time zones ------------------------------------------------------------------------------------
+
+
+def test_a_weekly_time_keeps_its_wall_clock_across_the_clocks_going_back() -> None:
+    # The clocks go back on Sunday 31 October 2027: 10:00 is 09:00 UTC before, 10:00 UTC after.
+    starts = weekly_starts(date(2027, 10, 25), time(10), weeks=2, tz=LONDON)
+    assert starts == [datetime(2027, 10, 25, 9, tzinfo=UTC), datetime(2027, 11, 1, 10, tzinfo=UTC)]
+
+
+def test_a_time_the_clocks_skip_is_refused() -> None:
+    with pytest.raises(Rejected, match=r"does not exist.*clocks go forward"):
+        local_to_utc(date(2027, 3, 28), time(1, 30), tz=LONDON)
+
+
+def test_a_time_that_happens_twice_is_refused() -> None:
+    with pytest.raises(Rejected, match="happens twice"):
+        local_to_utc(date(2027, 10, 31), time(1, 30), tz=LONDON)
+    assert local_to_utc(date(2027, 10, 31), time(2, 30), tz=LONDON) == datetime(2027, 10, 31, 2, 30, tzinfo=UTC)
+
+
+# --- signed links ----------------------------------------------------------------------------------
+
+
+def test_links_are_signed_per_purpose_and_subject() -> None:
+    secret, subject = b"k" * 32, uuid4()
+    signature = link_signature(secret=secret, purpose=LinkPurpose.BOOKING, subject_id=subject)
+    assert len(signature) == 43
+    assert link_is_valid(secret=secret, purpose=LinkPurpose.BOOKING, subject_id=subject, signature=signature)
+    assert not link_is_valid(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, signature=signature)
+    assert not link_is_valid(secret=secret, purpose=LinkPurpose.BOOKING, subject_id=uuid4(), signature=signature)
+    assert not link_is_valid(secret=b"j" * 32, purpose=LinkPurpose.BOOKING, subject_id=subject, signature=signature)
+
+
+# --- matching --------------------------------------------------------------------------------------
+
+
+def test_the_same_email_domain_is_a_conflict_when_that_rule_is_on() -> None:
+    f = facilitator(organisation="Thameside NHS FT", email="a.b@thameside.nhs.uk")
+    assert has_conflict_of_interest(f, participant_organisation="Thameside Hospitals",
+                                    participant_email_domain="THAMESIDE.nhs.uk", rules=("email_domain",))
+    assert not has_conflict_of_interest(f, participant_organisation="Thameside Hospitals",
+                                        participant_email_domain="thameside.nhs.uk", rules=("organisation",))
+
+
+def test_language_filters_matches_but_not_an_explicit_choice() -> None:
+    english, tamil = facilitator(organisation="B"), facilitator(organisation="C", languages=("en", "ta"))
+    request = MatchRequest(organisation="Z", region="London", language="ta")
+    assert [f for _, f in ranked_facilitators([english, tamil], request=request)] == [tamil]
+    chosen = MatchRequest(organisation="Z", region="London", language="ta", chosen_facilitator_id=english.id)
+    assert ranked_facilitators([english], request=chosen) == [(0, english)]
+
+
+def test_offer_shows_only_the_chosen_facilitators_times_when_they_have_any() -> None:
+    chosen, other = facilitator(organisation="B"), facilitator(organisation="C")
+    ranked = [(0, chosen), (1, other)]
+    mine = FreeSlot(id=uuid4(), facilitator_id=chosen.id, starts_at=NOW, ends_at=NOW + timedelta(hours=2))
+    theirs = FreeSlot(id=uuid4(), facilitator_id=other.id, starts_at=NOW, ends_at=NOW + timedelta(hours=2))
+    assert offer([mine, theirs], ranked=ranked, limit=10) == [mine]
+    assert offer([theirs], ranked=ranked, limit=10) == [theirs]
+    assert offer([theirs] * 5, ranked=ranked, limit=3) == [theirs] * 3
+
+
+def test_regional_lead_is_found_ignoring_case_and_spacing() -> None:
+    lead = uuid4()
+    assert lead_for_region("north  east and yorkshire", {"North East and Yorkshire": lead}) == lead
+    assert lead_for_region("Wales", {"North East and Yorkshire": lead}) is None
+
+
+# --- session lifecycle -----------------------------------------------------------------------------
+
+
+def test_only_requested_sessions_are_confirmed() -> None:
+    check_can_confirm(SessionStatus.REQUESTED)
+    with pytest.raises(Rejected):
+        check_can_confirm(SessionStatus.BOOKED)
+
+
+def test_only_future_requested_or_booked_sessions_change() -> None:
+    check_can_change(SessionStatus.BOOKED, starts_at=NOW + timedelta(hours=1), now=NOW)
+    check_can_change(SessionStatus.REQUESTED, starts_at=NOW + timedelta(hours=1), now=NOW)
+    for status in (SessionStatus.COMPLETED, SessionStatus.NO_SHOW, SessionStatus.CANCELLED):
+        with pytest.raises(Rejected):
+            check_can_change(status, starts_at=NOW + timedelta(hours=1), now=NOW)
+    with pytest.raises(Rejected, match="already started"):
+        check_can_change(SessionStatus.BOOKED, starts_at=NOW, now=NOW)
+
+
+def test_outcome_is_recorded_for_booked_sessions_once_started() -> None:
+    check_can_record_outcome(SessionStatus.BOOKED, starts_at=NOW, now=NOW)
+    with pytest.raises(Rejected, match="once the session has started"):
+        check_can_record_outcome(SessionStatus.BOOKED, starts_at=NOW + timedelta(minutes=1), now=NOW)
+    with pytest.raises(Rejected):
+        check_can_record_outcome(SessionStatus.REQUESTED, starts_at=NOW, now=NOW)
+
+
+def test_which_status_keeps_bookings_is_configuration() -> None:
+    assert keeps_bookings(FacilitatorStatus.LAPSED, lapsed_keeps=True, suspended_keeps=False)
+    assert not keeps_bookings(FacilitatorStatus.LAPSED, lapsed_keeps=False, suspended_keeps=False)
+    assert not keeps_bookings(FacilitatorStatus.SUSPENDED, lapsed_keeps=True, suspended_keeps=False)
+    assert keeps_bookings(FacilitatorStatus.ACTIVE, lapsed_keeps=False, suspended_keeps=False)
+
+
+def test_reminder_and_escalation_windows() -> None:
+    starts = NOW + timedelta(hours=24)
+    assert reminder_due(starts_at=starts, now=NOW, hours_before=24)
+    assert not reminder_due(starts_at=starts, now=NOW - timedelta(minutes=1), hours_before=24)
+    assert not reminder_due(starts_at=starts, now=starts, hours_before=24)
+    assert escalation_due(requested_at=NOW - timedelta(days=7), now=NOW, after_days=7)
+    assert not escalation_due(requested_at=NOW - timedelta(days=6, hours=23), now=NOW, after_days=7)
