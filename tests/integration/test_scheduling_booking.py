@@ -26,7 +26,13 @@ from scheduling import registry, usecases
 from scheduling.config import Settings
 from scheduling.domain import SEEDED_FACILITATOR_IDS, FacilitatorStatus, LinkPurpose
 from scheduling.tables import BookingRequest, Facilitator, FeedbackSession, OutgoingEmail, RegionalLead, Slot
-from shared.contracts.events import CycleOpened, Event, FeedbackSessionCompleted, ReportGenerated
+from shared.contracts.events import (
+    CycleOpened,
+    Event,
+    FeedbackSessionCompleted,
+    FeedbackSessionScheduled,
+    ReportGenerated,
+)
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import RaterGroup
 from shared.db import OutboxMessage
@@ -193,7 +199,7 @@ async def test_report_on_kafka_emails_a_booking_link_and_the_participant_books_o
     await add_slot(service, near, monday_in(2, hour=14))
     cycle_id = uuid4()
     opened, report = cycle_events(cycle_id=cycle_id)
-    async with TopicReader(settings.hlm360_kafka_bootstrap_servers, "hlm360.feedback-session-scheduled.v1") as reader:
+    async with TopicReader(settings.hlm360_kafka_bootstrap_servers, topic_for(FeedbackSessionScheduled)) as reader:
         await publish(settings.hlm360_kafka_bootstrap_servers, opened, report)
 
         async def sent_offer() -> OutgoingEmail | None:
