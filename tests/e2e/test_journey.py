@@ -54,7 +54,7 @@ async def assert_journey_state(
     cycle_id = result.cycle_id
     raters = await dbs.fetch("invitations", 'SELECT "group", status FROM invitations.rater WHERE cycle_id=$1',
                              cycle_id)
-    assert len(raters) == 10 and {r["status"] for r in raters} == {"invited"}
+    assert len(raters) == 10 and {r["status"] for r in raters} == {"submitted"}, "invitations saw every RatingSubmitted"
     assert Counter(r["group"] for r in raters) == {
         "self": 1, "line_manager": 1, "peer": 3, "direct_report": 3, "other": 2
     }
