@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import formatdate
 from uuid import UUID
 
-import aiosmtplib
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from shared.mail import email_templates, new_message, permanent_failure_code, send
 
-_templates = Environment(
-    loader=PackageLoader("invitations", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+__all__ = ["KIND_HEADER", "SUBJECTS", "compose", "permanent_failure_code", "send"]
+
+_templates = email_templates("invitations")
 
 SUBJECTS = {
     "invitation": "Please give feedback for {participant}'s Healthcare Leadership Model 360",
@@ -33,28 +27,9 @@ KIND_HEADER = "X-HLM360-Kind"
 def compose(
     *, email_id: UUID, template: str, sender: str, to: str, subject: str, context: dict[str, object]
 ) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
-    # A stable Message-ID lets mail clients drop the duplicate if a crash makes us send twice.
-    message["Message-ID"] = f"<{email_id}@hlm360.nhs.invalid>"
+    message = new_message(email_id=email_id, sender=sender, to=to, subject=subject)
     message[KIND_HEADER] = template
     message.set_content(_templates.get_template(f"{template}.txt").render(**context))
     message.add_alternative(_templates.get_template(f"{template}.html").render(**context), subtype="html")
     return message
 
-
-async def send(message: EmailMessage, *, host: str, port: int, timeout: float) -> None:
-    await aiosmtplib.send(message, hostname=host, port=port, timeout=timeout, start_tls=False, use_tls=False)
-
-
-def permanent_failure_code(error: BaseException) -> int | None:
-    """The SMTP reply code if the server refused for good (5xx: bounce), else None (retry later)."""
-    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
-        codes = [r.code for r in error.recipients]
-        return codes[0] if codes and all(500 <= c < 600 for c in codes) else None
-    if isinstance(error, aiosmtplib.SMTPResponseException) and 500 <= error.code < 600:
-        return error.code
-    return None

@@ -5,21 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from email.message import EmailMessage
-from email.utils import formatdate
 from uuid import UUID
 
-import aiosmtplib
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from shared.mail import email_templates, new_message, send
+
+__all__ = ["SUBJECTS", "compose", "render", "send"]
 
 # Plain-text emails (.txt): not HTML, so not escaped.
-_templates = Environment(
-    loader=PackageLoader("scheduling", "templates/email"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+_templates = email_templates("scheduling", "templates/email", keep_trailing_newline=True)
 
 SUBJECTS: dict[str, str] = {
     "booking_offer": "Choose a time for your Healthcare Leadership Model 360 feedback session",
@@ -51,13 +44,7 @@ def compose(
     ics: bytes | None = None,
     ics_method: str | None = None,
 ) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
-    # A stable Message-ID lets mail clients drop the duplicate if a crash makes us send twice.
-    message["Message-ID"] = f"<{email_id}@hlm360.nhs.invalid>"
+    message = new_message(email_id=email_id, sender=sender, to=to, subject=subject)
     message.set_content(body)
     if ics is not None:
         message.add_attachment(
@@ -69,6 +56,3 @@ def compose(
         )
     return message
 
-
-async def send(message: EmailMessage, *, host: str, port: int, timeout: float) -> None:
-    await aiosmtplib.send(message, hostname=host, port=port, timeout=timeout, start_tls=False, use_tls=False)

@@ -1,0 +1,48 @@
+"""Email plumbing shared by the services that send mail (each keeps its own templates and mail
+outbox table): template environments, message headers and real SMTP delivery."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate
+from uuid import UUID
+
+import aiosmtplib
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+
+def email_templates(package: str, folder: str = "templates", *, keep_trailing_newline: bool = False) -> Environment:
+    """`.txt` templates are plain text (not escaped); `.html` ones are autoescaped."""
+    return Environment(
+        loader=PackageLoader(package, folder),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=keep_trailing_newline,
+    )
+
+
+def new_message(*, email_id: UUID, sender: str, to: str, subject: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    # A stable Message-ID lets mail clients drop the duplicate if a crash makes us send twice.
+    message["Message-ID"] = f"<{email_id}@hlm360.nhs.invalid>"
+    return message
+
+
+async def send(message: EmailMessage, *, host: str, port: int, timeout: float) -> None:
+    await aiosmtplib.send(message, hostname=host, port=port, timeout=timeout, start_tls=False, use_tls=False)
+
+
+def permanent_failure_code(error: BaseException) -> int | None:
+    """The SMTP reply code if the server refused for good (5xx: bounce), else None (retry later)."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in error.recipients]
+        return codes[0] if codes and all(500 <= c < 600 for c in codes) else None
+    if isinstance(error, aiosmtplib.SMTPResponseException) and 500 <= error.code < 600:
+        return error.code
+    return None
