@@ -27,6 +27,7 @@ RATER_ID_EXAMPLE = "0b7e7a5e-93a4-4f7a-8f6c-1c3f0f6a2d11"
 FACILITATOR_ID_EXAMPLE = "9a3b8c1d-2e4f-4a5b-8c6d-7e8f9a0b1c2d"
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z]{2,3}$")]
 FreeText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 
 
@@ -93,6 +94,20 @@ class Participant(BaseModel):
         examples=["Example NHS Foundation Trust"],
     )
     region: ShortText = Field(default="unspecified", description="NHS region.", examples=["London"])
+    management_line: list[EmailStr] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Work emails of the participant's line manager and the managers above them. Used only to keep "
+        "facilitators out of the participant's own management line (conflict of interest); never shown or logged. "
+        "A nominated line manager rater is added automatically.",
+        examples=[["jo.bloggs@example.nhs.uk"]],
+    )
+    preferred_language: LanguageCode | None = Field(
+        default=None,
+        description="Language the participant would like their feedback session in: an ISO 639 code "
+        "('en', 'cy' for Welsh) or 'bsl' for British Sign Language. Facilitators are matched on it.",
+        examples=["cy"],
+    )
 
 
 class RaterNomination(BaseModel):
@@ -135,6 +150,8 @@ class CycleRequested(CycleEvent):
                         "email": "amara.okafor@example.nhs.uk",
                         "organisation": "Example NHS Foundation Trust",
                         "region": "London",
+                        "management_line": ["jo.bloggs@example.nhs.uk"],
+                        "preferred_language": "en",
                     },
                     "programme": "Mary Seacole Programme 2027 cohort 1",
                     "deadline": "2026-12-17T17:00:00Z",
@@ -177,9 +194,19 @@ class CycleOpened(CycleEvent):
     participant_email: EmailStr | None = Field(
         default=None,
         description="The participant's own email, for booking their feedback session and sending their report. "
-        "Raters' contact details never leave the invitations service.",
+        "Raters' contact details never leave the invitations service (see `management_line`).",
     )
     facilitator_id: UUID | None = None
+    management_line: list[EmailStr] = Field(
+        default_factory=list,
+        description="Work emails in the participant's management line (from the request, plus any nominated line "
+        "manager, who is identifiable by role in HLM 360 anyway). Only for keeping facilitators out of the "
+        "participant's own line; consumers must not show or log them.",
+        examples=[["jo.bloggs@example.nhs.uk"]],
+    )
+    preferred_language: LanguageCode | None = Field(
+        default=None, description="Language the participant would like their feedback session in.", examples=["cy"]
+    )
     deadline: AwareDatetime
     invited_per_group: dict[RaterGroup, int] = Field(
         description="How many raters were invited in each group, including 'self'.",
