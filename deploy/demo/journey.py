@@ -81,6 +81,8 @@ def build_request(*, cycle_id: UUID, facilitator_id: UUID | None, tag: str) -> C
             email=person("participant"),
             organisation="Demo Community NHS Trust",
             region="London",
+            management_line=[person("director")],
+            preferred_language="en",
         ),
         programme="Mary Seacole Programme (demo)",
         facilitator_id=facilitator_id,

@@ -27,7 +27,7 @@ RATER_ID_EXAMPLE = "0b7e7a5e-93a4-4f7a-8f6c-1c3f0f6a2d11"
 FACILITATOR_ID_EXAMPLE = "9a3b8c1d-2e4f-4a5b-8c6d-7e8f9a0b1c2d"
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z]{2,3}$")]
+LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z]{2,3}$")]
 FreeText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 
 
@@ -199,6 +199,7 @@ class CycleOpened(CycleEvent):
     facilitator_id: UUID | None = None
     management_line: list[EmailStr] = Field(
         default_factory=list,
+        max_length=20,
         description="Work emails in the participant's management line (from the request, plus any nominated line "
         "manager, who is identifiable by role in HLM 360 anyway). Only for keeping facilitators out of the "
         "participant's own line; consumers must not show or log them.",

@@ -41,6 +41,10 @@ async def test_start_page_shows_every_error_linked_to_its_field_and_keeps_what_w
     await page.get_by_label("Peer 1: email address").fill("sam.patel@example.nhs.uk")
     await page.get_by_label("Peer 2: name").fill("Sam Again")
     await page.get_by_label("Peer 2: email address").fill("SAM.PATEL@example.nhs.uk")
+    language = page.get_by_label("Preferred language for your feedback session")
+    await expect(language).to_have_value("en")
+    await language.select_option(label="Welsh")
+    await page.get_by_label("Your line manager's manager (work email)").fill("director@")
     await page.get_by_role("button", name="Start my 360").focus()
     await page.keyboard.press("Enter")
 
@@ -48,17 +52,23 @@ async def test_start_page_shows_every_error_linked_to_its_field_and_keeps_what_w
     await expect(summary).to_be_visible()
     await expect(page).to_have_title(re.compile(r"^Error: Start your 360 "))
     duplicate = "Peer 2 is nominated more than once (same email address as Peer 1)"
+    senior = "Enter your line manager's manager's work email address"
     for message in ("Enter your last name", "Enter your email address", "Select your NHS region", duplicate,
-                    "Select how your 360 is paid for"):
+                    senior, "Select how your 360 is paid for"):
         await expect(summary).to_contain_text(message)
     await expect(page.get_by_label("First name")).to_have_value("Amara")
     await expect(page.get_by_label("Peer 2: name")).to_have_value("Sam Again")
+    await expect(page.get_by_label("Preferred language for your feedback session")).to_have_value("cy")
+    await expect(page.get_by_label("Your line manager's manager (work email)")).to_have_value("director@")
     await assert_accessible(page)
     await snapshot(page, "invitations-start-errors")
 
     await summary.get_by_role("link", name=duplicate).focus()
     await page.keyboard.press("Enter")
     await expect(page.get_by_label("Peer 2: email address")).to_be_focused()
+    await summary.get_by_role("link", name=senior).focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_label("Your line manager's manager (work email)")).to_be_focused()
 
 
 async def _open_cycle(settings: StackSettings) -> tuple[str, str, str]:

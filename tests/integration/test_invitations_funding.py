@@ -184,6 +184,8 @@ async def test_line_manager_approves_the_list_before_invitations_go(settings: St
             await top_up_credits(uow, reference=account, programme="Elizabeth Garrett Anderson", credits=2)
             await uow.commit()
         yes, no = (funded(FundingMethod.PROGRAMME_CREDIT, account) for _ in range(2))
+        director = f"director.{uuid.uuid4().hex[:8]}@example.nhs.uk"
+        yes["participant"] |= {"management_line": [director.upper()], "preferred_language": "gd"}
         for body in (yes, no):
             assert (await service.client.post("/api/cycles", json=body)).status_code == 202
         manager = yes["raters"][0]["email"].lower()
@@ -209,6 +211,9 @@ async def test_line_manager_approves_the_list_before_invitations_go(settings: St
         opened = await rows(service, "SELECT payload FROM outbox WHERE key = :k AND event_type = 'CycleOpened'",
                             k=str(cycle_id))
         assert len(opened) == 1 and json.loads(opened[0].payload)["invited_per_group"]["peer"] == 3
+        announced = json.loads(opened[0].payload)
+        assert announced["management_line"] == [director, manager], "kept from the request until approval"
+        assert announced["preferred_language"] == "gd"
 
         other = uuid.UUID(no["cycle_id"])
         other_token = purpose_token(secret=LINK_SECRET.encode(), purpose="approval", subject=other)

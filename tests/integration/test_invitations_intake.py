@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -13,6 +15,8 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from invitations.domain import cohort_cycle_id, purpose_token
 from shared.contracts.events import (
@@ -22,8 +26,9 @@ from shared.contracts.events import (
     FacilitatorStatusChanged,
 )
 from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
+from shared.contracts.vocabulary import RaterGroup
 from tests.config import REPO, StackSettings
-from tests.integration.conftest import running_service
+from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.integration.test_invitations_support import LINK_SECRET, fast, publish, request, rows
 from tests.support import TopicReader, eventually, header
 
@@ -105,6 +110,94 @@ async def test_kafka_request_from_another_system_opens_the_cycle(settings: Stack
         assert cycle.requested_by == "hlm360-demo"
 
 
+async def cycle_opened(service: ServiceUnderTest, cycle_id: uuid.UUID) -> dict[str, Any]:
+    """The CycleOpened this service wrote to its own outbox for the cycle."""
+    [opened] = await rows(service, "SELECT payload FROM outbox WHERE event_type = 'CycleOpened' AND key = :key",
+                          key=str(cycle_id))
+    body: dict[str, Any] = json.loads(opened.payload)
+    return body
+
+
+async def kept(service: ServiceUnderTest, cycle_id: uuid.UUID) -> tuple[list[str], str | None]:
+    [cycle] = await rows(service, "SELECT management_line, preferred_language FROM invitations.cycle WHERE id = :id",
+                         id=cycle_id)
+    return list(cycle.management_line), cycle.preferred_language
+
+
+async def test_kafka_request_with_management_line_and_language_opens_with_both_and_never_logs_the_line(
+    settings: StackSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="invitations")
+    tag = uuid.uuid4().hex[:8]
+    base = request(tag=tag)
+    manager = str(next(r for r in base.raters if r.group is RaterGroup.LINE_MANAGER).email)
+    body = base.model_dump(mode="json")
+    body["participant"] |= {
+        "management_line": [f"Director.{tag}@Example.NHS.uk", manager.upper(), body["participant"]["email"].upper(),
+                            f"director.{tag}@example.nhs.uk"],
+        "preferred_language": "cy",
+    }
+    event = CycleRequested.model_validate(body)
+    director = f"director.{tag}@example.nhs.uk"
+    async with running_service("invitations", settings, **fast()) as service:
+        await publish(settings, event)
+
+        async def opened() -> list[Any] | None:
+            return await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id", id=event.cycle_id) or None
+
+        await eventually(opened, timeout=60, what="the cycle opened from Kafka")
+        announced = await cycle_opened(service, event.cycle_id)
+        assert announced["management_line"] == [director, manager.casefold()], (
+            "the request's line, then the nominated line manager: casefolded, once each, never the participant")
+        assert announced["preferred_language"] == "cy"
+        assert await kept(service, event.cycle_id) == ([director, manager.casefold()], "cy")
+    assert any(r.getMessage() == "cycle requested" for r in caplog.records), "the service's logs were captured"
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records).casefold()
+    assert director not in logged and manager.casefold() not in logged
+
+
+async def test_web_page_takes_a_session_language_and_the_line_managers_manager(settings: StackSettings) -> None:
+    tag = uuid.uuid4().hex[:8]
+    async with running_service("invitations", settings, **fast()) as service:
+        page = html.unescape((await service.client.get("/start")).text)
+        assert "Preferred language for your feedback session" in page and "Your line manager's manager" in page
+        for option in ('<option value="en" selected>English</option>', '<option value="cy">Welsh</option>',
+                       '<option value="bsl">British Sign Language</option>'):
+            assert option in page
+
+        own, manager = f"amara.{tag}@example.nhs.uk", f"jo.{tag}@example.nhs.uk"
+        for changes, message in (
+            ({"preferred_language": "klingon", "lm_manager_email": "not-an-email"},
+             "Select the language for your feedback session from the list"),
+            ({"lm_manager_email": "not-an-email"}, "Enter your line manager's manager's work email address"),
+            ({"lm_manager_email": own.upper()}, "Enter your line manager's manager's email address, not your own"),
+            ({"lm_manager_email": manager}, "This is your line manager's email address"),
+        ):
+            form = start_form(tag, **changes)
+            refused = await service.client.post("/start", data=form)
+            assert refused.status_code == 422, changes
+            text = html.unescape(refused.text)
+            assert "There is a problem" in text and message in text, (changes, message)
+            assert 'href="#preferred-language"' in text or 'href="#lm-manager-email"' in text
+            assert f'value="{changes["lm_manager_email"]}"' in text, "what was typed is kept"
+            assert await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id",
+                              id=uuid.UUID(form["cycle_id"])) == []
+
+        form = start_form(tag, preferred_language="bsl", lm_manager_email=f"Director.{tag}@Example.nhs.uk")
+        response = await service.client.post("/start", data=form)
+        assert response.status_code == 303, response.text
+        cycle_id = uuid.UUID(form["cycle_id"])
+        announced = await cycle_opened(service, cycle_id)
+        assert announced["management_line"] == [f"director.{tag}@example.nhs.uk", manager]
+        assert announced["preferred_language"] == "bsl"
+
+        plain = start_form(f"{tag}b")  # a form posted without the new fields still starts a 360
+        assert (await service.client.post("/start", data=plain)).status_code == 303
+        announced = await cycle_opened(service, uuid.UUID(plain["cycle_id"]))
+        assert announced["management_line"] == [f"jo.{tag}b@example.nhs.uk"]
+        assert announced["preferred_language"] is None
+
+
 def _cohort_csv(path: Path, tag: str) -> list[str]:
     """4 good rows and 5 bad ones; returns the participant ids of the good ones."""
     def people(kind: str, n: int, who: str) -> str:
@@ -173,6 +266,56 @@ async def test_cohort_csv_import_reports_bad_rows_by_line_imports_good_ones_and_
         assert f"{account}: 1 credit(s) (ledger total 1)" in shown.stderr, "one credit per cycle, none twice"
 
 
+async def test_cohort_csv_import_carries_management_line_and_language_and_reports_bad_ones_by_line(
+    settings: StackSettings, tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+
+    def row(n: int, language: str, line: str) -> str:
+        who = f"p{n}.{tag}"
+        peers = "; ".join(f"Peer {i} <peer{i}.{who}@example.nhs.uk>" for i in (1, 2, 3))
+        return (f'ESR-{tag}-{n},Alex,Example{n},{who}@example.nhs.uk,Trust,London,Manager {n},'
+                f'lm.{who}@example.nhs.uk,"{peers}",,,{language},"{line}"')
+
+    csv_file = tmp_path / "cohort.csv"
+    csv_file.write_text("\n".join([
+        "participant_id,given_name,family_name,email,organisation,region,line_manager_name,line_manager_email,"
+        "peers,direct_reports,others,preferred_language,management_line",
+        row(1, "CY", f"Director.p1.{tag}@example.nhs.uk; Chief <chief.p1.{tag}@example.nhs.uk>; "
+                     f"LM.p1.{tag}@example.nhs.uk"),
+        row(2, "", ""),
+        row(3, "Welsh", f"director.p3.{tag}@example.nhs.uk"),
+        row(4, "en", f"director.p4.{tag}@example.nhs.uk; director.p4@"),
+        row(5, "bsl", f"P5.{tag}@example.nhs.uk"),
+    ]) + "\n")
+    programme = f"Cohort with lines {tag}"
+    async with running_service("invitations", settings, **fast()) as service:
+        env = {**os.environ, "INVITATIONS_DATABASE_URL": service.database_url, "INVITATIONS_LINK_SECRET": LINK_SECRET,
+               "INVITATIONS_KAFKA_BOOTSTRAP_SERVERS": settings.hlm360_kafka_bootstrap_servers, "COLUMNS": "100"}
+        deadline = (date.today() + timedelta(days=30)).isoformat()
+        run = subprocess.run(
+            [sys.executable, "-m", "invitations", "import-cohort", str(csv_file), "--programme", programme,
+             "--deadline", deadline, "--funding-method", "purchase_order", "--funding-reference", f"PO-{tag}"],
+            env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
+        )
+        assert run.returncode == 1, run.stderr
+        assert "imported 2, already present 0, bad rows 3" in run.stderr, run.stderr
+        assert "line 4: preferred_language is not a language code such as en, cy or bsl" in run.stderr
+        assert "line 5: management_line entry 2 is not a valid email address" in run.stderr
+        assert "line 6: management_line entry 1 is the participant's own email address" in run.stderr
+        assert "@example" not in "".join(line for line in run.stderr.splitlines() if line.startswith("line "))
+
+        first = cohort_cycle_id(programme=programme, participant_id=f"ESR-{tag}-1")
+        line = [f"director.p1.{tag}@example.nhs.uk", f"chief.p1.{tag}@example.nhs.uk", f"lm.p1.{tag}@example.nhs.uk"]
+        assert await kept(service, first) == (line, "cy")
+        announced = await cycle_opened(service, first)
+        assert (announced["management_line"], announced["preferred_language"]) == (line, "cy")
+        second = cohort_cycle_id(programme=programme, participant_id=f"ESR-{tag}-2")
+        announced = await cycle_opened(service, second)
+        assert (announced["management_line"], announced["preferred_language"]) == ([f"lm.p2.{tag}@example.nhs.uk"],
+                                                                                    None)
+
+
 def _mutations(good: dict[str, Any]) -> list[tuple[str, bytes, str]]:
     """Each kind of broken CycleRequested, with the words the dead-letter reason must contain."""
 
@@ -220,6 +363,9 @@ def _mutations(good: dict[str, Any]) -> list[tuple[str, bytes, str]]:
         case("wrong-event-type", "event_type", event_type="CycleOpened"),
         case("naive-occurred-at", "occurred_at", occurred_at="2026-01-01T09:00:00"),
         case("facilitator-id-not-uuid", "facilitator_id", facilitator_id="fac-1"),
+        case("language-not-a-code", "participant.preferred_language", participant={**p, "preferred_language": "Welsh"}),
+        case("bad-management-line-email", "participant.management_line.1",
+             participant={**p, "management_line": ["director@example.nhs.uk", "director@"]}),
         case("missing-producer", "producer: Field required", producer=_DROP),
     ]
 

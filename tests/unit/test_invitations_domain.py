@@ -15,7 +15,10 @@ from invitations.domain import (
     due_reminder_stages,
     extension_problem,
     fatigued,
+    language_code,
     link_token,
+    management_line,
+    management_line_problems,
     not_choosable_because,
     price_with_vat,
     purpose_token,
@@ -194,3 +197,58 @@ def test_cohort_rows_become_requests_with_deterministic_ids() -> None:
 def test_bad_cohort_rows_say_what_is_wrong(change: dict[str, str], reason: str) -> None:
     with pytest.raises(BadRow, match=reason):
         row_to_request({**ROW, **change}, defaults=DEFAULTS)
+
+
+def test_management_line_is_the_request_line_then_line_managers_casefolded_once_each_never_the_participant() -> None:
+    line = management_line(
+        participant_email="Ada@Example.NHS.uk",
+        requested=["Director@Example.nhs.uk ", "jo@example.nhs.uk", "ada@example.nhs.uk", "DIRECTOR@example.nhs.uk"],
+        line_managers=["JO@Example.nhs.uk", "new.manager@Example.nhs.uk"],
+    )
+    assert line == ["director@example.nhs.uk", "jo@example.nhs.uk", "new.manager@example.nhs.uk"]
+    assert management_line(participant_email="a@nhs.uk", requested=[], line_managers=["M@nhs.uk"]) == ["m@nhs.uk"]
+    assert management_line(participant_email="a@nhs.uk", requested=[]) == []
+
+
+def test_management_line_problems_point_at_the_entry_without_echoing_it() -> None:
+    assert management_line_problems(participant_email="me@nhs.uk", emails=["boss@nhs.uk"]) == []
+    problems = management_line_problems(participant_email="me@nhs.uk",
+                                        emails=["boss@nhs.uk", "secret@", " ME@nhs.uk"])
+    assert problems == ["entry 2 is not a valid email address", "entry 3 is the participant's own email address"]
+    assert management_line_problems(participant_email="me@nhs.uk", emails=[f"b{i}@nhs.uk" for i in range(11)]) == [
+        "has 11 email addresses; at most 10 can be given"
+    ]
+
+
+@pytest.mark.parametrize(("text", "code"), [("cy", "cy"), (" BSL ", "bsl"), ("en", "en"), ("Welsh", None),
+                                            ("e", None), ("en-GB", None), ("", None)])
+def test_language_codes_are_iso_639_or_bsl(text: str, code: str | None) -> None:
+    assert language_code(text) == code
+
+
+def test_cohort_rows_may_give_the_management_line_and_language() -> None:
+    row = {**ROW, "preferred_language": "CY",
+           "management_line": "Director@Example.nhs.uk; Jo Bloggs <jo@example.nhs.uk>"}
+    request = row_to_request(row, defaults=DEFAULTS)
+    assert request.participant.preferred_language == "cy"
+    assert [str(e) for e in request.participant.management_line] == ["Director@example.nhs.uk", "jo@example.nhs.uk"]
+    old = row_to_request(ROW, defaults=DEFAULTS)  # a file without the new columns
+    assert (old.participant.management_line, old.participant.preferred_language) == ([], None)
+    blank = row_to_request({**ROW, "preferred_language": " ", "management_line": " ; "}, defaults=DEFAULTS)
+    assert (blank.participant.management_line, blank.participant.preferred_language) == ([], None)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"preferred_language": "Welsh"}, "preferred_language is not a language code such as en, cy or bsl"),
+        ({"management_line": "boss@example.nhs.uk; boss2@"}, "management_line entry 2 is not a valid email address"),
+        ({"management_line": "ADA@example.nhs.uk"}, "management_line entry 1 is the participant's own email"),
+        ({"management_line": ";".join(f"b{i}@example.nhs.uk" for i in range(11))}, "at most 10 can be given"),
+    ],
+)
+def test_bad_management_line_or_language_in_a_cohort_row_says_what_is_wrong(change: dict[str, str],
+                                                                           reason: str) -> None:
+    with pytest.raises(BadRow, match=reason) as refused:
+        row_to_request({**ROW, **change}, defaults=DEFAULTS)
+    assert "@" not in str(refused.value) and "boss" not in str(refused.value)

@@ -95,6 +95,22 @@ def test_facilitator_accreditation_is_optional_but_checked_if_given() -> None:
     ]
 
 
+def test_facilitator_line_manager_email_is_optional_but_must_be_an_email_of_someone_else() -> None:
+    values = {"name": "Sam Okoye", "email": "sam.okoye@example.nhs.uk", "organisation": "Example Trust",
+              "capacity": "4"}
+    without = parse_facilitator({**values, "line_manager_email": "  "}, ["en"], today=TODAY)
+    assert isinstance(without, FacilitatorInput) and without.line_manager_email is None
+    given = parse_facilitator({**values, "line_manager_email": " Jo.Bloggs@Example.nhs.uk "}, ["en"], today=TODAY)
+    assert isinstance(given, FacilitatorInput) and given.line_manager_email == "jo.bloggs@example.nhs.uk"
+    assert parse_facilitator({**values, "line_manager_email": "jo bloggs"}, ["en"], today=TODAY) == [
+        ("line_manager_email",
+         "Enter their line manager's email address in the correct format, like name@example.nhs.uk"),
+    ]
+    assert parse_facilitator({**values, "line_manager_email": "SAM.OKOYE@example.nhs.uk"}, ["en"], today=TODAY) == [
+        ("line_manager_email", "Enter their line manager's email address, not the facilitator's own"),
+    ]
+
+
 def test_accreditation_course_after_elearning() -> None:
     values = {"score": "80", "elearning-day": "2", "elearning-month": "12", "elearning-year": "2026",
               "course-day": "1", "course-month": "12", "course-year": "2026"}

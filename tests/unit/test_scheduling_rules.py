@@ -1,10 +1,17 @@
 """Matching rules of the scheduling service: accreditation, conflict of interest, capacity, preference."""
 
 from datetime import UTC, date, datetime, timedelta
+from typing import get_args
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from scheduling.config import ConflictRule, Settings
 from scheduling.domain import (
+    ANY_LANGUAGE,
+    CONFLICT_RULES,
     ELEARNING_PASS_MARK,
     Facilitator,
     FacilitatorStatus,
@@ -15,10 +22,12 @@ from scheduling.domain import (
     count_by_month,
     has_capacity,
     has_conflict_of_interest,
+    in_management_line,
     is_accredited,
     month_bounds,
     month_key,
     ranked_facilitators,
+    session_language,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -33,6 +42,9 @@ def facilitator(
     course: date | None = date(2024, 3, 1),
     capacity: int = 8,
     id: UUID | None = None,
+    email: str | None = None,
+    line_manager_email: str | None = None,
+    languages: tuple[str, ...] = ("en",),
 ) -> Facilitator:
     return Facilitator(
         id=id or uuid4(),
@@ -42,6 +54,9 @@ def facilitator(
         elearning_score=score,
         course_completed_on=course,
         monthly_capacity=capacity,
+        email=email,
+        line_manager_email=line_manager_email,
+        languages=languages,
     )
 
 
@@ -189,3 +204,105 @@ def test_whether_conflicts_overrule_the_participants_own_choice_is_configuration
     strict = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id,
                           conflicts_apply_to_choice=True)
     assert ranked_facilitators([chosen], request=strict) == []
+
+
+# --- conflict of interest: the participant's management line ---------------------------------------
+
+PARTICIPANT = "amara.okafor@participant.example.nhs.uk"
+MANAGER = "jo.bloggs@participant.example.nhs.uk"
+DIRECTOR = "sam.director@participant.example.nhs.uk"
+LINE = frozenset({MANAGER, DIRECTOR})
+
+
+def line_conflict(f: Facilitator, *, rules: tuple[str, ...] = ("line",), participant_email: str | None = PARTICIPANT,
+                  management_line: frozenset[str] = LINE) -> bool:
+    return has_conflict_of_interest(f, participant_organisation="Elsewhere Trust", participant_email=participant_email,
+                                    management_line=management_line, rules=rules)
+
+
+def test_a_facilitator_in_the_participants_management_line_is_a_conflict_ignoring_case() -> None:
+    assert line_conflict(facilitator(email=MANAGER))
+    assert line_conflict(facilitator(email=" Sam.Director@PARTICIPANT.example.nhs.uk "))
+    assert line_conflict(facilitator(email=DIRECTOR), management_line=frozenset({DIRECTOR.upper()}))
+
+
+def test_a_facilitator_managed_by_the_participant_is_a_conflict_ignoring_case() -> None:
+    assert line_conflict(facilitator(email="report@other.example.nhs.uk", line_manager_email=PARTICIPANT.upper()))
+    assert line_conflict(facilitator(email="report@other.example.nhs.uk", line_manager_email=PARTICIPANT),
+                         participant_email=f"  {PARTICIPANT.title()}", management_line=frozenset())
+
+
+def test_the_participant_never_facilitates_their_own_session() -> None:
+    assert line_conflict(facilitator(email=PARTICIPANT.upper()), management_line=frozenset())
+
+
+def test_no_line_conflict_for_unrelated_or_unknown_people() -> None:
+    stranger = facilitator(email="stranger@elsewhere.example.nhs.uk", line_manager_email="boss@elsewhere.nhs.uk")
+    assert not line_conflict(stranger)
+    # Nothing known on either side is never a match (two missing emails are not "the same person").
+    assert not line_conflict(facilitator(), participant_email=None, management_line=frozenset())
+    assert not line_conflict(facilitator(line_manager_email=MANAGER), participant_email=None)
+    assert not line_conflict(facilitator(email=""), participant_email="", management_line=frozenset({""}))
+    # The participant's manager managing the facilitator too is not, by itself, a conflict.
+    assert not line_conflict(facilitator(email="peer@participant.example.nhs.uk", line_manager_email=MANAGER))
+
+
+def test_the_line_rule_can_be_switched_off() -> None:
+    for related in (facilitator(email=MANAGER), facilitator(email="r@x.nhs.uk", line_manager_email=PARTICIPANT),
+                    facilitator(email=PARTICIPANT)):
+        assert in_management_line(related, participant_email=PARTICIPANT, management_line=LINE)
+        assert line_conflict(related, rules=CONFLICT_RULES)
+        assert not line_conflict(related, rules=("organisation", "email_domain"))
+        assert not line_conflict(related, rules=())
+
+
+def test_matching_never_offers_the_participants_management_line_even_when_chosen() -> None:
+    manager = facilitator(organisation="A", email=MANAGER)
+    report = facilitator(organisation="B", email="report@b.example.nhs.uk", line_manager_email=PARTICIPANT)
+    other = facilitator(organisation="C", email="other@c.example.nhs.uk")
+    for chosen in (manager, report):
+        strict = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id,
+                              participant_email=PARTICIPANT, management_line=LINE, conflicts_apply_to_choice=True)
+        assert ranked_facilitators([manager, report, other], request=strict) == [(1, other)]
+        honoured = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id,
+                                participant_email=PARTICIPANT, management_line=LINE, conflicts_apply_to_choice=False)
+        assert ranked_facilitators([manager, report, other], request=honoured) == [(0, chosen), (1, other)]
+    switched_off = MatchRequest(organisation="Z", region="London", participant_email=PARTICIPANT,
+                                management_line=LINE, conflict_rules=frozenset({"organisation", "email_domain"}))
+    assert {f.id for _, f in ranked_facilitators([manager, report, other], request=switched_off)} == {
+        manager.id, report.id, other.id}
+
+
+def test_the_line_rule_is_on_by_default_and_the_setting_accepts_every_rule() -> None:
+    assert MatchRequest(organisation="Z", region="London").conflict_rules == frozenset(CONFLICT_RULES)
+    assert set(get_args(ConflictRule)) == set(CONFLICT_RULES) == {"organisation", "email_domain", "line"}
+    assert Settings.model_fields["conflict_rules"].default == ("organisation", "email_domain", "line")
+    rules = TypeAdapter(tuple[ConflictRule, ...])
+    assert rules.validate_python(["line"]) == ("line",)
+    with pytest.raises(ValidationError):
+        rules.validate_python(["line", "friendship"])
+
+
+def test_emails_stay_out_of_the_matching_values_repr() -> None:
+    shown = repr(facilitator(email=MANAGER, line_manager_email=PARTICIPANT)) + repr(
+        MatchRequest(organisation="Z", region="London", participant_email=PARTICIPANT, management_line=LINE))
+    assert "@" not in shown
+
+
+# --- language --------------------------------------------------------------------------------------
+
+
+def test_the_page_language_wins_else_the_preferred_one_and_any_sets_it_aside() -> None:
+    assert session_language("ta", preferred="cy") == "ta"
+    assert session_language(None, preferred="cy") == "cy"
+    assert session_language(ANY_LANGUAGE, preferred="cy") is None
+    assert session_language(None, preferred=None) is None
+    assert session_language("", preferred="") is None
+
+
+def test_a_preferred_language_filters_matches_like_a_chosen_one() -> None:
+    english, welsh = facilitator(organisation="B"), facilitator(organisation="C", languages=("en", "cy"))
+    request = MatchRequest(organisation="Z", region="London", language=session_language(None, preferred="cy"))
+    assert [f for _, f in ranked_facilitators([english, welsh], request=request)] == [welsh]
+    nobody = MatchRequest(organisation="Z", region="London", language=session_language(None, preferred="bsl"))
+    assert ranked_facilitators([english, welsh], request=nobody) == []

@@ -8,7 +8,9 @@
 CSV columns (header row required): participant_id, given_name, family_name, email, organisation,
 region, line_manager_name, line_manager_email, peers, direct_reports, others. The last three hold
 "Name <email>" entries separated by ";". Optional columns deadline (YYYY-MM-DD), funding_method,
-funding_reference and facilitator_id override the command-line values for that row.
+funding_reference and facilitator_id override the command-line values for that row; optional
+preferred_language (an ISO 639 code such as en or cy, or bsl) and management_line (work emails of
+the line manager and the managers above them, separated by ";") describe the participant.
 Each row is one transaction through the same use case as the Kafka intake and the web page; the
 cycle id is derived from programme + participant_id, so running the same file twice adds nothing.
 """
@@ -34,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from invitations import usecases
 from invitations.config import Settings
-from invitations.domain import cohort_cycle_id
+from invitations.domain import cohort_cycle_id, language_code, management_line_problems
 from invitations.emails import LONDON
 from shared.contracts.events import CycleRequested
 from shared.db import UnitOfWork, create_engine, session_factory
@@ -89,14 +91,24 @@ def row_to_request(row: dict[str, str], *, defaults: CohortDefaults) -> CycleReq
         raise BadRow("deadline is not a date like 2027-03-26") from error
     if day is None:
         raise BadRow("no deadline (give --deadline or a deadline column)")
+    language_text = (row.get("preferred_language") or "").strip()
+    language = language_code(language_text) if language_text else None
+    if language_text and language is None:
+        raise BadRow("preferred_language is not a language code such as en, cy or bsl")
+    line = [_address(p) for p in (row.get("management_line") or "").split(";") if p.strip()]
+    if problems := management_line_problems(participant_email=row["email"], emails=line):
+        raise BadRow("management_line " + "; ".join(problems))
     programme = defaults.programme
     cycle_id = cohort_cycle_id(programme=programme, participant_id=row["participant_id"])
     body: dict[str, Any] = {
         "producer": "invitations-cohort-import",
         "event_id": uuid5(cycle_id, "cohort-import"),
         "cycle_id": cycle_id,
-        "participant": {k: row[k] for k in ("participant_id", "given_name", "family_name", "email", "organisation",
-                                            "region")},
+        "participant": {
+            **{k: row[k] for k in ("participant_id", "given_name", "family_name", "email", "organisation", "region")},
+            "management_line": line,
+            "preferred_language": language,
+        },
         "programme": programme,
         "deadline": datetime.combine(day, CLOSES_AT, tzinfo=LONDON).astimezone(UTC),
         "funding": {
@@ -110,6 +122,12 @@ def row_to_request(row: dict[str, str], *, defaults: CohortDefaults) -> CycleReq
         return CycleRequested.model_validate(body)
     except ValidationError as error:
         raise BadRow(validation_reason(error).removeprefix("invalid event: ")) from error
+
+
+def _address(entry: str) -> str:
+    """An email address written alone or as Name <email>."""
+    match = PERSON.match(entry)
+    return (match["email"] if match else entry).strip()
 
 
 async def import_cohort(

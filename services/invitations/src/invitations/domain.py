@@ -1,6 +1,7 @@
-"""Pure rules for starting a 360: nominations, funding, facilitator choice, deadlines, reminders,
-rater fatigue and personal link tokens. No I/O; messages are written for the participant and
-never contain names or email addresses (they may end up in dead-letter headers and logs)."""
+"""Pure rules for starting a 360: nominations, the participant's management line and session
+language, funding, facilitator choice, deadlines, reminders, rater fatigue and personal link
+tokens. No I/O; messages are written for the participant and never contain names or email
+addresses (they may end up in dead-letter headers and logs)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ class Problem:
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
 
 
 def email_is_valid(email: str) -> bool:
@@ -159,6 +161,56 @@ def count_groups(groups: Iterable[RaterGroup | str]) -> dict[RaterGroup, int]:
 
 def below_recommended(*, nominated: int, limits: NominationLimits) -> bool:
     return nominated < limits.recommended
+
+
+# --- the participant's management line and session language ----------------------------------
+
+MAX_MANAGEMENT_LINE = 10
+# ISO 639 codes ('bsl' for British Sign Language), the ones the scheduling service names; the start
+# page offers these, the Kafka intake and the cohort import accept any code the contract allows.
+SESSION_LANGUAGES: dict[str, str] = {
+    "en": "English", "cy": "Welsh", "bsl": "British Sign Language",
+    "ar": "Arabic", "bn": "Bengali", "kw": "Cornish", "fr": "French", "gu": "Gujarati", "hi": "Hindi",
+    "it": "Italian", "ml": "Malayalam", "pl": "Polish", "pt": "Portuguese", "pa": "Punjabi", "ro": "Romanian",
+    "gd": "Scottish Gaelic", "so": "Somali", "es": "Spanish", "tl": "Tagalog", "ta": "Tamil", "ur": "Urdu",
+    "yo": "Yoruba",
+}
+DEFAULT_LANGUAGE = "en"
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+
+
+def language_code(text: str) -> str | None:
+    """A language as the contract carries it ('CY ' -> 'cy'); None when it is not an ISO 639 code."""
+    code = text.strip().lower()
+    return code if _LANGUAGE_CODE.match(code) else None
+
+
+def management_line(
+    *, participant_email: str, requested: Iterable[str], line_managers: Iterable[str] = ()
+) -> list[str]:
+    """The participant's management line for conflict-of-interest checks: the requested line, then
+    the nominated line managers; casefolded, each address once, in order, never the participant."""
+    own = participant_email.strip().casefold()
+    line: list[str] = []
+    for address in (*requested, *line_managers):
+        key = address.strip().casefold()
+        if key and key != own and key not in line:
+            line.append(key)
+    return line
+
+
+def management_line_problems(*, participant_email: str, emails: Sequence[str]) -> list[str]:
+    """What is wrong with a management line typed by a person (never echoing the addresses)."""
+    own = participant_email.strip().casefold()
+    problems = []
+    for position, address in enumerate(emails, start=1):
+        if not email_is_valid(address):
+            problems.append(f"entry {position} is not a valid email address")
+        elif address.strip().casefold() == own:
+            problems.append(f"entry {position} is the participant's own email address")
+    if len(emails) > MAX_MANAGEMENT_LINE:
+        problems.append(f"has {len(emails)} email addresses; at most {MAX_MANAGEMENT_LINE} can be given")
+    return problems
 
 
 # --- funding ----------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Integer, Numeric, Text, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Integer, Numeric, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 SCHEMA = "invitations"
@@ -33,6 +33,11 @@ class Cycle(SQLModel, table=True):
     region: str
     programme: str | None = None
     facilitator_id: UUID | None = None
+    # the requested line (casefolded, never the participant); CycleOpened adds the line manager raters
+    management_line: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(String), nullable=False, server_default="{}")
+    )
+    preferred_language: str | None = Field(default=None, sa_column=Column(Text))
     deadline: datetime = Field(sa_column=_tz())
     original_deadline: datetime | None = Field(default=None, sa_column=_tz(True))
     funding_method: str

@@ -30,6 +30,7 @@ from invitations.domain import (
     extension_problem,
     fatigued,
     link_token,
+    management_line,
     normalise_email,
     not_choosable_because,
     quote,
@@ -117,6 +118,9 @@ async def open_cycle(
         region=person.region,
         programme=request.programme,
         facilitator_id=request.facilitator_id,
+        management_line=management_line(participant_email=str(person.email),
+                                         requested=[str(e) for e in person.management_line]),
+        preferred_language=person.preferred_language,
         deadline=request.deadline,
         original_deadline=request.deadline,
         funding_method=request.funding.method.value,
@@ -152,6 +156,11 @@ async def open_cycle(
 
 def invite_all(uow: UnitOfWork, cycle: Cycle, raters: list[Rater], *, settings: Settings) -> None:
     """Announce the opened cycle and its raters, and queue every invitation."""
+    line = management_line(
+        participant_email=cycle.email,
+        requested=cycle.management_line,
+        line_managers=[r.email for r in raters if r.group == RaterGroup.LINE_MANAGER],
+    )
     uow.emit(
         CycleOpened(
             producer=PRODUCER,
@@ -164,6 +173,8 @@ def invite_all(uow: UnitOfWork, cycle: Cycle, raters: list[Rater], *, settings: 
             region=cycle.region,
             programme=cycle.programme,
             facilitator_id=cycle.facilitator_id,
+            management_line=line,
+            preferred_language=cycle.preferred_language,
             deadline=cycle.deadline,
             invited_per_group=count_groups(r.group for r in raters),
         )

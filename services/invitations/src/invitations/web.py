@@ -24,12 +24,15 @@ from invitations import emails, usecases
 from invitations.config import Settings
 from invitations.domain import (
     COHORT_NAMESPACE,
+    DEFAULT_LANGUAGE,
     FUNDING_REFERENCE_NAMES,
+    SESSION_LANGUAGES,
     Nominee,
     deadline_problem,
     email_is_valid,
     funding_problem,
     nomination_problems,
+    normalise_email,
     quote,
     token_matches,
 )
@@ -183,7 +186,9 @@ def render(name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse
 @router.get("/", response_class=HTMLResponse)
 @router.get("/start", response_class=HTMLResponse)
 async def start_page(runtime: Runtime, settings: Config) -> HTMLResponse:
-    return await _start_page(runtime, settings, StartForm(values={"cycle_id": str(uuid4())}))
+    return await _start_page(
+        runtime, settings, StartForm(values={"cycle_id": str(uuid4()), "preferred_language": DEFAULT_LANGUAGE})
+    )
 
 
 async def _start_page(runtime: ServiceRuntime, settings: Settings, form: StartForm) -> HTMLResponse:
@@ -199,6 +204,7 @@ async def _start_page(runtime: ServiceRuntime, settings: Settings, form: StartFo
         v=form.values,
         rows=ROWS,
         regions=REGIONS,
+        languages=list(SESSION_LANGUAGES.items()),
         facilitators=[
             (str(f.id), _facilitator_label(f.name, f.region, f.free_slots, f.next_free_slot_at)) for f in choices
         ],
@@ -299,6 +305,20 @@ async def _read_start_form(
         else:
             form.add("peer-1-name", message)
 
+    language = v.get("preferred_language", "")
+    if language and language not in SESSION_LANGUAGES:
+        form.add("preferred-language", "Select the language for your feedback session from the list")
+    senior = v.get("lm_manager_email", "")
+    if senior:
+        if not email_is_valid(senior):
+            form.add("lm-manager-email", "Enter your line manager's manager's work email address, like "
+                                         "name@example.nhs.uk, or leave it empty")
+        elif normalise_email(senior) == normalise_email(v.get("email", "")):
+            form.add("lm-manager-email", "Enter your line manager's manager's email address, not your own")
+        elif normalise_email(senior) == normalise_email(v.get("lm_email", "")):
+            form.add("lm-manager-email", "This is your line manager's email address: enter their manager's, "
+                                         "or leave it empty")
+
     method = next((m for m in FundingMethod if m.value == v.get("funding_method")), None)
     if method is None:
         form.add("funding-method-1", "Select how your 360 is paid for")
@@ -329,6 +349,8 @@ async def _read_start_form(
                 email=address,
                 organisation=v["organisation"],
                 region=v["region"],
+                management_line=[senior] if senior else [],
+                preferred_language=language or None,
             ),
             programme=v.get("programme") or None,
             facilitator_id=facilitator_id,

@@ -9,7 +9,9 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
-ConflictRule = Literal["organisation", "email_domain"]
+# organisation: same organisation name; email_domain: same work email domain; line: the facilitator is in the
+# participant's management line (CycleOpened.management_line), is line-managed by the participant, or is them.
+ConflictRule = Literal["organisation", "email_domain", "line"]
 
 
 class Settings(ServiceSettings):
@@ -27,7 +29,7 @@ class Settings(ServiceSettings):
     min_notice_hours: int = 48
     offer_limit: int = 12
     slot_search_limit: int = 120
-    conflict_rules: tuple[ConflictRule, ...] = ("organisation", "email_domain")
+    conflict_rules: tuple[ConflictRule, ...] = ("organisation", "email_domain", "line")
     conflict_rules_apply_to_choice: bool = True
     lapsed_keeps_bookings: bool = True
     suspended_keeps_bookings: bool = False

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from uuid import UUID
@@ -44,7 +44,8 @@ class SessionStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-ConflictRule = str  # "organisation" | "email_domain"
+ConflictRule = str  # one of CONFLICT_RULES; config.ConflictRule validates the setting
+CONFLICT_RULES: tuple[ConflictRule, ...] = ("organisation", "email_domain", "line")
 
 LANGUAGE_NAMES: dict[str, str] = {
     "en": "English", "cy": "Welsh", "gd": "Scottish Gaelic", "kw": "Cornish", "ar": "Arabic", "bn": "Bengali",
@@ -54,8 +55,20 @@ LANGUAGE_NAMES: dict[str, str] = {
 }
 
 
+# Asked for on the booking page to see every facilitator's times, whatever the participant's preferred language.
+ANY_LANGUAGE = "any"
+
+
 def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
+
+
+def session_language(requested: str | None, *, preferred: str | None) -> str | None:
+    """The language to match facilitators on (None: any): the one asked for on the booking page, else the
+    participant's preferred language; ANY_LANGUAGE sets the preference aside."""
+    if requested == ANY_LANGUAGE:
+        return None
+    return requested or preferred or None
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,9 @@ class Facilitator:
     monthly_capacity: int
     email_domain: str | None = None
     languages: tuple[str, ...] = ()
+    # Only for the "line" conflict rule; kept out of repr so they never reach a log or traceback.
+    email: str | None = field(default=None, repr=False)
+    line_manager_email: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -85,9 +101,10 @@ class FreeSlot:
 class MatchRequest:
     """What the booking needs to know about the participant: never their name.
 
-    `conflict_rules` says what makes a conflict of interest: "organisation" (same organisation)
-    and "email_domain" (same work email domain, which catches differently written organisation
-    names). `conflicts_apply_to_choice` decides whether the participant's own choice is held to them.
+    `conflict_rules` says what makes a conflict of interest: "organisation" (same organisation),
+    "email_domain" (same work email domain, which catches differently written organisation
+    names) and "line" (the facilitator is in the participant's management line, manages them, or
+    is them). `conflicts_apply_to_choice` decides whether the participant's own choice is held to them.
     """
 
     organisation: str
@@ -95,8 +112,11 @@ class MatchRequest:
     chosen_facilitator_id: UUID | None = None
     participant_email_domain: str | None = None
     language: str | None = None
-    conflict_rules: frozenset[str] = frozenset({"organisation"})
+    conflict_rules: frozenset[str] = frozenset(CONFLICT_RULES)
     conflicts_apply_to_choice: bool = False
+    # Only for the "line" conflict rule; kept out of repr so they never reach a log or traceback.
+    participant_email: str | None = field(default=None, repr=False)
+    management_line: frozenset[str] = field(default=frozenset(), repr=False)
 
 
 def is_accredited(facilitator: Facilitator) -> bool:
@@ -122,22 +142,47 @@ def email_domain(email: str | None) -> str | None:
     return email.rsplit("@", 1)[1].strip().casefold() or None
 
 
+def email_key(email: str | None) -> str | None:
+    """An email address as compared for conflicts of interest: trimmed and case-insensitive."""
+    return (email.strip().casefold() or None) if email else None
+
+
+def in_management_line(
+    facilitator: Facilitator, *, participant_email: str | None, management_line: Iterable[str]
+) -> bool:
+    """The facilitator manages the participant (directly or further up), is managed by them, or is them."""
+    own = email_key(facilitator.email)
+    participant = email_key(participant_email)
+    if own is not None and own in {email_key(manager) for manager in management_line}:
+        return True
+    if participant is not None and participant == email_key(facilitator.line_manager_email):
+        return True
+    return own is not None and own == participant
+
+
 def has_conflict_of_interest(
     facilitator: Facilitator,
     *,
     participant_organisation: str,
     participant_email_domain: str | None = None,
-    rules: Iterable[str] = ("organisation",),
+    participant_email: str | None = None,
+    management_line: Iterable[str] = (),
+    rules: Iterable[str] = CONFLICT_RULES,
 ) -> bool:
-    """A facilitator must not give feedback to someone from their own organisation (by name or email domain)."""
+    """A facilitator must not give feedback to someone from their own organisation (by name or email
+    domain) or their own management line."""
     active = set(rules)
     if "organisation" in active and _normalise(facilitator.organisation) == _normalise(participant_organisation):
         return True
-    return (
+    if (
         "email_domain" in active
         and participant_email_domain is not None
         and facilitator.email_domain is not None
         and facilitator.email_domain == participant_email_domain.casefold()
+    ):
+        return True
+    return "line" in active and in_management_line(
+        facilitator, participant_email=participant_email, management_line=management_line
     )
 
 
@@ -193,6 +238,8 @@ def ranked_facilitators(
             facilitator,
             participant_organisation=request.organisation,
             participant_email_domain=request.participant_email_domain,
+            participant_email=request.participant_email,
+            management_line=request.management_line,
             rules=request.conflict_rules,
         )
         if facilitator.id == request.chosen_facilitator_id and not (conflict and request.conflicts_apply_to_choice):

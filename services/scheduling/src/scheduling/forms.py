@@ -268,6 +268,7 @@ class FacilitatorInput:
     languages: list[str]
     monthly_capacity: int
     accreditation: AccreditationInput | None
+    line_manager_email: str | None = None
 
 
 def parse_facilitator(values: Values, languages: Sequence[str], *, today: date) -> FacilitatorInput | Errors:
@@ -278,6 +279,13 @@ def parse_facilitator(values: Values, languages: Sequence[str], *, today: date) 
         parsed.error("email", "Enter an email address in the correct format, like name@example.nhs.uk")
     phone = text(values, "phone", label="a phone number", parsed=parsed, required=False, max_length=30)
     organisation = text(values, "organisation", label="the facilitator's organisation", parsed=parsed)
+    line_manager = text(values, "line_manager_email", label="their line manager's email address", parsed=parsed,
+                        required=False)
+    if line_manager and not _EMAIL.match(line_manager):
+        parsed.error("line_manager_email",
+                     "Enter their line manager's email address in the correct format, like name@example.nhs.uk")
+    elif line_manager and email and line_manager.casefold() == email.casefold():
+        parsed.error("line_manager_email", "Enter their line manager's email address, not the facilitator's own")
     chosen = [code for code in LANGUAGE_NAMES if code in set(languages)]
     if not chosen:
         parsed.error("languages-1", "Select at least one language the facilitator can give feedback in")
@@ -287,7 +295,8 @@ def parse_facilitator(values: Values, languages: Sequence[str], *, today: date) 
         return parsed.errors
     assert capacity is not None
     return FacilitatorInput(name=name, email=email.lower(), phone=phone or None, organisation=organisation,
-                            languages=chosen, monthly_capacity=capacity, accreditation=accreditation)
+                            languages=chosen, monthly_capacity=capacity, accreditation=accreditation,
+                            line_manager_email=line_manager.lower() or None)
 
 
 def parse_status(values: Values) -> FacilitatorStatus | Errors:

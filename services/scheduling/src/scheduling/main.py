@@ -13,5 +13,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     handlers.register(runtime, settings)
     jobs.register(runtime, settings)
     app = runtime.http_app(web.router, pages.router, title="hlm360 scheduling")
+    app.add_exception_handler(pages.LinkNotRecognised, pages.link_not_recognised)
     app.state.settings = settings
     return app

@@ -9,6 +9,7 @@ Every form re-displays what was typed with an error summary linking to the field
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -113,6 +114,50 @@ def signed(settings: Settings, purpose: LinkPurpose, subject_id: UUID, signature
     )
 
 
+# --- personal links: verified once, before any handler runs ---------------------------------------
+
+
+class LinkNotRecognised(Exception):
+    """A personal link whose signature does not verify, or whose facilitator or lead does not exist."""
+
+
+async def link_not_recognised(request: Request, _: Exception) -> HTMLResponse:
+    """Exception handler (installed by main.create_app): the same 404 page for every page kind."""
+    return not_recognised(settings_of(request))
+
+
+@dataclass(frozen=True)
+class SignedLink:
+    """A verified personal link: whose it is (cycle, facilitator or lead id) and the page it opens."""
+
+    id: UUID
+    base: str
+
+
+def _verified(settings: Settings, purpose: LinkPurpose, subject_id: UUID, signature: str) -> SignedLink:
+    if not signed(settings, purpose, subject_id, signature):
+        raise LinkNotRecognised
+    prefix = {LinkPurpose.BOOKING: "book", LinkPurpose.FACILITATOR: "facilitator", LinkPurpose.LEAD: "lead"}[purpose]
+    return SignedLink(id=subject_id, base=f"/{prefix}/{subject_id}/{signature}")
+
+
+async def booking_link(cycle_id: UUID, signature: str, settings: Config) -> SignedLink:
+    return _verified(settings, LinkPurpose.BOOKING, cycle_id, signature)
+
+
+async def facilitator_link(facilitator_id: UUID, signature: str, settings: Config) -> SignedLink:
+    return _verified(settings, LinkPurpose.FACILITATOR, facilitator_id, signature)
+
+
+async def lead_link(lead_id: UUID, signature: str, settings: Config) -> SignedLink:
+    return _verified(settings, LinkPurpose.LEAD, lead_id, signature)
+
+
+BookingLink = Annotated[SignedLink, Depends(booking_link)]
+FacilitatorLink = Annotated[SignedLink, Depends(facilitator_link)]
+LeadLink = Annotated[SignedLink, Depends(lead_link)]
+
+
 def redirect(path: str, *, done: str | None = None) -> RedirectResponse:
     return RedirectResponse(f"{path}?done={done}" if done else path, status_code=303, headers=HEADERS)
 
@@ -160,88 +205,85 @@ async def _booking_page(
         await usecases.offered_slots(uow, request, settings=settings, now=now(), language=language)
         if session is None else None
     )
-    everyone = await usecases.offered_slots(uow, request, settings=settings, now=now()) if session is None else None
+    everyone = (
+        await usecases.offered_slots(uow, request, settings=settings, now=now(), language=domain.ANY_LANGUAGE)
+        if session is None else None
+    )
     languages = sorted({code for o in (everyone.options if everyone else []) for code in o.languages},
                        key=domain.language_name)
     participant = await uow.session.get(Participant, cycle_id)
     return render(
         "book.html", settings=settings, status_code=status_code, home=base, page_title="Your feedback session",
-        base=base, session=session, facilitator=facilitator, offer=offer, languages=languages, language=language,
+        base=base, session=session, facilitator=facilitator, offer=offer, languages=languages,
+        language=offer.language if offer else None, any_language=domain.ANY_LANGUAGE,
         values=values, errors=errors, done=done, automatic=settings.booking_confirmation == "automatic",
         participant_name=participant.name if participant else None,
         min_notice_hours=settings.min_notice_hours,
     )
 
 
+def language_asked(raw: str | None) -> str | None:
+    """The booking page's language filter: a known language, `any`, or nothing (the preferred language)."""
+    return raw if raw == domain.ANY_LANGUAGE or raw in domain.LANGUAGE_NAMES else None
+
+
 @router.get("/book/{cycle_id}/{signature}", response_class=HTMLResponse)
-async def booking_page(cycle_id: UUID, signature: str, request: Request, runtime: Runtime,
-                       settings: Config) -> HTMLResponse:
-    if not signed(settings, LinkPurpose.BOOKING, cycle_id, signature):
-        return not_recognised(settings)
-    language = request.query_params.get("language") or None
+async def booking_page(link: BookingLink, request: Request, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        return await _booking_page(uow, settings=settings, cycle_id=cycle_id, base=request.url.path,
-                                   language=language if language in domain.LANGUAGE_NAMES else None, errors=[],
+        return await _booking_page(uow, settings=settings, cycle_id=link.id, base=link.base,
+                                   language=language_asked(request.query_params.get("language")), errors=[],
                                    values={}, done=request.query_params.get("done"))
 
 
 @router.post("/book/{cycle_id}/{signature}", response_class=HTMLResponse, response_model=None)
-async def choose_time(cycle_id: UUID, signature: str, request: Request, runtime: Runtime,
+async def choose_time(link: BookingLink, request: Request, runtime: Runtime,
                       settings: Config) -> HTMLResponse | RedirectResponse:
-    if not signed(settings, LinkPurpose.BOOKING, cycle_id, signature):
-        return not_recognised(settings)
     values, _ = await form_values(request)
-    language = values.get("language") if values.get("language") in domain.LANGUAGE_NAMES else None
+    language = language_asked(values.get("language"))
     slot_id = forms.parse_uuid(values.get("slot"))
     async with runtime.uow() as uow:
         error = "Select a time for your feedback session"
         if slot_id is not None:
             try:
-                await usecases.choose_slot(uow, cycle_id=cycle_id, slot_id=slot_id, language=language,
+                await usecases.choose_slot(uow, cycle_id=link.id, slot_id=slot_id, language=language,
                                            settings=settings, now=now())
                 await uow.commit()
-                return redirect(request.url.path, done="booked")
+                return redirect(link.base, done="booked")
             except Rejected as rejection:
                 error = str(rejection)
         await uow.session.rollback()
-        return await _booking_page(uow, settings=settings, cycle_id=cycle_id, base=request.url.path, language=language,
+        return await _booking_page(uow, settings=settings, cycle_id=link.id, base=link.base, language=language,
                                    errors=[("slot-1", error)], values=values, done=None, status_code=409
                                    if slot_id else 400)
 
 
 @router.post("/book/{cycle_id}/{signature}/cancel", response_class=HTMLResponse, response_model=None)
-async def participant_cancels(cycle_id: UUID, signature: str, request: Request, runtime: Runtime,
+async def participant_cancels(link: BookingLink, request: Request, runtime: Runtime,
                               settings: Config) -> HTMLResponse | RedirectResponse:
-    if not signed(settings, LinkPurpose.BOOKING, cycle_id, signature):
-        return not_recognised(settings)
     values, _ = await form_values(request)
-    base = request.url.path.removesuffix("/cancel")
     session_id = forms.parse_uuid(values.get("session_id"))
     async with runtime.uow() as uow:
         try:
             if session_id is None:
                 raise Rejected("There is no such session")
             await usecases.cancel_session(uow, session_id=session_id, by="participant", settings=settings, now=now(),
-                                          cycle_id=cycle_id)
+                                          cycle_id=link.id)
             await uow.commit()
         except Rejected as rejection:
             await uow.session.rollback()
-            return await _booking_page(uow, settings=settings, cycle_id=cycle_id, base=base, language=None,
+            return await _booking_page(uow, settings=settings, cycle_id=link.id, base=link.base, language=None,
                                        errors=[("cancel", str(rejection))], values={}, done=None, status_code=409)
-    return redirect(base, done="cancelled")
+    return redirect(link.base, done="cancelled")
 
 
 # --- facilitators ----------------------------------------------------------------------------------
 
 
-async def _facilitator(uow: UnitOfWork, settings: Settings, facilitator_id: UUID, signature: str) -> Facilitator | None:
-    if not signed(settings, LinkPurpose.FACILITATOR, facilitator_id, signature):
-        return None
-    return await uow.session.get(Facilitator, facilitator_id)
-
-
-def _facilitator_base(facilitator_id: UUID, signature: str) -> str:
-    return f"/facilitator/{facilitator_id}/{signature}"
+async def _facilitator(uow: UnitOfWork, link: SignedLink) -> Facilitator:
+    facilitator = await uow.session.get(Facilitator, link.id)
+    if facilitator is None:
+        raise LinkNotRecognised
+    return facilitator
 
 
 async def _facilitator_page(uow: UnitOfWork, facilitator: Facilitator, *, settings: Settings, base: str,
@@ -283,12 +325,10 @@ def events_tuples(result: Any) -> Sequence[tuple[Any, Any]]:
 
 
 @router.get("/facilitator/{facilitator_id}/{signature}", response_class=HTMLResponse)
-async def facilitator_page(facilitator_id: UUID, signature: str, request: Request, runtime: Runtime,
+async def facilitator_page(link: FacilitatorLink, request: Request, runtime: Runtime,
                            settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, settings, facilitator_id, signature)
-        if facilitator is None:
-            return not_recognised(settings)
+        facilitator = await _facilitator(uow, link)
         return await _facilitator_page(uow, facilitator, settings=settings, base=request.url.path, errors=[],
                                        done=request.query_params.get("done"))
 
@@ -300,15 +340,13 @@ ACTION_DONE = {"confirm": "confirmed", "decline": "declined", "cancel": "cancell
 
 @router.post("/facilitator/{facilitator_id}/{signature}/sessions/{session_id}", response_class=HTMLResponse,
              response_model=None)
-async def session_action(facilitator_id: UUID, signature: str, session_id: UUID, request: Request, runtime: Runtime,
+async def session_action(link: FacilitatorLink, session_id: UUID, request: Request, runtime: Runtime,
                          settings: Config) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
     action = values.get("action", "")
-    base = _facilitator_base(facilitator_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, settings, facilitator_id, signature)
-        if facilitator is None:
-            return not_recognised(settings)
+        facilitator = await _facilitator(uow, link)
         try:
             if action == "confirm":
                 await usecases.confirm_session(uow, facilitator_id=facilitator.id, session_id=session_id,
@@ -344,27 +382,23 @@ async def _reschedule_page(uow: UnitOfWork, facilitator: Facilitator, session_id
 
 @router.get("/facilitator/{facilitator_id}/{signature}/sessions/{session_id}/reschedule",
             response_class=HTMLResponse)
-async def reschedule_form(facilitator_id: UUID, signature: str, session_id: UUID, runtime: Runtime,
+async def reschedule_form(link: FacilitatorLink, session_id: UUID, runtime: Runtime,
                           settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, settings, facilitator_id, signature)
-        if facilitator is None:
-            return not_recognised(settings)
+        facilitator = await _facilitator(uow, link)
         return await _reschedule_page(uow, facilitator, session_id, settings=settings,
-                                      base=_facilitator_base(facilitator_id, signature), errors=[])
+                                      base=link.base, errors=[])
 
 
 @router.post("/facilitator/{facilitator_id}/{signature}/sessions/{session_id}/reschedule",
              response_class=HTMLResponse, response_model=None)
-async def reschedule(facilitator_id: UUID, signature: str, session_id: UUID, request: Request, runtime: Runtime,
+async def reschedule(link: FacilitatorLink, session_id: UUID, request: Request, runtime: Runtime,
                      settings: Config) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
-    base = _facilitator_base(facilitator_id, signature)
+    base = link.base
     slot_id = forms.parse_uuid(values.get("slot"))
     async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, settings, facilitator_id, signature)
-        if facilitator is None:
-            return not_recognised(settings)
+        facilitator = await _facilitator(uow, link)
         try:
             if slot_id is None:
                 raise Rejected("Select the new time")
@@ -379,12 +413,10 @@ async def reschedule(facilitator_id: UUID, signature: str, session_id: UUID, req
 
 
 @router.get("/facilitator/{facilitator_id}/{signature}/availability", response_class=HTMLResponse)
-async def availability_form(facilitator_id: UUID, signature: str, runtime: Runtime, settings: Config) -> HTMLResponse:
+async def availability_form(link: FacilitatorLink, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, settings, facilitator_id, signature)
-        if facilitator is None:
-            return not_recognised(settings)
-        base = _facilitator_base(facilitator_id, signature)
+        facilitator = await _facilitator(uow, link)
+        base = link.base
         return render("availability.html", settings=settings, home=base, page_title="Add times you are available",
                       base=base, values={"weeks": "1", "minutes": "120"}, facilitator=facilitator,
                       durations=forms.DURATIONS, modes=forms.SESSION_MODES)
@@ -392,14 +424,12 @@ async def availability_form(facilitator_id: UUID, signature: str, runtime: Runti
 
 @router.post("/facilitator/{facilitator_id}/{signature}/availability", response_class=HTMLResponse,
              response_model=None)
-async def publish_availability(facilitator_id: UUID, signature: str, request: Request, runtime: Runtime,
+async def publish_availability(link: FacilitatorLink, request: Request, runtime: Runtime,
                                settings: Config) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
-    base = _facilitator_base(facilitator_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, settings, facilitator_id, signature)
-        if facilitator is None:
-            return not_recognised(settings)
+        facilitator = await _facilitator(uow, link)
         parsed = forms.parse_availability(values, today=now().astimezone(ZoneInfo(facilitator.timezone)).date())
         errors = parsed if isinstance(parsed, list) else []
         if isinstance(parsed, forms.AvailabilityInput):
@@ -417,13 +447,11 @@ async def publish_availability(facilitator_id: UUID, signature: str, request: Re
 
 @router.post("/facilitator/{facilitator_id}/{signature}/slots/{slot_id}/remove", response_class=HTMLResponse,
              response_model=None)
-async def remove_slot(facilitator_id: UUID, signature: str, slot_id: UUID, runtime: Runtime,
+async def remove_slot(link: FacilitatorLink, slot_id: UUID, runtime: Runtime,
                       settings: Config) -> HTMLResponse | RedirectResponse:
-    base = _facilitator_base(facilitator_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, settings, facilitator_id, signature)
-        if facilitator is None:
-            return not_recognised(settings)
+        facilitator = await _facilitator(uow, link)
         try:
             await registry.remove_slot(uow, facilitator=facilitator, slot_id=slot_id, now=now())
             await uow.commit()
@@ -446,26 +474,22 @@ async def _callout_page(uow: UnitOfWork, facilitator: Facilitator, callout_id: U
 
 
 @router.get("/facilitator/{facilitator_id}/{signature}/callouts/{callout_id}", response_class=HTMLResponse)
-async def callout_page(facilitator_id: UUID, signature: str, callout_id: UUID, runtime: Runtime,
+async def callout_page(link: FacilitatorLink, callout_id: UUID, runtime: Runtime,
                        settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, settings, facilitator_id, signature)
-        if facilitator is None:
-            return not_recognised(settings)
+        facilitator = await _facilitator(uow, link)
         return await _callout_page(uow, facilitator, callout_id, settings=settings,
-                                   base=_facilitator_base(facilitator_id, signature), values={}, errors=[])
+                                   base=link.base, values={}, errors=[])
 
 
 @router.post("/facilitator/{facilitator_id}/{signature}/callouts/{callout_id}", response_class=HTMLResponse,
              response_model=None)
-async def volunteer(facilitator_id: UUID, signature: str, callout_id: UUID, request: Request, runtime: Runtime,
+async def volunteer(link: FacilitatorLink, callout_id: UUID, request: Request, runtime: Runtime,
                     settings: Config) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
-    base = _facilitator_base(facilitator_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, settings, facilitator_id, signature)
-        if facilitator is None:
-            return not_recognised(settings)
+        facilitator = await _facilitator(uow, link)
         parsed = forms.parse_volunteer(values)
         errors = parsed if isinstance(parsed, list) else []
         if isinstance(parsed, int):
@@ -483,13 +507,11 @@ async def volunteer(facilitator_id: UUID, signature: str, callout_id: UUID, requ
 
 @router.post("/facilitator/{facilitator_id}/{signature}/cpd/{event_id}", response_class=HTMLResponse,
              response_model=None)
-async def register_for_cpd(facilitator_id: UUID, signature: str, event_id: UUID, runtime: Runtime,
+async def register_for_cpd(link: FacilitatorLink, event_id: UUID, runtime: Runtime,
                            settings: Config) -> HTMLResponse | RedirectResponse:
-    base = _facilitator_base(facilitator_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, settings, facilitator_id, signature)
-        if facilitator is None:
-            return not_recognised(settings)
+        facilitator = await _facilitator(uow, link)
         try:
             await registry.register_for_cpd(uow, facilitator=facilitator, event_id=event_id, now=now())
             await uow.commit()
@@ -501,24 +523,21 @@ async def register_for_cpd(facilitator_id: UUID, signature: str, event_id: UUID,
 
 
 @router.get("/facilitator/{facilitator_id}/{signature}/interest", response_class=HTMLResponse)
-async def interest_form(facilitator_id: UUID, signature: str, runtime: Runtime, settings: Config) -> HTMLResponse:
+async def interest_form(link: FacilitatorLink, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        if await _facilitator(uow, settings, facilitator_id, signature) is None:
-            return not_recognised(settings)
-    base = _facilitator_base(facilitator_id, signature)
+        await _facilitator(uow, link)
+    base = link.base
     return render("interest.html", settings=settings, home=base, page_title="Interest in future CPD sessions",
                   base=base, values={}, month_options=MONTH_OPTIONS, chosen_months=[], modes=forms.CALLOUT_MODES)
 
 
 @router.post("/facilitator/{facilitator_id}/{signature}/interest", response_class=HTMLResponse, response_model=None)
-async def express_interest(facilitator_id: UUID, signature: str, request: Request, runtime: Runtime,
+async def express_interest(link: FacilitatorLink, request: Request, runtime: Runtime,
                            settings: Config) -> HTMLResponse | RedirectResponse:
     values, multi = await form_values(request)
-    base = _facilitator_base(facilitator_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, settings, facilitator_id, signature)
-        if facilitator is None:
-            return not_recognised(settings)
+        facilitator = await _facilitator(uow, link)
         parsed = forms.parse_interest(values, multi.get("months", []))
         if isinstance(parsed, forms.InterestInput):
             await registry.express_interest(uow, facilitator=facilitator, interest=parsed)
@@ -532,14 +551,11 @@ async def express_interest(facilitator_id: UUID, signature: str, request: Reques
 # --- regional leads --------------------------------------------------------------------------------
 
 
-async def _lead(uow: UnitOfWork, settings: Settings, lead_id: UUID, signature: str) -> RegionalLead | None:
-    if not signed(settings, LinkPurpose.LEAD, lead_id, signature):
-        return None
-    return await uow.session.get(RegionalLead, lead_id)
-
-
-def _lead_base(lead_id: UUID, signature: str) -> str:
-    return f"/lead/{lead_id}/{signature}"
+async def _lead(uow: UnitOfWork, link: SignedLink) -> RegionalLead:
+    lead = await uow.session.get(RegionalLead, link.id)
+    if lead is None:
+        raise LinkNotRecognised
+    return lead
 
 
 def _in_region(column: Any, lead: RegionalLead) -> Any:
@@ -552,14 +568,10 @@ def same_region(column: Any, region: str) -> Any:
 
 
 @router.get("/lead/{lead_id}/{signature}", response_class=HTMLResponse)
-async def lead_page(
-    lead_id: UUID, signature: str, request: Request, runtime: Runtime, settings: Config
-) -> HTMLResponse:
-    base = _lead_base(lead_id, signature)
+async def lead_page(link: LeadLink, request: Request, runtime: Runtime, settings: Config) -> HTMLResponse:
+    base = link.base
     async with runtime.uow() as uow:
-        lead = await _lead(uow, settings, lead_id, signature)
-        if lead is None:
-            return not_recognised(settings)
+        lead = await _lead(uow, link)
         has_live = exists().where(col(FeedbackSession.cycle_id) == col(BookingRequest.cycle_id), usecases.LIVE)
         waiting = await uow.session.execute(
             select(BookingRequest, UnscheduledCycle)
@@ -609,23 +621,20 @@ def _new_facilitator_page(settings: Settings, base: str, *, values: Mapping[str,
 
 
 @router.get("/lead/{lead_id}/{signature}/facilitators/new", response_class=HTMLResponse)
-async def new_facilitator_form(lead_id: UUID, signature: str, runtime: Runtime, settings: Config) -> HTMLResponse:
+async def new_facilitator_form(link: LeadLink, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        if await _lead(uow, settings, lead_id, signature) is None:
-            return not_recognised(settings)
-    return _new_facilitator_page(settings, _lead_base(lead_id, signature), values={"capacity": "4"},
+        await _lead(uow, link)
+    return _new_facilitator_page(settings, link.base, values={"capacity": "4"},
                                  languages=["en"], errors=[])
 
 
 @router.post("/lead/{lead_id}/{signature}/facilitators/new", response_class=HTMLResponse, response_model=None)
-async def add_facilitator(lead_id: UUID, signature: str, request: Request, runtime: Runtime,
+async def add_facilitator(link: LeadLink, request: Request, runtime: Runtime,
                           settings: Config) -> HTMLResponse | RedirectResponse:
     values, multi = await form_values(request)
-    base = _lead_base(lead_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        lead = await _lead(uow, settings, lead_id, signature)
-        if lead is None:
-            return not_recognised(settings)
+        lead = await _lead(uow, link)
         parsed = forms.parse_facilitator(values, multi.get("languages", []), today=today(settings))
         errors = parsed if isinstance(parsed, list) else []
         if isinstance(parsed, forms.FacilitatorInput):
@@ -658,26 +667,22 @@ async def _lead_facilitator_page(uow: UnitOfWork, lead: RegionalLead, facilitato
 
 
 @router.get("/lead/{lead_id}/{signature}/facilitators/{facilitator_id}", response_class=HTMLResponse)
-async def lead_facilitator(lead_id: UUID, signature: str, facilitator_id: UUID, runtime: Runtime,
+async def lead_facilitator(link: LeadLink, facilitator_id: UUID, runtime: Runtime,
                            settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        lead = await _lead(uow, settings, lead_id, signature)
-        if lead is None:
-            return not_recognised(settings)
+        lead = await _lead(uow, link)
         return await _lead_facilitator_page(uow, lead, facilitator_id, settings=settings,
-                                            base=_lead_base(lead_id, signature), values={}, errors=[])
+                                            base=link.base, values={}, errors=[])
 
 
 @router.post("/lead/{lead_id}/{signature}/facilitators/{facilitator_id}", response_class=HTMLResponse,
              response_model=None)
-async def update_facilitator(lead_id: UUID, signature: str, facilitator_id: UUID, request: Request, runtime: Runtime,
+async def update_facilitator(link: LeadLink, facilitator_id: UUID, request: Request, runtime: Runtime,
                              settings: Config) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
-    base = _lead_base(lead_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        lead = await _lead(uow, settings, lead_id, signature)
-        if lead is None:
-            return not_recognised(settings)
+        lead = await _lead(uow, link)
         errors: forms.Errors = []
         try:
             if values.get("form") == "accreditation":
@@ -706,24 +711,21 @@ async def update_facilitator(lead_id: UUID, signature: str, facilitator_id: UUID
 
 
 @router.get("/lead/{lead_id}/{signature}/callouts/new", response_class=HTMLResponse)
-async def new_callout_form(lead_id: UUID, signature: str, runtime: Runtime, settings: Config) -> HTMLResponse:
+async def new_callout_form(link: LeadLink, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        if await _lead(uow, settings, lead_id, signature) is None:
-            return not_recognised(settings)
-    base = _lead_base(lead_id, signature)
+        await _lead(uow, link)
+    base = link.base
     return render("lead_callout_new.html", settings=settings, home=base, page_title="Publish a call-out",
                   base=base, values={}, modes=forms.CALLOUT_MODES)
 
 
 @router.post("/lead/{lead_id}/{signature}/callouts/new", response_class=HTMLResponse, response_model=None)
-async def publish_callout(lead_id: UUID, signature: str, request: Request, runtime: Runtime,
+async def publish_callout(link: LeadLink, request: Request, runtime: Runtime,
                           settings: Config) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
-    base = _lead_base(lead_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        lead = await _lead(uow, settings, lead_id, signature)
-        if lead is None:
-            return not_recognised(settings)
+        lead = await _lead(uow, link)
         parsed = forms.parse_callout(values, today=today(settings))
         if isinstance(parsed, forms.CalloutInput):
             callout = await registry.publish_callout(uow, lead=lead, details=parsed)
@@ -734,13 +736,11 @@ async def publish_callout(lead_id: UUID, signature: str, request: Request, runti
 
 
 @router.get("/lead/{lead_id}/{signature}/callouts/{callout_id}", response_class=HTMLResponse)
-async def lead_callout(lead_id: UUID, signature: str, callout_id: UUID, request: Request, runtime: Runtime,
+async def lead_callout(link: LeadLink, callout_id: UUID, request: Request, runtime: Runtime,
                        settings: Config) -> HTMLResponse:
-    base = _lead_base(lead_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        lead = await _lead(uow, settings, lead_id, signature)
-        if lead is None:
-            return not_recognised(settings)
+        lead = await _lead(uow, link)
         callout = await uow.session.get(Callout, callout_id)
         if callout is None or callout.lead_id != lead.id:
             return message(settings, "There is no such call-out", "Go back to your regional lead page.",
@@ -751,24 +751,21 @@ async def lead_callout(lead_id: UUID, signature: str, callout_id: UUID, request:
 
 
 @router.get("/lead/{lead_id}/{signature}/cpd/new", response_class=HTMLResponse)
-async def new_cpd_form(lead_id: UUID, signature: str, runtime: Runtime, settings: Config) -> HTMLResponse:
+async def new_cpd_form(link: LeadLink, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        if await _lead(uow, settings, lead_id, signature) is None:
-            return not_recognised(settings)
-    base = _lead_base(lead_id, signature)
+        await _lead(uow, link)
+    base = link.base
     return render("lead_cpd_new.html", settings=settings, home=base, page_title="Publish a CPD event", base=base,
                   values={})
 
 
 @router.post("/lead/{lead_id}/{signature}/cpd/new", response_class=HTMLResponse, response_model=None)
-async def publish_cpd(lead_id: UUID, signature: str, request: Request, runtime: Runtime,
+async def publish_cpd(link: LeadLink, request: Request, runtime: Runtime,
                       settings: Config) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
-    base = _lead_base(lead_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        lead = await _lead(uow, settings, lead_id, signature)
-        if lead is None:
-            return not_recognised(settings)
+        lead = await _lead(uow, link)
         parsed = forms.parse_cpd_event(values, today=today(settings))
         errors = parsed if isinstance(parsed, list) else []
         if isinstance(parsed, forms.CpdEventInput):
@@ -802,25 +799,21 @@ async def _lead_cpd_page(uow: UnitOfWork, lead: RegionalLead, event_id: UUID, *,
 
 
 @router.get("/lead/{lead_id}/{signature}/cpd/{event_id}", response_class=HTMLResponse)
-async def lead_cpd(lead_id: UUID, signature: str, event_id: UUID, request: Request, runtime: Runtime,
+async def lead_cpd(link: LeadLink, event_id: UUID, request: Request, runtime: Runtime,
                    settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        lead = await _lead(uow, settings, lead_id, signature)
-        if lead is None:
-            return not_recognised(settings)
-        return await _lead_cpd_page(uow, lead, event_id, settings=settings, base=_lead_base(lead_id, signature),
+        lead = await _lead(uow, link)
+        return await _lead_cpd_page(uow, lead, event_id, settings=settings, base=link.base,
                                     done=request.query_params.get("done"), errors=[])
 
 
 @router.post("/lead/{lead_id}/{signature}/cpd/{event_id}", response_class=HTMLResponse, response_model=None)
-async def record_attendance(lead_id: UUID, signature: str, event_id: UUID, request: Request, runtime: Runtime,
+async def record_attendance(link: LeadLink, event_id: UUID, request: Request, runtime: Runtime,
                             settings: Config) -> HTMLResponse | RedirectResponse:
     _, multi = await form_values(request)
-    base = _lead_base(lead_id, signature)
+    base = link.base
     async with runtime.uow() as uow:
-        lead = await _lead(uow, settings, lead_id, signature)
-        if lead is None:
-            return not_recognised(settings)
+        lead = await _lead(uow, link)
         registered = (await uow.session.execute(
             select(col(CpdRegistration.facilitator_id)).where(col(CpdRegistration.event_id) == event_id))).scalars()
         attended = forms.parse_attendance(multi, registered=list(registered))

@@ -53,6 +53,7 @@ async def register_facilitator(
         elearning_passed_on=accreditation.passed_on if accreditation else None,
         course_completed_on=accreditation.course_on if accreditation else None,
         monthly_capacity=details.monthly_capacity, languages=details.languages, registered_at=now, announced_at=now,
+        line_manager_email=details.line_manager_email,
     )
     uow.session.add(facilitator)
     await uow.session.flush()

@@ -40,6 +40,8 @@ class Facilitator(SQLModel, table=True):
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
     announced_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # Only to avoid conflicts of interest (a participant is never matched with a facilitator they manage).
+    line_manager_email: str | None = None
 
     def rules_view(self) -> domain.Facilitator:
         return domain.Facilitator(
@@ -52,6 +54,8 @@ class Facilitator(SQLModel, table=True):
             monthly_capacity=self.monthly_capacity,
             email_domain=domain.email_domain(self.email),
             languages=tuple(self.languages),
+            email=self.email,
+            line_manager_email=self.line_manager_email,
         )
 
 
@@ -130,7 +134,8 @@ def _tz_column(*, nullable: bool = True) -> Column:  # type: ignore[type-arg]
 
 
 class Participant(SQLModel, table=True):
-    """The participant of a cycle, from CycleOpened: contact details for booking emails only."""
+    """The participant of a cycle, from CycleOpened: contact details for booking emails, and what matching
+    needs (management line for conflicts of interest, never shown or logged; preferred session language)."""
 
     __tablename__ = "participant"
     __table_args__ = {"schema": SCHEMA}
@@ -142,6 +147,10 @@ class Participant(SQLModel, table=True):
     organisation: str
     region: str
     facilitator_id: UUID | None = None
+    management_line: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(String), nullable=False, server_default="{}")
+    )
+    preferred_language: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class BookingRequest(SQLModel, table=True):

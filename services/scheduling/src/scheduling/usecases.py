@@ -76,6 +76,7 @@ class Offer:
     options: list[Option]
     chose_facilitator: bool  # the participant chose a facilitator and these are their times
     choice_unavailable: bool  # they chose one, but that facilitator cannot take the session now
+    language: str | None = None  # the language matched on (asked for, else preferred); None: any
 
 
 def links(settings: Settings) -> Links:
@@ -107,7 +108,8 @@ def format_when(starts_at: datetime, ends_at: datetime, *, tz: ZoneInfo) -> str:
 
 
 async def record_participant(uow: UnitOfWork, opened: CycleOpened) -> None:
-    """Keep what booking needs from CycleOpened (contact email, organisation, chosen facilitator)."""
+    """Keep what booking needs from CycleOpened (contact email, organisation, chosen facilitator,
+    management line for conflicts of interest, preferred session language)."""
     values = {
         "cycle_id": opened.cycle_id,
         "participant_id": opened.participant_id,
@@ -116,6 +118,8 @@ async def record_participant(uow: UnitOfWork, opened: CycleOpened) -> None:
         "organisation": opened.organisation,
         "region": opened.region,
         "facilitator_id": opened.facilitator_id,
+        "management_line": [str(manager) for manager in opened.management_line],
+        "preferred_language": opened.preferred_language,
     }
     statement = insert(Participant).values(values)
     await uow.session.execute(
@@ -157,11 +161,7 @@ async def offer_booking(uow: UnitOfWork, request: BookingRequest, *, settings: S
         return Outcome.UNSCHEDULED
     offer = await offered_slots(uow, request, settings=settings, now=now)
     if not offer.options:
-        await _record_unscheduled(
-            uow, request, now=now,
-            reason=f"no free slot at least {settings.min_notice_hours}h ahead with a matching facilitator "
-            "who has monthly capacity",
-        )
+        await _record_unscheduled(uow, request, now=now, reason=_nothing_to_offer(offer, settings=settings))
         return Outcome.UNSCHEDULED
     queue_email(
         uow, kind="booking_offer", to=participant.email, cycle_id=request.cycle_id,
@@ -172,6 +172,15 @@ async def offer_booking(uow: UnitOfWork, request: BookingRequest, *, settings: S
     await _mark_scheduled(uow, cycle_id=request.cycle_id, now=now)
     log.info("booking offered", extra={"cycle_id": str(request.cycle_id), "options": len(offer.options)})
     return Outcome.OFFERED
+
+
+def _nothing_to_offer(offer: Offer, *, settings: Settings) -> str:
+    """Why a cycle is on the attention list (shown to the regional lead, so it names the language)."""
+    if offer.language:
+        return (f"no facilitator who speaks {domain.language_name(offer.language)} has a free slot at least "
+                f"{settings.min_notice_hours}h ahead and monthly capacity")
+    return (f"no free slot at least {settings.min_notice_hours}h ahead with a matching facilitator "
+            "who has monthly capacity")
 
 
 def _match_request(
@@ -185,15 +194,22 @@ def _match_request(
         language=language,
         conflict_rules=frozenset(settings.conflict_rules),
         conflicts_apply_to_choice=settings.conflict_rules_apply_to_choice,
+        participant_email=participant.email if participant else None,
+        management_line=frozenset(participant.management_line) if participant else frozenset(),
     )
 
 
 async def offered_slots(
     uow: UnitOfWork, request: BookingRequest, *, settings: Settings, now: datetime, language: str | None = None
 ) -> Offer:
-    """The times a participant may choose now: their chosen facilitator's, else matched ones."""
+    """The times a participant may choose now: their chosen facilitator's, else matched ones.
+
+    `language` is what the booking page asked for; without it, the participant's preferred language
+    (if they gave one) filters the matches; `domain.ANY_LANGUAGE` shows every language.
+    """
     tz = ZoneInfo(settings.timezone)
     participant = await uow.session.get(Participant, request.cycle_id)
+    language = domain.session_language(language, preferred=participant.preferred_language if participant else None)
     match = _match_request(request, participant, settings=settings, language=language)
     active = await uow.session.execute(
         select(Facilitator).where(col(Facilitator.status) == domain.FacilitatorStatus.ACTIVE.value)
@@ -202,7 +218,7 @@ async def offered_slots(
     ranked = domain.ranked_facilitators((f.rules_view() for f in facilitators.values()), request=match)
     chose = request.chosen_facilitator_id is not None
     if not ranked:
-        return Offer(options=[], chose_facilitator=False, choice_unavailable=chose)
+        return Offer(options=[], chose_facilitator=False, choice_unavailable=chose, language=language)
     not_before = now + timedelta(hours=settings.min_notice_hours)
     ids = [facilitator.id for _, facilitator in ranked]
     free = await free_slots(uow, facilitator_ids=ids, not_before=not_before, per_facilitator=settings.slot_search_limit)
@@ -219,6 +235,7 @@ async def offered_slots(
         ],
         chose_facilitator=own_choice,
         choice_unavailable=chose and not own_choice,
+        language=language,
     )
 
 
