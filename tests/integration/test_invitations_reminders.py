@@ -125,7 +125,7 @@ async def test_reminders_go_once_to_the_right_people_consolidated_and_survive_re
         assert {address: counts.get(address) for address in expected} == dict.fromkeys(expected, 1)
 
 
-async def test_thank_you_cycle_closed_and_report_ready_emails(settings: StackSettings) -> None:
+async def test_thank_you_and_cycle_closed_emails_and_release_on_the_dashboard(settings: StackSettings) -> None:
     event = request()
     async with smtp_capture() as (mail, port), running_service("invitations", settings, **fast(smtp_port=port)) \
             as service:
@@ -149,9 +149,17 @@ async def test_thank_you_cycle_closed_and_report_ready_emails(settings: StackSet
         assert "Thank you for giving feedback for Amara Okafor" in thanks.text
         [closed] = await eventually(lambda: _async(mail.to(me, "cycle_closed")), timeout=60, what="closed email")
         assert "closed early, as you asked. 1 person gave feedback" in closed.text
-        [ready] = await eventually(lambda: _async(mail.to(me, "report_ready")), timeout=60, what="report ready")
-        assert "report is ready" in ready.text
+        async def released() -> bool:
+            [cycle] = await rows(service, "SELECT report_released_at FROM invitations.cycle WHERE id = :c",
+                                 c=event.cycle_id)
+            return cycle.report_released_at is not None
+
+        await eventually(released, timeout=60, what="the release on the participant's dashboard")
         assert not mail.to(me, "thank_you"), "the participant is not thanked for their own rating"
+        # reports emails the participant their personal report link; invitations queues no second email
+        # (it would have been queued in the transaction that recorded the release)
+        kinds = await rows(service, "SELECT kind FROM invitations.outgoing_email WHERE cycle_id = :c", c=event.cycle_id)
+        assert "cycle_closed" in {k.kind for k in kinds} and "report_ready" not in {k.kind for k in kinds}
         await publish(settings, submitted(event.cycle_id, peer_id, RaterGroup.PEER))  # redelivery, new event id
         [state] = await rows(service, "SELECT count(*) AS n FROM invitations.outgoing_email WHERE rater_id = :r "
                                       "AND kind = 'thank_you'", r=peer_id)

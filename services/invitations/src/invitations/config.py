@@ -18,9 +18,6 @@ class Settings(ServiceSettings):
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "HLM 360 <no-reply@hlm360.example.nhs.uk>"
     ratings_base_url: str = "http://127.0.0.1:8102"
-    # Where the participant reads a released report; "{cycle_id}" and "{report_id}" are filled in.
-    # Empty: the report-ready email says the facilitator will share it.
-    report_link_template: str = ""
     link_secret: SecretStr
     mail_batch_size: int = 20
     mail_poll_seconds: float = 0.5

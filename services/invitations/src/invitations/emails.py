@@ -130,10 +130,6 @@ async def build(uow: UnitOfWork, email: OutgoingEmail, *, settings: Settings) ->
         context["reason"] = CLOSE_REASONS.get(str(data.get("reason")), "")
         context["responses"] = [(GROUP_TITLES[g], responses[g]) for g in RaterGroup if g in responses]
         context["total"] = sum(n for g, n in responses.items() if g is not RaterGroup.SELF)
-    elif kind == "report_ready":
-        report_id = (email.context or {}).get("report_id", "")
-        template = settings.report_link_template
-        context["report_link"] = template.format(cycle_id=cycle.id, report_id=report_id) if template else ""
     subject = mail.SUBJECTS[kind].format(participant=participant)
     return mail.compose(
         email_id=email.id, template=kind, sender=settings.mail_from, to=rater.email, subject=subject, context=context

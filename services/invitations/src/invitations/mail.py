@@ -19,7 +19,6 @@ SUBJECTS = {
     "reminder": "Reminder: your feedback is still needed",
     "thank_you": "Thank you for your feedback for {participant}",
     "cycle_closed": "Your Healthcare Leadership Model 360 has closed",
-    "report_ready": "Your Healthcare Leadership Model 360 report is ready",
 }
 KIND_HEADER = "X-HLM360-Kind"
 

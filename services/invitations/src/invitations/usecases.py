@@ -487,16 +487,14 @@ async def record_cycle_closed(uow: UnitOfWork, event: CycleClosed) -> None:
 
 
 async def record_report_released(uow: UnitOfWork, event: ReportReleased) -> None:
+    """Shown on the participant's dashboard. The participant's email with their personal report link
+    comes from reports, the only service that can sign it: invitations sends none, so there is one
+    email, not two that disagree."""
     cycle = await uow.session.get(Cycle, event.cycle_id)
     if cycle is None or cycle.report_released_at is not None:
         return
     cycle.report_released_at = event.occurred_at
     uow.session.add(cycle)
-    participant = await _participant(uow, cycle.id)
-    queue_email(
-        uow, kind="report_ready", cycle_id=cycle.id, rater_id=participant.id,
-        context={"report_id": str(event.report_id)},
-    )
 
 
 # --- the participant's view -------------------------------------------------------------------
