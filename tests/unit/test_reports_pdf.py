@@ -1,10 +1,14 @@
 """The realistic 360 report as a person sees it: text from the PDF (pdftotext), page images for a
-person to look at (test-artifacts/report-pages/), fonts, tags, links, and hostile comment text."""
+person to look at (test-artifacts/report-pages/), fonts, tags, links, hostile comment text, and no
+nearly blank pages (pdftotext -bbox: how far down each page the text reaches)."""
 
 import re
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -13,7 +17,7 @@ from reports import links
 from reports.bench import CYCLE, realistic_document, realistic_responses
 from reports.domain import Comment, Response, compile_figures
 from reports.itembank import wording_for
-from reports.render import ReportMeta, render, render_html, render_pdf
+from reports.render import ReportMeta, document, render, render_html, render_pdf
 from shared.contracts.vocabulary import DIMENSION_TITLES, RaterGroup
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report-pages"
@@ -29,6 +33,24 @@ def pdftotext(pdf: bytes, tmp_path: Path) -> str:
 
 def flat(text: str) -> str:
     return re.sub(r"\s+", " ", text)
+
+
+CM = 72 / 2.54  # PDF points
+PAGE_TOP, PAGE_BOTTOM = 2 * CM, 2.2 * CM  # report.typ's page margins; the footer sits in the bottom one
+
+
+def page_fill(pdf: bytes, tmp_path: Path) -> list[float]:
+    """For each page, how far down its text area the text reaches (0 = blank, 1 = full), by word boxes
+    from `pdftotext -bbox` (the footer is left out; bar charts count through their labels)."""
+    path = tmp_path / "fill.pdf"
+    path.write_bytes(pdf)
+    xml = subprocess.run(["pdftotext", "-bbox", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    fills = []
+    for height, words in re.findall(r'<page width="[\d.]+" height="([\d.]+)">(.*?)</page>', xml, re.S):
+        bottom = float(height) - PAGE_BOTTOM
+        lowest = max((float(y) for y in re.findall(r'yMax="([\d.]+)"', words) if float(y) <= bottom), default=PAGE_TOP)
+        fills.append((lowest - PAGE_TOP) / (bottom - PAGE_TOP))
+    return fills
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +143,65 @@ def test_page_images_of_the_realistic_report_are_saved_for_a_person_to_look_at(t
     assert len(pages) >= 9 and all(p.stat().st_size > 5_000 for p in pages)
     text = flat(pdftotext(pdf, tmp_path))
     assert "Progress since your earlier 360" in text and "4 March 2025" in text
+
+
+def _document(responses: list[Response]) -> dict[str, Any]:
+    figures = compile_figures(
+        responses, cycle_id=CYCLE, threshold=3, gap_threshold=0.75, wording=wording_for("hlm360-default-1")
+    )
+    meta = ReportMeta(
+        participant_name="Amara Okafor",
+        programme=None,
+        organisation="Example NHS Foundation Trust",
+        deadline=datetime(2026, 12, 17, 17, tzinfo=UTC),
+        closed_at=datetime(2026, 12, 17, 17, tzinfo=UTC),
+        generated_at=datetime(2026, 12, 17, 17, 5, tzinfo=UTC),
+    )
+    return document(meta, figures)
+
+
+def _silent(responses: list[Response]) -> list[Response]:
+    return [Response(group=r.group, answers=r.answers, importance=r.importance) for r in responses]
+
+
+def _first_raters(n: int) -> dict[str, Any]:
+    return _document(realistic_responses(seed=n)[:n])
+
+
+# The realistic report and other shapes of cycle: fewer groups, no comments, no earlier 360.
+SHAPES: dict[str, Callable[[], dict[str, Any]]] = {
+    "realistic": realistic_document,
+    "no earlier 360": lambda: _document(realistic_responses()),
+    "self, line manager, peers": lambda: _document(
+        [r for r in realistic_responses() if r.group not in (RaterGroup.DIRECT_REPORT, RaterGroup.OTHER)]
+    ),
+    "no comments": lambda: _document(_silent(realistic_responses())),
+    "self and line manager": lambda: _document(realistic_responses()[:2]),
+    **{f"first {n} raters": partial(_first_raters, n) for n in (6, 7, 9)},
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_no_page_but_the_last_is_mostly_blank(shape: str, tmp_path: Path) -> None:
+    # Sections flow on from each other; forced page breaks used to leave pages with a few lines on them
+    # (the blind spots alone on page 7 of 18). Unbreakable blocks are under two-thirds of a page, so a
+    # page they move away from is still at least a third full.
+    fills = page_fill(render_pdf(SHAPES[shape]()), tmp_path)
+    assert len(fills) >= 9
+    short = {page: round(fill, 2) for page, fill in enumerate(fills[:-1], start=1) if fill < 0.33}
+    assert not short, f"{shape}: pages less than a third full (page: fill) {short} of {len(fills)}"
+
+
+def test_blind_spots_stay_with_their_heading_and_the_conversation_page_is_whole(tmp_path: Path) -> None:
+    pdf = render_pdf(realistic_document())
+    path = tmp_path / "r.pdf"
+    path.write_bytes(pdf)
+    pages = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True)
+    texts = [flat(page) for page in pages.stdout.split("\f")]
+    (gaps,) = [t for t in texts if "Blind spots and hidden strengths" in t]
+    assert "Blind spots: you rate yourself higher" in gaps and "Hidden strengths: others rate you higher" in gaps
+    (conversation,) = [t for t in texts if "Your feedback conversation and development actions" in t]
+    assert "What stands out for me" in conversation and "Development actions" in conversation
 
 
 def test_links_are_signed_bound_to_their_holder_and_expire() -> None:

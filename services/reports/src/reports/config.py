@@ -31,6 +31,7 @@ class Settings(ServiceSettings):
     mail_batch_size: int = 20
     mail_poll_seconds: float = 0.5
     mail_max_attempts: int = 8
+    # How often the self-assessment "being prepared" page checks (in the background) whether the report is ready.
     self_assessment_refresh_seconds: int = 3
 
     @field_validator("min_group_size")

@@ -91,6 +91,10 @@ def report_css_text() -> str:
     return (_TEMPLATES / "report.css").read_text(encoding="utf-8")
 
 
+def report_status_js_text() -> str:
+    return (_TEMPLATES / "report-status.js").read_text(encoding="utf-8")
+
+
 def render_html(doc: dict[str, Any], *, template: str = "report.html", pdf_href: str | None = None) -> str:
     """The HTML report. Stand-alone (CSS inline) for the file; with `pdf_href` it is the served page,
     whose CSS comes from /report.css (the services' CSP forbids inline styles)."""

@@ -21,6 +21,7 @@ from reports.render import (
     document,
     render_html,
     report_css_text,
+    report_status_js_text,
     self_assessment_document,
 )
 from reports.tables import Report
@@ -41,6 +42,8 @@ REFUSALS = {
         "This report can only be read by the facilitator of the participant's feedback session.",
         "If your session has been moved to another facilitator, this link no longer works."]),
 }
+# Tells the waiting page's script (report-status.js) whether the self-assessment report is there yet.
+READY_HEADER = "X-Report-Ready"
 NOT_FOUND = ("Page not found", ["If you typed the web address, check it is correct.",
              "If you pasted the web address, check you copied the entire address."])
 
@@ -54,9 +57,16 @@ Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
 Config = Annotated[Settings, Depends(settings_of)]
 
 
-def _page(title: str, paragraphs: list[str], *, status: int, refresh: int | None = None) -> HTMLResponse:
+def _page(
+    title: str, paragraphs: list[str], *, status: int, check_href: str | None = None, check_seconds: int = 3
+) -> HTMLResponse:
     html = _pages.get_template("pages/message.html").render(
-        page_title=title, paragraphs=paragraphs, errors=None, service_name="HLM 360 reports", refresh_seconds=refresh
+        page_title=title,
+        paragraphs=paragraphs,
+        errors=None,
+        service_name="HLM 360 reports",
+        check_href=check_href,
+        check_seconds=check_seconds,
     )
     return HTMLResponse(html, status_code=status)
 
@@ -122,6 +132,13 @@ async def report_css() -> PlainTextResponse:
     return PlainTextResponse(report_css_text(), media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
 
+@router.get("/report-status.js", include_in_schema=False)
+async def report_status_js() -> PlainTextResponse:
+    return PlainTextResponse(
+        report_status_js_text(), media_type="text/javascript", headers={"Cache-Control": "max-age=3600"}
+    )
+
+
 @router.get("/report/{token}", response_class=HTMLResponse)
 async def report_page(token: str, request: Request, runtime: Runtime, settings: Config) -> Response:
     """The report as a web page, for the holder of a valid link (facilitator, or participant after release)."""
@@ -151,7 +168,10 @@ async def report_pdf(token: str, request: Request, runtime: Runtime, settings: C
 async def self_assessment_page(
     assessment_id: UUID, token: str, request: Request, runtime: Runtime, settings: Config
 ) -> Response:
-    """The private self-assessment report, or a 'being prepared' page that refreshes itself."""
+    """The private self-assessment report, or a 'being prepared' page that says when the report is ready.
+
+    The waiting page never reloads itself (an automatic refresh is a time limit the reader cannot
+    control, WCAG 2.2.1): a script checks in the background and announces the report, with a link."""
     _throttle(request)
     async with runtime.uow() as uow:
         outcome = await usecases.open_self_assessment(
@@ -159,20 +179,24 @@ async def self_assessment_page(
         )
         await uow.commit()
     if outcome is None:
-        return _page(
+        waiting = _page(
             "Your self-assessment report is being prepared",
             [
-                "This usually takes a few seconds. This page will refresh by itself.",
+                "This usually takes a few seconds. This page will tell you when your report is ready.",
                 "If it keeps showing this message, check you opened the whole link you were given.",
             ],
             status=200,
-            refresh=settings.self_assessment_refresh_seconds,
+            check_href=f"/self-assessment/{assessment_id}/{token}",
+            check_seconds=settings.self_assessment_refresh_seconds,
         )
+        waiting.headers[READY_HEADER] = "no"
+        return waiting
     if isinstance(outcome, usecases.Refused):
         return _refusal(outcome.reason, outcome.status)
     doc = self_assessment_document(outcome.figures, completed_at=outcome.completed_at)
     return HTMLResponse(
-        render_html(doc, template="self_assessment.html", pdf_href=f"/self-assessment/{assessment_id}/{token}/pdf")
+        render_html(doc, template="self_assessment.html", pdf_href=f"/self-assessment/{assessment_id}/{token}/pdf"),
+        headers={READY_HEADER: "yes"},
     )
 
 
