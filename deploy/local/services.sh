@@ -78,7 +78,7 @@ spawn() { # spawn NAME: start the process unless it is already running
         set +a
         # setsid: the service leads its own process group, so stop can signal the whole group.
         exec setsid "$PY" -m "$n"
-    ) </dev/null >>"$(logfile "$n")" 2>&1 &
+    ) </dev/null >>"$(logfile "$n")" 2>&1 9>&- &  # 9>&-: the service must not hold the script's lock
     pid=$!
     echo "$pid" >"$(pidfile "$n")"
 }
@@ -197,6 +197,13 @@ main() {
         (($# == 1)) || usage
         check_name "$1"
         targets=("$1")
+    fi
+    if [[ $cmd != status ]]; then
+        # One change at a time: two concurrent `restart`s would each spawn a process and overwrite the
+        # other's pid file. The lock is released when this script exits.
+        mkdir -p "$RUN_DIR"
+        exec 9>"$RUN_DIR/services.lock"
+        flock -w 300 9 || die "another services.sh is still changing services (lock: $RUN_DIR/services.lock)"
     fi
     case $cmd in
         up | start) start_many "${targets[@]}" ;;
