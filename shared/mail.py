@@ -1,5 +1,6 @@
-"""Email plumbing shared by the services that send mail (each keeps its own templates and mail
-outbox table): template environments, message headers and real SMTP delivery."""
+"""Email plumbing shared by the services that send mail (each keeps its own templates; the mail
+outbox they all use is `shared.mail_outbox`): template environments, message headers, real SMTP
+delivery and what an SMTP failure means."""
 
 from __future__ import annotations
 
@@ -46,3 +47,13 @@ def permanent_failure_code(error: BaseException) -> int | None:
     if isinstance(error, aiosmtplib.SMTPResponseException) and 500 <= error.code < 600:
         return error.code
     return None
+
+
+def failure_summary(error: BaseException) -> str:
+    """What may be stored or logged about a failed send: the error type and SMTP reply code only,
+    because the server's reply text can echo the recipient's address."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+        return f"{type(error).__name__} {error.recipients[0].code}"
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return f"{type(error).__name__} {error.code}"
+    return type(error).__name__

@@ -153,6 +153,15 @@ class ServiceRuntime:
         return app
 
 
+def stop_if_cancelled() -> None:
+    """For a job that loops or awaits clients: SMTP and database clients may turn a cancellation
+    into their own error while the service stops; without this the job would go back to sleep
+    and shutdown would wait for it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def runtime_of(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime

@@ -46,3 +46,21 @@ class TopicSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HLM360_", extra="ignore", frozen=True)
 
     topic_namespace: str = Field(default="hlm360", pattern=r"^[a-z][a-z0-9-]{0,40}$")
+
+
+class MailSettings(BaseSettings):
+    """SMTP and mail outbox settings, mixed into the Settings of each service that sends email
+    (`class Settings(ServiceSettings, MailSettings)`), so they take that service's env prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "HLM 360 <no-reply@hlm360.example.nhs.uk>"
+    # The send-emails job: how often it looks for due emails, and how many it sends per look.
+    mail_poll_seconds: float = Field(default=0.5, gt=0)
+    mail_batch_size: int = Field(default=20, ge=1)
+    # Temporary failures are retried with exponential backoff (2 s, 4 s, ... at most 10 min apart)
+    # until this many attempts; None retries for ever. A permanent (5xx) refusal is never retried.
+    mail_max_attempts: int | None = Field(default=8, ge=1)

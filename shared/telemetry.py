@@ -20,6 +20,8 @@ ATTR_CYCLE_ID = "hlm360.cycle_id"
 ATTR_EVENT_TYPE = "hlm360.event_type"
 ATTR_EVENT_ID = "hlm360.event_id"
 ATTR_OUTBOX_BATCH = "hlm360.outbox.batch_size"
+ATTR_EMAIL_ID = "hlm360.email.id"
+ATTR_EMAIL_KIND = "hlm360.email.kind"
 
 
 class JsonLinesSpanExporter(SpanExporter):

@@ -48,8 +48,36 @@ async def settings() -> AsyncIterator[StackSettings]:
 
 
 @pytest.fixture(scope="session")
-async def test_engine(settings: StackSettings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.test_database_url.get_secret_value())
+async def test_database_url(settings: StackSettings) -> AsyncIterator[str]:
+    """A fresh database for this run's shared-library tests: nothing left over from an earlier run
+    (say, outbox rows for topics that no longer exist) can leak into this one."""
+    async with scratch_database(settings, "shared_itest") as url:
+        yield url
+
+
+@asynccontextmanager
+async def scratch_database(stack: StackSettings, prefix: str) -> AsyncIterator[str]:
+    admin_url = stack.test_database_url.get_secret_value()
+    database = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url)
+    try:
+        async with admin.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(f'CREATE DATABASE "{database}"'))
+        yield admin_url.rsplit("/", 1)[0] + "/" + database
+    finally:
+        try:
+            async with admin.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        except Exception as error:  # a leftover test database is harmless; a failed teardown hides results
+            warnings.warn(f"could not drop {database}: {error}", stacklevel=1)
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def test_engine(test_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(test_database_url)
     async with engine.begin() as connection:
         # create_all is for tests only; services migrate with Alembic.
         await connection.run_sync(
@@ -77,34 +105,19 @@ async def running_service(
     """Start `name` in-process: a fresh database `<name>_itest_<random>`, migrated with Alembic."""
     module = importlib.import_module(f"{name}.main")
     config = importlib.import_module(f"{name}.config")
-    admin_url = stack.test_database_url.get_secret_value()
-    database = f"{name}_itest_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url)
-    async with admin.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text(f'CREATE DATABASE "{database}"'))
-    database_url = admin_url.rsplit("/", 1)[0] + "/" + database
-    migrations = Path(module.__file__).resolve().parents[2] / "migrations"  # type: ignore[arg-type]
-    await asyncio.to_thread(upgrade, migrations, database_url)
-    settings = config.Settings(
-        database_url=database_url,
-        kafka_bootstrap_servers=stack.hlm360_kafka_bootstrap_servers,
-        consumer_group_prefix=f"itest-{name}-{uuid.uuid4().hex[:8]}",
-        consumer_retry_backoff_seconds=0.1,
-        outbox_poll_seconds=0.1,
-        **overrides,
-    )
-    app = module.create_app(settings)
-    try:
+    async with scratch_database(stack, f"{name}_itest") as database_url:
+        migrations = Path(module.__file__).resolve().parents[2] / "migrations"  # type: ignore[arg-type]
+        await asyncio.to_thread(upgrade, migrations, database_url)
+        settings = config.Settings(
+            database_url=database_url,
+            kafka_bootstrap_servers=stack.hlm360_kafka_bootstrap_servers,
+            consumer_group_prefix=f"itest-{name}-{uuid.uuid4().hex[:8]}",
+            consumer_retry_backoff_seconds=0.1,
+            outbox_poll_seconds=0.1,
+            **overrides,
+        )
+        app = module.create_app(settings)
         async with app.router.lifespan_context(app):
             service = ServiceUnderTest(app, app.state.runtime, database_url)
             yield service
             await service.client.aclose()
-    finally:
-        try:
-            async with admin.connect() as connection:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        except Exception as error:  # a leftover test database is harmless; a failed teardown hides results
-            warnings.warn(f"could not drop {database}: {error}", stacklevel=1)
-        await admin.dispose()

@@ -52,7 +52,9 @@ async def record_probe(event: ProbeRecorded, uow: UnitOfWork) -> None:
 
 
 @pytest.fixture(scope="module")
-async def runtime(settings: StackSettings, test_engine: AsyncEngine) -> AsyncIterator[ServiceRuntime]:
+async def runtime(
+    settings: StackSettings, test_engine: AsyncEngine, test_database_url: str
+) -> AsyncIterator[ServiceRuntime]:
     await ensure_topics(settings.hlm360_kafka_bootstrap_servers, (PROBE_TOPIC, ACK_TOPIC, DEAD_LETTER_TOPIC))
     async with test_engine.begin() as connection:
         await connection.execute(
@@ -64,7 +66,7 @@ async def runtime(settings: StackSettings, test_engine: AsyncEngine) -> AsyncIte
     runtime = ServiceRuntime(
         ServiceSettings(
             service_name="itest",
-            database_url=settings.test_database_url,
+            database_url=test_database_url,  # type: ignore[arg-type]
             kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers,
             http_port=0,
             consumer_retry_backoff_seconds=0.05,

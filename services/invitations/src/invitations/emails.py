@@ -16,6 +16,7 @@ from invitations.domain import link_token, purpose_token
 from invitations.tables import Cycle, OutgoingEmail, Rater
 from shared.contracts.vocabulary import NOMINATED_GROUPS, RaterGroup
 from shared.db import UnitOfWork
+from shared.mail_outbox import NotNeeded
 
 LONDON = ZoneInfo("Europe/London")
 ROLE_PHRASES = {
@@ -71,19 +72,19 @@ def rater_link(settings: Settings, rater: Rater) -> str:
     return f"{settings.ratings_base_url}/r/{link_token(secret=_secret(settings), rater_id=rater.id)}"
 
 
-async def build(uow: UnitOfWork, email: OutgoingEmail, *, settings: Settings) -> EmailMessage | str:
-    """The message to send, or the reason it is no longer needed."""
+async def build(uow: UnitOfWork, email: OutgoingEmail, *, settings: Settings) -> EmailMessage | NotNeeded:
+    """The message to send (composed from the current state), or why it is no longer needed."""
     cycle = await uow.session.get(Cycle, email.cycle_id)
     rater = await uow.session.get(Rater, email.rater_id) if email.rater_id else None
     if cycle is None or rater is None:
-        return "its cycle or recipient is gone"
+        return NotNeeded("its cycle or recipient is gone")
     participant = f"{cycle.given_name} {cycle.family_name}"
     group = RaterGroup(rater.group)
     kind = email.kind
     context: dict[str, object] = {"rater_name": rater.name, "participant_name": participant}
     if kind == "invitation":
         if cycle.status in FINISHED or rater.status not in ("nominated", "invited"):
-            return "the 360 closed or the rater no longer takes part"
+            return NotNeeded("the 360 closed or the rater no longer takes part")
         context["link"] = rater_link(settings, rater)
         context["deadline"] = when(cycle.deadline)
         if group is RaterGroup.SELF:
@@ -102,7 +103,7 @@ async def build(uow: UnitOfWork, email: OutgoingEmail, *, settings: Settings) ->
     elif kind == "reminder":
         pending = await usecases.pending_for_person(uow, rater.email)
         if not pending:
-            return "the person has nothing left to answer"
+            return NotNeeded("the person has nothing left to answer")
         context["items"] = [
             {
                 "participant_name": "yourself" if RaterGroup(r.group) is RaterGroup.SELF
@@ -115,7 +116,7 @@ async def build(uow: UnitOfWork, email: OutgoingEmail, *, settings: Settings) ->
         ]
     elif kind == "approval_request":
         if cycle.status != "awaiting_approval":
-            return "the list was already decided"
+            return NotNeeded("the list was already decided")
         raters = (await uow.session.execute(select(Rater).where(col(Rater.cycle_id) == cycle.id))).scalars().all()
         context["groups"] = [
             (GROUP_TITLES[g], [r.name for r in raters if r.group == g.value])

@@ -1,13 +1,13 @@
-"""Composing and sending emails: jinja2 templates (text + HTML) and real SMTP."""
+"""Composing emails: jinja2 templates (text + HTML); shared.mail_outbox sends them."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 from uuid import UUID
 
-from shared.mail import email_templates, new_message, permanent_failure_code, send
+from shared.mail import email_templates, new_message
 
-__all__ = ["KIND_HEADER", "SUBJECTS", "compose", "permanent_failure_code", "send"]
+__all__ = ["KIND_HEADER", "SUBJECTS", "compose"]
 
 _templates = email_templates("invitations")
 

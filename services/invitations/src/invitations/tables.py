@@ -9,6 +9,9 @@ from sqlalchemy import BigInteger, Column, DateTime, Identity, Integer, Numeric,
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
+from shared.mail_outbox import OutgoingEmailBase
+from shared.telemetry import ATTR_CYCLE_ID
+
 SCHEMA = "invitations"
 
 
@@ -72,23 +75,19 @@ class Rater(SQLModel, table=True):
     replaces_rater_id: UUID | None = None
 
 
-class OutgoingEmail(SQLModel, table=True):
-    """Mail outbox: written with the state change, sent by the mail job, marked sent with its event."""
+class OutgoingEmail(OutgoingEmailBase, table=True):
+    """Mail outbox (shared.mail_outbox): written with the state change, composed from the cycle and
+    rater as they are when the send-emails job sends it, marked sent with its event."""
 
     __tablename__ = "outgoing_email"
     __table_args__ = {"schema": SCHEMA}
 
-    id: UUID = Field(primary_key=True)
-    kind: str
     cycle_id: UUID = Field(foreign_key=f"{SCHEMA}.cycle.id", index=True)
     rater_id: UUID | None = Field(default=None, foreign_key=f"{SCHEMA}.rater.id")
-    created_at: datetime = Field(default_factory=_now, sa_column=_tz(server_now=True))
-    sent_at: datetime | None = Field(default=None, sa_column=_tz(True))
-    attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=_now, sa_column=_tz(server_now=True))
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
-    gave_up_at: datetime | None = Field(default=None, sa_column=_tz(True))
     context: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+
+    def trace_attributes(self) -> dict[str, str]:
+        return {**super().trace_attributes(), ATTR_CYCLE_ID: str(self.cycle_id)}
 
 
 class Reminder(SQLModel, table=True):

@@ -37,6 +37,7 @@ from invitations.domain import (
     token_sha256,
 )
 from invitations.tables import CreditAccount, CreditEntry, Cycle, Facilitator, OutgoingEmail, Rater, Reminder
+from shared import mail_outbox
 from shared.contracts.events import (
     AvailabilityPublished,
     CycleClosed,
@@ -202,9 +203,10 @@ def nominate(uow: UnitOfWork, cycle: Cycle, rater: Rater, *, settings: Settings)
 def queue_email(
     uow: UnitOfWork, *, kind: str, cycle_id: UUID, rater_id: UUID, context: dict[str, Any] | None = None
 ) -> OutgoingEmail:
-    email = OutgoingEmail(id=uuid4(), kind=kind, cycle_id=cycle_id, rater_id=rater_id, context=context)
-    uow.session.add(email)
-    return email
+    """Queue an email to a rater; it is composed from their current state when it is sent (emails.build)."""
+    return mail_outbox.queue_email(
+        uow, OutgoingEmail(id=uuid4(), kind=kind, cycle_id=cycle_id, rater_id=rater_id, context=context)
+    )
 
 
 async def check_facilitator(uow: UnitOfWork, facilitator_id: UUID) -> None:
@@ -334,13 +336,9 @@ async def record_decline(uow: UnitOfWork, event: RaterDeclined) -> None:
     uow.session.add(rater)
 
 
-async def record_bounce(uow: UnitOfWork, email: OutgoingEmail, *, code: int) -> None:
-    """The mail server refused an address for good: stop mailing it; an invited rater needs replacing."""
-    now = datetime.now(UTC)
-    email.gave_up_at = now
-    email.attempts += 1
-    email.last_error = f"permanent SMTP failure {code}"
-    uow.session.add(email)
+async def record_bounce(uow: UnitOfWork, email: OutgoingEmail, code: int) -> None:
+    """The mail server refused an invitation's address for good (the outbox stops mailing it):
+    the invited rater needs replacing."""
     if email.kind != "invitation" or email.rater_id is None:
         return
     rater = await uow.session.get(Rater, email.rater_id)
@@ -706,63 +704,29 @@ async def pending_for_person(uow: UnitOfWork, email: str) -> list[tuple[Rater, C
     return [(rater, cycle) for rater, cycle in rows.all()]
 
 
-# --- the mail outbox --------------------------------------------------------------------------
+# --- the mail outbox (shared.mail_outbox sends; these record what a sent invitation means) -----
 
 
-async def claim_due_emails(uow: UnitOfWork, *, limit: int) -> list[OutgoingEmail]:
-    """Lock a batch of unsent emails whose time has come (other instances skip them)."""
-    rows = await uow.session.execute(
-        select(OutgoingEmail)
-        .where(
-            col(OutgoingEmail.sent_at).is_(None),
-            col(OutgoingEmail.gave_up_at).is_(None),
-            col(OutgoingEmail.next_attempt_at) <= datetime.now(UTC),
+async def record_email_sent(uow: UnitOfWork, email: OutgoingEmail) -> None:
+    """An invitation went out: the rater is invited, and InvitationSent leaves in the same transaction."""
+    if email.kind != "invitation" or email.rater_id is None:
+        return
+    rater = await uow.session.get(Rater, email.rater_id)
+    assert rater is not None
+    if rater.status == "nominated":
+        _set_status(rater, "invited")
+        rater.invited_at = email.sent_at
+        uow.session.add(rater)
+    cycle = await uow.session.get(Cycle, email.cycle_id)
+    uow.emit(
+        InvitationSent(
+            producer=PRODUCER,
+            correlation_id=(cycle.correlation_id or cycle.id) if cycle else None,
+            cycle_id=email.cycle_id,
+            rater_id=rater.id,
+            group=RaterGroup(rater.group),
         )
-        .order_by(col(OutgoingEmail.next_attempt_at))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    return list(rows.scalars().all())
-
-
-async def mark_email_sent(uow: UnitOfWork, email: OutgoingEmail, *, correlation_id: UUID | None) -> None:
-    """Record a sent email and emit its event in the same transaction."""
-    now = datetime.now(UTC)
-    email.sent_at = now
-    email.attempts += 1
-    uow.session.add(email)
-    if email.kind == "invitation" and email.rater_id is not None:
-        rater = await uow.session.get(Rater, email.rater_id)
-        assert rater is not None
-        if rater.status == "nominated":
-            _set_status(rater, "invited")
-            rater.invited_at = now
-            uow.session.add(rater)
-        uow.emit(
-            InvitationSent(
-                producer=PRODUCER,
-                correlation_id=correlation_id,
-                cycle_id=email.cycle_id,
-                rater_id=rater.id,
-                group=RaterGroup(rater.group),
-            )
-        )
-
-
-def mark_email_not_needed(uow: UnitOfWork, email: OutgoingEmail, *, why: str) -> None:
-    email.gave_up_at = datetime.now(UTC)
-    email.last_error = f"not sent: {why}"
-    uow.session.add(email)
-
-
-def mark_email_failed(uow: UnitOfWork, email: OutgoingEmail, *, error: str, max_attempts: int) -> None:
-    email.attempts += 1
-    email.last_error = error[:1000]
-    backoff = min(2 ** email.attempts, 600)
-    email.next_attempt_at = datetime.now(UTC) + timedelta(seconds=backoff)
-    if email.attempts >= max_attempts:
-        email.gave_up_at = datetime.now(UTC)
-    uow.session.add(email)
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from reports.domain import check_threshold
-from shared.settings import ServiceSettings
+from shared.settings import MailSettings, ServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, MailSettings):
     model_config = SettingsConfigDict(env_prefix="REPORTS_", extra="ignore", frozen=True)
 
     service_name: str = "reports"
@@ -24,13 +24,6 @@ class Settings(ServiceSettings):
     facilitator_link_days_after_session: int = 7
     participant_link_days: int = 28
     cohort_link_days: int = 28
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 2525
-    smtp_timeout_seconds: float = 10.0
-    mail_from: str = "HLM 360 <no-reply@hlm360.example.nhs.uk>"
-    mail_batch_size: int = 20
-    mail_poll_seconds: float = 0.5
-    mail_max_attempts: int = 8
     # How often the self-assessment "being prepared" page checks (in the background) whether the report is ready.
     self_assessment_refresh_seconds: int = 3
 

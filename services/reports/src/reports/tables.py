@@ -9,6 +9,8 @@ from sqlalchemy import BigInteger, Column, DateTime, Identity, LargeBinary, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from shared.mail_outbox import OutgoingEmailBase
+
 SCHEMA = "reports"
 
 
@@ -111,28 +113,19 @@ class AccessLog(SQLModel, table=True):
     reason: str
 
 
-class OutgoingEmail(SQLModel, table=True):
-    """Mail outbox: written with the state change, sent by the mail job."""
+class OutgoingEmail(OutgoingEmailBase, table=True):
+    """Mail outbox (shared.mail_outbox): written with the state change, sent by the send-emails job
+    with a link signed at send time from the columns below."""
 
     __tablename__ = "outgoing_email"
     __table_args__ = {"schema": SCHEMA}
 
-    id: UUID = Field(primary_key=True)
-    kind: str  # facilitator_link | participant_released | cohort_link
+    # kind: facilitator_link | participant_released | cohort_link
     subject_id: UUID
     recipient: str
     link_role: str
     holder_id: UUID | None = None
     link_expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    created_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
-    )
-    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    attempts: int = 0
-    next_attempt_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
-    )
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class SelfAssessment(SQLModel, table=True):

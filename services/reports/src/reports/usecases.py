@@ -39,6 +39,7 @@ from reports.tables import (
     Response,
     SelfAssessment,
 )
+from shared import mail_outbox
 from shared.contracts.events import (
     CycleClosed,
     CycleOpened,
@@ -424,20 +425,18 @@ def _queue_email(
     holder_id: UUID | None,
     expires_at: datetime,
 ) -> OutgoingEmail:
-    now = datetime.now(UTC)
-    email = OutgoingEmail(
-        id=uuid4(),
-        kind=kind,
-        subject_id=subject_id,
-        recipient=recipient,
-        link_role=role,
-        holder_id=holder_id,
-        link_expires_at=expires_at,
-        created_at=now,
-        next_attempt_at=now,
+    return mail_outbox.queue_email(
+        uow,
+        OutgoingEmail(
+            id=uuid4(),
+            kind=kind,
+            subject_id=subject_id,
+            recipient=recipient,
+            link_role=role,
+            holder_id=holder_id,
+            link_expires_at=expires_at,
+        ),
     )
-    uow.session.add(email)
-    return email
 
 
 def link_for(email: OutgoingEmail, *, settings: Settings) -> str:
@@ -560,38 +559,6 @@ async def resend_participant_link(uow: UnitOfWork, *, cycle_id: UUID, settings: 
         expires_at=datetime.now(UTC) + timedelta(days=settings.participant_link_days),
     )
     return "queued"
-
-
-# --- mail outbox ---------------------------------------------------------------------------------
-
-
-async def claim_due_emails(uow: UnitOfWork, *, limit: int, max_attempts: int) -> list[OutgoingEmail]:
-    """Lock unsent emails whose time has come (other instances skip them)."""
-    rows = await uow.session.execute(
-        select(OutgoingEmail)
-        .where(
-            col(OutgoingEmail.sent_at).is_(None),
-            col(OutgoingEmail.attempts) < max_attempts,
-            col(OutgoingEmail.next_attempt_at) <= datetime.now(UTC),
-        )
-        .order_by(col(OutgoingEmail.next_attempt_at))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list(rows.scalars().all())
-
-
-def mark_email_sent(uow: UnitOfWork, email: OutgoingEmail) -> None:
-    email.sent_at = datetime.now(UTC)
-    email.attempts += 1
-    uow.session.add(email)
-
-
-def mark_email_failed(uow: UnitOfWork, email: OutgoingEmail, *, error: str) -> None:
-    email.attempts += 1
-    email.last_error = error[:1000]
-    email.next_attempt_at = datetime.now(UTC) + timedelta(seconds=min(2**email.attempts, 600))
-    uow.session.add(email)
 
 
 # --- the free self-assessment ------------------------------------------------------------------
@@ -727,11 +694,9 @@ async def create_cohort_report(
         link_role="programme_lead",
         holder_id=None,
         link_expires_at=expires_at,
-        created_at=datetime.now(UTC),
-        next_attempt_at=datetime.now(UTC),
     )
     if lead_email:
-        uow.session.add(email)
+        mail_outbox.queue_email(uow, email)
     return CohortCreated(snapshot=snapshot, link=link_for(email, settings=settings), new=new)
 
 

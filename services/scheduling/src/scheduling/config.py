@@ -7,14 +7,14 @@ from typing import Literal
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import MailSettings, ServiceSettings
 
 # organisation: same organisation name; email_domain: same work email domain; line: the facilitator is in the
 # participant's management line (CycleOpened.management_line), is line-managed by the participant, or is them.
 ConflictRule = Literal["organisation", "email_domain", "line"]
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, MailSettings):
     model_config = SettingsConfigDict(env_prefix="SCHEDULING_", extra="ignore", frozen=True)
 
     service_name: str = "scheduling"
@@ -48,10 +48,8 @@ class Settings(ServiceSettings):
     availability_refresh_seconds: float = 3600.0
     announce_facilitators_seconds: float = 3600.0
 
-    # Email (mail outbox drained by the send-emails job)
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 2525
-    smtp_timeout_seconds: float = 10.0
+    # Email (shared mail outbox, drained by the send-emails job; SMTP settings from MailSettings)
     mail_from: str = "HLM 360 feedback sessions <no-reply@hlm360.example.nhs.uk>"
-    mail_poll_seconds: float = 0.5
-    mail_batch_size: int = 20
+    # Session emails carry the calendar invitation: keep retrying a temporary failure (at most
+    # 10 minutes apart) rather than give up during an SMTP outage.
+    mail_max_attempts: int | None = None

@@ -3,17 +3,17 @@ offer, send the mail outbox, remind before sessions, escalate unbooked sessions 
 
 import logging
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
-
-from opentelemetry import trace
 
 from scheduling import mail, usecases
 from scheduling.config import Settings
+from scheduling.tables import OutgoingEmail
+from shared.db import UnitOfWork
+from shared.mail_outbox import register_send_emails
 from shared.service import ServiceRuntime
-from shared.telemetry import ATTR_CYCLE_ID
 
 log = logging.getLogger(__name__)
-_tracer = trace.get_tracer(__name__)
 
 
 def register(runtime: ServiceRuntime, settings: Settings) -> None:
@@ -50,34 +50,10 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
         if offered:
             log.info("unscheduled cycles offered on retry", extra={"offered": offered})
 
-    @runtime.every(settings.mail_poll_seconds, name="send-emails")
-    async def send_due_emails(runtime: ServiceRuntime) -> None:
-        """Send queued emails one transaction each, so a crash resends at most the one in flight."""
-        for _ in range(settings.mail_batch_size):
-            async with runtime.uow() as uow:
-                email = await usecases.claim_due_email(uow, now=datetime.now(UTC))
-                if email is None:
-                    return
-                with _tracer.start_as_current_span("send email") as span:
-                    if email.cycle_id:
-                        span.set_attribute(ATTR_CYCLE_ID, str(email.cycle_id))
-                    span.set_attribute("hlm360.email.kind", email.kind)
-                    message = mail.compose(email_id=email.id, sender=settings.mail_from, to=email.to_address,
-                                           subject=email.subject, body=email.body, ics=email.ics,
-                                           ics_method=email.ics_method)
-                    try:
-                        await mail.send(message, host=settings.smtp_host, port=settings.smtp_port,
-                                        timeout=settings.smtp_timeout_seconds)
-                    except Exception as error:
-                        usecases.mark_email_failed(uow, email, error=f"{type(error).__name__}: {error}",
-                                                   now=datetime.now(UTC))
-                        await uow.commit()
-                        log.warning("email send failed; will retry",
-                                    extra={"email_id": str(email.id), "attempts": email.attempts})
-                        return
-                    usecases.mark_email_sent(uow, email, now=datetime.now(UTC))
-                    await uow.commit()
-                log.info("email sent", extra={"email_id": str(email.id), "kind": email.kind})
+    async def compose(uow: UnitOfWork, email: OutgoingEmail) -> EmailMessage:
+        return mail.message_of(email, sender=settings.mail_from)
+
+    register_send_emails(runtime, OutgoingEmail, settings=settings, compose=compose)
 
     @runtime.every(settings.reminder_poll_seconds, name="send-reminders")
     async def send_reminders(runtime: ServiceRuntime) -> None:

@@ -1,5 +1,5 @@
 """Emails of the scheduling service: rendered from text templates when queued (mail outbox), sent
-later by the send-emails job through real SMTP, with the calendar invitation attached."""
+later by the shared send-emails job through real SMTP, with the calendar invitation attached."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from uuid import UUID
 
-from shared.mail import email_templates, new_message, send
+from scheduling.tables import OutgoingEmail
+from shared.mail import email_templates, new_message
 
-__all__ = ["SUBJECTS", "compose", "render", "send"]
+__all__ = ["SUBJECTS", "compose", "message_of", "render"]
 
 # Plain-text emails (.txt): not HTML, so not escaped.
 _templates = email_templates("scheduling", "templates/email", keep_trailing_newline=True)
@@ -56,3 +57,9 @@ def compose(
         )
     return message
 
+
+
+def message_of(email: OutgoingEmail, *, sender: str) -> EmailMessage:
+    """The message of a queued email, as it was rendered when queued."""
+    return compose(email_id=email.id, sender=sender, to=email.to_address, subject=email.subject, body=email.body,
+                   ics=email.ics, ics_method=email.ics_method)

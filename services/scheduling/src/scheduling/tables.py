@@ -12,6 +12,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from scheduling import domain
+from shared.mail_outbox import OutgoingEmailBase
+from shared.telemetry import ATTR_CYCLE_ID
 
 SCHEMA = "scheduling"
 
@@ -181,25 +183,24 @@ class RegionalLead(SQLModel, table=True):
     email: str
 
 
-class OutgoingEmail(SQLModel, table=True):
-    """Mail outbox: rendered with the state change, sent by the send-emails job."""
+class OutgoingEmail(OutgoingEmailBase, table=True):
+    """Mail outbox (shared.mail_outbox): rendered with the state change, sent by the send-emails job."""
 
     __tablename__ = "outgoing_email"
     __table_args__ = {"schema": SCHEMA}
 
-    id: UUID = Field(primary_key=True)
-    kind: str
     cycle_id: UUID | None = None
     to_address: str
     subject: str
     body: str = Field(sa_column=Column(Text, nullable=False))
     ics: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     ics_method: str | None = None
-    created_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))
-    sent_at: datetime | None = Field(default=None, sa_column=_tz_column())
-    attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+    def trace_attributes(self) -> dict[str, str]:
+        attributes = super().trace_attributes()
+        if self.cycle_id is not None:
+            attributes[ATTR_CYCLE_ID] = str(self.cycle_id)
+        return attributes
 
 
 class Callout(SQLModel, table=True):

@@ -32,6 +32,7 @@ from scheduling.tables import (
     Slot,
     UnscheduledCycle,
 )
+from shared import mail_outbox
 from shared.contracts.events import (
     AvailabilityPublished,
     CycleOpened,
@@ -741,7 +742,7 @@ async def send_reminders(uow: UnitOfWork, *, settings: Settings, now: datetime, 
     return len(sessions)
 
 
-# --- mail outbox -----------------------------------------------------------------------------------
+# --- mail outbox (shared.mail_outbox sends what is queued here) ------------------------------------
 
 
 def queue_email(
@@ -750,35 +751,10 @@ def queue_email(
 ) -> OutgoingEmail:
     """Render an email into the mail outbox, in the caller's transaction."""
     subject, body = mail.render(kind, context)
-    email = OutgoingEmail(id=uuid4(), kind=kind, cycle_id=cycle_id, to_address=to, subject=subject, body=body,
-                          ics=ics_content, ics_method=ics_method)
-    uow.session.add(email)
-    return email
-
-
-async def claim_due_email(uow: UnitOfWork, *, now: datetime) -> OutgoingEmail | None:
-    """Lock one unsent email whose time has come (other instances skip it)."""
-    rows = await uow.session.execute(
-        select(OutgoingEmail)
-        .where(col(OutgoingEmail.sent_at).is_(None), col(OutgoingEmail.next_attempt_at) <= now)
-        .order_by(col(OutgoingEmail.next_attempt_at))
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    return rows.scalars().first()
-
-
-def mark_email_sent(uow: UnitOfWork, email: OutgoingEmail, *, now: datetime) -> None:
-    email.sent_at = now
-    email.attempts += 1
-    uow.session.add(email)
-
-
-def mark_email_failed(uow: UnitOfWork, email: OutgoingEmail, *, error: str, now: datetime) -> None:
-    email.attempts += 1
-    email.last_error = error[:1000]
-    email.next_attempt_at = now + timedelta(seconds=min(2 ** email.attempts, 600))
-    uow.session.add(email)
+    return mail_outbox.queue_email(uow, OutgoingEmail(
+        id=uuid4(), kind=kind, cycle_id=cycle_id, to_address=to, subject=subject, body=body,
+        ics=ics_content, ics_method=ics_method,
+    ))
 
 
 # --- availability and the facilitator directory on Kafka -------------------------------------------

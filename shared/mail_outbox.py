@@ -1,0 +1,256 @@
+"""The mail outbox every service that sends email uses.
+
+A use case queues an email as a row of its service's own outbox table, in its own transaction, so
+a rolled-back change sends nothing. The service's `send-emails` job sends the due rows through
+SMTP, one transaction per email, holding the row's lock while it talks to the server, so two
+instances never send the same row and a crash resends at most the email in flight (its stable
+Message-ID lets mail clients drop that duplicate). Temporary failures are retried with exponential
+backoff; a permanent refusal (5xx) is not.
+
+What an email says stays with its service: the job is given a `compose` callable that turns a row
+into a message (or says it is no longer needed), and optional callbacks for what follows a delivery
+or a permanent refusal (invitations: the rater was invited, or needs replacing).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from enum import StrEnum
+from typing import Generic, TypeVar
+from uuid import UUID, uuid4
+
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
+from sqlalchemy import DateTime, Text, func
+from sqlmodel import Field, SQLModel, col, select
+
+from shared import mail
+from shared.db import UnitOfWork, UnitOfWorkFactory
+from shared.service import ServiceRuntime, stop_if_cancelled
+from shared.settings import MailSettings
+from shared.telemetry import ATTR_EMAIL_ID, ATTR_EMAIL_KIND
+
+log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
+
+MAX_BACKOFF_SECONDS = 600
+_TZ = DateTime(timezone=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutgoingEmailBase(SQLModel):
+    """The columns every mail outbox table has. A service's table adds its name, schema and own
+    columns: `class OutgoingEmail(OutgoingEmailBase, table=True)`."""
+
+    # Timestamps by sa_type, not sa_column: each table built on this base needs its own Column.
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    kind: str
+    created_at: datetime = Field(
+        default_factory=_now, sa_type=_TZ, nullable=False, sa_column_kwargs={"server_default": func.now()}
+    )
+    sent_at: datetime | None = Field(default=None, sa_type=_TZ)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(
+        default_factory=_now, sa_type=_TZ, nullable=False, sa_column_kwargs={"server_default": func.now()}
+    )
+    last_error: str | None = Field(default=None, sa_type=Text)
+    # set when the outbox stops trying: refused for good, too many attempts, or no longer needed
+    gave_up_at: datetime | None = Field(default=None, sa_type=_TZ)
+
+    def trace_attributes(self) -> dict[str, str]:
+        """Span attributes of this email: ids and kind only, never addresses or content."""
+        return {ATTR_EMAIL_ID: str(self.id), ATTR_EMAIL_KIND: self.kind}
+
+
+E = TypeVar("E", bound=OutgoingEmailBase)
+
+
+# --- the outbox rows ----------------------------------------------------------------------------
+
+
+def queue_email(uow: UnitOfWork, email: E) -> E:
+    """Put an email in the outbox in the caller's transaction: it goes out only if that commits."""
+    uow.session.add(email)
+    return email
+
+
+async def claim_due_email(uow: UnitOfWork, table: type[E], *, now: datetime | None = None) -> E | None:
+    """Lock the due email that has waited longest; other senders skip locked rows."""
+    statement = (
+        select(table)
+        .where(
+            col(table.sent_at).is_(None),
+            col(table.gave_up_at).is_(None),
+            col(table.next_attempt_at) <= (now or _now()),
+        )
+        .order_by(col(table.next_attempt_at))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return (await uow.session.execute(statement)).scalars().first()
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after `attempts` failed tries: 2 s, 4 s, 8 s, ... at most 10 minutes."""
+    return timedelta(seconds=min(2**attempts, MAX_BACKOFF_SECONDS))
+
+
+def mark_email_sent(uow: UnitOfWork, email: OutgoingEmailBase, *, now: datetime | None = None) -> None:
+    email.sent_at = now or _now()
+    email.attempts += 1
+    uow.session.add(email)
+
+
+def mark_email_failed(
+    uow: UnitOfWork, email: OutgoingEmailBase, *, error: str, max_attempts: int | None, now: datetime | None = None
+) -> bool:
+    """Count a temporary failure and try again after a backoff; True if that was the last attempt."""
+    now = now or _now()
+    email.attempts += 1
+    email.last_error = error[:1000]
+    email.next_attempt_at = now + backoff(email.attempts)
+    gave_up = max_attempts is not None and email.attempts >= max_attempts
+    if gave_up:
+        email.gave_up_at = now
+    uow.session.add(email)
+    return gave_up
+
+
+def mark_email_refused(uow: UnitOfWork, email: OutgoingEmailBase, *, code: int, now: datetime | None = None) -> None:
+    """The server refused the email for good (5xx, e.g. no such mailbox): never try it again."""
+    email.attempts += 1
+    email.gave_up_at = now or _now()
+    email.last_error = f"permanent SMTP failure {code}"
+    uow.session.add(email)
+
+
+def mark_email_not_needed(uow: UnitOfWork, email: OutgoingEmailBase, *, why: str, now: datetime | None = None) -> None:
+    email.gave_up_at = now or _now()
+    email.last_error = f"not sent: {why}"[:1000]
+    uow.session.add(email)
+
+
+# --- the send-emails job ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotNeeded:
+    """What `compose` returns for an email that should no longer go out; the reason is stored on
+    the row (never logged), so it must not contain names or addresses either."""
+
+    reason: str
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    NOT_NEEDED = "not_needed"
+    RETRY = "retry"
+    GAVE_UP = "gave_up"
+    REFUSED = "refused"
+
+
+Compose = Callable[[UnitOfWork, E], Awaitable[EmailMessage | NotNeeded]]
+AfterSent = Callable[[UnitOfWork, E], Awaitable[None]]
+OnRefused = Callable[[UnitOfWork, E, int], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailSender(Generic[E]):
+    """Drains one service's mail outbox through SMTP: compose, send, record the outcome, commit."""
+
+    table: type[E]
+    settings: MailSettings
+    compose: Compose[E]
+    after_sent: AfterSent[E] | None = None
+    on_refused: OnRefused[E] | None = None
+
+    async def drain(self, uow: UnitOfWorkFactory) -> list[Outcome]:
+        """Send up to `mail_batch_size` due emails, one transaction each; a temporary failure ends
+        the round (the server may be down), the next round carries on."""
+        outcomes: list[Outcome] = []
+        for _ in range(self.settings.mail_batch_size):
+            stop_if_cancelled()
+            async with uow() as work:
+                email = await claim_due_email(work, self.table)
+                if email is None:
+                    break
+                outcomes.append(await self.send(work, email))
+            if outcomes[-1] in (Outcome.RETRY, Outcome.GAVE_UP):
+                break
+        stop_if_cancelled()
+        return outcomes
+
+    async def send(self, uow: UnitOfWork, email: E) -> Outcome:
+        """Compose, send and record one claimed email in the caller's transaction, then commit."""
+        with _tracer.start_as_current_span(
+            "send email", attributes=email.trace_attributes(), record_exception=False
+        ) as span:
+            ids: dict[str, object] = {"email_id": str(email.id), "kind": email.kind}
+            message = await self.compose(uow, email)
+            if isinstance(message, NotNeeded):
+                mark_email_not_needed(uow, email, why=message.reason)
+                await uow.commit()
+                log.info("email not needed", extra=ids)
+                return Outcome.NOT_NEEDED
+            try:
+                await mail.send(
+                    message,
+                    host=self.settings.smtp_host,
+                    port=self.settings.smtp_port,
+                    timeout=self.settings.smtp_timeout_seconds,
+                )
+            except Exception as error:
+                span.set_status(StatusCode.ERROR)
+                return await self._failed(uow, email, error, ids)
+            mark_email_sent(uow, email)
+            if self.after_sent is not None:
+                await self.after_sent(uow, email)
+            await uow.commit()
+            log.info("email sent", extra=ids)
+            return Outcome.SENT
+
+    async def _failed(self, uow: UnitOfWork, email: E, error: Exception, ids: dict[str, object]) -> Outcome:
+        code = mail.permanent_failure_code(error)
+        if code is not None:
+            mark_email_refused(uow, email, code=code)
+            if self.on_refused is not None:
+                await self.on_refused(uow, email, code)
+            await uow.commit()
+            log.warning("email refused for good", extra={**ids, "code": code})
+            return Outcome.REFUSED
+        # the server's reply text may echo the address: store and log only the type and code
+        summary = mail.failure_summary(error)
+        gave_up = mark_email_failed(uow, email, error=summary, max_attempts=self.settings.mail_max_attempts)
+        await uow.commit()
+        details = {**ids, "attempts": email.attempts, "error": summary}
+        if gave_up:
+            log.error("email send failed; giving up", extra=details)
+            return Outcome.GAVE_UP
+        log.warning("email send failed; will retry", extra=details)
+        return Outcome.RETRY
+
+
+def register_send_emails(
+    runtime: ServiceRuntime,
+    table: type[E],
+    *,
+    settings: MailSettings,
+    compose: Compose[E],
+    after_sent: AfterSent[E] | None = None,
+    on_refused: OnRefused[E] | None = None,
+) -> MailSender[E]:
+    """Run the `send-emails` job of a service every `mail_poll_seconds`."""
+    sender = MailSender(table=table, settings=settings, compose=compose, after_sent=after_sent, on_refused=on_refused)
+
+    @runtime.every(settings.mail_poll_seconds, name="send-emails")
+    async def send_emails(runtime: ServiceRuntime) -> None:
+        await sender.drain(runtime.uow)
+
+    return sender

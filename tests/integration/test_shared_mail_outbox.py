@@ -1,0 +1,183 @@
+"""The shared mail outbox against real PostgreSQL and real SMTP: the stack's mail sink (which
+fails the next delivery with 451 when `.fail-next` exists) and, for a permanent refusal the sink
+never gives, an SMTP server in the test that answers 550."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
+
+from shared.db import UnitOfWork, UnitOfWorkFactory, session_factory
+from shared.mail import new_message
+from shared.mail_outbox import MailSender, NotNeeded, Outcome, OutgoingEmailBase, queue_email
+from shared.settings import MailSettings
+from tests.config import StackSettings
+from tests.integration.test_invitations_support import smtp_capture
+from tests.support import eventually
+
+SINK_PORT = 2525  # the stack's mail sink (deploy/local/mailsink.py)
+
+
+class ProbeEmail(OutgoingEmailBase, table=True):
+    """A service's mail outbox table: the shared columns plus its own."""
+
+    __tablename__ = "probe_outgoing_email"
+
+    to_address: str
+
+
+class Service:
+    """What a service gives the shared sender: how a row becomes a message, and its callbacks."""
+
+    def __init__(self) -> None:
+        self.sent: list[UUID] = []
+        self.refused: list[tuple[UUID, int]] = []
+
+    async def compose(self, uow: UnitOfWork, email: ProbeEmail) -> EmailMessage | NotNeeded:
+        message = new_message(email_id=email.id, sender="HLM 360 <no-reply@hlm360.example.nhs.uk>",
+                              to=email.to_address, subject="Shared mail outbox probe")
+        message.set_content("probe")
+        return message
+
+    async def after_sent(self, uow: UnitOfWork, email: ProbeEmail) -> None:
+        self.sent.append(email.id)
+
+    async def on_refused(self, uow: UnitOfWork, email: ProbeEmail, code: int) -> None:
+        self.refused.append((email.id, code))
+
+    def sender(self, *, port: int = SINK_PORT) -> MailSender[ProbeEmail]:
+        settings = MailSettings(smtp_host="127.0.0.1", smtp_port=port, mail_max_attempts=5)
+        return MailSender(table=ProbeEmail, settings=settings, compose=self.compose, after_sent=self.after_sent,
+                          on_refused=self.on_refused)
+
+
+@pytest.fixture
+async def uow(test_engine: AsyncEngine) -> AsyncIterator[UnitOfWorkFactory]:
+    async with test_engine.begin() as connection:
+        await connection.run_sync(SQLModel.metadata.create_all, tables=[ProbeEmail.__table__])
+        await connection.execute(text("TRUNCATE probe_outgoing_email"))
+    sessions = session_factory(test_engine)
+    yield lambda: UnitOfWork(sessions)
+
+
+@dataclass(frozen=True)
+class Queued:
+    id: UUID
+    to_address: str
+
+
+async def queue(uow: UnitOfWorkFactory, count: int = 1) -> list[Queued]:
+    async with uow() as work:
+        emails = [queue_email(work, ProbeEmail(kind="probe", to_address=f"probe-{i}@example.nhs.uk"))
+                  for i in range(count)]
+        await work.commit()
+        return [Queued(e.id, e.to_address) for e in emails]
+
+
+async def row(uow: UnitOfWorkFactory, email_id: UUID) -> ProbeEmail | None:
+    async with uow() as work:
+        found = await work.session.get(ProbeEmail, email_id)
+        if found is not None:
+            work.session.expunge(found)  # readable after the unit of work ends
+        return found
+
+
+def deliveries(mail_dir: Path, email_ids: list[UUID], *, since: float) -> dict[UUID, int]:
+    """How many messages the sink stored for each email (found by its stable Message-ID)."""
+    counts = dict.fromkeys(email_ids, 0)
+    for path in mail_dir.glob("*.eml"):
+        if path.stat().st_mtime < since:
+            continue
+        content = path.read_text(errors="replace")
+        for email_id in email_ids:
+            counts[email_id] += f"<{email_id}@hlm360.nhs.invalid>" in content
+    return counts
+
+
+async def test_an_email_queued_in_a_rolled_back_transaction_is_never_sent(
+    uow: UnitOfWorkFactory, settings: StackSettings
+) -> None:
+    started, service = time.time() - 1, Service()
+    with pytest.raises(RuntimeError):
+        async with uow() as work:
+            rolled_back = queue_email(work, ProbeEmail(kind="probe", to_address="never@example.nhs.uk")).id
+            raise RuntimeError("the use case failed after queueing")
+    [committed] = await queue(uow)
+
+    assert await service.sender().drain(uow) == [Outcome.SENT]
+    assert await row(uow, rolled_back) is None
+    assert service.sent == [committed.id]
+    counts = deliveries(settings.hlm360_mail_dir, [committed.id, rolled_back], since=started)
+    assert counts == {committed.id: 1, rolled_back: 0}
+
+
+async def test_two_concurrent_senders_send_each_email_exactly_once(
+    uow: UnitOfWorkFactory, settings: StackSettings
+) -> None:
+    started, service = time.time() - 1, Service()
+    emails = await queue(uow, 12)
+    first, second = service.sender(), service.sender()
+
+    outcomes = await asyncio.gather(first.drain(uow), second.drain(uow))
+
+    assert outcomes[0] and outcomes[1], "both senders took part"
+    assert sorted(outcomes[0] + outcomes[1]) == [Outcome.SENT] * 12
+    assert sorted(map(str, service.sent)) == sorted(str(e.id) for e in emails)
+    assert all(r is not None and r.attempts == 1 and r.sent_at for r in [await row(uow, e.id) for e in emails])
+    counts = deliveries(settings.hlm360_mail_dir, [e.id for e in emails], since=started)
+    assert counts == {e.id: 1 for e in emails}
+
+
+async def test_a_temporary_451_is_retried_after_a_backoff_then_delivered_once(
+    uow: UnitOfWorkFactory, settings: StackSettings
+) -> None:
+    started, service = time.time() - 1, Service()
+    sender = service.sender()
+    fail_next = settings.hlm360_mail_dir / ".fail-next"
+    # the sink is shared with the running services: if one of them takes the failure, try again
+    for _ in range(3):
+        [email] = await queue(uow)
+        fail_next.touch()
+        failed_at = datetime.now(UTC)
+        if await sender.drain(uow) == [Outcome.RETRY]:
+            break
+    else:
+        pytest.fail("the sink's 451 never reached this test's email")
+    failed = await row(uow, email.id)
+    assert failed is not None and failed.sent_at is None and failed.gave_up_at is None
+    assert (failed.attempts, failed.last_error) == (1, "SMTPDataError 451")
+    assert failed.next_attempt_at >= failed_at + timedelta(seconds=2)
+    assert await sender.drain(uow) == [], "not tried again before its backoff"
+
+    assert await eventually(lambda: sender.drain(uow), timeout=10, interval=0.5) == [Outcome.SENT]
+    delivered = await row(uow, email.id)
+    assert delivered is not None and delivered.attempts == 2 and delivered.sent_at
+    assert service.sent[-1] == email.id and not fail_next.exists()
+    assert deliveries(settings.hlm360_mail_dir, [email.id], since=started) == {email.id: 1}
+
+
+async def test_a_permanent_refusal_calls_the_service_once_and_is_never_retried(uow: UnitOfWorkFactory) -> None:
+    service = Service()
+    async with smtp_capture() as (server, port):
+        [email] = await queue(uow)
+        server.refuse.add(email.to_address)
+        sender = service.sender(port=port)
+
+        assert await sender.drain(uow) == [Outcome.REFUSED]
+        await asyncio.sleep(2.5)  # past the first backoff: a retry would be due by now
+        assert await sender.drain(uow) == []
+
+    refused = await row(uow, email.id)
+    assert refused is not None and refused.sent_at is None and refused.gave_up_at is not None
+    assert (refused.attempts, refused.last_error) == (1, "permanent SMTP failure 550")
+    assert service.refused == [(email.id, 550)] and service.sent == []
+    assert server.received == []
