@@ -15,6 +15,7 @@ import random
 import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,7 +60,9 @@ class JourneyResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def build_request(*, cycle_id: UUID, facilitator_id: UUID | None, tag: str) -> CycleRequested:
+def build_request(
+    *, cycle_id: UUID, facilitator_id: UUID | None, tag: str, management_line: Sequence[str] = ()
+) -> CycleRequested:
     def person(label: str) -> str:
         return f"{label}.{tag}@example.nhs.uk"
 
@@ -81,7 +84,7 @@ def build_request(*, cycle_id: UUID, facilitator_id: UUID | None, tag: str) -> C
             email=person("participant"),
             organisation="Demo Community NHS Trust",
             region="London",
-            management_line=[person("director")],
+            management_line=[person("director"), *management_line],
             preferred_language="en",
         ),
         programme="Mary Seacole Programme (demo)",
@@ -116,6 +119,13 @@ def _links_in_mail(mail_dir: Path, recipients: set[str]) -> dict[str, str]:
     return found
 
 
+async def first_london_facilitator(http: httpx.AsyncClient, settings: JourneySettings) -> UUID | None:
+    facilitators = (await http.get(f"{settings.scheduling_url}/api/facilitators")).raise_for_status().json()
+    london = [f for f in facilitators if f.get("region") == "London"]
+    chosen = (london or facilitators or [None])[0]
+    return UUID(chosen["id"]) if chosen else None
+
+
 async def run_journey(
     *,
     intake: Literal["http", "kafka"] = "http",
@@ -123,16 +133,20 @@ async def run_journey(
     timeout: float = 120.0,
     log: Any = print,
     cycle_id: UUID | None = None,
+    facilitator_id: UUID | None = None,
+    management_line: Sequence[str] = (),
 ) -> JourneyResult:
+    """One 360 from request to booked session. The participant chooses `facilitator_id` (default: the
+    first London facilitator scheduling lists); `management_line` adds emails to their management line."""
     settings = settings or JourneySettings()
     started = time.monotonic()
     tag = uuid4().hex[:8]
     cycle_id = cycle_id or uuid4()
     async with httpx.AsyncClient(timeout=20.0) as http:
-        facilitators = (await http.get(f"{settings.scheduling_url}/api/facilitators")).raise_for_status().json()
-        london = [f for f in facilitators if f.get("region") == "London"]
-        chosen = (london or facilitators or [None])[0]
-        request = build_request(cycle_id=cycle_id, facilitator_id=UUID(chosen["id"]) if chosen else None, tag=tag)
+        if facilitator_id is None:
+            facilitator_id = await first_london_facilitator(http, settings)
+        request = build_request(cycle_id=cycle_id, facilitator_id=facilitator_id, tag=tag,
+                                management_line=management_line)
         if intake == "http":
             body = request.model_dump(mode="json", exclude={"event_id", "event_type", "schema_version",
                                                             "occurred_at", "correlation_id", "producer"})

@@ -80,6 +80,28 @@ async def test_full_journey_from_kafka_intake(settings: StackSettings, dbs: Data
     assert (pdf or __import__("pathlib").Path(result.report["pdf_path"])).read_bytes().startswith(b"%PDF")
 
 
+async def test_a_facilitator_in_the_participants_management_line_is_never_booked(
+    settings: StackSettings, dbs: Databases
+) -> None:
+    """The participant chooses a facilitator who is in their management line (given in the request):
+    invitations forwards the line on CycleOpened, scheduling refuses the choice and books someone else,
+    outside the participant's organisation."""
+    (manager,) = await dbs.fetch(
+        "scheduling", "SELECT id, email FROM scheduling.facilitator WHERE status='active' AND region='London' "
+        "ORDER BY id LIMIT 1")
+    result = await run_journey(intake="kafka", log=lambda *_: None, facilitator_id=manager["id"],
+                               management_line=[manager["email"].upper()])
+    await assert_journey_state(dbs, settings, result)
+    booked = UUID(result.session["facilitator_id"])
+    assert booked != manager["id"]
+    (facilitator,) = await dbs.fetch("scheduling", "SELECT organisation FROM scheduling.facilitator WHERE id=$1",
+                                     booked)
+    (participant,) = await dbs.fetch("scheduling", "SELECT organisation, management_line FROM scheduling.participant "
+                                     "WHERE cycle_id=$1", result.cycle_id)
+    assert manager["email"].lower() in participant["management_line"]
+    assert facilitator["organisation"] != participant["organisation"]
+
+
 async def test_no_names_or_emails_in_logs_or_traces(settings: StackSettings) -> None:
     result = await run_journey(intake="http", log=lambda *_: None)
     local = settings.hlm360_local_dir
