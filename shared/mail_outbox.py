@@ -30,6 +30,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from shared import mail
 from shared.db import UnitOfWork, UnitOfWorkFactory
+from shared.metrics import ServiceMetrics
 from shared.service import ServiceRuntime, stop_if_cancelled
 from shared.settings import MailSettings
 from shared.telemetry import ATTR_EMAIL_ID, ATTR_EMAIL_KIND
@@ -170,6 +171,21 @@ class MailSender(Generic[E]):
     compose: Compose[E]
     after_sent: AfterSent[E] | None = None
     on_refused: OnRefused[E] | None = None
+    metrics: ServiceMetrics | None = None
+
+    async def sample_backlog(self, uow: UnitOfWorkFactory) -> None:
+        """Set the backlog gauges: emails waiting, and how long the oldest has waited."""
+        if self.metrics is None:
+            return
+        waiting = (col(self.table.sent_at).is_(None), col(self.table.gave_up_at).is_(None))
+        async with uow() as work:
+            count, oldest = (
+                await work.session.execute(
+                    select(func.count(), func.min(col(self.table.created_at))).where(*waiting)
+                )
+            ).one()
+        self.metrics.mail_pending.set(count)
+        self.metrics.mail_oldest_pending_seconds.set((_now() - oldest).total_seconds() if oldest else 0.0)
 
     async def drain(self, uow: UnitOfWorkFactory) -> list[Outcome]:
         """Send up to `mail_batch_size` due emails, one transaction each; a temporary failure ends
@@ -182,6 +198,8 @@ class MailSender(Generic[E]):
                 if email is None:
                     break
                 outcomes.append(await self.send(work, email))
+                if self.metrics is not None:
+                    self.metrics.emails.labels(kind=email.kind, outcome=outcomes[-1].value).inc()
             if outcomes[-1] in (Outcome.RETRY, Outcome.GAVE_UP):
                 break
         stop_if_cancelled()
@@ -247,7 +265,9 @@ def register_send_emails(
     on_refused: OnRefused[E] | None = None,
 ) -> MailSender[E]:
     """Run the `send-emails` job of a service every `mail_poll_seconds`."""
-    sender = MailSender(table=table, settings=settings, compose=compose, after_sent=after_sent, on_refused=on_refused)
+    sender = MailSender(table=table, settings=settings, compose=compose, after_sent=after_sent, on_refused=on_refused,
+                        metrics=runtime.metrics)
+    runtime.sample_at_scrape(lambda: sender.sample_backlog(runtime.uow))
 
     @runtime.every(settings.mail_poll_seconds, name="send-emails")
     async def send_emails(runtime: ServiceRuntime) -> None:

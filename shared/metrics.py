@@ -1,7 +1,8 @@
 """Prometheus metrics every service exposes at /metrics (labels are ids of code paths, never people).
 
 FastStream's middleware counts messages per topic; these add what operators act on: events
-applied, duplicates dropped, dead letters, and the outbox backlog (sampled at scrape time).
+applied, duplicates dropped, dead letters, the event outbox backlog and, for services that send
+email, the mail outbox: emails by kind and outcome, and its backlog (backlogs sampled at scrape time).
 """
 
 from __future__ import annotations
@@ -45,6 +46,23 @@ class ServiceMetrics:
         self.outbox_oldest_pending_seconds = Gauge(
             "hlm360_outbox_oldest_pending_seconds",
             "Age of the oldest unpublished outbox row (0 when none).",
+            registry=self.registry,
+        )
+        self.emails = Counter(
+            "hlm360_emails_total",
+            "Emails the mail outbox handled, by kind (template) and outcome "
+            "(sent, retry, gave_up, refused, not_needed).",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.mail_pending = Gauge(
+            "hlm360_mail_pending_emails",
+            "Emails waiting to be sent (neither sent nor given up).",
+            registry=self.registry,
+        )
+        self.mail_oldest_pending_seconds = Gauge(
+            "hlm360_mail_oldest_pending_seconds",
+            "Age of the oldest email waiting to be sent (0 when none).",
             registry=self.registry,
         )
         self.info = Gauge("hlm360_service_info", "Constant 1, labelled with the service.", ["service"],

@@ -53,6 +53,7 @@ class ServiceRuntime:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._relay: OutboxRelay | None = None
         self._jobs: list[tuple[str, float, Job]] = []
+        self._samplers: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -64,6 +65,10 @@ class ServiceRuntime:
     def uow(self) -> UnitOfWork:
         relay = self._relay
         return UnitOfWork(self.sessions, on_commit=relay.wake if relay else None)
+
+    def sample_at_scrape(self, sampler: Callable[[], Awaitable[None]]) -> None:
+        """Run `sampler` (e.g. count a backlog into a gauge) each time /metrics is scraped."""
+        self._samplers.append(sampler)
 
     def every(self, seconds: float, *, name: str) -> Callable[[Job], Job]:
         """Run a background job periodically while the service is up."""
@@ -141,6 +146,8 @@ class ServiceRuntime:
         async def metrics() -> Response:
             if self._relay is not None:
                 await self._relay.sample_backlog()
+            for sampler in self._samplers:
+                await sampler()
             return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
         @app.get("/healthz", include_in_schema=False)

@@ -18,4 +18,7 @@ async def test_each_service_exposes_metrics_and_health(settings: StackSettings, 
     assert f'hlm360_service_info{{service="{service}"}} 1.0' in body
     assert "hlm360_outbox_pending_events" in body
     assert "hlm360_outbox_oldest_pending_seconds" in body
+    if service != "ratings":  # the services that send email
+        assert "hlm360_mail_pending_emails" in body and "hlm360_mail_oldest_pending_seconds" in body
+        assert "# HELP hlm360_emails_total" in body
     assert "@" not in body, "no email addresses in metric labels"

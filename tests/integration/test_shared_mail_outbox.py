@@ -3,6 +3,7 @@ fails the next delivery with 451 when `.fail-next` exists) and, for a permanent 
 never gives, an SMTP server in the test that answers 550."""
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
@@ -19,6 +21,7 @@ from sqlmodel import SQLModel
 from shared.db import UnitOfWork, UnitOfWorkFactory, session_factory
 from shared.mail import new_message
 from shared.mail_outbox import MailSender, NotNeeded, Outcome, OutgoingEmailBase, queue_email
+from shared.metrics import ServiceMetrics
 from shared.settings import MailSettings
 from tests.config import StackSettings
 from tests.integration.test_invitations_support import smtp_capture
@@ -181,3 +184,30 @@ async def test_a_permanent_refusal_calls_the_service_once_and_is_never_retried(u
     assert (refused.attempts, refused.last_error) == (1, "permanent SMTP failure 550")
     assert service.refused == [(email.id, 550)] and service.sent == []
     assert server.received == []
+
+
+async def test_operators_see_the_backlog_and_every_outcome_by_kind(uow: UnitOfWorkFactory) -> None:
+    metrics = ServiceMetrics("probe")
+    service = Service()
+
+    def value(name: str, **labels: str) -> float:
+        found = metrics.registry.get_sample_value(name, labels)
+        return found if found is not None else 0.0
+
+    async with smtp_capture() as (server, port):
+        sender = dataclasses.replace(service.sender(port=port), metrics=metrics)
+        emails = await queue(uow, 3)
+        server.refuse.add(emails[0].to_address)
+        await sender.sample_backlog(uow)
+        assert value("hlm360_mail_pending_emails") == 3
+        assert value("hlm360_mail_oldest_pending_seconds") > 0
+
+        assert sorted(await sender.drain(uow)) == sorted([Outcome.REFUSED, Outcome.SENT, Outcome.SENT])
+        await sender.sample_backlog(uow)
+
+    assert value("hlm360_emails_total", kind="probe", outcome="sent") == 2
+    assert value("hlm360_emails_total", kind="probe", outcome="refused") == 1
+    assert value("hlm360_mail_pending_emails") == 0
+    assert value("hlm360_mail_oldest_pending_seconds") == 0
+    exposition = generate_latest(metrics.registry).decode()
+    assert "@" not in exposition, "no addresses in metric labels"
