@@ -42,7 +42,7 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
 
     @on(ReportReleased, name="report-released")
     async def on_report_released(event: ReportReleased, uow: UnitOfWork) -> None:
-        """Tell the participant their report is ready."""
+        """Show the release on the participant's dashboard (reports emails them the link)."""
         await usecases.record_report_released(uow, event)
 
     @on(FacilitatorRegistered, name="facilitator-registered")
