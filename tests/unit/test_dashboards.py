@@ -1,12 +1,17 @@
-"""The Grafana dashboard only charts metrics the services really expose."""
+"""The Grafana dashboard and the Prometheus alerts use only metrics the services really expose;
+every alert tells the operator what to do."""
 
 import json
 import re
+
+import yaml
 
 from shared.metrics import ServiceMetrics
 from tests.config import REPO
 
 DASHBOARD = REPO / "deploy" / "dashboards" / "hlm360-services.json"
+PROMETHEUS = REPO / "deploy" / "dashboards" / "prometheus.yml"
+SERVICES = {"invitations", "ratings", "reports", "scheduling"}
 
 
 def exposed_names() -> set[str]:
@@ -24,3 +29,20 @@ def test_every_hlm360_metric_on_the_dashboard_exists() -> None:
                for name in re.findall(r"\bhlm360_[a-z_]+", target["expr"])}
     assert {"hlm360_mail_pending_emails", "hlm360_emails_total", "hlm360_outbox_pending_events"} <= charted
     assert charted - exposed_names() == set()
+
+
+def test_alerts_are_loaded_use_exposed_metrics_and_say_what_to_do() -> None:
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    assert {job["job_name"] for job in config["scrape_configs"]} == SERVICES
+    (rule_file,) = config["rule_files"]
+    groups = yaml.safe_load((PROMETHEUS.parent / rule_file).read_text())["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    names = {rule["alert"] for rule in rules}
+    assert {"Hlm360OutboxStuck", "Hlm360DeadLetters", "Hlm360MailBacklog", "Hlm360ServiceDown"} <= names
+    used = {name for rule in rules for name in re.findall(r"\bhlm360_[a-z_]+", rule["expr"])}
+    assert used - exposed_names() == set()
+    for rule in rules:
+        assert rule["labels"]["severity"] in {"page", "ticket"}, rule["alert"]
+        assert rule["annotations"]["summary"] and len(rule["annotations"]["action"]) > 40, rule["alert"]
+        labels = set(re.findall(r"\$labels\.(\w+)", json.dumps(rule["annotations"])))
+        assert labels <= {"job", "consumer", "kind"}, f"{rule['alert']} names only services and kinds"
