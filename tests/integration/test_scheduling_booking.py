@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from icalendar import Calendar
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -43,10 +45,10 @@ from shared.contracts.events import (
 )
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import RaterGroup
-from shared.db import OutboxMessage
+from shared.db import OutboxMessage, UnitOfWork, create_engine, session_factory
 from shared.errors import Rejected
 from tests.config import StackSettings
-from tests.integration.conftest import ServiceUnderTest, running_service
+from tests.integration.conftest import ServiceUnderTest, running_service, scratch_database
 from tests.support import TopicReader, eventually
 
 LONDON = ZoneInfo("Europe/London")
@@ -462,9 +464,17 @@ async def test_a_full_month_is_not_offered_and_cannot_be_booked(service: Service
 
 
 async def test_nothing_to_offer_is_kept_for_retry_and_offered_when_times_appear(service: ServiceUnderTest) -> None:
-    cycle_id = await open_booking(service, region="East of England")
-    unscheduled = (await service.client.get("/api/unscheduled")).json()
-    assert cycle_id in {UUID(row["cycle_id"]) for row in unscheduled}
+    cycle_id = uuid4()
+    opened, report = cycle_events(cycle_id=cycle_id, region="East of England")
+    for _ in range(2):  # the report, then its redelivery
+        async with service.runtime.uow() as uow:
+            await usecases.record_participant(uow, opened)
+            outcome = await usecases.request_booking(uow, report, settings=config(service), now=datetime.now(UTC))
+            await uow.commit()
+        assert outcome is usecases.Outcome.UNSCHEDULED
+    (row,) = [r for r in (await service.client.get("/api/unscheduled")).json() if r["cycle_id"] == str(cycle_id)]
+    assert row["report_id"] == str(report.report_id) and row["reason"].startswith("no free slot")
+    assert row["attempts"] >= 2 and row["first_seen_at"] <= row["last_attempt_at"]
     assert [m.kind for m in await emails(service, cycle_id)] == []
     facilitator = await add_facilitator(service, region="East of England")
     await add_slot(service, facilitator, monday_in(2))
@@ -712,3 +722,94 @@ async def test_seeded_facilitators_are_announced_once_and_lapse_keeps_bookings(s
     assert api["status"] == "cancelled"
     assert [e["status"] for e in await outbox(service, "FacilitatorStatusChanged")
             if e["facilitator_id"] == str(facilitator)] == ["lapsed", "suspended"]
+
+
+# --- migration 0007: the attention list moves from unscheduled_cycle onto booking_request ----------
+
+MIGRATIONS = Path(usecases.__file__).resolve().parents[2] / "migrations"
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+BOOKING_FACTS = "cycle_id, report_id, participant_id, organisation, region, chosen_facilitator_id, correlation_id"
+
+
+def migrate(database_url: str, revision: str, *, down: bool = False) -> None:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["database_url"] = database_url
+    (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def booking_facts(cycle_id: UUID) -> dict[str, Any]:
+    return {"cycle_id": cycle_id, "report_id": uuid4(), "participant_id": f"P-{cycle_id.hex[:6]}",
+            "organisation": "Participant Trust", "region": "London", "chosen_facilitator_id": None,
+            "correlation_id": uuid4()}
+
+
+async def test_migration_0007_moves_the_attention_list_onto_booking_requests_and_back(
+    settings: StackSettings,
+) -> None:
+    waiting, offered, orphan, scheduled_orphan, untouched = (uuid4() for _ in range(5))
+    facts = {cycle: booking_facts(cycle) for cycle in (waiting, offered, orphan, scheduled_orphan, untouched)}
+    async with scratch_database(settings, "scheduling_migration") as url:
+        await asyncio.to_thread(migrate, url, "0006")
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                for cycle, offered_at in ((waiting, None), (offered, T0 + timedelta(hours=3)), (untouched, None)):
+                    await connection.execute(text(
+                        f"INSERT INTO scheduling.booking_request ({BOOKING_FACTS}, created_at, offered_at) "
+                        "VALUES (:cycle_id, :report_id, :participant_id, :organisation, :region, "
+                        ":chosen_facilitator_id, :correlation_id, :created_at, :offered_at)"
+                    ), {**facts[cycle], "created_at": T0, "offered_at": offered_at})
+                for cycle, attempts, scheduled_at, reason in (
+                    (waiting, 3, None, "the participant's email is not known yet"),
+                    (offered, 2, T0 + timedelta(hours=3), "no free slot"),
+                    (orphan, 5, None, "no facilitator who speaks Welsh has a free slot"),
+                    (scheduled_orphan, 1, T0 + timedelta(hours=1), "no free slot"),
+                ):
+                    await connection.execute(text(
+                        f"INSERT INTO scheduling.unscheduled_cycle ({BOOKING_FACTS}, reason, attempts, "
+                        "first_seen_at, last_attempt_at, scheduled_at) VALUES (:cycle_id, :report_id, "
+                        ":participant_id, :organisation, :region, :chosen_facilitator_id, :correlation_id, "
+                        ":reason, :attempts, :first_seen_at, :last_attempt_at, :scheduled_at)"
+                    ), {**facts[cycle], "reason": reason, "attempts": attempts, "first_seen_at": T0,
+                        "last_attempt_at": T0 + timedelta(hours=attempts), "scheduled_at": scheduled_at})
+
+            await asyncio.to_thread(migrate, url, "head")
+            async with engine.connect() as connection:
+                assert (await connection.execute(
+                    text("SELECT to_regclass('scheduling.unscheduled_cycle')"))).scalar_one() is None
+            async with UnitOfWork(session_factory(engine)) as uow:
+                requests = {r.cycle_id: r for r in (await uow.session.execute(select(BookingRequest))).scalars()}
+                assert set(requests) == {waiting, offered, orphan, untouched}
+                assert (requests[waiting].unscheduled_reason, requests[waiting].offer_attempts,
+                        requests[waiting].last_offer_attempt_at) == (
+                    "the participant's email is not known yet", 3, T0 + timedelta(hours=3))
+                assert (requests[offered].unscheduled_reason, requests[offered].offer_attempts,
+                        requests[offered].offered_at) == (None, 2, T0 + timedelta(hours=3))
+                assert (requests[untouched].unscheduled_reason, requests[untouched].offer_attempts,
+                        requests[untouched].last_offer_attempt_at) == (None, 0, None)
+                recreated = requests[orphan]
+                assert {k: getattr(recreated, k) for k in facts[orphan]} == facts[orphan]
+                assert (recreated.created_at, recreated.unscheduled_reason, recreated.offer_attempts) == (
+                    T0, "no facilitator who speaks Welsh has a free slot", 5)
+                # The retry job finds the moved cycles, longest since their last attempt first.
+                claimed = await usecases.claim_unscheduled(uow, attempted_before=datetime.now(UTC))
+                assert claimed is not None and claimed.cycle_id == waiting
+
+            await asyncio.to_thread(migrate, url, "0006", down=True)
+            async with engine.connect() as connection:
+                rows = (await connection.execute(text(
+                    "SELECT cycle_id, reason, attempts, first_seen_at, last_attempt_at, scheduled_at "
+                    "FROM scheduling.unscheduled_cycle ORDER BY attempts"))).all()
+                columns = (await connection.execute(text(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = 'scheduling' AND table_name = 'booking_request'"))).scalars().all()
+            assert [tuple(row) for row in rows] == [
+                (offered, "", 2, T0, T0 + timedelta(hours=2), T0 + timedelta(hours=3)),
+                (waiting, "the participant's email is not known yet", 3, T0, T0 + timedelta(hours=3), None),
+                (orphan, "no facilitator who speaks Welsh has a free slot", 5, T0, T0 + timedelta(hours=5), None),
+            ]
+            assert not {"unscheduled_reason", "offer_attempts", "last_offer_attempt_at"} & set(columns)
+            await asyncio.to_thread(migrate, url, "head")
+        finally:
+            await engine.dispose()

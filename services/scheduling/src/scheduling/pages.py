@@ -34,7 +34,6 @@ from scheduling.tables import (
     FeedbackSession,
     Participant,
     RegionalLead,
-    UnscheduledCycle,
 )
 from shared.db import UnitOfWork
 from shared.errors import Rejected
@@ -574,9 +573,7 @@ async def lead_page(link: LeadLink, request: Request, runtime: Runtime, settings
         lead = await _lead(uow, link)
         has_live = exists().where(col(FeedbackSession.cycle_id) == col(BookingRequest.cycle_id), usecases.LIVE)
         waiting = await uow.session.execute(
-            select(BookingRequest, UnscheduledCycle)
-            .outerjoin(UnscheduledCycle, (col(UnscheduledCycle.cycle_id) == col(BookingRequest.cycle_id))
-                       & col(UnscheduledCycle.scheduled_at).is_(None))
+            select(BookingRequest)
             .where(_in_region(BookingRequest.region, lead), ~has_live)
             .order_by(col(BookingRequest.created_at))
         )
@@ -606,7 +603,7 @@ async def lead_page(link: LeadLink, request: Request, runtime: Runtime, settings
         )
         return render(
             "lead.html", settings=settings, home=base, page_title=f"Regional lead: {lead.region}", base=base,
-            lead=lead, waiting=list(waiting.all()), facilitators=list(facilitators.scalars()),
+            lead=lead, waiting=list(waiting.scalars()), facilitators=list(facilitators.scalars()),
             callouts=list(callouts.all()), events=list(events.all()), interests=list(interests.all()),
             done=DONE_MESSAGES.get(request.query_params.get("done") or ""), accredited=domain.is_accredited,
             now=now(),

@@ -103,30 +103,6 @@ class FeedbackSession(SQLModel, table=True):
     )
 
 
-class UnscheduledCycle(SQLModel, table=True):
-    """A report no facilitator or slot could be found for: needs attention, retried by a job."""
-
-    __tablename__ = "unscheduled_cycle"
-    __table_args__ = {"schema": SCHEMA}
-
-    cycle_id: UUID = Field(primary_key=True)
-    report_id: UUID
-    participant_id: str
-    organisation: str
-    region: str
-    chosen_facilitator_id: UUID | None = None
-    correlation_id: UUID | None = None
-    reason: str = Field(sa_column=Column(Text, nullable=False))
-    attempts: int = 1
-    first_seen_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
-    )
-    last_attempt_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
-    )
-    scheduled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -156,7 +132,11 @@ class Participant(SQLModel, table=True):
 
 
 class BookingRequest(SQLModel, table=True):
-    """A finished report whose participant is invited to choose a feedback session time."""
+    """A finished report whose participant is invited to choose a feedback session time.
+
+    While nothing can be offered, `unscheduled_reason` says why: the cycle is on the attention list
+    (`GET /api/unscheduled`, the lead's page) and the retry job tries again. Offering or booking clears it.
+    """
 
     __tablename__ = "booking_request"
     __table_args__ = {"schema": SCHEMA}
@@ -171,6 +151,9 @@ class BookingRequest(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))
     offered_at: datetime | None = Field(default=None, sa_column=_tz_column())
     escalated_at: datetime | None = Field(default=None, sa_column=_tz_column())
+    unscheduled_reason: str | None = Field(default=None, sa_column=Column(Text))
+    offer_attempts: int = 0  # attempts to offer that found nothing to offer
+    last_offer_attempt_at: datetime | None = Field(default=None, sa_column=_tz_column())
 
 
 class RegionalLead(SQLModel, table=True):

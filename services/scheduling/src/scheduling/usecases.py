@@ -13,7 +13,7 @@ from typing import Literal
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -30,7 +30,6 @@ from scheduling.tables import (
     Participant,
     RegionalLead,
     Slot,
-    UnscheduledCycle,
 )
 from shared import mail_outbox
 from shared.contracts.events import (
@@ -151,10 +150,10 @@ async def request_booking(uow: UnitOfWork, report: ReportGenerated, *, settings:
 async def offer_booking(uow: UnitOfWork, request: BookingRequest, *, settings: Settings, now: datetime) -> Outcome:
     """Email the booking link once there are times to offer; otherwise keep the cycle on the attention list."""
     if await live_session_of(uow, cycle_id=request.cycle_id) is not None:
-        await _mark_scheduled(uow, cycle_id=request.cycle_id, now=now)
+        _mark_scheduled(uow, request)
         return Outcome.ALREADY_BOOKED
     if request.offered_at is not None:
-        await _mark_scheduled(uow, cycle_id=request.cycle_id, now=now)
+        _mark_scheduled(uow, request)
         return Outcome.OFFERED
     participant = await uow.session.get(Participant, request.cycle_id)
     if participant is None or not participant.email:
@@ -170,7 +169,7 @@ async def offer_booking(uow: UnitOfWork, request: BookingRequest, *, settings: S
     )
     request.offered_at = now
     uow.session.add(request)
-    await _mark_scheduled(uow, cycle_id=request.cycle_id, now=now)
+    _mark_scheduled(uow, request)
     log.info("booking offered", extra={"cycle_id": str(request.cycle_id), "options": len(offer.options)})
     return Outcome.OFFERED
 
@@ -622,31 +621,21 @@ async def _live_bookings(
 # --- attention list, escalation, reminders ---------------------------------------------------------
 
 
-async def _mark_scheduled(uow: UnitOfWork, *, cycle_id: UUID, now: datetime) -> None:
-    waiting = await uow.session.get(UnscheduledCycle, cycle_id)
-    if waiting is not None and waiting.scheduled_at is None:
-        waiting.scheduled_at = now
-        uow.session.add(waiting)
+def _mark_scheduled(uow: UnitOfWork, request: BookingRequest) -> None:
+    """Offered or booked: the cycle leaves the attention list (its attempts stay as a record)."""
+    if request.unscheduled_reason is not None:
+        request.unscheduled_reason = None
+        uow.session.add(request)
 
 
 async def _record_unscheduled(uow: UnitOfWork, request: BookingRequest, *, now: datetime, reason: str) -> None:
-    """Keep the cycle on the needs-attention list (one row per cycle, attempts counted)."""
-    statement = insert(UnscheduledCycle).values(
-        cycle_id=request.cycle_id, report_id=request.report_id, participant_id=request.participant_id,
-        organisation=request.organisation, region=request.region,
-        chosen_facilitator_id=request.chosen_facilitator_id, correlation_id=request.correlation_id,
-        reason=reason, attempts=1, first_seen_at=now, last_attempt_at=now,
-    )
+    """Keep the cycle on the needs-attention list (the reason shown to the lead, attempts counted)."""
     attempts = (await uow.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[col(UnscheduledCycle.cycle_id)],
-            set_={
-                "reason": reason,
-                "attempts": UnscheduledCycle.__table__.c.attempts + 1,  # type: ignore[attr-defined]
-                "last_attempt_at": now,
-                "scheduled_at": None,
-            },
-        ).returning(col(UnscheduledCycle.attempts))
+        update(BookingRequest)
+        .where(col(BookingRequest.cycle_id) == request.cycle_id)
+        .values(unscheduled_reason=reason, offer_attempts=col(BookingRequest.offer_attempts) + 1,
+                last_offer_attempt_at=now)
+        .returning(col(BookingRequest.offer_attempts))
     )).scalar_one()
     # Warn once per cycle; the retry job tries again every minute and the list is at /api/unscheduled.
     (log.warning if attempts == 1 else log.debug)(
@@ -657,26 +646,14 @@ async def _record_unscheduled(uow: UnitOfWork, request: BookingRequest, *, now: 
 async def claim_unscheduled(uow: UnitOfWork, *, attempted_before: datetime) -> BookingRequest | None:
     """Lock the longest-waiting unscheduled cycle not yet retried in this round (other instances skip it)."""
     result = await uow.session.execute(
-        select(UnscheduledCycle)
-        .where(col(UnscheduledCycle.scheduled_at).is_(None), col(UnscheduledCycle.last_attempt_at) < attempted_before)
-        .order_by(col(UnscheduledCycle.last_attempt_at))
+        select(BookingRequest)
+        .where(col(BookingRequest.unscheduled_reason).is_not(None),
+               col(BookingRequest.last_offer_attempt_at) < attempted_before)
+        .order_by(col(BookingRequest.last_offer_attempt_at))
         .limit(1)
         .with_for_update(skip_locked=True)
     )
-    waiting = result.scalars().first()
-    if waiting is None:
-        return None
-    request = await uow.session.get(BookingRequest, waiting.cycle_id)
-    if request is None:  # recorded by an earlier version of the service, before booking requests existed
-        request = BookingRequest(
-            cycle_id=waiting.cycle_id, report_id=waiting.report_id, participant_id=waiting.participant_id,
-            organisation=waiting.organisation, region=waiting.region,
-            chosen_facilitator_id=waiting.chosen_facilitator_id, correlation_id=waiting.correlation_id,
-            created_at=waiting.first_seen_at,
-        )
-        uow.session.add(request)
-        await uow.session.flush()
-    return request
+    return result.scalars().first()
 
 
 async def escalate_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int = 50) -> int:
@@ -700,7 +677,6 @@ async def escalate_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetim
         if not domain.escalation_due(requested_at=request.created_at, now=now, after_days=settings.escalate_after_days):
             continue
         lead_id = domain.lead_for_region(request.region, by_region)
-        unscheduled = await uow.session.get(UnscheduledCycle, request.cycle_id)
         if lead_id is None:
             log.warning("no regional lead for the region; escalation not sent",
                         extra={"cycle_id": str(request.cycle_id)})
@@ -710,7 +686,7 @@ async def escalate_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetim
                 "lead": lead.name, "region": lead.region, "days": (now - request.created_at).days,
                 "participant_id": request.participant_id, "organisation": request.organisation,
                 "cycle_id": str(request.cycle_id), "since": f"{request.created_at.astimezone(tz):%-d %B %Y}",
-                "reason": unscheduled.reason if unscheduled and unscheduled.scheduled_at is None else "",
+                "reason": request.unscheduled_reason or "",
                 "link": links(settings).url(LinkPurpose.LEAD, lead.id),
             })
         request.escalated_at = now

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from scheduling import domain, usecases
-from scheduling.tables import Facilitator, UnscheduledCycle
+from scheduling.tables import BookingRequest, Facilitator
 from shared.service import ServiceRuntime, runtime_of
 
 router = APIRouter()
@@ -37,12 +37,21 @@ class SessionPublic(BaseModel):
 
 
 class UnscheduledPublic(BaseModel):
+    """A cycle on the attention list (field names kept from the former `unscheduled_cycle` table)."""
+
     cycle_id: UUID
     report_id: UUID
     reason: str
     attempts: int
     first_seen_at: datetime
     last_attempt_at: datetime
+
+    @classmethod
+    def of(cls, request: BookingRequest) -> "UnscheduledPublic":
+        assert request.unscheduled_reason is not None and request.last_offer_attempt_at is not None
+        return cls(cycle_id=request.cycle_id, report_id=request.report_id, reason=request.unscheduled_reason,
+                   attempts=request.offer_attempts, first_seen_at=request.created_at,
+                   last_attempt_at=request.last_offer_attempt_at)
 
 
 @router.get("/api/facilitators")
@@ -74,10 +83,11 @@ async def session_of_cycle(
 
 @router.get("/api/unscheduled")
 async def unscheduled_cycles(runtime: Annotated[ServiceRuntime, Depends(runtime_of)]) -> list[UnscheduledPublic]:
+    """Cycles with nothing offered yet, longest waiting first."""
     async with runtime.uow() as uow:
         rows = await uow.session.execute(
-            select(UnscheduledCycle)
-            .where(col(UnscheduledCycle.scheduled_at).is_(None))
-            .order_by(col(UnscheduledCycle.first_seen_at))
+            select(BookingRequest)
+            .where(col(BookingRequest.unscheduled_reason).is_not(None))
+            .order_by(col(BookingRequest.created_at))
         )
-        return [UnscheduledPublic.model_validate(row, from_attributes=True) for row in rows.scalars()]
+        return [UnscheduledPublic.of(request) for request in rows.scalars()]
