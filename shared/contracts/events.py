@@ -247,6 +247,20 @@ class RaterDeclined(CycleEvent):
     reason: FreeText | None = None
 
 
+class ManagementLineChanged(CycleEvent):
+    """The participant's management line changed after the cycle opened, e.g. a replacement line
+    manager was nominated. Carries the whole line as it now is (not a difference), so applying it
+    twice or late changes nothing; consumers keep the newest by `occurred_at`."""
+
+    event_type: Literal["ManagementLineChanged"] = "ManagementLineChanged"
+    management_line: list[EmailStr] = Field(
+        max_length=20,
+        description="Work emails in the participant's management line, as on CycleOpened. Only for keeping "
+        "facilitators out of the participant's own line; consumers must not show or log them.",
+        examples=[["jo.bloggs@example.nhs.uk", "new.manager@example.nhs.uk"]],
+    )
+
+
 class CycleDeadlineExtended(CycleEvent):
     """The participant or an admin moved an open cycle's deadline later."""
 
@@ -447,6 +461,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     CycleDeadlineExtended,
     CycleCloseRequested,
     SelfAssessmentCompleted,
+    ManagementLineChanged,
     ReportReleased,
     FeedbackSessionRescheduled,
     FeedbackSessionCancelled,
