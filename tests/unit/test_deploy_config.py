@@ -1,0 +1,42 @@
+"""docker-compose.yml cannot be run on these machines (no container engine), so it is checked
+against what can: every setting the native runner gives a service (deploy/local/stack.sh) and
+every setting without a default is given to it in compose too, pointing at compose's own hosts."""
+
+import re
+
+import pytest
+import yaml
+
+from tests.config import REPO
+
+SERVICES = ("invitations", "ratings", "reports", "scheduling")
+LOCAL_ONLY = {"TRACE_FILE", "OUTPUT_DIR"}  # files under .local/; the container keeps the defaults
+
+
+def compose_environment(service: str) -> dict[str, str]:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    return {key: str(value) for key, value in compose["services"][service]["environment"].items()}
+
+
+def native_settings(service: str) -> set[str]:
+    script = (REPO / "deploy" / "local" / "stack.sh").read_text()
+    prefix = f"{service.upper()}_"
+    written = {name.removeprefix(prefix) for name in re.findall(r'echo "([A-Z_]+)=', script) if name.startswith(prefix)}
+    per_service = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"}  # written in a loop over the services
+    return (written | per_service) - LOCAL_ONLY
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_compose_gives_each_service_what_the_native_runner_does(service: str) -> None:
+    config = __import__(f"{service}.config", fromlist=["Settings"])
+    required = {name.upper() for name, field in config.Settings.model_fields.items() if field.is_required()}
+    environment = compose_environment(service)
+    given = {key.removeprefix(f"{service.upper()}_") for key in environment}
+    assert required <= given, f"{service}: settings without a default missing from compose"
+    assert native_settings(service) <= given, f"{service}: compose lacks what deploy/local/stack.sh sets"
+    for key, value in environment.items():
+        assert "127.0.0.1" not in value, f"{key}: containers reach each other by service name"
+        if key.endswith(("SECRET", "TOKEN")):
+            assert value.startswith("${") and ":?" in value, f"{key}: secrets come from the environment, no default"
+    if "SMTP_HOST" in native_settings(service):
+        assert environment[f"{service.upper()}_SMTP_HOST"] == "mailsink"
