@@ -2,6 +2,7 @@
 against what can: every setting the native runner gives a service (deploy/local/stack.sh) and
 every setting without a default is given to it in compose too, pointing at compose's own hosts."""
 
+import importlib
 import re
 
 import pytest
@@ -28,7 +29,7 @@ def native_settings(service: str) -> set[str]:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_compose_gives_each_service_what_the_native_runner_does(service: str) -> None:
-    config = __import__(f"{service}.config", fromlist=["Settings"])
+    config = importlib.import_module(f"{service}.config")
     required = {name.upper() for name, field in config.Settings.model_fields.items() if field.is_required()}
     environment = compose_environment(service)
     given = {key.removeprefix(f"{service.upper()}_") for key in environment}
