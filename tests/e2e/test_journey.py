@@ -107,7 +107,8 @@ async def test_no_names_or_emails_in_logs_or_traces(settings: StackSettings) -> 
     local = settings.hlm360_local_dir
     files = [*(local / "logs").glob("*.log"), *(local / "traces").glob("*.jsonl")]
     assert files, "services write logs and traces under .local"
-    needles = [*result.rater_emails, "Okafor", "Stakeholder 1", "Listens carefully"]
+    director = result.participant_email.replace("participant.", "director.", 1)  # the request's management line
+    needles = [*result.rater_emails, director, "Okafor", "Stakeholder 1", "Listens carefully"]
     for path in files:
         text = path.read_text(errors="replace")
         for needle in needles:
