@@ -1,21 +1,27 @@
 """Emails after the invitations: reminders only to people who have not answered or declined,
 each stage once, surviving restarts, one consolidated reminder per person; thank-you,
-cycle-closed and report-ready emails; bounces and declines leading to replacements."""
+cycle-closed and report-ready emails; bounces and declines leading to replacements, and a
+replacement line manager announced to scheduling as ManagementLineChanged."""
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
+
+import pytest
 
 from invitations.domain import purpose_token
 from shared.contracts.events import (
     CycleClosed,
     ItemAnswer,
+    ManagementLineChanged,
     RaterDeclined,
     RatingSubmitted,
     ReportReleased,
 )
+from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import CloseReason, Dimension, RaterGroup
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
@@ -30,7 +36,7 @@ from tests.integration.test_invitations_support import (
     service_on,
     smtp_capture,
 )
-from tests.support import eventually
+from tests.support import TopicReader, eventually
 
 
 async def rater_id(service: ServiceUnderTest, cycle_id: uuid.UUID, address: str) -> uuid.UUID:
@@ -238,6 +244,69 @@ async def test_bounces_and_declines_need_a_replacement_that_the_participant_can_
         _, page = await _dashboard(service, event.cycle_id)
         assert "Needs a replacement" not in page
         assert (await service.client.get(f"{base}/replace/{bounced_id}")).status_code == 404
+
+
+async def test_a_replacement_line_manager_is_announced_once_with_the_whole_line_and_a_replaced_peer_is_not(
+    settings: StackSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="invitations")
+    tag = uuid.uuid4().hex[:8]
+    event = request(tag=tag)
+    director = f"director.{tag}@example.nhs.uk"  # the requested line
+    manager = str(next(r for r in event.raters if r.group is RaterGroup.LINE_MANAGER).email)
+    peer = str(next(r for r in event.raters if r.group is RaterGroup.PEER).email)
+    kim = f"Kim.Manager.{tag}@Example.NHS.uk"
+
+    async def decline(service: ServiceUnderTest, address: str, group: RaterGroup) -> uuid.UUID:
+        declined_id = await rater_id(service, event.cycle_id, address)
+        await publish(settings, RaterDeclined(producer="ratings", cycle_id=event.cycle_id, rater_id=declined_id,
+                                              group=group, reason="On leave"))
+
+        async def recorded() -> bool:
+            return bool(await rows(service, "SELECT 1 FROM invitations.rater WHERE id = :r AND status = 'declined'",
+                                   r=declined_id))
+
+        await eventually(recorded, timeout=60, what="the decline")
+        return declined_id
+
+    async def line_changes(service: ServiceUnderTest) -> list[dict[str, Any]]:
+        return [json.loads(r.payload) for r in await rows(
+            service, "SELECT payload FROM outbox WHERE event_type = 'ManagementLineChanged' AND key = :k",
+            k=str(event.cycle_id))]
+
+    async with smtp_capture() as (_, port), running_service("invitations", settings, **fast(smtp_port=port)) \
+            as service, TopicReader(settings.hlm360_kafka_bootstrap_servers,
+                                    topic_for(ManagementLineChanged)) as reader:
+        assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
+        base, _ = await _dashboard(service, event.cycle_id)
+
+        peer_id = await decline(service, peer, RaterGroup.PEER)
+        replaced = await service.client.post(f"{base}/replace/{peer_id}",
+                                             data={"name": "New Peer", "email": f"new.peer.{tag}@example.nhs.uk"})
+        assert replaced.status_code == 303, replaced.text
+        assert await line_changes(service) == [], "a peer is not in the management line"
+
+        manager_id = await decline(service, manager, RaterGroup.LINE_MANAGER)
+        replaced = await service.client.post(f"{base}/replace/{manager_id}", data={"name": "Kim", "email": kim})
+        assert replaced.status_code == 303, replaced.text
+        [changed] = await line_changes(service)
+        assert changed["management_line"] == [director, manager.casefold(), kim.casefold()], (
+            "the request's line, the line manager replaced (still in the line), then the new one")
+        assert changed["producer"] == "invitations" and changed["cycle_id"] == str(event.cycle_id)
+
+        # Someone already in the line as the new line manager changes nothing: no second event.
+        kim_id = await decline(service, kim, RaterGroup.LINE_MANAGER)
+        replaced = await service.client.post(f"{base}/replace/{kim_id}",
+                                             data={"name": "The Director", "email": director.upper()})
+        assert replaced.status_code == 303, replaced.text
+        assert len(await line_changes(service)) == 1
+
+        [record] = await reader.wait_for(lambda r: r.key == str(event.cycle_id).encode())
+        assert json.loads(record.value)["event_id"] == changed["event_id"]
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records).casefold()
+    assert any(r.getMessage() == "rater replaced" for r in caplog.records), "the service's logs were captured"
+    for address in (director, manager, kim, peer):
+        assert address.casefold() not in logged
 
 
 async def test_participant_extends_the_deadline_and_closes_early(settings: StackSettings) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import email
 import email.policy
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -41,11 +42,12 @@ from shared.contracts.events import (
     Event,
     FeedbackSessionCompleted,
     FeedbackSessionScheduled,
+    ManagementLineChanged,
     ReportGenerated,
 )
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import RaterGroup
-from shared.db import OutboxMessage, UnitOfWork, create_engine, session_factory
+from shared.db import OutboxMessage, ProcessedEvent, UnitOfWork, create_engine, session_factory
 from shared.errors import Rejected
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service, scratch_database
@@ -341,6 +343,185 @@ async def test_the_participants_management_line_is_never_offered_even_when_chose
     # manager is just another facilitator).
     chose_report = await open_booking(service, email_address=participant_email, chosen=report)
     assert {o.slot.facilitator_id for o in (await offer(service, chose_report)).options} == {manager, other}
+
+
+# --- the management line changes after opening (ManagementLineChanged, ADR 0005) -------------------
+
+
+def line_changed(cycle_id: UUID, *line: str, occurred_at: datetime | None = None) -> ManagementLineChanged:
+    when = {"occurred_at": occurred_at} if occurred_at else {}
+    return ManagementLineChanged(producer="itest", cycle_id=cycle_id, management_line=list(line), **when)
+
+
+async def applied(service: ServiceUnderTest, event: Event) -> None:
+    """Wait until the service's consumer has applied the event (its inbox row is committed)."""
+
+    async def probe() -> bool:
+        async with service.runtime.uow() as uow:
+            found = await uow.session.execute(
+                select(ProcessedEvent).where(col(ProcessedEvent.event_id) == event.event_id))
+            return found.first() is not None
+
+    await eventually(probe, what=f"{event.event_type} applied")
+
+
+async def participant_row(service: ServiceUnderTest, cycle_id: UUID) -> Participant:
+    async with service.runtime.uow() as uow:
+        row = await uow.session.get(Participant, cycle_id)
+        assert row is not None
+        uow.session.expunge(row)
+        return row
+
+
+async def offered_facilitators(service: ServiceUnderTest, cycle_id: UUID) -> set[UUID]:
+    return {o.slot.facilitator_id for o in (await offer(service, cycle_id)).options}
+
+
+async def test_a_line_manager_announced_after_opening_is_no_longer_offered_nor_bookable(
+    settings: StackSettings, service: ServiceUnderTest
+) -> None:
+    tag = uuid4().hex[:8]
+    # Another trust's email domain: only the management line makes them a conflict.
+    new_manager = await add_facilitator(service, email_address=f"Kim.Manager.{tag}@Elsewhere.example.nhs.uk")
+    other = await add_facilitator(service)
+    manager_slot = await add_slot(service, new_manager, monday_in(2))
+    other_slot = await add_slot(service, other, monday_in(2, hour=14))
+    cycle_id = await open_booking(service, management_line=(f"director.{tag}@participant.example.nhs.uk",))
+    assert await offered_facilitators(service, cycle_id) == {new_manager, other}
+
+    changed = line_changed(cycle_id, f"director.{tag}@participant.example.nhs.uk",
+                           f"kim.manager.{tag}@elsewhere.example.nhs.uk")
+    await publish(settings.hlm360_kafka_bootstrap_servers, changed)
+    await applied(service, changed)
+    stored = await participant_row(service, cycle_id)
+    assert stored.management_line_as_of == changed.occurred_at and stored.name == "Amara Okafor"
+    assert await offered_facilitators(service, cycle_id) == {other}
+    page = await service.client.get(booking_path(service, cycle_id))
+    assert str(other_slot) in page.text and str(manager_slot) not in page.text
+    refused = await service.client.post(booking_path(service, cycle_id), data={"slot": str(manager_slot)})
+    assert refused.status_code == 409 and "That time has just been taken" in refused.text
+
+
+async def test_a_booked_facilitator_who_joins_the_line_puts_the_cycle_on_the_attention_list_until_cancelled(
+    settings: StackSettings, service: ServiceUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="scheduling")
+    tag = uuid4().hex[:8]
+    address = f"kim.manager.{tag}@elsewhere.example.nhs.uk"
+    new_manager = await add_facilitator(service, email_address=address)
+    other = await add_facilitator(service)
+    slot = await add_slot(service, new_manager, monday_in(2))
+    await add_slot(service, other, monday_in(2, hour=14))
+    cycle_id = await open_booking(service)
+    session = await book(service, cycle_id, slot)
+
+    changed = line_changed(cycle_id, address.upper())
+    await publish(settings.hlm360_kafka_bootstrap_servers, changed)
+    await applied(service, changed)
+
+    async def listed() -> dict[str, Any] | None:
+        rows = (await service.client.get("/api/unscheduled")).json()
+        return next((r for r in rows if r["cycle_id"] == str(cycle_id)), None)
+
+    flagged = await listed()
+    assert flagged is not None and flagged["reason"] == usecases.BOOKED_ACROSS_THE_LINE
+    api = (await service.client.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
+    assert (api["id"], api["status"]) == (str(session.id), "booked"), "the booking stands until someone cancels it"
+    lead_page = usecases.links(config(service)).path(LinkPurpose.LEAD, LONDON_LEAD)
+    assert "The booked facilitator is now in the participant&#39;s management line" in (
+        await service.client.get(lead_page)).text
+    (warning,) = [r for r in caplog.records if r.getMessage().startswith("booked facilitator is now in")]
+    assert (warning.levelno, warning.cycle_id, warning.session_id, warning.facilitator_id) == (  # type: ignore[attr-defined]
+        logging.WARNING, str(cycle_id), str(session.id), str(new_manager))
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records).casefold()
+    assert address not in logged
+
+    # The retry job looks again and keeps it listed while the session stands ...
+    async def looked_again() -> bool:
+        async with service.runtime.uow() as uow:
+            request = await uow.session.get(BookingRequest, cycle_id)
+            assert request is not None and request.last_offer_attempt_at is not None
+            return request.last_offer_attempt_at > datetime.fromisoformat(flagged["last_attempt_at"])
+
+    await eventually(looked_again, what="the retry job to look at the flagged cycle again")
+    assert (await listed() or {}).get("reason") == usecases.BOOKED_ACROSS_THE_LINE
+    # ... and takes it off once the participant cancels; the new booking cannot be with the new manager.
+    async with service.runtime.uow() as uow:
+        await usecases.cancel_session(uow, session_id=session.id, by="participant", settings=config(service),
+                                      now=datetime.now(UTC), cycle_id=cycle_id)
+        await uow.commit()
+
+    async def unlisted() -> bool:
+        return await listed() is None
+
+    await eventually(unlisted, what="the retry job to take the cancelled cycle off the attention list")
+    assert await offered_facilitators(service, cycle_id) == {other}
+
+
+async def test_an_older_management_line_after_a_newer_one_changes_nothing(
+    settings: StackSettings, service: ServiceUnderTest
+) -> None:
+    tag = uuid4().hex[:8]
+    director, manager = f"director.{tag}@elsewhere.example.nhs.uk", f"kim.{tag}@elsewhere.example.nhs.uk"
+    kim = await add_facilitator(service, email_address=manager)
+    other = await add_facilitator(service)
+    await add_slot(service, kim, monday_in(2))
+    await add_slot(service, other, monday_in(2, hour=14))
+    cycle_id = uuid4()
+    opened, report = cycle_events(cycle_id=cycle_id, management_line=(director,))
+    async with service.runtime.uow() as uow:
+        await usecases.record_participant(uow, opened)
+        await usecases.request_booking(uow, report, settings=config(service), now=datetime.now(UTC))
+        await uow.commit()
+
+    newer = line_changed(cycle_id, director, manager)
+    older = line_changed(cycle_id, director, occurred_at=newer.occurred_at - timedelta(seconds=1))
+    await publish(settings.hlm360_kafka_bootstrap_servers, newer)
+    await applied(service, newer)
+    await publish(settings.hlm360_kafka_bootstrap_servers, older)
+    await applied(service, older)
+    stored = await participant_row(service, cycle_id)
+    assert (stored.management_line, stored.management_line_as_of) == ([director, manager], newer.occurred_at)
+    # Nor does the cycle's CycleOpened delivered again (the inbox would drop a redelivery; this is a replay).
+    async with service.runtime.uow() as uow:
+        await usecases.record_participant(uow, opened)
+        await uow.commit()
+    stored = await participant_row(service, cycle_id)
+    assert (stored.management_line, stored.management_line_as_of) == ([director, manager], newer.occurred_at)
+    assert await offered_facilitators(service, cycle_id) == {other}
+
+
+async def test_a_management_line_arriving_before_the_cycle_opened_is_kept(
+    settings: StackSettings, service: ServiceUnderTest
+) -> None:
+    tag = uuid4().hex[:8]
+    first_manager, new_manager = f"jo.{tag}@elsewhere.example.nhs.uk", f"kim.{tag}@elsewhere.example.nhs.uk"
+    kim = await add_facilitator(service, email_address=new_manager)
+    other = await add_facilitator(service)
+    await add_slot(service, kim, monday_in(2))
+    await add_slot(service, other, monday_in(2, hour=14))
+    cycle_id = uuid4()
+    opened, report = cycle_events(cycle_id=cycle_id, management_line=(first_manager,))
+    changed = line_changed(cycle_id, first_manager, new_manager)
+    assert changed.occurred_at > opened.occurred_at
+
+    await publish(settings.hlm360_kafka_bootstrap_servers, changed)
+    await applied(service, changed)
+    early = await participant_row(service, cycle_id)
+    assert (early.name, early.email, early.management_line) == (None, None, [first_manager, new_manager])
+    await publish(settings.hlm360_kafka_bootstrap_servers, opened, report)
+    await applied(service, opened)
+
+    async def booking_offered() -> OutgoingEmail | None:
+        return next((m for m in await emails(service, cycle_id) if m.kind == "booking_offer"), None)
+
+    await eventually(booking_offered, what="the booking email")
+    stored = await participant_row(service, cycle_id)
+    assert (stored.name, stored.email, stored.organisation) == (
+        "Amara Okafor", str(opened.participant_email), "Participant Trust")
+    assert (stored.management_line, stored.management_line_as_of) == ([first_manager, new_manager],
+                                                                        changed.occurred_at)
+    assert await offered_facilitators(service, cycle_id) == {other}
 
 
 async def test_the_preferred_language_filters_the_offer_and_preselects_the_page_filter(
@@ -810,6 +991,42 @@ async def test_migration_0007_moves_the_attention_list_onto_booking_requests_and
                 (orphan, "no facilitator who speaks Welsh has a free slot", 5, T0, T0 + timedelta(hours=5), None),
             ]
             assert not {"unscheduled_reason", "offer_attempts", "last_offer_attempt_at"} & set(columns)
+            await asyncio.to_thread(migrate, url, "head")
+        finally:
+            await engine.dispose()
+
+
+async def test_migration_0008_dates_the_management_line_and_keeps_a_line_that_came_first(
+    settings: StackSettings,
+) -> None:
+    opened, early = uuid4(), uuid4()
+    async with scratch_database(settings, "scheduling_migration") as url:
+        await asyncio.to_thread(migrate, url, "0007")
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text(
+                    "INSERT INTO scheduling.participant (cycle_id, participant_id, name, organisation, region, "
+                    "management_line) VALUES (:id, 'P-1', 'Amara Okafor', 'Participant Trust', 'London', "
+                    "ARRAY['jo@example.nhs.uk'])"), {"id": opened})
+            await asyncio.to_thread(migrate, url, "head")
+            async with UnitOfWork(session_factory(engine)) as uow:
+                kept = await uow.session.get(Participant, opened)
+                assert kept is not None
+                assert (kept.management_line, kept.management_line_as_of) == (["jo@example.nhs.uk"], None)
+                # A line changed after opening is newer than any line recorded before the migration.
+                rules = Settings(link_secret=SECRET, database_url=url)
+                for changed in (line_changed(opened, "jo@example.nhs.uk", "kim@example.nhs.uk"),
+                                line_changed(early, "kim@example.nhs.uk")):
+                    assert await usecases.change_management_line(uow, changed, settings=rules, now=datetime.now(UTC))
+                await uow.commit()
+
+            await asyncio.to_thread(migrate, url, "0007", down=True)
+            async with engine.connect() as connection:
+                rows = (await connection.execute(text(
+                    "SELECT cycle_id, management_line FROM scheduling.participant"))).all()
+            assert [tuple(row) for row in rows] == [(opened, ["jo@example.nhs.uk", "kim@example.nhs.uk"])], (
+                "the line-only row goes; the schema before 0008 cannot hold it")
             await asyncio.to_thread(migrate, url, "head")
         finally:
             await engine.dispose()

@@ -199,15 +199,35 @@ def test_bad_cohort_rows_say_what_is_wrong(change: dict[str, str], reason: str) 
         row_to_request({**ROW, **change}, defaults=DEFAULTS)
 
 
+def lm(email: str) -> tuple[str, str]:
+    return (RaterGroup.LINE_MANAGER.value, email)
+
+
 def test_management_line_is_the_request_line_then_line_managers_casefolded_once_each_never_the_participant() -> None:
     line = management_line(
         participant_email="Ada@Example.NHS.uk",
         requested=["Director@Example.nhs.uk ", "jo@example.nhs.uk", "ada@example.nhs.uk", "DIRECTOR@example.nhs.uk"],
-        line_managers=["JO@Example.nhs.uk", "new.manager@Example.nhs.uk"],
+        nominated=[lm("JO@Example.nhs.uk"), (RaterGroup.PEER.value, "peer@example.nhs.uk"),
+                   lm("new.manager@Example.nhs.uk"), (RaterGroup.SELF.value, "ada@example.nhs.uk")],
     )
     assert line == ["director@example.nhs.uk", "jo@example.nhs.uk", "new.manager@example.nhs.uk"]
-    assert management_line(participant_email="a@nhs.uk", requested=[], line_managers=["M@nhs.uk"]) == ["m@nhs.uk"]
+    assert management_line(participant_email="a@nhs.uk", requested=[], nominated=[lm("M@nhs.uk")]) == ["m@nhs.uk"]
     assert management_line(participant_email="a@nhs.uk", requested=[]) == []
+
+
+def test_a_replacement_line_manager_joins_the_line_after_the_one_replaced_who_stays() -> None:
+    requested = ["director@example.nhs.uk"]
+    opened = management_line(participant_email="ada@example.nhs.uk", requested=requested,
+                             nominated=[lm("Jo@example.nhs.uk"), (RaterGroup.PEER, "p@example.nhs.uk")])
+    replaced = management_line(participant_email="ada@example.nhs.uk", requested=requested,
+                               nominated=[lm("Jo@example.nhs.uk"), (RaterGroup.PEER, "p@example.nhs.uk"),
+                                          lm(" Kim@Example.nhs.uk ")])
+    assert opened == ["director@example.nhs.uk", "jo@example.nhs.uk"]
+    assert replaced == ["director@example.nhs.uk", "jo@example.nhs.uk", "kim@example.nhs.uk"]
+    # A replacement already in the requested line, or a peer replaced, changes nothing.
+    for nominee in (lm("DIRECTOR@example.nhs.uk"), (RaterGroup.PEER.value, "new.peer@example.nhs.uk")):
+        assert management_line(participant_email="ada@example.nhs.uk", requested=requested,
+                               nominated=[lm("jo@example.nhs.uk"), nominee]) == opened
 
 
 def test_management_line_problems_point_at_the_entry_without_echoing_it() -> None:

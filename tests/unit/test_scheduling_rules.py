@@ -1,5 +1,6 @@
 """Matching rules of the scheduling service: accreditation, conflict of interest, capacity, preference."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import get_args
 from uuid import UUID, uuid4
@@ -17,6 +18,7 @@ from scheduling.domain import (
     FacilitatorStatus,
     FreeSlot,
     MatchRequest,
+    booked_across_the_line,
     booking_options,
     can_facilitate,
     count_by_month,
@@ -254,6 +256,21 @@ def test_the_line_rule_can_be_switched_off() -> None:
         assert line_conflict(related, rules=CONFLICT_RULES)
         assert not line_conflict(related, rules=("organisation", "email_domain"))
         assert not line_conflict(related, rules=())
+
+
+def test_a_booked_facilitator_now_in_the_line_is_flagged_as_matching_would_judge_them() -> None:
+    manager = facilitator(organisation="A", email=MANAGER)
+    grown = MatchRequest(organisation="Z", region="London", participant_email=PARTICIPANT,
+                         management_line=frozenset({MANAGER.upper()}))
+    assert booked_across_the_line(manager, request=grown)
+    assert not booked_across_the_line(manager, request=replace(grown, management_line=frozenset({DIRECTOR})))
+    assert not booked_across_the_line(manager, request=replace(grown, conflict_rules=frozenset({"organisation"})))
+    # The participant's own choice: held to the line only when choices are held to the rules.
+    chosen = replace(grown, chosen_facilitator_id=manager.id)
+    assert not booked_across_the_line(manager, request=chosen)
+    assert booked_across_the_line(manager, request=replace(chosen, conflicts_apply_to_choice=True))
+    # Only the line: the other rules' facts do not change after booking.
+    assert not booked_across_the_line(facilitator(organisation="Z", email="x@elsewhere.nhs.uk"), request=grown)
 
 
 def test_matching_never_offers_the_participants_management_line_even_when_chosen() -> None:

@@ -185,12 +185,19 @@ def language_code(text: str) -> str | None:
     return code if _LANGUAGE_CODE.match(code) else None
 
 
+# CycleOpened.management_line and ManagementLineChanged.management_line hold at most this many.
+MAX_LINE_ANNOUNCED = 20
+
+
 def management_line(
-    *, participant_email: str, requested: Iterable[str], line_managers: Iterable[str] = ()
+    *, participant_email: str, requested: Iterable[str], nominated: Iterable[tuple[str, str]] = ()
 ) -> list[str]:
-    """The participant's management line for conflict-of-interest checks: the requested line, then
-    the nominated line managers; casefolded, each address once, in order, never the participant."""
+    """The participant's management line for conflict-of-interest checks (what CycleOpened and
+    ManagementLineChanged carry): the requested line, then the email of every rater ever nominated
+    as line manager, given as (group, email) pairs in nomination order. One since replaced is still
+    in the line. Casefolded, each address once, in order, never the participant."""
     own = participant_email.strip().casefold()
+    line_managers = [email for group, email in nominated if group == RaterGroup.LINE_MANAGER]
     line: list[str] = []
     for address in (*requested, *line_managers):
         key = address.strip().casefold()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from sqlmodel import col
 
 from invitations.config import Settings
 from invitations.domain import (
+    MAX_LINE_ANNOUNCED,
     NEEDS_REPLACEMENT,
     PENDING,
     FacilitatorState,
@@ -49,6 +51,7 @@ from shared.contracts.events import (
     FacilitatorRegistered,
     FacilitatorStatusChanged,
     InvitationSent,
+    ManagementLineChanged,
     RaterDeclined,
     RaterNominated,
     RaterWithdrawn,
@@ -157,11 +160,7 @@ async def open_cycle(
 
 def invite_all(uow: UnitOfWork, cycle: Cycle, raters: list[Rater], *, settings: Settings) -> None:
     """Announce the opened cycle and its raters, and queue every invitation."""
-    line = management_line(
-        participant_email=cycle.email,
-        requested=cycle.management_line,
-        line_managers=[r.email for r in raters if r.group == RaterGroup.LINE_MANAGER],
-    )
+    line = announced_line(cycle, raters)
     uow.emit(
         CycleOpened(
             producer=PRODUCER,
@@ -182,6 +181,30 @@ def invite_all(uow: UnitOfWork, cycle: Cycle, raters: list[Rater], *, settings: 
     )
     for rater in raters:
         nominate(uow, cycle, rater, settings=settings)
+
+
+def announced_line(cycle: Cycle, raters: Iterable[Rater]) -> list[str]:
+    """The management line CycleOpened and ManagementLineChanged carry, from all the cycle's raters
+    (replaced ones too: a former line manager is still in the participant's line)."""
+    return management_line(
+        participant_email=cycle.email,
+        requested=cycle.management_line,
+        nominated=[(r.group, r.email) for r in _in_nomination_order(raters)],
+    )
+
+
+def _in_nomination_order(raters: Iterable[Rater]) -> list[Rater]:
+    """A replacement after the rater it replaces (the table keeps no nomination time), so the line
+    is announced in the same order every time."""
+    by_id = {r.id: r for r in raters}
+
+    def depth(rater: Rater) -> int:
+        steps, replaced = 0, rater.replaces_rater_id
+        while replaced is not None and replaced in by_id and steps < len(by_id):
+            steps, replaced = steps + 1, by_id[replaced].replaces_rater_id
+        return steps
+
+    return sorted(by_id.values(), key=lambda r: (depth(r), str(r.id)))
 
 
 def nominate(uow: UnitOfWork, cycle: Cycle, rater: Rater, *, settings: Settings) -> None:
@@ -299,7 +322,7 @@ async def decide_approval(uow: UnitOfWork, cycle_id: UUID, *, approve: bool, set
     cycle = await _cycle(uow, cycle_id)
     if cycle.status != "awaiting_approval":
         raise Rejected("this nomination list has already been decided")
-    raters = list((await uow.session.execute(select(Rater).where(col(Rater.cycle_id) == cycle_id))).scalars())
+    raters = await _raters(uow, cycle_id)
     if approve:
         cycle.status = "open"
         invite_all(uow, cycle, raters, settings=settings)
@@ -364,7 +387,8 @@ async def record_bounce(uow: UnitOfWork, email: OutgoingEmail, code: int) -> Non
 async def replace_rater(
     uow: UnitOfWork, *, cycle_id: UUID, old_rater_id: UUID, name: str, email: str, settings: Settings
 ) -> Rater:
-    """Nominate someone in place of a rater who declined or whose email bounced."""
+    """Nominate someone in place of a rater who declined or whose email bounced. A new line manager
+    joins the participant's management line: ManagementLineChanged tells scheduling."""
     cycle = await _cycle(uow, cycle_id)
     if cycle.status != "open":
         raise Rejected("raters can only be replaced while the 360 is open")
@@ -388,6 +412,10 @@ async def replace_rater(
         id=uuid4(), cycle_id=cycle_id, group=old.group, name=name.strip(), email=email.strip(),
         replaces_rater_id=old.id,
     )
+    raters = await _raters(uow, cycle_id)
+    line_before, line = announced_line(cycle, raters), announced_line(cycle, [*raters, new])
+    if len(line) > MAX_LINE_ANNOUNCED:
+        raise Rejected("no more line managers can be nominated for this 360; contact the programme team")
     uow.session.add(new)
     await uow.session.flush()
     was = old.status
@@ -406,7 +434,14 @@ async def replace_rater(
             )
         )
     nominate(uow, cycle, new, settings=settings)
-    log.info("rater replaced", extra={"cycle_id": str(cycle_id), "group": old.group, "was": was})
+    if line != line_before:
+        uow.emit(
+            ManagementLineChanged(
+                producer=PRODUCER, correlation_id=cycle.correlation_id, cycle_id=cycle.id, management_line=line
+            )
+        )
+    log.info("rater replaced", extra={"cycle_id": str(cycle_id), "group": old.group, "was": was,
+                                      "management_line_changed": line != line_before})
     return new
 
 
@@ -737,6 +772,12 @@ async def _cycle(uow: UnitOfWork, cycle_id: UUID, *, lock: bool = True) -> Cycle
     if cycle is None:
         raise Rejected("there is no such 360")
     return cycle
+
+
+async def _raters(uow: UnitOfWork, cycle_id: UUID) -> list[Rater]:
+    """Every rater of the cycle, the participant and replaced ones included."""
+    rows = await uow.session.execute(select(Rater).where(col(Rater.cycle_id) == cycle_id))
+    return list(rows.scalars())
 
 
 async def _participant(uow: UnitOfWork, cycle_id: UUID) -> Rater:

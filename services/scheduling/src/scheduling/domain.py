@@ -186,6 +186,19 @@ def has_conflict_of_interest(
     )
 
 
+def booked_across_the_line(facilitator: Facilitator, *, request: MatchRequest) -> bool:
+    """A facilitator already booked whom the participant's management line, as it is now, rules out (the
+    line can grow after booking: a replacement line manager). Only the "line" rule: the others' facts do
+    not change after booking. The participant's own choice is held to it only as matching holds it."""
+    if "line" not in request.conflict_rules:
+        return False
+    if facilitator.id == request.chosen_facilitator_id and not request.conflicts_apply_to_choice:
+        return False
+    return in_management_line(
+        facilitator, participant_email=request.participant_email, management_line=request.management_line
+    )
+
+
 def speaks(facilitator: Facilitator, language: str | None) -> bool:
     return language is None or language in facilitator.languages
 

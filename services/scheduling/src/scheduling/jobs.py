@@ -36,7 +36,8 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
 
     @runtime.every(settings.retry_unscheduled_seconds, name="retry-unscheduled")
     async def retry_unscheduled(runtime: ServiceRuntime) -> None:
-        """Offer times again to cycles that had nothing to offer, one transaction each."""
+        """Offer times again to cycles that had nothing to offer (and look again at booked ones flagged
+        for the participant's management line), one transaction each."""
         round_started = datetime.now(UTC)
         offered = 0
         for _ in range(settings.retry_unscheduled_batch):
@@ -46,7 +47,7 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
                     break
                 outcome = await usecases.offer_booking(uow, waiting, settings=settings, now=datetime.now(UTC))
                 await uow.commit()
-            offered += outcome is not usecases.Outcome.UNSCHEDULED
+            offered += outcome in (usecases.Outcome.OFFERED, usecases.Outcome.ALREADY_BOOKED)
         if offered:
             log.info("unscheduled cycles offered on retry", extra={"offered": offered})
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, or_, select
 from sqlmodel import col
 
 from scheduling import domain, forms, registry, usecases
@@ -574,7 +574,9 @@ async def lead_page(link: LeadLink, request: Request, runtime: Runtime, settings
         has_live = exists().where(col(FeedbackSession.cycle_id) == col(BookingRequest.cycle_id), usecases.LIVE)
         waiting = await uow.session.execute(
             select(BookingRequest)
-            .where(_in_region(BookingRequest.region, lead), ~has_live)
+            # booked ones too while flagged (a facilitator now in the participant's management line)
+            .where(_in_region(BookingRequest.region, lead),
+                   or_(~has_live, col(BookingRequest.unscheduled_reason).is_not(None)))
             .order_by(col(BookingRequest.created_at))
         )
         facilitators = await uow.session.execute(

@@ -113,21 +113,27 @@ def _tz_column(*, nullable: bool = True) -> Column:  # type: ignore[type-arg]
 
 class Participant(SQLModel, table=True):
     """The participant of a cycle, from CycleOpened: contact details for booking emails, and what matching
-    needs (management line for conflicts of interest, never shown or logged; preferred session language)."""
+    needs (management line for conflicts of interest, never shown or logged; preferred session language).
+
+    The management line is the newest one received (`management_line_as_of`), from CycleOpened or a later
+    ManagementLineChanged. A ManagementLineChanged that arrives first leaves a row with only the line
+    (no name or email: the participant is not known yet) for the CycleOpened to complete.
+    """
 
     __tablename__ = "participant"
     __table_args__ = {"schema": SCHEMA}
 
     cycle_id: UUID = Field(primary_key=True)
-    participant_id: str
-    name: str
+    participant_id: str | None = None
+    name: str | None = None
     email: str | None = None
-    organisation: str
-    region: str
+    organisation: str | None = None
+    region: str | None = None
     facilitator_id: UUID | None = None
     management_line: list[str] = Field(
         default_factory=list, sa_column=Column(ARRAY(String), nullable=False, server_default="{}")
     )
+    management_line_as_of: datetime | None = Field(default=None, sa_column=_tz_column())
     preferred_language: str | None = Field(default=None, sa_column=Column(Text))
 
 
@@ -136,6 +142,8 @@ class BookingRequest(SQLModel, table=True):
 
     While nothing can be offered, `unscheduled_reason` says why: the cycle is on the attention list
     (`GET /api/unscheduled`, the lead's page) and the retry job tries again. Offering or booking clears it.
+    A booked cycle is put back on the list while its session still to come is with a facilitator now in
+    the participant's management line (usecases.BOOKED_ACROSS_THE_LINE).
     """
 
     __tablename__ = "booking_request"

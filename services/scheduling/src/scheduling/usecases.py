@@ -13,7 +13,7 @@ from typing import Literal
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -42,6 +42,7 @@ from shared.contracts.events import (
     FeedbackSessionCompleted,
     FeedbackSessionRescheduled,
     FeedbackSessionScheduled,
+    ManagementLineChanged,
     ReportGenerated,
 )
 from shared.contracts.vocabulary import SessionMode
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 LIVE = col(FeedbackSession.status) != SessionStatus.CANCELLED.value
 MODE_PHRASES = {SessionMode.VIRTUAL.value: "online (video call)", SessionMode.IN_PERSON.value: "in person"}
 SLOT_TAKEN = "That time has just been taken by someone else. Choose another time"
+# On the attention list while the session stands (shown to the regional lead: no names).
+BOOKED_ACROSS_THE_LINE = ("the booked facilitator is now in the participant's management line: cancel the "
+                          "session so the participant can choose another time")
 Actor = Literal["participant", "facilitator", "admin"]
 
 
@@ -60,6 +64,7 @@ class Outcome(StrEnum):
     OFFERED = "offered"
     ALREADY_BOOKED = "already_booked"
     UNSCHEDULED = "unscheduled"
+    BOOKED_NEEDS_ATTENTION = "booked_needs_attention"  # booked, but with a facilitator now in the line
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,8 @@ def format_when(starts_at: datetime, ends_at: datetime, *, tz: ZoneInfo) -> str:
 
 async def record_participant(uow: UnitOfWork, opened: CycleOpened) -> None:
     """Keep what booking needs from CycleOpened (contact email, organisation, chosen facilitator,
-    management line for conflicts of interest, preferred session language)."""
+    management line for conflicts of interest, preferred session language). A newer line from a
+    ManagementLineChanged that arrived first is kept."""
     values = {
         "cycle_id": opened.cycle_id,
         "participant_id": opened.participant_id,
@@ -119,13 +125,60 @@ async def record_participant(uow: UnitOfWork, opened: CycleOpened) -> None:
         "region": opened.region,
         "facilitator_id": opened.facilitator_id,
         "management_line": [str(manager) for manager in opened.management_line],
+        "management_line_as_of": opened.occurred_at,
         "preferred_language": opened.preferred_language,
     }
     statement = insert(Participant).values(values)
+    stored = statement.table.c
+    newer_line = or_(stored.management_line_as_of.is_(None),
+                     stored.management_line_as_of < statement.excluded.management_line_as_of)
+    line = ("management_line", "management_line_as_of")
     await uow.session.execute(
-        statement.on_conflict_do_update(index_elements=[col(Participant.cycle_id)],
-                                        set_={k: v for k, v in values.items() if k != "cycle_id"})
+        statement.on_conflict_do_update(
+            index_elements=[col(Participant.cycle_id)],
+            set_={
+                **{k: v for k, v in values.items() if k != "cycle_id" and k not in line},
+                **{k: case((newer_line, statement.excluded[k]), else_=stored[k]) for k in line},
+            },
+        )
     )
+
+
+async def change_management_line(
+    uow: UnitOfWork, changed: ManagementLineChanged, *, settings: Settings, now: datetime
+) -> bool:
+    """Keep the participant's newest management line (even before their CycleOpened). A session still
+    to come with a facilitator now in the line goes on the regional lead's attention list. False if
+    the row already holds a newer line."""
+    statement = insert(Participant).values(
+        cycle_id=changed.cycle_id,
+        management_line=[str(manager) for manager in changed.management_line],
+        management_line_as_of=changed.occurred_at,
+    )
+    stored = statement.table.c
+    applied = await uow.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[col(Participant.cycle_id)],
+            set_={"management_line": statement.excluded.management_line,
+                  "management_line_as_of": statement.excluded.management_line_as_of},
+            # on a tie the change wins: a cycle's CycleOpened always comes first
+            where=or_(stored.management_line_as_of.is_(None),
+                      stored.management_line_as_of <= statement.excluded.management_line_as_of),
+        ).returning(stored.cycle_id)
+    )
+    if applied.first() is None:
+        log.info("older management line ignored", extra={"cycle_id": str(changed.cycle_id)})
+        return False
+    request = await uow.session.get(BookingRequest, changed.cycle_id)
+    live = await live_session_of(uow, cycle_id=changed.cycle_id)
+    if request is not None and live is not None and await _booked_across_the_line(
+        uow, request, live, settings=settings, now=now
+    ):
+        log.warning("booked facilitator is now in the participant's management line",
+                    extra={"cycle_id": str(request.cycle_id), "session_id": str(live.id),
+                           "facilitator_id": str(live.facilitator_id)})
+        _needs_attention(uow, request, now=now, reason=BOOKED_ACROSS_THE_LINE)
+    return True
 
 
 async def request_booking(uow: UnitOfWork, report: ReportGenerated, *, settings: Settings, now: datetime) -> Outcome:
@@ -148,8 +201,13 @@ async def request_booking(uow: UnitOfWork, report: ReportGenerated, *, settings:
 
 
 async def offer_booking(uow: UnitOfWork, request: BookingRequest, *, settings: Settings, now: datetime) -> Outcome:
-    """Email the booking link once there are times to offer; otherwise keep the cycle on the attention list."""
-    if await live_session_of(uow, cycle_id=request.cycle_id) is not None:
+    """Email the booking link once there are times to offer; otherwise keep the cycle on the attention list
+    (also while it is booked with a facilitator now in the participant's management line)."""
+    live = await live_session_of(uow, cycle_id=request.cycle_id)
+    if live is not None:
+        if await _booked_across_the_line(uow, request, live, settings=settings, now=now):
+            _needs_attention(uow, request, now=now, reason=BOOKED_ACROSS_THE_LINE)
+            return Outcome.BOOKED_NEEDS_ATTENTION
         _mark_scheduled(uow, request)
         return Outcome.ALREADY_BOOKED
     if request.offered_at is not None:
@@ -197,6 +255,21 @@ def _match_request(
         participant_email=participant.email if participant else None,
         management_line=frozenset(participant.management_line) if participant else frozenset(),
     )
+
+
+async def _booked_across_the_line(
+    uow: UnitOfWork, request: BookingRequest, session: FeedbackSession, *, settings: Settings, now: datetime
+) -> bool:
+    """The session is still to come, with a facilitator the participant's management line now rules out."""
+    if SessionStatus(session.status) not in domain.CHANGEABLE_STATUSES or session.starts_at <= now:
+        return False
+    facilitator = await uow.session.get(Facilitator, session.facilitator_id)
+    # populate_existing: the line may have just been changed by a statement the loaded row has not seen
+    participant = await uow.session.get(Participant, request.cycle_id, populate_existing=True)
+    if facilitator is None or participant is None:
+        return False
+    match = _match_request(request, participant, settings=settings, language=None)
+    return domain.booked_across_the_line(facilitator.rules_view(), request=match)
 
 
 async def offered_slots(
@@ -626,6 +699,14 @@ def _mark_scheduled(uow: UnitOfWork, request: BookingRequest) -> None:
     if request.unscheduled_reason is not None:
         request.unscheduled_reason = None
         uow.session.add(request)
+
+
+def _needs_attention(uow: UnitOfWork, request: BookingRequest, *, now: datetime, reason: str) -> None:
+    """Keep a booked cycle on the attention list (not an attempt to offer: `offer_attempts` stays). The retry
+    job looks at it again each round and takes it off once the session is cancelled or has begun."""
+    request.unscheduled_reason = reason
+    request.last_offer_attempt_at = now
+    uow.session.add(request)
 
 
 async def _record_unscheduled(uow: UnitOfWork, request: BookingRequest, *, now: datetime, reason: str) -> None:
