@@ -85,11 +85,19 @@ class ServiceRuntime:
         self._relay = OutboxRelay(
             self._sessions, self.broker, poll_seconds=self.settings.outbox_poll_seconds, metrics=self.metrics
         )
-        await self.broker.start()
-        self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
-        for name, seconds, job in self._jobs:
+        settings = self.settings
+        if settings.run_consumers:
+            await self.broker.start()  # connects, then starts every subscriber
+        else:
+            await self.broker.connect()  # publishing and health checks only
+        if settings.run_outbox_relay:
+            self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
+        jobs = self._jobs if settings.run_jobs else []
+        for name, seconds, job in jobs:
             self._tasks.append(asyncio.create_task(self._repeat(name, seconds, job), name=name))
-        log.info("service started", extra={"jobs": [n for n, _, _ in self._jobs]})
+        log.info("service started", extra={
+            "jobs": [n for n, _, _ in jobs], "consumers": settings.run_consumers, "relay": settings.run_outbox_relay,
+        })
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -22,6 +22,12 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = 0.5
     consumer_retry_backoff_seconds: float = 1.0
     consumer_group_prefix: str | None = None
+    # What this instance runs besides HTTP. Operators may split a service into web-only replicas
+    # (RUN_CONSUMERS=false, RUN_JOBS=false) and workers: Kafka spreads partitions over the instances
+    # that consume, jobs lock what they work on, and one instance at a time relays the outbox.
+    run_consumers: bool = True
+    run_jobs: bool = True
+    run_outbox_relay: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -1,13 +1,18 @@
 """The participant's pages in real Chromium with axe-core: starting a 360 (with errors), the
-private dashboard (with a deadline error), closing early and nominating a replacement."""
+private dashboard (with a deadline error), closing early and nominating a replacement; and the
+line manager's approval page (on a web-only instance with approval switched on)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import uvicorn
 from playwright.async_api import Page, expect
 
 from deploy.demo.journey import build_request
@@ -16,6 +21,7 @@ from shared.contracts.events import RaterDeclined
 from shared.contracts.vocabulary import RaterGroup
 from tests.browser.conftest import assert_accessible, snapshot
 from tests.config import ENV_FILE, StackSettings
+from tests.integration.conftest import running_service
 from tests.integration.test_invitations_support import publish
 from tests.support import eventually
 
@@ -146,3 +152,62 @@ async def _a_rater_id(settings: StackSettings, cycle_id: str) -> uuid.UUID:
         await connection.close()
     assert row is not None
     return uuid.UUID(str(row["id"]))
+
+
+@asynccontextmanager
+async def web_only_invitations(settings: StackSettings, **overrides: object) -> AsyncIterator[str]:
+    """A web-only invitations instance (no consumers, jobs or outbox relay: nothing reaches the shared
+    Kafka topics or the mail sink) on a fresh database, served over real HTTP for the browser."""
+    secret = "browser-approval-secret-" + uuid.uuid4().hex
+    async with running_service("invitations", settings, link_secret=secret, run_consumers=False, run_jobs=False,
+                               run_outbox_relay=False, **overrides) as service:
+        server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=0, lifespan="off",
+                                               log_level="warning"))
+        serving = asyncio.create_task(server.serve())
+        try:
+            await eventually(lambda: _async(server.started), timeout=10, what="the web-only instance to listen")
+            port = server.servers[0].sockets[0].getsockname()[1]
+            yield f"http://127.0.0.1:{port}|{secret}"
+        finally:
+            server.should_exit = True
+            await serving
+
+
+async def _async(value: object) -> object:
+    return value
+
+
+async def test_line_manager_approval_page_with_the_keyboard(page: Page, settings: StackSettings) -> None:
+    async with web_only_invitations(settings, require_line_manager_approval=True) as served:
+        base, secret = served.split("|")
+        event = build_request(cycle_id=uuid.uuid4(), facilitator_id=None, tag=uuid.uuid4().hex[:8])
+        body = event.model_dump(mode="json", include={"cycle_id", "participant", "deadline", "funding", "raters"})
+        async with httpx.AsyncClient() as http:
+            assert (await http.post(f"{base}/api/cycles", json=body)).status_code == 202
+        token = purpose_token(secret=secret.encode(), purpose="approval", subject=event.cycle_id)
+
+        await page.goto(f"{base}/approve/{event.cycle_id}/{token}")
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Approve the feedback list for Amara Okafor")
+        await expect(page.get_by_role("heading", name="Peers")).to_be_visible()
+        await assert_accessible(page)
+        await snapshot(page, "invitations-approval")
+
+        await page.get_by_role("button", name="Save my decision").focus()
+        await page.keyboard.press("Enter")
+        summary = page.locator(".nhsuk-error-summary")
+        await expect(summary).to_contain_text("Select whether you approve the list")
+        await assert_accessible(page)
+        await snapshot(page, "invitations-approval-error")
+        await summary.get_by_role("link", name="Select whether you approve the list").focus()
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_label("Yes, invite them")).to_be_focused()
+
+        await page.keyboard.press("Space")
+        await page.get_by_role("button", name="Save my decision").focus()
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Decision saved")
+        await assert_accessible(page)
+
+        await page.goto(f"{base}/approve/{event.cycle_id}/{token[:-2]}xx")
+        await expect(page.get_by_role("heading", level=1)).to_have_text("This link does not work")
+        await assert_accessible(page)

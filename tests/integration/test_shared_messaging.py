@@ -1,5 +1,6 @@
 """The shared consumer wrapper, inbox and outbox relay against real Kafka and PostgreSQL."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Literal
@@ -9,15 +10,17 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
 
 from shared.contracts.events import CycleEvent
 from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
-from shared.db import UnitOfWork
+from shared.db import OutboxMessage, ProcessedEvent, UnitOfWork, create_engine
 from shared.errors import Rejected
 from shared.messaging import ensure_topics
 from shared.service import ServiceRuntime
 from shared.settings import ServiceSettings
 from tests.config import StackSettings
+from tests.integration.conftest import scratch_database
 from tests.support import TopicReader, eventually, header
 
 
@@ -217,3 +220,73 @@ def totals(registry: CollectorRegistry, metric_name: str) -> float:
         for sample in metric.samples
         if sample.name.endswith("_total")
     )
+
+
+async def test_a_web_only_instance_neither_consumes_nor_runs_jobs_nor_relays(settings: StackSettings) -> None:
+    """RUN_CONSUMERS / RUN_JOBS / RUN_OUTBOX_RELAY off: the instance serves HTTP and writes, nothing else;
+    a worker instance of the same service (on the same database) does the rest."""
+    await ensure_topics(settings.hlm360_kafka_bootstrap_servers, (PROBE_TOPIC, ACK_TOPIC, DEAD_LETTER_TOPIC))
+    consumed: list[UUID] = []
+    ticks: list[int] = []
+
+    async def remember(event: ProbeRecorded, uow: UnitOfWork) -> None:
+        consumed.append(event.cycle_id)
+
+    async with scratch_database(settings, "web_only_itest") as database_url:
+        engine = create_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.run_sync(
+                SQLModel.metadata.create_all, tables=[OutboxMessage.__table__, ProcessedEvent.__table__]
+            )
+
+        def instance(**roles: bool) -> ServiceRuntime:
+            runtime = ServiceRuntime(ServiceSettings(
+                service_name="itest-roles", database_url=database_url,  # type: ignore[arg-type]
+                kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, http_port=0,
+                outbox_poll_seconds=0.1, consumer_group_prefix=f"itest-roles-{uuid4().hex[:8]}", **roles,
+            ))
+            runtime.consumers.on(ProbeRecorded, name="probe-roles")(remember)
+            runtime.every(0.05, name="tick")(lambda _: _tick(ticks))
+            return runtime
+
+        web = instance(run_consumers=False, run_jobs=False, run_outbox_relay=False)
+        await web.start()
+        try:
+            cycle_id = uuid4()
+            await publish_raw(web, ProbeRecorded(producer="itest", cycle_id=cycle_id, value=1)
+                              .model_dump_json().encode(), cycle_id)
+            async with web.uow() as uow:
+                uow.emit(ProbeAcknowledged(producer="itest", cycle_id=cycle_id, value=1))
+                await uow.commit()
+            assert await web.healthy(), "a web-only instance still checks the database and the broker"
+            await asyncio.sleep(1.5)
+            assert consumed == [] and ticks == []
+            async with engine.connect() as connection:
+                unpublished = (await connection.execute(
+                    text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one()
+            assert unpublished == 1
+        finally:
+            await web.stop()
+
+        worker = instance()
+        await worker.start()
+        try:
+            async def relayed() -> bool:
+                async with engine.connect() as connection:
+                    return (await connection.execute(
+                        text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one() == 0
+
+            await eventually(relayed, what="the worker to relay what the web-only instance wrote")
+            await eventually(lambda: _async(cycle_id in consumed), what="the worker to consume")
+            assert ticks, "the worker runs the jobs"
+        finally:
+            await worker.stop()
+            await engine.dispose()
+
+
+async def _tick(ticks: list[int]) -> None:
+    ticks.append(1)
+
+
+async def _async(value: object) -> object:
+    return value
