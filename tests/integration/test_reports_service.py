@@ -4,6 +4,7 @@ session), signed/expiring/forged links with audit rows, release, self-assessment
 
 from __future__ import annotations
 
+import asyncio
 import email
 import hashlib
 import json
@@ -311,6 +312,41 @@ async def test_facilitator_first_then_participant_after_the_session_with_audit(
 
 async def _async(value: Any) -> Any:
     return value
+
+
+async def test_an_admin_can_release_a_report_without_a_session_once(
+    settings: StackSettings, reports: ServiceUnderTest, producer: AIOKafkaProducer
+) -> None:
+    cycle_id = uuid4()
+    participant_email = f"amara-admin-{cycle_id.hex[:8]}@example.nhs.uk"
+    opened, ratings, closed = cycle_events(cycle_id, participant_id=f"P-{cycle_id.hex[:8]}", email_to=participant_email)
+    await publish(producer, opened, *ratings, closed)
+    located = await eventually(lambda: report_row(reports, cycle_id), timeout=60, what="the report")
+    report_id = UUID(located["report_id"])
+    far = datetime.now(UTC) + timedelta(days=5)
+    participant_link = f"/report/{sign(Link('report', report_id, 'participant', None, far), secret=SECRET.encode())}"
+    assert (await reports.client.get(participant_link)).status_code == 403
+    release = f"/api/cycles/{cycle_id}/report/release"
+
+    assert (await reports.client.post(release)).status_code == 401
+    assert (await reports.client.post(release, headers={"Authorization": "Bearer wrong"})).status_code == 401
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    assert (await reports.client.post(f"/api/cycles/{uuid4()}/report/release", headers=admin)).status_code == 404
+    async with TopicReader(settings.hlm360_kafka_bootstrap_servers, topic_for(ReportReleased)) as reader:
+        released = await reports.client.post(release, headers=admin)
+        assert released.status_code == 202 and released.json() == {"status": "released"}
+        (record,) = await reader.wait_for(lambda r: r.key == str(cycle_id).encode(), timeout=30)
+        again = await reports.client.post(release, headers=admin)
+        assert again.status_code == 409 and again.json()["detail"] == "already_released"
+        await asyncio.sleep(1.0)
+        assert [r for r in await reader.poll() if r.key == str(cycle_id).encode()] == [record], "released once"
+    event = json.loads(record.value)
+    assert event["reason"] == "released_by_admin" and event["report_id"] == str(report_id)
+
+    assert (await reports.client.get(participant_link)).status_code == 200
+    mail = await eventually(lambda: _async(mails_to(settings.hlm360_mail_dir, participant_email)), timeout=30,
+                            what="the participant's link by email")
+    assert (await reports.client.get(link_in(mail[0]))).status_code == 200
 
 
 async def test_self_assessment_page_is_prepared_then_private_to_the_token(

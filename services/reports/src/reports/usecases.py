@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from sqlalchemy import func, select
@@ -359,18 +359,45 @@ async def record_session_completed(
         return None
     if report.released_at is not None:
         return None
-    report.released_at = event.occurred_at
+    await _release(uow, report, reason="session_completed", at=event.occurred_at,
+                   correlation_id=event.correlation_id or event.cycle_id, settings=settings)
+    return report
+
+
+async def release_by_admin(uow: UnitOfWork, *, cycle_id: UUID, settings: Settings, now: datetime) -> str:
+    """Admin override, e.g. the feedback conversation happened outside the booking system or cannot
+    take place: release the report to the participant now. Returns 'released' or why not."""
+    await _lock_cycle(uow, cycle_id)
+    report = (
+        await uow.session.execute(select(Report).where(col(Report.cycle_id) == cycle_id).with_for_update())
+    ).scalar_one_or_none()
+    if report is None:
+        return "no_report"
+    if report.released_at is not None:
+        return "already_released"
+    await _release(uow, report, reason="released_by_admin", at=now, correlation_id=cycle_id, settings=settings)
+    return "released"
+
+
+async def _release(
+    uow: UnitOfWork,
+    report: Report,
+    *,
+    reason: Literal["session_completed", "released_by_admin"],
+    at: datetime,
+    correlation_id: UUID,
+    settings: Settings,
+) -> None:
+    """Release a report once: ReportReleased, and the participant's personal link by email."""
+    report.released_at = at
     uow.session.add(report)
     uow.emit(
         ReportReleased(
-            producer="reports",
-            correlation_id=event.correlation_id or event.cycle_id,
-            cycle_id=event.cycle_id,
-            report_id=report.id,
-            reason="session_completed",
+            producer="reports", correlation_id=correlation_id, cycle_id=report.cycle_id, report_id=report.id,
+            reason=reason,
         )
     )
-    cycle = await uow.session.get(Cycle, event.cycle_id)
+    cycle = await uow.session.get(Cycle, report.cycle_id)
     if cycle is not None and cycle.participant_email:
         _queue_email(
             uow,
@@ -381,8 +408,8 @@ async def record_session_completed(
             holder_id=None,
             expires_at=datetime.now(UTC) + timedelta(days=settings.participant_link_days),
         )
-    log.info("report released", extra={"cycle_id": str(event.cycle_id), "report_id": str(report.id)})
-    return report
+    log.info("report released", extra={"cycle_id": str(report.cycle_id), "report_id": str(report.id),
+                                       "reason": reason})
 
 
 async def _offer_facilitator_links(uow: UnitOfWork, *, cycle_id: UUID, settings: Settings) -> None:

@@ -289,6 +289,19 @@ async def create_cohort(body: CohortRequest, _: Admin, runtime: Runtime, setting
     )
 
 
+@router.post("/api/cycles/{cycle_id}/report/release", status_code=202)
+async def release_report(cycle_id: UUID, _: Admin, runtime: Runtime, settings: Config) -> dict[str, str]:
+    """Admin: release the report to the participant without a completed session in scheduling (the
+    conversation happened elsewhere, or cannot happen). Emits ReportReleased(released_by_admin) and
+    emails the participant their link."""
+    async with runtime.uow() as uow:
+        outcome = await usecases.release_by_admin(uow, cycle_id=cycle_id, settings=settings, now=datetime.now(UTC))
+        await uow.commit()
+    if outcome != "released":
+        raise HTTPException(status_code=404 if outcome == "no_report" else 409, detail=outcome)
+    return {"status": outcome}
+
+
 @router.post("/api/cycles/{cycle_id}/report/participant-link", status_code=202)
 async def resend_participant_link(cycle_id: UUID, _: Admin, runtime: Runtime, settings: Config) -> dict[str, str]:
     """Admin: email the participant a fresh link to their released report."""
