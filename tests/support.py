@@ -1,4 +1,5 @@
-"""Helpers for tests that cross Kafka and PostgreSQL: polling with a deadline, reading topics."""
+"""Helpers for tests that cross Kafka and PostgreSQL: polling with a deadline, publishing events as
+another service or NHS system would, reading topics."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from uuid import uuid4
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+from shared.contracts.events import Event
+from shared.contracts.topics import topic_for
 
 T = TypeVar("T")
 
@@ -25,6 +29,21 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}; last value {last!r}")
+
+
+async def publish_events(bootstrap: str, *events: Event | tuple[str, bytes, bytes]) -> None:
+    """Publish events to their topics, keyed by aggregate id (acks=all), or raw (topic, key, body) triples."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for item in events:
+            if isinstance(item, tuple):
+                topic, key, body = item
+                await producer.send_and_wait(topic, body, key=key)
+            else:
+                await producer.send_and_wait(topic_for(item), item.model_dump_json().encode(), key=item.kafka_key())
+    finally:
+        await producer.stop()
 
 
 class TopicReader:

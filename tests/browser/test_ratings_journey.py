@@ -12,15 +12,13 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from shared.contracts.events import CycleCloseRequested, CycleOpened, Event, RaterNominated, RaterWithdrawn
-from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import RaterGroup
 from tests.browser.conftest import DESKTOP, assert_accessible, snapshot
 from tests.config import StackSettings
-from tests.support import eventually
+from tests.support import eventually, publish_events
 
 FOCUSED = """() => { const e = document.activeElement;
   return {tag: e.tagName, type: e.type || '', name: e.name || '', text: (e.textContent || '').trim(),
@@ -42,13 +40,7 @@ async def device(browser: Browser) -> AsyncIterator[BrowserContext]:
 
 
 async def publish(settings: StackSettings, *events: Event) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.hlm360_kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(topic_for(event), event.model_dump_json().encode(), key=event.kafka_key())
-    finally:
-        await producer.stop()
+    await publish_events(settings.hlm360_kafka_bootstrap_servers, *events)
 
 
 def opened(cycle_id: UUID, invited: dict[RaterGroup, int]) -> CycleOpened:

@@ -12,7 +12,6 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from playwright.async_api import Page, expect
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,11 +30,10 @@ from shared.contracts.events import (
     RatingSubmitted,
     SelfAssessmentCompleted,
 )
-from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import DIMENSION_TITLES, CloseReason, RaterGroup, SessionMode
 from tests.browser.conftest import assert_accessible, snapshot
 from tests.config import ENV_FILE, StackSettings
-from tests.support import eventually
+from tests.support import eventually, publish_events
 
 VERSION = "hlm360-default-1"
 PARTICIPANT = "Amara Okafor"
@@ -58,13 +56,7 @@ def report_path(report_id: UUID, *, role: str, holder: UUID | None = None, expir
 
 
 async def publish(settings: StackSettings, *events: Event) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, acks="all")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(topic_for(event), event.model_dump_json().encode(), key=event.kafka_key())
-    finally:
-        await producer.stop()
+    await publish_events(settings.hlm360_kafka_bootstrap_servers, *events)
 
 
 def cycle_events(

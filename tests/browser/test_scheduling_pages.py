@@ -10,17 +10,15 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from playwright.async_api import Page, expect
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scheduling.domain import LinkPurpose, link_signature
 from shared.contracts.events import CycleOpened, ReportGenerated
-from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import RaterGroup
 from tests.browser.conftest import assert_accessible, snapshot
 from tests.config import ENV_FILE, StackSettings
-from tests.support import eventually
+from tests.support import eventually, publish_events
 
 LONDON_FACILITATOR = UUID("9a3b8c1d-2e4f-4a5b-8c6d-7e8f9a0b1c2d")
 LONDON_LEAD = UUID("1d0c5a7e-0b1f-4e55-9a51-3c6f0a1e2b01")
@@ -49,13 +47,7 @@ async def report_ready(settings: StackSettings) -> str:
     )
     report = ReportGenerated(producer="browser-test", cycle_id=cycle_id, report_id=uuid4(),
                              participant_id=opened.participant_id, organisation=opened.organisation, region="London")
-    producer = AIOKafkaProducer(bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, acks="all")
-    await producer.start()
-    try:
-        for event in (opened, report):
-            await producer.send_and_wait(topic_for(event), event.model_dump_json().encode(), key=event.kafka_key())
-    finally:
-        await producer.stop()
+    await publish_events(settings.hlm360_kafka_bootstrap_servers, opened, report)
     url = settings.scheduling_url + signed_path(LinkPurpose.BOOKING, cycle_id)
 
     async def ready() -> bool:

@@ -17,18 +17,17 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import text
 
 from deploy.demo.journey import build_request
 from shared.contracts.events import CycleRequested, Event
-from shared.contracts.topics import topic_for
 from shared.db import create_engine
 from shared.migrations import upgrade
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest
+from tests.support import publish_events
 
 LINK_SECRET = "integration-link-secret-" + "k" * 40
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "invitations" / "migrations"
@@ -105,17 +104,7 @@ def api_body(event: CycleRequested) -> dict[str, Any]:
 
 async def publish(settings: StackSettings, *events: Event | tuple[str, bytes, bytes]) -> None:
     """Publish events (or raw (topic, key, body) triples) to the real Kafka."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, acks="all")
-    await producer.start()
-    try:
-        for item in events:
-            if isinstance(item, tuple):
-                topic, key, body = item
-                await producer.send_and_wait(topic, body, key=key)
-            else:
-                await producer.send_and_wait(topic_for(item), item.model_dump_json().encode(), key=item.kafka_key())
-    finally:
-        await producer.stop()
+    await publish_events(settings.hlm360_kafka_bootstrap_servers, *events)
 
 
 async def rows(service: ServiceUnderTest, sql: str, **params: Any) -> list[Any]:

@@ -17,7 +17,6 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from icalendar import Calendar
@@ -51,7 +50,7 @@ from shared.db import OutboxMessage, ProcessedEvent, UnitOfWork, create_engine, 
 from shared.errors import Rejected
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service, scratch_database
-from tests.support import TopicReader, eventually
+from tests.support import TopicReader, eventually, publish_events
 
 LONDON = ZoneInfo("Europe/London")
 SECRET = "s" * 64
@@ -196,14 +195,7 @@ def calendar_of(message: OutgoingEmail) -> tuple[str, Any]:
 # --- the Kafka path ------------------------------------------------------------------------------
 
 
-async def publish(bootstrap: str, *events: Event) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(topic_for(event), event.model_dump_json().encode(), key=event.kafka_key())
-    finally:
-        await producer.stop()
+publish = publish_events
 
 
 async def test_report_on_kafka_emails_a_booking_link_and_the_participant_books_over_http(

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -44,7 +43,7 @@ from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import CloseReason, RaterGroup
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
-from tests.support import TopicReader, eventually
+from tests.support import TopicReader, eventually, publish_events
 
 LONDON = ZoneInfo("Europe/London")
 REPORTS_SECRET = "release-flow-reports-secret-" + "r" * 24
@@ -68,14 +67,7 @@ async def scheduling(settings: StackSettings, tmp_path: Path) -> AsyncIterator[S
         yield service
 
 
-async def publish(bootstrap: str, *events: Event) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(topic_for(event), event.model_dump_json().encode(), key=event.kafka_key())
-    finally:
-        await producer.stop()
+publish = publish_events
 
 
 def closed_cycle(cycle_id: UUID, *, participant_email: str) -> list[Event]:
