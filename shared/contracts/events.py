@@ -373,7 +373,11 @@ class ReportReleased(CycleEvent):
 
     event_type: Literal["ReportReleased"] = "ReportReleased"
     report_id: UUID
-    reason: Literal["session_completed", "released_by_facilitator", "released_by_admin"]
+    reason: Literal["session_completed", "released_by_facilitator", "released_by_admin"] = Field(
+        description="session_completed: the facilitator marked the feedback session completed; released_by_admin: "
+        "an administrator released it without a completed session (the conversation happened elsewhere); "
+        "released_by_facilitator: reserved, not produced by hlm360 today.",
+    )
 
 
 class FeedbackSessionRescheduled(CycleEvent):
