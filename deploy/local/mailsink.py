@@ -12,6 +12,9 @@ Started by ``deploy/local/stack.sh up`` (listens on 127.0.0.1:2525 by default).
   command completes, the file is deleted and the client gets
   ``451 4.3.0 simulated temporary failure`` (the message is not stored). One file =
   one failure; create it again to fail again.
+* Targeted failure, for tests sharing the sink with running services:
+  ``<maildir>/.fail-next-for-<address>`` fails only the next message with that recipient
+  (compared ignoring case), and is then deleted.
 
 maildir: ``--maildir``, else ``$HLM360_MAIL_DIR``, else ``<repo>/.local/mail``.
 """
@@ -33,6 +36,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MAILDIR = REPO_ROOT / ".local" / "mail"
 FAIL_NEXT = ".fail-next"
+FAIL_NEXT_FOR = ".fail-next-for-"
 FAIL_REPLY = "451 4.3.0 simulated temporary failure"
 
 log = logging.getLogger("mailsink")
@@ -42,12 +46,18 @@ class MailSinkHandler:
     def __init__(self, maildir: Path) -> None:
         self.maildir = maildir
 
-    def _consume_fail_flag(self) -> bool:
-        try:
-            (self.maildir / FAIL_NEXT).unlink()
-        except FileNotFoundError:
-            return False
-        return True
+    def _consume_fail_flag(self, recipients: list[str]) -> bool:
+        """True (and the flag removed) if this message is to fail: a flag for one of its
+        recipients, or the flag for whatever comes next."""
+        wanted = {f"{FAIL_NEXT_FOR}{address.casefold()}" for address in recipients}
+        targeted = [path for path in self.maildir.glob(f"{FAIL_NEXT_FOR}*") if path.name.casefold() in wanted]
+        for flag in [*targeted, self.maildir / FAIL_NEXT]:
+            try:
+                flag.unlink()
+            except FileNotFoundError:
+                continue
+            return True
+        return False
 
     def _store(self, raw: bytes) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
@@ -66,7 +76,7 @@ class MailSinkHandler:
         return final
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self._consume_fail_flag():
+        if self._consume_fail_flag(list(envelope.rcpt_tos)):
             log.info("simulated 451 for a mail to %d recipient(s)", len(envelope.rcpt_tos))
             return FAIL_REPLY
         raw = envelope.original_content
