@@ -4,6 +4,7 @@ another service or NHS system would, reading topics."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -18,13 +19,19 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 30.0, interval: float = 0.2, what: str = ""
+    probe: Callable[[], Awaitable[T | None] | T | None],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.2,
+    what: str = "",
 ) -> T:
-    """Poll until `probe` returns something truthy, or fail after `timeout` seconds."""
+    """Poll until `probe` (a coroutine function, or a plain function such as a lambda reading
+    files) returns something truthy, or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     last: T | None = None
     while time.monotonic() < deadline:
-        last = await probe()
+        result = probe()
+        last = await result if inspect.isawaitable(result) else result  # type: ignore[assignment]
         if last:
             return last
         await asyncio.sleep(interval)

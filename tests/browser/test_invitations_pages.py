@@ -165,16 +165,13 @@ async def web_only_invitations(settings: StackSettings, **overrides: object) -> 
                                                log_level="warning"))
         serving = asyncio.create_task(server.serve())
         try:
-            await eventually(lambda: _async(server.started), timeout=10, what="the web-only instance to listen")
+            await eventually(lambda: server.started, timeout=10, what="the web-only instance to listen")
             port = server.servers[0].sockets[0].getsockname()[1]
             yield f"http://127.0.0.1:{port}|{secret}"
         finally:
             server.should_exit = True
             await serving
 
-
-async def _async(value: object) -> object:
-    return value
 
 
 async def test_line_manager_approval_page_with_the_keyboard(page: Page, settings: StackSettings) -> None:

@@ -189,7 +189,7 @@ async def test_line_manager_approves_the_list_before_invitations_go(settings: St
         for body in (yes, no):
             assert (await service.client.post("/api/cycles", json=body)).status_code == 202
         manager = yes["raters"][0]["email"].lower()
-        [approval] = await eventually(lambda: _async(mail.to(manager, "approval_request")), timeout=30,
+        [approval] = await eventually(lambda: mail.to(manager, "approval_request"), timeout=30,
                                       what="approval request email")
         assert mail.to(yes["raters"][1]["email"], None) == [], "nobody else is invited yet"
         cycle_id = uuid.UUID(yes["cycle_id"])
@@ -222,7 +222,7 @@ async def test_line_manager_approves_the_list_before_invitations_go(settings: St
         [balance] = await rows(service, "SELECT balance FROM invitations.credit_account WHERE reference = :r",
                                r=account)
         assert state.status == "not_approved" and balance.balance == 1, "the credit comes back"
-        await eventually(lambda: _async(mail.to(no["participant"]["email"], "not_approved")), timeout=30,
+        await eventually(lambda: mail.to(no["participant"]["email"], "not_approved"), timeout=30,
                          what="participant told it was not approved")
 
 
@@ -241,6 +241,3 @@ async def test_a_rater_asked_for_many_open_360s_is_flagged_to_the_participant(se
         assert "Some people have been asked a lot" in page and "Busy Person (peers): 3 other 360s" in page
         assert "Peer 2" not in page.split("Some people have been asked a lot")[1]
 
-
-async def _async(value: Any) -> Any:
-    return value

@@ -122,7 +122,7 @@ async def test_reminders_go_once_to_the_right_people_consolidated_and_survive_re
         async with service_on(database, settings, group=group, **fast(smtp_port=port)) as service:
             assert (await service.client.post("/api/cycles", json=api_body(late))).status_code == 202
             manager = str(late.raters[0].email).lower()
-            await eventually(lambda: _async(mail.to(manager, "reminder")), timeout=60,
+            await eventually(lambda: mail.to(manager, "reminder"), timeout=60,
                              what="the planner running after the second restart")
         counts: dict[str, int] = {}
         for received in mail.received:
@@ -151,9 +151,9 @@ async def test_thank_you_and_cycle_closed_emails_and_release_on_the_dashboard(se
             ReportReleased(producer="scheduling", cycle_id=event.cycle_id, report_id=report_id,
                            reason="session_completed"),
         )
-        [thanks] = await eventually(lambda: _async(mail.to(peer, "thank_you")), timeout=60, what="thank-you")
+        [thanks] = await eventually(lambda: mail.to(peer, "thank_you"), timeout=60, what="thank-you")
         assert "Thank you for giving feedback for Amara Okafor" in thanks.text
-        [closed] = await eventually(lambda: _async(mail.to(me, "cycle_closed")), timeout=60, what="closed email")
+        [closed] = await eventually(lambda: mail.to(me, "cycle_closed"), timeout=60, what="closed email")
         assert "closed early, as you asked. 1 person gave feedback" in closed.text
         async def released() -> bool:
             [cycle] = await rows(service, "SELECT report_released_at FROM invitations.cycle WHERE id = :c",
@@ -340,7 +340,4 @@ async def test_participant_extends_the_deadline_and_closes_early(settings: Stack
         _, page = await _dashboard(service, event.cycle_id)
         assert "Closing" in page and "Change the deadline" not in page
 
-
-async def _async(value: Any) -> Any:
-    return value
 

@@ -224,7 +224,7 @@ async def test_facilitator_first_then_participant_after_the_session_with_audit(
         ),
     )
     facilitator_mail = await eventually(
-        lambda: _async(mails_to(settings.hlm360_mail_dir, facilitator_email)),
+        lambda: mails_to(settings.hlm360_mail_dir, facilitator_email),
         timeout=30,
         what="the facilitator's email",
     )
@@ -266,7 +266,7 @@ async def test_facilitator_first_then_participant_after_the_session_with_audit(
         ),
     )
     await eventually(
-        lambda: _async(len(mails_to(settings.hlm360_mail_dir, facilitator_email)) == 2), timeout=30, what="new link"
+        lambda: len(mails_to(settings.hlm360_mail_dir, facilitator_email)) == 2, timeout=30, what="new link"
     )
     completed = FeedbackSessionCompleted(
         producer="test",
@@ -281,7 +281,7 @@ async def test_facilitator_first_then_participant_after_the_session_with_audit(
         released = await reader.wait_for(lambda r: r.key == str(cycle_id).encode(), timeout=30)
     assert json.loads(released[0].value)["report_id"] == str(report_id)
     participant_mail = await eventually(
-        lambda: _async(mails_to(settings.hlm360_mail_dir, participant_email)),
+        lambda: mails_to(settings.hlm360_mail_dir, participant_email),
         timeout=30,
         what="the participant's email",
     )
@@ -309,9 +309,6 @@ async def test_facilitator_first_then_participant_after_the_session_with_audit(
         == 1
     )
 
-
-async def _async(value: Any) -> Any:
-    return value
 
 
 async def test_an_admin_can_release_a_report_without_a_session_once(
@@ -344,7 +341,7 @@ async def test_an_admin_can_release_a_report_without_a_session_once(
     assert event["reason"] == "released_by_admin" and event["report_id"] == str(report_id)
 
     assert (await reports.client.get(participant_link)).status_code == 200
-    mail = await eventually(lambda: _async(mails_to(settings.hlm360_mail_dir, participant_email)), timeout=30,
+    mail = await eventually(lambda: mails_to(settings.hlm360_mail_dir, participant_email), timeout=30,
                             what="the participant's link by email")
     assert (await reports.client.get(link_in(mail[0]))).status_code == 200
 
@@ -426,4 +423,4 @@ async def test_cohort_report_for_a_programme_and_earlier_360_comparison(
     assert again.status_code == 201 and again.json()["cohort_id"] == body["cohort_id"] and not again.json()["new"]
     too_small = await reports.client.post("/api/cohorts", json={"programme": "nobody-" + programme}, headers=headers)
     assert too_small.status_code == 409
-    await eventually(lambda: _async(mails_to(settings.hlm360_mail_dir, lead)), timeout=30, what="the lead's email")
+    await eventually(lambda: mails_to(settings.hlm360_mail_dir, lead), timeout=30, what="the lead's email")

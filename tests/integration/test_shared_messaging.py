@@ -277,7 +277,7 @@ async def test_a_web_only_instance_neither_consumes_nor_runs_jobs_nor_relays(set
                         text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one() == 0
 
             await eventually(relayed, what="the worker to relay what the web-only instance wrote")
-            await eventually(lambda: _async(cycle_id in consumed), what="the worker to consume")
+            await eventually(lambda: cycle_id in consumed, what="the worker to consume")
             assert ticks, "the worker runs the jobs"
         finally:
             await worker.stop()
@@ -287,6 +287,3 @@ async def test_a_web_only_instance_neither_consumes_nor_runs_jobs_nor_relays(set
 async def _tick(ticks: list[int]) -> None:
     ticks.append(1)
 
-
-async def _async(value: object) -> object:
-    return value
