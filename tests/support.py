@@ -7,31 +7,53 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-from uuid import uuid4
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, overload
+from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from shared.contracts.events import Event
+from shared.contracts.events import (
+    CommentAnswer,
+    CycleClosed,
+    CycleOpened,
+    Event,
+    ImportanceAnswer,
+    ItemAnswer,
+    RatingSubmitted,
+)
 from shared.contracts.topics import topic_for
+from shared.contracts.vocabulary import CloseReason, RaterGroup
 
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    probe: Callable[[], Awaitable[T | None] | T | None],
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float = ..., interval: float = ..., what: str = ...
+) -> T: ...
+
+
+@overload
+async def eventually(
+    probe: Callable[[], T | None], *, timeout: float = ..., interval: float = ..., what: str = ...
+) -> T: ...
+
+
+async def eventually(
+    probe: Callable[[], Any],
     *,
     timeout: float = 30.0,
     interval: float = 0.2,
     what: str = "",
-) -> T:
+) -> Any:
     """Poll until `probe` (a coroutine function, or a plain function such as a lambda reading
     files) returns something truthy, or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    last: T | None = None
+    last: Any = None
     while time.monotonic() < deadline:
         result = probe()
-        last = await result if inspect.isawaitable(result) else result  # type: ignore[assignment]
+        last = await result if inspect.isawaitable(result) else result
         if last:
             return last
         await asyncio.sleep(interval)
@@ -51,6 +73,48 @@ async def publish_events(bootstrap: str, *events: Event | tuple[str, bytes, byte
                 await producer.send_and_wait(topic_for(item), item.model_dump_json().encode(), key=item.kafka_key())
     finally:
         await producer.stop()
+
+
+def closed_cycle(
+    cycle_id: UUID,
+    *,
+    participant_id: str,
+    participant_email: str | None = None,
+    programme: str | None = None,
+    organisation: str = "Example NHS Foundation Trust",
+    producer: str = "test",
+    seed: int | None = None,
+    shift: int = 0,
+    other_comment: str | None = None,
+) -> tuple[CycleOpened, list[RatingSubmitted], CycleClosed]:
+    """What invitations and ratings put on Kafka for one whole cycle of Amara Okafor's: opened, a
+    realistic rating from self, line manager, 3 peers, 3 direct reports and 2 others (reports.bench),
+    closed. `other_comment` replaces the two others' comments (a group below the anonymity threshold)."""
+    from reports.bench import realistic_responses  # test data shared with the benchmark
+
+    responses = realistic_responses(seed=11 + shift if seed is None else seed, shift=shift)
+    counts: dict[RaterGroup, int] = {}
+    ratings = []
+    for response in responses:
+        counts[response.group] = counts.get(response.group, 0) + 1
+        comments = [CommentAnswer(question_id=c.question_id, text=c.text) for c in response.comments]
+        if other_comment is not None and response.group is RaterGroup.OTHER:
+            comments = [CommentAnswer(question_id="overall_strengths", text=other_comment)]
+        ratings.append(RatingSubmitted(
+            producer=producer, cycle_id=cycle_id, rater_id=uuid4(), group=response.group,
+            questionnaire_version="hlm360-default-1",
+            answers=[ItemAnswer(item_id=a.item_id, dimension=a.dimension, score=a.score) for a in response.answers],
+            importance=[ImportanceAnswer(dimension=d, score=s) for d, s in response.importance.items()],
+            comments=comments,
+        ))
+    opened = CycleOpened(
+        producer=producer, cycle_id=cycle_id, participant_id=participant_id, participant_name="Amara Okafor",
+        organisation=organisation, region="London", programme=programme, participant_email=participant_email,
+        deadline=datetime.now(UTC) + timedelta(days=1), invited_per_group=counts,
+    )
+    closed = CycleClosed(producer=producer, cycle_id=cycle_id, reason=CloseReason.ALL_RESPONDED,
+                         responses_per_group=counts)
+    return opened, ratings, closed
 
 
 class TopicReader:
@@ -98,5 +162,5 @@ class TopicReader:
 def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
     for key, value in record.headers or ():
         if key == name:
-            return value.decode()
+            return bytes(value).decode()
     return None

@@ -19,20 +19,17 @@ from reports.bench import realistic_responses
 from reports.links import Link, sign
 from shared.contracts.events import (
     CommentAnswer,
-    CycleClosed,
-    CycleOpened,
     Event,
     FeedbackSessionCompleted,
     FeedbackSessionScheduled,
     ImportanceAnswer,
     ItemAnswer,
-    RatingSubmitted,
     SelfAssessmentCompleted,
 )
-from shared.contracts.vocabulary import DIMENSION_TITLES, CloseReason, RaterGroup, SessionMode
+from shared.contracts.vocabulary import DIMENSION_TITLES, SessionMode
 from tests.browser.conftest import assert_accessible, snapshot
 from tests.config import ENV_FILE, StackSettings
-from tests.support import eventually, publish_events
+from tests.support import closed_cycle, eventually, publish_events
 
 VERSION = "hlm360-default-1"
 PARTICIPANT = "Amara Okafor"
@@ -58,48 +55,18 @@ async def publish(settings: StackSettings, *events: Event) -> None:
     await publish_events(settings.hlm360_kafka_bootstrap_servers, *events)
 
 
-def cycle_events(
-    cycle_id: UUID, *, programme: str, unseen: str, shift: int = 0
-) -> tuple[CycleOpened, list[RatingSubmitted], CycleClosed]:
-    """A realistic cycle: self, line manager, 3 peers, 3 direct reports and 2 "others". Two others are
-    below the anonymity threshold (3) and cannot be pooled with anyone: their ratings and their comment
-    (`unseen`) must appear nowhere."""
-    tag = cycle_id.hex[:8]
-    opened = CycleOpened(
-        producer="browser-test", cycle_id=cycle_id, participant_id=f"BT-{tag}", participant_name=PARTICIPANT,
-        organisation="Browser Test Community NHS Trust", region="London", programme=programme,
-        participant_email=f"participant.{tag}@browser.example.nhs.uk",
-        deadline=datetime.now(UTC) + timedelta(days=1),
-        invited_per_group={"self": 1, "line_manager": 1, "peer": 3, "direct_report": 3, "other": 2},
-    )
-    ratings = []
-    counts: dict[RaterGroup, int] = {}
-    for response in realistic_responses(seed=11 + shift, shift=shift):
-        counts[response.group] = counts.get(response.group, 0) + 1
-        comments = [CommentAnswer(question_id=c.question_id, text=c.text) for c in response.comments]
-        if response.group is RaterGroup.OTHER:
-            comments = [CommentAnswer(question_id="overall_strengths", text=unseen)]
-        ratings.append(
-            RatingSubmitted(
-                producer="browser-test", cycle_id=cycle_id, rater_id=uuid4(), group=response.group,
-                questionnaire_version=VERSION,
-                answers=[ItemAnswer(item_id=a.item_id, dimension=a.dimension, score=a.score) for a in response.answers],
-                importance=[ImportanceAnswer(dimension=d, score=s) for d, s in response.importance.items()],
-                comments=comments,
-            )
-        )
-    closed = CycleClosed(
-        producer="browser-test", cycle_id=cycle_id, reason=CloseReason.ALL_RESPONDED, responses_per_group=counts
-    )
-    return opened, ratings, closed
-
-
 async def generated_report(
     settings: StackSettings, *, programme: str, unseen: str = "nothing to hide", shift: int = 0
 ) -> tuple[UUID, UUID]:
     """Publishes a whole cycle and waits for the running reports service to compile its report."""
     cycle_id = uuid4()
-    opened, ratings, closed = cycle_events(cycle_id, programme=programme, unseen=unseen, shift=shift)
+    # Two "others" are below the anonymity threshold (3) and cannot be pooled with anyone: their
+    # ratings and their comment (`unseen`) must appear nowhere.
+    opened, ratings, closed = closed_cycle(
+        cycle_id, participant_id=f"BT-{cycle_id.hex[:8]}", programme=programme, shift=shift, other_comment=unseen,
+        participant_email=f"participant.{cycle_id.hex[:8]}@browser.example.nhs.uk",
+        organisation="Browser Test Community NHS Trust", producer="browser-test",
+    )
     await publish(settings, opened, *ratings, closed)
 
     async def located() -> UUID | None:

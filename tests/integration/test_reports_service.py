@@ -26,7 +26,6 @@ from reports.links import Link, sign
 from shared.contracts.events import (
     CommentAnswer,
     CycleClosed,
-    CycleOpened,
     Event,
     FacilitatorRegistered,
     FeedbackSessionCompleted,
@@ -34,16 +33,15 @@ from shared.contracts.events import (
     FeedbackSessionScheduled,
     ImportanceAnswer,
     ItemAnswer,
-    RatingSubmitted,
     ReportGenerated,
     ReportReleased,
     SelfAssessmentCompleted,
 )
 from shared.contracts.topics import topic_for
-from shared.contracts.vocabulary import CloseReason, RaterGroup, SessionMode
+from shared.contracts.vocabulary import SessionMode
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
-from tests.support import TopicReader, eventually
+from tests.support import TopicReader, closed_cycle, eventually
 
 SECRET = "integration-link-secret-" + "x" * 24
 ADMIN = "integration-admin-token"
@@ -89,44 +87,6 @@ async def query(service: ServiceUnderTest, sql: str, *args: Any) -> list[asyncpg
         await connection.close()
 
 
-def cycle_events(
-    cycle_id: UUID, *, participant_id: str, programme: str | None = None, email_to: str | None = None, shift: int = 0
-) -> tuple[CycleOpened, list[RatingSubmitted], CycleClosed]:
-    responses = realistic_responses(seed=11 + shift, shift=shift)
-    opened = CycleOpened(
-        producer="test",
-        cycle_id=cycle_id,
-        participant_id=participant_id,
-        participant_name="Amara Okafor",
-        organisation="Example NHS Foundation Trust",
-        region="London",
-        programme=programme,
-        participant_email=email_to,
-        deadline=datetime.now(UTC) + timedelta(days=1),
-        invited_per_group={"self": 1, "line_manager": 1, "peer": 3, "direct_report": 3, "other": 2},
-    )
-    ratings = [
-        RatingSubmitted(
-            producer="test",
-            cycle_id=cycle_id,
-            rater_id=uuid4(),
-            group=r.group,
-            questionnaire_version="hlm360-default-1",
-            answers=[ItemAnswer(item_id=a.item_id, dimension=a.dimension, score=a.score) for a in r.answers],
-            importance=[ImportanceAnswer(dimension=d, score=s) for d, s in r.importance.items()],
-            comments=[CommentAnswer(question_id=c.question_id, text=c.text) for c in r.comments],
-        )
-        for r in responses
-    ]
-    counts: dict[RaterGroup, int] = {}
-    for r in responses:
-        counts[r.group] = counts.get(r.group, 0) + 1
-    closed = CycleClosed(
-        producer="test", cycle_id=cycle_id, reason=CloseReason.ALL_RESPONDED, responses_per_group=counts
-    )
-    return opened, ratings, closed
-
-
 async def report_row(service: ServiceUnderTest, cycle_id: UUID) -> dict[str, Any] | None:
     response = await service.client.get(f"/api/cycles/{cycle_id}/report")
     return response.json() if response.status_code == 200 else None
@@ -157,7 +117,7 @@ async def test_cycle_closed_generates_one_report_and_redelivery_changes_nothing(
     settings: StackSettings, reports: ServiceUnderTest, producer: AIOKafkaProducer
 ) -> None:
     cycle_id = uuid4()
-    opened, ratings, closed = cycle_events(cycle_id, participant_id=f"P-{cycle_id.hex[:8]}")
+    opened, ratings, closed = closed_cycle(cycle_id, participant_id=f"P-{cycle_id.hex[:8]}")
     async with TopicReader(settings.hlm360_kafka_bootstrap_servers, topic_for(ReportGenerated)) as reader:
         await publish(producer, closed, opened, *ratings)  # any order
         located = await eventually(partial(report_row, reports, cycle_id), timeout=60, what="the report")
@@ -196,7 +156,7 @@ async def test_facilitator_first_then_participant_after_the_session_with_audit(
     tag = cycle_id.hex[:8]
     participant_email = f"amara-{tag}@example.nhs.uk"
     facilitator_email = f"facilitator-{tag}@example.nhs.uk"
-    opened, ratings, closed = cycle_events(cycle_id, participant_id=f"P-{tag}", email_to=participant_email)
+    opened, ratings, closed = closed_cycle(cycle_id, participant_id=f"P-{tag}", participant_email=participant_email)
     await publish(producer, opened, *ratings, closed)
     located = await eventually(lambda: report_row(reports, cycle_id), timeout=60, what="the report")
     report_id = UUID(located["report_id"])
@@ -316,7 +276,8 @@ async def test_an_admin_can_release_a_report_without_a_session_once(
 ) -> None:
     cycle_id = uuid4()
     participant_email = f"amara-admin-{cycle_id.hex[:8]}@example.nhs.uk"
-    opened, ratings, closed = cycle_events(cycle_id, participant_id=f"P-{cycle_id.hex[:8]}", email_to=participant_email)
+    opened, ratings, closed = closed_cycle(cycle_id, participant_id=f"P-{cycle_id.hex[:8]}",
+                                           participant_email=participant_email)
     await publish(producer, opened, *ratings, closed)
     located = await eventually(lambda: report_row(reports, cycle_id), timeout=60, what="the report")
     report_id = UUID(located["report_id"])
@@ -397,7 +358,7 @@ async def test_cohort_report_for_a_programme_and_earlier_360_comparison(
     participant = f"P-{uuid4().hex[:8]}"
     cycles = [uuid4() for _ in range(3)]
     for n, cycle_id in enumerate(cycles):
-        opened, ratings, closed = cycle_events(
+        opened, ratings, closed = closed_cycle(
             cycle_id, participant_id=participant if n < 2 else f"P-{uuid4().hex[:8]}", programme=programme, shift=n % 2
         )
         closed = CycleClosed(**closed.model_dump() | {"occurred_at": datetime.now(UTC) + timedelta(minutes=n)})

@@ -20,30 +20,21 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from reports.bench import realistic_responses
 from reports.links import Link, sign
 from reports.tables import FeedbackSession as HeldSession
 from scheduling import usecases as scheduling_usecases
 from scheduling.domain import LinkPurpose
 from scheduling.tables import Facilitator, OutgoingEmail, Slot
 from shared.contracts.events import (
-    CommentAnswer,
-    CycleClosed,
-    CycleOpened,
-    Event,
     FeedbackSessionCompleted,
     FeedbackSessionScheduled,
-    ImportanceAnswer,
-    ItemAnswer,
-    RatingSubmitted,
     ReportGenerated,
     ReportReleased,
 )
 from shared.contracts.topics import topic_for
-from shared.contracts.vocabulary import CloseReason, RaterGroup
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
-from tests.support import TopicReader, eventually, publish_events
+from tests.support import TopicReader, closed_cycle, eventually, publish_events
 
 LONDON = ZoneInfo("Europe/London")
 REPORTS_SECRET = "release-flow-reports-secret-" + "r" * 24
@@ -68,33 +59,6 @@ async def scheduling(settings: StackSettings, tmp_path: Path) -> AsyncIterator[S
 
 
 publish = publish_events
-
-
-def closed_cycle(cycle_id: UUID, *, participant_email: str) -> list[Event]:
-    """What invitations and ratings put on Kafka for one cycle: opened, every rating, closed."""
-    responses = realistic_responses(seed=23)
-    counts: dict[RaterGroup, int] = {}
-    for response in responses:
-        counts[response.group] = counts.get(response.group, 0) + 1
-    opened = CycleOpened(
-        producer="invitations", cycle_id=cycle_id, participant_id=f"REL-{cycle_id.hex[:6]}",
-        participant_name="Amara Okafor", organisation="Release Flow NHS Trust", region="London",
-        participant_email=participant_email, deadline=datetime.now(UTC) + timedelta(days=1),
-        invited_per_group=counts,
-    )
-    ratings = [
-        RatingSubmitted(
-            producer="ratings", cycle_id=cycle_id, rater_id=uuid4(), group=r.group,
-            questionnaire_version="hlm360-default-1",
-            answers=[ItemAnswer(item_id=a.item_id, dimension=a.dimension, score=a.score) for a in r.answers],
-            importance=[ImportanceAnswer(dimension=d, score=s) for d, s in r.importance.items()],
-            comments=[CommentAnswer(question_id=c.question_id, text=c.text) for c in r.comments],
-        )
-        for r in responses
-    ]
-    closed = CycleClosed(producer="ratings", cycle_id=cycle_id, reason=CloseReason.ALL_RESPONDED,
-                         responses_per_group=counts)
-    return [opened, *ratings, closed]
 
 
 async def add_facilitator_with_slot(scheduling: ServiceUnderTest) -> UUID:
@@ -156,7 +120,10 @@ async def book_session_starting_soon(
     cycle_id = uuid4()
     async with TopicReader(bootstrap, topic_for(ReportGenerated)) as generated, \
             TopicReader(bootstrap, topic_for(FeedbackSessionScheduled)) as scheduled:
-        await publish(bootstrap, *closed_cycle(cycle_id, participant_email=f"amara.{cycle_id.hex[:8]}@example.nhs.uk"))
+        opened, ratings, closed = closed_cycle(
+            cycle_id, participant_id=f"REL-{cycle_id.hex[:6]}", organisation="Release Flow NHS Trust", seed=23,
+            participant_email=f"amara.{cycle_id.hex[:8]}@example.nhs.uk")
+        await publish(bootstrap, opened, *ratings, closed)
         (record,) = await generated.wait_for(lambda r: r.key == str(cycle_id).encode(), timeout=60)
         report_id = UUID(json.loads(record.value)["report_id"])
         await eventually(lambda: booking_offer_sent(scheduling, cycle_id), timeout=30,
