@@ -27,6 +27,7 @@ from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 from sqlalchemy import DateTime, Text, func
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from shared import mail
 from shared.db import UnitOfWork, UnitOfWorkFactory
@@ -82,20 +83,26 @@ def queue_email(uow: UnitOfWork, email: E) -> E:
     return email
 
 
-async def claim_due_email(uow: UnitOfWork, table: type[E], *, now: datetime | None = None) -> E | None:
-    """Lock the due email that has waited longest; other senders skip locked rows."""
-    statement = (
+def due_email_query(table: type[E], *, now: datetime) -> SelectOfScalar[E]:
+    """The send-emails job's query, run every poll on every instance: each service's migrations give
+    it the partial index `ix_outgoing_email_due` (next_attempt_at WHERE sent_at IS NULL AND gave_up_at
+    IS NULL), so it reads only the emails still waiting."""
+    return (
         select(table)
         .where(
             col(table.sent_at).is_(None),
             col(table.gave_up_at).is_(None),
-            col(table.next_attempt_at) <= (now or _now()),
+            col(table.next_attempt_at) <= now,
         )
         .order_by(col(table.next_attempt_at))
         .limit(1)
         .with_for_update(skip_locked=True)
     )
-    return (await uow.session.execute(statement)).scalars().first()
+
+
+async def claim_due_email(uow: UnitOfWork, table: type[E], *, now: datetime | None = None) -> E | None:
+    """Lock the due email that has waited longest; other senders skip locked rows."""
+    return (await uow.session.execute(due_email_query(table, now=now or _now()))).scalars().first()
 
 
 def backoff(attempts: int) -> timedelta:

@@ -4,6 +4,7 @@ permanent refusal the sink never gives, an SMTP server in the test that answers 
 
 import asyncio
 import dataclasses
+import importlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,12 +19,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from shared.db import UnitOfWork, UnitOfWorkFactory, session_factory
+from shared.db import UnitOfWork, UnitOfWorkFactory, create_engine, session_factory
 from shared.mail import new_message
-from shared.mail_outbox import MailSender, NotNeeded, Outcome, OutgoingEmailBase, queue_email
+from shared.mail_outbox import MailSender, NotNeeded, Outcome, OutgoingEmailBase, due_email_query, queue_email
 from shared.metrics import ServiceMetrics
+from shared.migrations import upgrade
 from shared.settings import MailSettings
 from tests.config import StackSettings
+from tests.integration.conftest import scratch_database
 from tests.integration.test_invitations_support import smtp_capture
 from tests.support import eventually
 
@@ -207,3 +210,27 @@ async def test_operators_see_the_backlog_and_every_outcome_by_kind(uow: UnitOfWo
     assert value("hlm360_mail_oldest_pending_seconds") == 0
     exposition = generate_latest(metrics.registry).decode()
     assert "@" not in exposition, "no addresses in metric labels"
+
+
+@pytest.mark.parametrize("service", ["invitations", "reports", "scheduling"])
+async def test_the_send_emails_query_is_served_by_the_partial_index_on_each_service(
+    settings: StackSettings, service: str
+) -> None:
+    """Each service's migrations index the waiting emails, so the every-poll claim query reads only
+    those (with sequential scans off, the plan must name the index)."""
+    tables = importlib.import_module(f"{service}.tables")
+    migrations = Path(importlib.import_module(service).__file__).resolve().parents[2] / "migrations"  # type: ignore[arg-type]
+    async with scratch_database(settings, f"{service}_mailidx") as url:
+        await asyncio.to_thread(upgrade, migrations, url)
+        engine = create_engine(url)
+        try:
+            compiled = due_email_query(tables.OutgoingEmail, now=datetime.now(UTC)).compile(dialect=engine.dialect)
+            async with engine.connect() as connection:
+                await connection.exec_driver_sql("SET enable_seqscan = off")
+                plan = await connection.exec_driver_sql(
+                    f"EXPLAIN {compiled}", tuple(compiled.params[name] for name in compiled.positiontup or ())
+                )
+                text_plan = "\n".join(row[0] for row in plan)
+        finally:
+            await engine.dispose()
+    assert "ix_outgoing_email_due" in text_plan, text_plan
