@@ -64,8 +64,17 @@ def run_env(database_url: str) -> None:
     asyncio.run(run_async())
 
 
-def upgrade(migrations_dir: Path, database_url: str) -> None:
+def _config(migrations_dir: Path, database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.attributes["database_url"] = database_url
-    command.upgrade(config, "head")
+    return config
+
+
+def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
+    command.upgrade(_config(migrations_dir, database_url), revision)
+
+
+def downgrade(migrations_dir: Path, database_url: str, revision: str) -> None:
+    """Operators' rollback (``-1``, a revision id, or ``base``); every migration has a tested downgrade."""
+    command.downgrade(_config(migrations_dir, database_url), revision)

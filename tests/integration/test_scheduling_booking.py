@@ -17,8 +17,6 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from icalendar import Calendar
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +46,7 @@ from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import RaterGroup
 from shared.db import OutboxMessage, ProcessedEvent, UnitOfWork, create_engine, session_factory
 from shared.errors import Rejected
+from shared.migrations import downgrade, upgrade
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service, scratch_database
 from tests.support import TopicReader, eventually, publish_events
@@ -904,13 +903,6 @@ T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 BOOKING_FACTS = "cycle_id, report_id, participant_id, organisation, region, chosen_facilitator_id, correlation_id"
 
 
-def migrate(database_url: str, revision: str, *, down: bool = False) -> None:
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["database_url"] = database_url
-    (command.downgrade if down else command.upgrade)(config, revision)
-
-
 def booking_facts(cycle_id: UUID) -> dict[str, Any]:
     return {"cycle_id": cycle_id, "report_id": uuid4(), "participant_id": f"P-{cycle_id.hex[:6]}",
             "organisation": "Participant Trust", "region": "London", "chosen_facilitator_id": None,
@@ -923,7 +915,7 @@ async def test_migration_0007_moves_the_attention_list_onto_booking_requests_and
     waiting, offered, orphan, scheduled_orphan, untouched = (uuid4() for _ in range(5))
     facts = {cycle: booking_facts(cycle) for cycle in (waiting, offered, orphan, scheduled_orphan, untouched)}
     async with scratch_database(settings, "scheduling_migration") as url:
-        await asyncio.to_thread(migrate, url, "0006")
+        await asyncio.to_thread(upgrade, MIGRATIONS, url, "0006")
         engine = create_engine(url)
         try:
             async with engine.begin() as connection:
@@ -947,7 +939,7 @@ async def test_migration_0007_moves_the_attention_list_onto_booking_requests_and
                     ), {**facts[cycle], "reason": reason, "attempts": attempts, "first_seen_at": T0,
                         "last_attempt_at": T0 + timedelta(hours=attempts), "scheduled_at": scheduled_at})
 
-            await asyncio.to_thread(migrate, url, "head")
+            await asyncio.to_thread(upgrade, MIGRATIONS, url, "head")
             async with engine.connect() as connection:
                 assert (await connection.execute(
                     text("SELECT to_regclass('scheduling.unscheduled_cycle')"))).scalar_one() is None
@@ -969,7 +961,7 @@ async def test_migration_0007_moves_the_attention_list_onto_booking_requests_and
                 claimed = await usecases.claim_unscheduled(uow, attempted_before=datetime.now(UTC))
                 assert claimed is not None and claimed.cycle_id == waiting
 
-            await asyncio.to_thread(migrate, url, "0006", down=True)
+            await asyncio.to_thread(downgrade, MIGRATIONS, url, "0006")
             async with engine.connect() as connection:
                 rows = (await connection.execute(text(
                     "SELECT cycle_id, reason, attempts, first_seen_at, last_attempt_at, scheduled_at "
@@ -983,7 +975,7 @@ async def test_migration_0007_moves_the_attention_list_onto_booking_requests_and
                 (orphan, "no facilitator who speaks Welsh has a free slot", 5, T0, T0 + timedelta(hours=5), None),
             ]
             assert not {"unscheduled_reason", "offer_attempts", "last_offer_attempt_at"} & set(columns)
-            await asyncio.to_thread(migrate, url, "head")
+            await asyncio.to_thread(upgrade, MIGRATIONS, url, "head")
         finally:
             await engine.dispose()
 
@@ -993,7 +985,7 @@ async def test_migration_0008_dates_the_management_line_and_keeps_a_line_that_ca
 ) -> None:
     opened, early = uuid4(), uuid4()
     async with scratch_database(settings, "scheduling_migration") as url:
-        await asyncio.to_thread(migrate, url, "0007")
+        await asyncio.to_thread(upgrade, MIGRATIONS, url, "0007")
         engine = create_engine(url)
         try:
             async with engine.begin() as connection:
@@ -1001,7 +993,7 @@ async def test_migration_0008_dates_the_management_line_and_keeps_a_line_that_ca
                     "INSERT INTO scheduling.participant (cycle_id, participant_id, name, organisation, region, "
                     "management_line) VALUES (:id, 'P-1', 'Amara Okafor', 'Participant Trust', 'London', "
                     "ARRAY['jo@example.nhs.uk'])"), {"id": opened})
-            await asyncio.to_thread(migrate, url, "head")
+            await asyncio.to_thread(upgrade, MIGRATIONS, url, "head")
             async with UnitOfWork(session_factory(engine)) as uow:
                 kept = await uow.session.get(Participant, opened)
                 assert kept is not None
@@ -1013,12 +1005,12 @@ async def test_migration_0008_dates_the_management_line_and_keeps_a_line_that_ca
                     assert await usecases.change_management_line(uow, changed, settings=rules, now=datetime.now(UTC))
                 await uow.commit()
 
-            await asyncio.to_thread(migrate, url, "0007", down=True)
+            await asyncio.to_thread(downgrade, MIGRATIONS, url, "0007")
             async with engine.connect() as connection:
                 rows = (await connection.execute(text(
                     "SELECT cycle_id, management_line FROM scheduling.participant"))).all()
             assert [tuple(row) for row in rows] == [(opened, ["jo@example.nhs.uk", "kim@example.nhs.uk"])], (
                 "the line-only row goes; the schema before 0008 cannot hold it")
-            await asyncio.to_thread(migrate, url, "head")
+            await asyncio.to_thread(upgrade, MIGRATIONS, url, "head")
         finally:
             await engine.dispose()
