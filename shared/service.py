@@ -197,12 +197,20 @@ def serve(factory: str, settings: ServiceSettings) -> None:
 
 
 def cli(*, factory: str, settings: ServiceSettings, migrations: Path, argv: list[str]) -> None:
-    """`python -m <service> [serve|migrate]`: migrate the schema (idempotent), then serve."""
-    from shared.migrations import upgrade
+    """`python -m <service> [serve|migrate|rollback <revision>]`: migrate the schema (idempotent),
+    then serve; `rollback` undoes migrations down to <revision> (an id from migrations/versions, or
+    `base`) before an older release is deployed. Stop the service's instances first."""
+    from shared.migrations import downgrade, upgrade
 
     command = argv[1] if len(argv) > 1 else "serve"
+    url = settings.database_url.get_secret_value()
+    if command == "rollback":
+        if len(argv) != 3:
+            raise SystemExit("usage: rollback <revision>  (an id from migrations/versions, or 'base')")
+        downgrade(migrations, url, argv[2])
+        return
     if command not in ("serve", "migrate"):
-        raise SystemExit(f"unknown command {command!r}; use 'serve' or 'migrate'")
-    upgrade(migrations, settings.database_url.get_secret_value())
+        raise SystemExit(f"unknown command {command!r}; use 'serve', 'migrate' or 'rollback <revision>'")
+    upgrade(migrations, url)
     if command == "serve":
         serve(factory, settings)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +112,32 @@ async def test_each_migration_rolls_back_and_reapplies_to_the_same_schema(
             await asyncio.to_thread(downgrade, migrations, url, "-1")
         assert service_objects(await schema(url)) == [], f"{service}: objects left after downgrading to base"
         await asyncio.to_thread(upgrade, migrations, url)
+
+
+async def test_operators_roll_back_and_forward_with_the_service_command(settings: StackSettings) -> None:
+    """`python -m ratings rollback <revision>` / `migrate`, as the README tells operators."""
+    migrations = migrations_of("ratings")
+    newest, previous = revisions_newest_first(migrations)[:2]
+    async with scratch_database(settings, "ratings_cli") as url:
+
+        async def run(*args: str) -> subprocess.CompletedProcess[str]:
+            environment = {**os.environ, "RATINGS_DATABASE_URL": url}
+            return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ratings", *args],
+                                           env=environment, capture_output=True, text=True, timeout=120)
+
+        async def version() -> str:
+            engine = create_engine(url)
+            try:
+                async with engine.connect() as connection:
+                    return str((await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one())
+            finally:
+                await engine.dispose()
+
+        assert (await run("migrate")).returncode == 0
+        assert await version() == newest
+        assert (await run("rollback", previous)).returncode == 0
+        assert await version() == previous
+        refused = await run("rollback")
+        assert refused.returncode != 0 and "usage: rollback <revision>" in refused.stderr
+        assert (await run("migrate")).returncode == 0
+        assert await version() == newest
