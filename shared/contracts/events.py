@@ -249,8 +249,9 @@ class RaterDeclined(CycleEvent):
 
 class ManagementLineChanged(CycleEvent):
     """The participant's management line changed after the cycle opened, e.g. a replacement line
-    manager was nominated. Carries the whole line as it now is (not a difference), so applying it
-    twice or late changes nothing; consumers keep the newest by `occurred_at`."""
+    manager was nominated. Carries the whole line as it now is (not a difference). Within a cycle the
+    line only grows (a replaced line manager stays in it), so consumers merge lines by union: applying
+    one twice, late or out of order changes nothing, and producers' clocks do not matter."""
 
     event_type: Literal["ManagementLineChanged"] = "ManagementLineChanged"
     management_line: list[EmailStr] = Field(

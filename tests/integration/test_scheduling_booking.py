@@ -449,12 +449,15 @@ async def test_a_booked_facilitator_who_joins_the_line_puts_the_cycle_on_the_att
     assert await offered_facilitators(service, cycle_id) == {other}
 
 
-async def test_an_older_management_line_after_a_newer_one_changes_nothing(
+async def test_line_changes_merge_whatever_their_order_or_the_producers_clocks(
     settings: StackSettings, service: ServiceUnderTest
 ) -> None:
+    """The line only grows, so it is merged: a later change stamped earlier (an instance whose clock
+    is behind) still adds its manager; a stale or replayed line removes nobody."""
     tag = uuid4().hex[:8]
-    director, manager = f"director.{tag}@elsewhere.example.nhs.uk", f"kim.{tag}@elsewhere.example.nhs.uk"
-    kim = await add_facilitator(service, email_address=manager)
+    director, first_manager = f"director.{tag}@elsewhere.example.nhs.uk", f"jo.{tag}@elsewhere.example.nhs.uk"
+    new_manager = f"kim.{tag}@elsewhere.example.nhs.uk"
+    kim = await add_facilitator(service, email_address=new_manager)
     other = await add_facilitator(service)
     await add_slot(service, kim, monday_in(2))
     await add_slot(service, other, monday_in(2, hour=14))
@@ -465,20 +468,26 @@ async def test_an_older_management_line_after_a_newer_one_changes_nothing(
         await usecases.request_booking(uow, report, settings=config(service), now=datetime.now(UTC))
         await uow.commit()
 
-    newer = line_changed(cycle_id, director, manager)
-    older = line_changed(cycle_id, director, occurred_at=newer.occurred_at - timedelta(seconds=1))
-    await publish(settings.hlm360_kafka_bootstrap_servers, newer)
-    await applied(service, newer)
-    await publish(settings.hlm360_kafka_bootstrap_servers, older)
-    await applied(service, older)
+    first = line_changed(cycle_id, director, first_manager)
+    behind = line_changed(cycle_id, director, first_manager, new_manager.upper(),
+                          occurred_at=first.occurred_at - timedelta(hours=1))
+    stale = line_changed(cycle_id, director, occurred_at=first.occurred_at + timedelta(hours=1))
+    for event in (first, behind, stale):
+        await publish(settings.hlm360_kafka_bootstrap_servers, event)
+        await applied(service, event)
+    # as of: the newest stamp among the events that added someone
+    merged = ([director, first_manager, new_manager], first.occurred_at)
     stored = await participant_row(service, cycle_id)
-    assert (stored.management_line, stored.management_line_as_of) == ([director, manager], newer.occurred_at)
+    assert (stored.management_line, stored.management_line_as_of) == merged
+    assert await offered_facilitators(service, cycle_id) == {other}
     # Nor does the cycle's CycleOpened delivered again (the inbox would drop a redelivery; this is a replay).
     async with service.runtime.uow() as uow:
         await usecases.record_participant(uow, opened)
+        assert await usecases.change_management_line(uow, first, settings=config(service),
+                                                     now=datetime.now(UTC)) is False, "nothing new in it"
         await uow.commit()
     stored = await participant_row(service, cycle_id)
-    assert (stored.management_line, stored.management_line_as_of) == ([director, manager], newer.occurred_at)
+    assert (stored.management_line, stored.management_line_as_of) == merged
     assert await offered_facilitators(service, cycle_id) == {other}
 
 

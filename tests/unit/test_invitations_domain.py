@@ -3,6 +3,8 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from invitations.cohort import BadRow, CohortDefaults, row_to_request
 from invitations.domain import (
@@ -272,3 +274,19 @@ def test_bad_management_line_or_language_in_a_cohort_row_says_what_is_wrong(chan
     with pytest.raises(BadRow, match=reason) as refused:
         row_to_request({**ROW, **change}, defaults=DEFAULTS)
     assert "@" not in str(refused.value) and "boss" not in str(refused.value)
+
+
+_addresses = st.sampled_from(["ada@x.nhs.uk", "Jo@x.nhs.uk", "jo@x.nhs.uk", "kim@y.nhs.uk", "d@x.nhs.uk", "p@z.nhs.uk"])
+_nominations = st.lists(st.tuples(st.sampled_from([g.value for g in RaterGroup]), _addresses), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(requested=st.lists(_addresses, max_size=4), nominated=_nominations, later=_nominations)
+def test_the_announced_line_only_grows_so_consumers_may_merge_lines_by_union(
+    requested: list[str], nominated: list[tuple[str, str]], later: list[tuple[str, str]]
+) -> None:
+    """Scheduling keeps the union of every line it receives (ADR 0005): that is only right if a line
+    announced later holds every address of an earlier one, in the same order."""
+    before = management_line(participant_email="ada@x.nhs.uk", requested=requested, nominated=nominated)
+    after = management_line(participant_email="ada@x.nhs.uk", requested=requested, nominated=[*nominated, *later])
+    assert after[: len(before)] == before

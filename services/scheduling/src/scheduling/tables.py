@@ -115,9 +115,10 @@ class Participant(SQLModel, table=True):
     """The participant of a cycle, from CycleOpened: contact details for booking emails, and what matching
     needs (management line for conflicts of interest, never shown or logged; preferred session language).
 
-    The management line is the newest one received (`management_line_as_of`), from CycleOpened or a later
-    ManagementLineChanged. A ManagementLineChanged that arrives first leaves a row with only the line
-    (no name or email: the participant is not known yet) for the CycleOpened to complete.
+    The management line is the union of the lines received from CycleOpened and ManagementLineChanged
+    (a cycle's line only grows; `management_line_as_of` is the newest stamp among the events that added
+    someone). A ManagementLineChanged that arrives first leaves a row with only the line (no name or
+    email: the participant is not known yet) for the CycleOpened to complete.
     """
 
     __tablename__ = "participant"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -13,7 +14,7 @@ from typing import Literal
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import ARRAY, Boolean, DateTime, String, and_, exists, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -112,10 +113,33 @@ def format_when(starts_at: datetime, ends_at: datetime, *, tz: ZoneInfo) -> str:
 # --- participants and booking requests -------------------------------------------------------------
 
 
+# A cycle's management line only grows (invitations keeps a replaced line manager in it), so the stored
+# line is the union of every line received: events applied in any order, late or twice, and producers'
+# clocks never matter. New addresses go after the known ones, in the order they came.
+_MERGED_LINE = literal_column(
+    "participant.management_line || ARRAY(SELECT address FROM unnest(excluded.management_line) "
+    "WITH ORDINALITY AS incoming(address, position) "
+    "WHERE address <> ALL(participant.management_line) ORDER BY position)",
+    type_=ARRAY(String),
+)
+_LINE_GROWS = literal_column("NOT (excluded.management_line <@ participant.management_line)", type_=Boolean)
+_LINE_AS_OF = literal_column("greatest(participant.management_line_as_of, excluded.management_line_as_of)",
+                             type_=DateTime(timezone=True))
+
+
+def _line(addresses: Iterable[str]) -> list[str]:
+    line: list[str] = []
+    for address in addresses:
+        key = str(address).strip().casefold()
+        if key and key not in line:
+            line.append(key)
+    return line
+
+
 async def record_participant(uow: UnitOfWork, opened: CycleOpened) -> None:
     """Keep what booking needs from CycleOpened (contact email, organisation, chosen facilitator,
-    management line for conflicts of interest, preferred session language). A newer line from a
-    ManagementLineChanged that arrived first is kept."""
+    management line for conflicts of interest, preferred session language). Addresses from a
+    ManagementLineChanged that arrived first are kept (the line is merged, never replaced)."""
     values = {
         "cycle_id": opened.cycle_id,
         "participant_id": opened.participant_id,
@@ -124,22 +148,16 @@ async def record_participant(uow: UnitOfWork, opened: CycleOpened) -> None:
         "organisation": opened.organisation,
         "region": opened.region,
         "facilitator_id": opened.facilitator_id,
-        "management_line": [str(manager) for manager in opened.management_line],
+        "management_line": _line(opened.management_line),
         "management_line_as_of": opened.occurred_at,
         "preferred_language": opened.preferred_language,
     }
     statement = insert(Participant).values(values)
-    stored = statement.table.c
-    newer_line = or_(stored.management_line_as_of.is_(None),
-                     stored.management_line_as_of < statement.excluded.management_line_as_of)
-    line = ("management_line", "management_line_as_of")
+    line = {"management_line": _MERGED_LINE, "management_line_as_of": _LINE_AS_OF}
     await uow.session.execute(
         statement.on_conflict_do_update(
             index_elements=[col(Participant.cycle_id)],
-            set_={
-                **{k: v for k, v in values.items() if k != "cycle_id" and k not in line},
-                **{k: case((newer_line, statement.excluded[k]), else_=stored[k]) for k in line},
-            },
+            set_={**{k: v for k, v in values.items() if k != "cycle_id" and k not in line}, **line},
         )
     )
 
@@ -147,27 +165,23 @@ async def record_participant(uow: UnitOfWork, opened: CycleOpened) -> None:
 async def change_management_line(
     uow: UnitOfWork, changed: ManagementLineChanged, *, settings: Settings, now: datetime
 ) -> bool:
-    """Keep the participant's newest management line (even before their CycleOpened). A session still
-    to come with a facilitator now in the line goes on the regional lead's attention list. False if
-    the row already holds a newer line."""
+    """Add the line's new addresses to the participant's management line (even before their
+    CycleOpened). A session still to come with a facilitator now in the line goes on the regional
+    lead's attention list. False if every address was already known."""
     statement = insert(Participant).values(
         cycle_id=changed.cycle_id,
-        management_line=[str(manager) for manager in changed.management_line],
+        management_line=_line(changed.management_line),
         management_line_as_of=changed.occurred_at,
     )
-    stored = statement.table.c
     applied = await uow.session.execute(
         statement.on_conflict_do_update(
             index_elements=[col(Participant.cycle_id)],
-            set_={"management_line": statement.excluded.management_line,
-                  "management_line_as_of": statement.excluded.management_line_as_of},
-            # on a tie the change wins: a cycle's CycleOpened always comes first
-            where=or_(stored.management_line_as_of.is_(None),
-                      stored.management_line_as_of <= statement.excluded.management_line_as_of),
-        ).returning(stored.cycle_id)
+            set_={"management_line": _MERGED_LINE, "management_line_as_of": _LINE_AS_OF},
+            where=_LINE_GROWS,
+        ).returning(statement.table.c.cycle_id)
     )
     if applied.first() is None:
-        log.info("older management line ignored", extra={"cycle_id": str(changed.cycle_id)})
+        log.info("management line already known", extra={"cycle_id": str(changed.cycle_id)})
         return False
     request = await uow.session.get(BookingRequest, changed.cycle_id)
     live = await live_session_of(uow, cycle_id=changed.cycle_id)
