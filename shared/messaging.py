@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -183,6 +183,21 @@ class EventConsumers:
         self._attempts.pop(attempt_key, None)
 
 
+class OutboxPublishFailed(Exception):
+    """An outbox row could not be published; it and the rows after it wait (the cause is chained)."""
+
+    def __init__(self, outbox_id: int | None, event_type: str, topic: str) -> None:
+        super().__init__(f"outbox row {outbox_id} ({event_type}) could not be published to {topic}")
+        self.outbox_id, self.event_type, self.topic = outbox_id, event_type, topic
+
+
+def describe_error(error: BaseException | None) -> str:
+    """An error for a log line or the outbox's last_error: class and Kafka's message, bounded."""
+    if error is None:
+        return "unknown"
+    return f"{type(error).__name__}: {error}"[:500]
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in id order and marks them published."""
 
@@ -213,6 +228,12 @@ class OutboxRelay:
                 published = await self.publish_batch()
             except asyncio.CancelledError:
                 raise
+            except OutboxPublishFailed as failed:
+                log.error("outbox relay batch failed; will retry",  # ids only: the payload may name people
+                          extra={"outbox_id": failed.outbox_id, "event_type": failed.event_type,
+                                 "topic": failed.topic, "error": describe_error(failed.__cause__)})
+                published = 0
+                await asyncio.sleep(self._poll_seconds * 4)
             except Exception:
                 log.exception("outbox relay batch failed; will retry")
                 published = 0
@@ -226,6 +247,13 @@ class OutboxRelay:
                     await self._wakeup.wait()
 
     async def publish_batch(self) -> int:
+        """Publish the oldest unpublished rows; returns how many went.
+
+        If a row fails, the rows before it are marked published, and it records the attempt and the
+        error (class and Kafka's message: never the payload) so operators can see which event is
+        stuck; it and the rows after it wait, in order. Then OutboxPublishFailed is raised and run()
+        retries after a pause."""
+        stuck: tuple[OutboxMessage, BaseException] | None = None
         async with self._sessions() as session, session.begin():
             locked = (await session.execute(select(func.pg_try_advisory_xact_lock(OUTBOX_LOCK_KEY)))).scalar()
             if not locked:
@@ -240,17 +268,51 @@ class OutboxRelay:
             ).scalars().all()
             if not rows:
                 return 0
-            pending = [await self._send(row) for row in rows]
-            await asyncio.gather(*pending)
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([row.id for row in rows]))  # type: ignore[union-attr]
-                .values(published_at=func.now(), attempts=OutboxMessage.attempts + 1)
-            )
-            trace.get_current_span().set_attribute(ATTR_OUTBOX_BATCH, len(rows))
+            sent, stuck = await self._send_in_order(rows)
+            if sent:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([row.id for row in sent]))  # type: ignore[union-attr]
+                    .values(published_at=func.now(), attempts=OutboxMessage.attempts + 1, last_error=None)
+                )
+            if stuck is not None:
+                row, error = stuck
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id)  # type: ignore[arg-type]
+                    .values(attempts=OutboxMessage.attempts + 1, last_error=describe_error(error))
+                )
+            trace.get_current_span().set_attribute(ATTR_OUTBOX_BATCH, len(sent))
         if self._metrics is not None:
-            self._metrics.outbox_published.inc(len(rows))
-        return len(rows)
+            self._metrics.outbox_published.inc(len(sent))
+            if stuck is not None:
+                self._metrics.outbox_publish_failures.labels(event_type=stuck[0].event_type).inc()
+        if stuck is not None:
+            row, error = stuck
+            raise OutboxPublishFailed(row.id, row.event_type, row.topic) from error
+        return len(sent)
+
+    async def _send_in_order(
+        self, rows: Sequence[OutboxMessage]
+    ) -> tuple[list[OutboxMessage], tuple[OutboxMessage, BaseException] | None]:
+        """Send all rows (the producer batches them), then wait for every acknowledgement. Returns the
+        rows before the first failure, and that failure. Rows after it that Kafka did take are sent
+        again next time: delivery is at least once and consumers drop duplicates."""
+        acknowledgements: list[Any] = []
+        stuck: tuple[OutboxMessage, BaseException] | None = None
+        for row in rows:
+            try:
+                acknowledgements.append(await self._send(row))
+            except Exception as error:  # refused before sending, e.g. too large or no such topic
+                stuck = (row, error)
+                break
+        results = await asyncio.gather(*acknowledgements, return_exceptions=True)
+        sent: list[OutboxMessage] = []
+        for row, result in zip(rows, results, strict=False):
+            if isinstance(result, BaseException):
+                return sent, (row, result)
+            sent.append(row)
+        return sent, stuck
 
     async def sample_backlog(self) -> None:
         """Update the outbox backlog gauges (called at scrape time)."""

@@ -40,6 +40,12 @@ class ServiceMetrics:
         self.outbox_published = Counter(
             "hlm360_outbox_published_total", "Outbox rows published to Kafka.", registry=self.registry
         )
+        self.outbox_publish_failures = Counter(
+            "hlm360_outbox_publish_failures_total",
+            "Failed attempts to publish an outbox row (it and the rows after it wait and are retried).",
+            ["event_type"],
+            registry=self.registry,
+        )
         self.outbox_pending = Gauge(
             "hlm360_outbox_pending_events", "Committed events not yet published.", registry=self.registry
         )

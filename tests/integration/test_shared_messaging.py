@@ -14,9 +14,9 @@ from sqlmodel import SQLModel
 
 from shared.contracts.events import CycleEvent
 from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
-from shared.db import OutboxMessage, ProcessedEvent, UnitOfWork, create_engine
+from shared.db import OutboxMessage, ProcessedEvent, UnitOfWork, create_engine, session_factory
 from shared.errors import Rejected
-from shared.messaging import ensure_topics
+from shared.messaging import OutboxPublishFailed, OutboxRelay, ensure_topics
 from shared.service import ServiceRuntime
 from shared.settings import ServiceSettings
 from tests.config import StackSettings
@@ -287,3 +287,58 @@ async def test_a_web_only_instance_neither_consumes_nor_runs_jobs_nor_relays(set
 async def _tick(ticks: list[int]) -> None:
     ticks.append(1)
 
+
+
+async def test_an_event_kafka_refuses_is_marked_with_the_error_and_holds_the_ones_after_it(
+    settings: StackSettings,
+) -> None:
+    """A row Kafka will not take (here: over the producer's 1 MiB request limit) is retried, not
+    dropped: the rows before it go, it records attempts and the error, later rows wait so key order
+    holds, and the failure is counted. Once an operator deals with the row, the rest leave in order."""
+    await ensure_topics(settings.hlm360_kafka_bootstrap_servers, (ACK_TOPIC,))
+    cycle_id = uuid4()
+    async with scratch_database(settings, "relay_stuck_itest") as database_url:
+        engine = create_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.run_sync(SQLModel.metadata.create_all, tables=[OutboxMessage.__table__])
+        runtime = ServiceRuntime(ServiceSettings(
+            service_name="itest-relay", database_url=database_url,  # type: ignore[arg-type]
+            kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, http_port=0,
+            run_consumers=False, run_jobs=False, run_outbox_relay=False,
+        ))
+        await runtime.start()
+        try:
+            async with runtime.uow() as uow:
+                uow.emit(ProbeAcknowledged(producer="itest", cycle_id=cycle_id, value=1))
+                uow.emit(ProbeAcknowledged(producer="itest", cycle_id=cycle_id, value=2))
+                uow.emit(ProbeAcknowledged(producer="itest", cycle_id=cycle_id, value=3))
+                await uow.commit()
+            async with engine.begin() as connection:  # the second event becomes one Kafka refuses
+                await connection.execute(text(
+                    "UPDATE outbox SET payload = payload || repeat(' ', 2 * 1024 * 1024) "
+                    "WHERE id = (SELECT min(id) + 1 FROM outbox)"))
+            relay = OutboxRelay(session_factory(engine), runtime.broker, metrics=runtime.metrics)
+
+            async with TopicReader(settings.hlm360_kafka_bootstrap_servers, ACK_TOPIC) as acks:
+                for attempt in (1, 2):
+                    with pytest.raises(OutboxPublishFailed) as failed:
+                        await relay.publish_batch()
+                    assert failed.value.event_type == "ProbeAcknowledged"
+                    async with engine.connect() as connection:
+                        state = (await connection.execute(text(
+                            "SELECT published_at IS NOT NULL, attempts, last_error FROM outbox ORDER BY id"))).all()
+                    assert [(published, tries) for published, tries, _ in state] == [
+                        (True, 1), (False, attempt), (False, 0)]
+                    assert "MessageSizeTooLargeError" in state[1][2] and "cycle" not in state[1][2]
+                assert runtime.metrics.registry.get_sample_value(
+                    "hlm360_outbox_publish_failures_total", {"event_type": "ProbeAcknowledged"}) == 2
+
+                async with engine.begin() as connection:  # what an operator might do: drop the bad row
+                    await connection.execute(text("DELETE FROM outbox WHERE id = :id"),
+                                             {"id": failed.value.outbox_id})
+                assert await relay.publish_batch() == 1
+                found = await acks.wait_for(lambda r: r.key == str(cycle_id).encode(), count=2)
+            assert [json.loads(r.value)["value"] for r in found] == [1, 3]
+        finally:
+            await runtime.stop()
+            await engine.dispose()
