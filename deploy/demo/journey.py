@@ -215,6 +215,9 @@ def main() -> int:
           f"facilitator {s.get('facilitator_id')}")
     print(f"  calendar file:   {s.get('ics_path')}")
     print(f"  took {result.timings['session_booked']:.1f}s end to end")
+    print("  next: the report stays held from the participant until the session. Once it has started, the")
+    print("        facilitator records it completed on their page (link in their booking email); that releases")
+    print("        the report to the participant (shown end to end in tests/integration/test_session_release.py).")
     return 0
 
 
