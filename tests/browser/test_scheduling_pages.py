@@ -30,10 +30,11 @@ class LinkSecret(BaseSettings):
     scheduling_link_secret: str
 
 
-def signed_path(purpose: LinkPurpose, subject_id: UUID) -> str:
+def signed_path(purpose: LinkPurpose, subject_id: UUID, version: int = 1) -> str:
     prefix = {LinkPurpose.BOOKING: "book", LinkPurpose.FACILITATOR: "facilitator", LinkPurpose.LEAD: "lead"}[purpose]
     secret = LinkSecret().scheduling_link_secret.encode()  # type: ignore[call-arg]
-    return f"/{prefix}/{subject_id}/{link_signature(secret=secret, purpose=purpose, subject_id=subject_id)}"
+    signature = link_signature(secret=secret, purpose=purpose, subject_id=subject_id, version=version)
+    return f"/{prefix}/{subject_id}/{signature}"
 
 
 async def report_ready(settings: StackSettings) -> str:
@@ -183,6 +184,9 @@ async def test_regional_lead_register_callout_and_cpd(settings: StackSettings, p
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Test Facilitator {tag}")
     await assert_accessible(page)
     await snapshot(page, "scheduling-lead-facilitator")
+    # Their link is renewed (as if it had been forwarded): from now on only version 2 opens their page.
+    await page.get_by_role("button", name="Email the facilitator a new link").click()
+    await expect(page.locator(".nhsuk-notification-banner")).to_contain_text("Their previous link no longer works")
 
     # A call-out for a cohort peak.
     start = datetime.now(UTC).date() + timedelta(days=40)
@@ -207,7 +211,10 @@ async def test_regional_lead_register_callout_and_cpd(settings: StackSettings, p
     callout_url = page.url.split("?")[0]
 
     # The new facilitator volunteers; the lead sees it.
-    facilitator = settings.scheduling_url + signed_path(LinkPurpose.FACILITATOR, facilitator_id)
+    old_link = settings.scheduling_url + signed_path(LinkPurpose.FACILITATOR, facilitator_id)
+    await page.goto(old_link)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Link not recognised")
+    facilitator = settings.scheduling_url + signed_path(LinkPurpose.FACILITATOR, facilitator_id, version=2)
     await page.goto(facilitator)
     await page.get_by_role("link", name=f"Talent scheme {tag}: 15 participants").click()
     await page.get_by_label("How many feedback sessions can you offer?").fill("0")

@@ -1,6 +1,9 @@
 """Pure rules added for booking by the participant: local times across clock changes, signed links,
 conflicts by email domain, language, what a session may become, reminders and escalation."""
 
+import base64
+import hashlib
+import hmac
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -75,6 +78,22 @@ def test_links_are_signed_per_purpose_and_subject() -> None:
     assert not link_is_valid(secret=secret, purpose=LinkPurpose.BOOKING, subject_id=uuid4(), signature=signature)
     assert not link_is_valid(secret=b"j" * 32, purpose=LinkPurpose.BOOKING, subject_id=subject, signature=signature)
 
+
+def test_a_renewed_link_version_signs_differently_and_version_1_signs_as_links_always_did() -> None:
+    secret, subject = b"k" * 32, uuid4()
+    # version 1 is the HMAC of "purpose:id", as in links emailed before versions existed
+    before_versions = base64.urlsafe_b64encode(
+        hmac.new(secret, f"facilitator:{subject}".encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+    assert link_signature(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject) == before_versions
+    renewed = link_signature(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, version=2)
+    assert renewed != before_versions
+    assert link_is_valid(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, signature=renewed,
+                         version=2)
+    for version in (1, 3):
+        assert not link_is_valid(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject,
+                                 signature=renewed, version=version)
+    assert not link_is_valid(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject,
+                             signature=before_versions, version=2)
 
 # --- matching --------------------------------------------------------------------------------------
 

@@ -5,8 +5,10 @@ from scheduling.config import Settings
 from shared.service import cli
 
 if len(sys.argv) > 1 and sys.argv[1] == "links":
-    from scheduling.links import print_links
+    from scheduling.links import print_links, renew
 
+    if sys.argv[2:3] == ["renew"]:
+        raise SystemExit(renew(Settings(), sys.argv[3:]))  # type: ignore[call-arg]
     print_links(Settings())  # type: ignore[call-arg]
     raise SystemExit(0)
 

@@ -413,12 +413,15 @@ class LinkPurpose(StrEnum):
     LEAD = "lead"
 
 
-def link_signature(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID) -> str:
-    """HMAC-SHA256 over purpose and id: 256 bits, never stored, not transferable between purposes."""
-    digest = hmac.new(secret, f"{purpose.value}:{subject_id}".encode(), hashlib.sha256).digest()
+def link_signature(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID, version: int = 1) -> str:
+    """HMAC-SHA256 over purpose, id and the subject's link version: 256 bits, never stored, not
+    transferable between purposes. Renewing a facilitator's or lead's link raises the version, so
+    the old link stops working (version 1 signs as links always did, so links already sent work)."""
+    signed = f"{purpose.value}:{subject_id}" + (f":{version}" if version != 1 else "")
+    digest = hmac.new(secret, signed.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def link_is_valid(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID, signature: str) -> bool:
-    expected = link_signature(secret=secret, purpose=purpose, subject_id=subject_id)
+def link_is_valid(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID, signature: str, version: int = 1) -> bool:
+    expected = link_signature(secret=secret, purpose=purpose, subject_id=subject_id, version=version)
     return hmac.compare_digest(expected.encode(), signature.encode())

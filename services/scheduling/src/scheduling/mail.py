@@ -25,6 +25,7 @@ SUBJECTS: dict[str, str] = {
     "session_cancelled": "Feedback session cancelled: {when}",
     "session_reminder": "Reminder: feedback session {when}",
     "escalation": "A participant has not booked their feedback session",
+    "new_link": "Your new personal link for HLM 360 feedback sessions",
 }
 
 

@@ -64,6 +64,7 @@ DONE_MESSAGES = {
     "callout": "The call-out has been published to facilitators in your region.",
     "cpd": "The CPD event has been published to facilitators in your region.",
     "attendance": "Attendance has been recorded.",
+    "new_link": "A new personal link has been emailed to the facilitator. Their previous link no longer works.",
 }
 
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
@@ -106,10 +107,10 @@ def not_recognised(settings: Settings) -> HTMLResponse:
                    status_code=404)
 
 
-def signed(settings: Settings, purpose: LinkPurpose, subject_id: UUID, signature: str) -> bool:
+def signed(settings: Settings, purpose: LinkPurpose, subject_id: UUID, signature: str, version: int = 1) -> bool:
     return len(signature) <= MAX_SIGNATURE and domain.link_is_valid(
         secret=settings.link_secret.get_secret_value().encode(), purpose=purpose, subject_id=subject_id,
-        signature=signature,
+        signature=signature, version=version,
     )
 
 
@@ -133,8 +134,10 @@ class SignedLink:
     base: str
 
 
-def _verified(settings: Settings, purpose: LinkPurpose, subject_id: UUID, signature: str) -> SignedLink:
-    if not signed(settings, purpose, subject_id, signature):
+def _verified(
+    settings: Settings, purpose: LinkPurpose, subject_id: UUID, signature: str, version: int = 1
+) -> SignedLink:
+    if not signed(settings, purpose, subject_id, signature, version):
         raise LinkNotRecognised
     prefix = {LinkPurpose.BOOKING: "book", LinkPurpose.FACILITATOR: "facilitator", LinkPurpose.LEAD: "lead"}[purpose]
     return SignedLink(id=subject_id, base=f"/{prefix}/{subject_id}/{signature}")
@@ -144,12 +147,30 @@ async def booking_link(cycle_id: UUID, signature: str, settings: Config) -> Sign
     return _verified(settings, LinkPurpose.BOOKING, cycle_id, signature)
 
 
-async def facilitator_link(facilitator_id: UUID, signature: str, settings: Config) -> SignedLink:
-    return _verified(settings, LinkPurpose.FACILITATOR, facilitator_id, signature)
+async def _link_version(
+    runtime: ServiceRuntime, table: type[Facilitator] | type[RegionalLead], subject_id: UUID
+) -> int:
+    """The subject's current link version (a renewed link's older versions no longer verify)."""
+    async with runtime.uow() as uow:
+        version = (await uow.session.execute(
+            select(col(table.link_version)).where(col(table.id) == subject_id))).scalar_one_or_none()
+    if version is None:
+        raise LinkNotRecognised
+    return int(version)
 
 
-async def lead_link(lead_id: UUID, signature: str, settings: Config) -> SignedLink:
-    return _verified(settings, LinkPurpose.LEAD, lead_id, signature)
+async def facilitator_link(facilitator_id: UUID, signature: str, settings: Config, runtime: Runtime) -> SignedLink:
+    if len(signature) > MAX_SIGNATURE:
+        raise LinkNotRecognised
+    version = await _link_version(runtime, Facilitator, facilitator_id)
+    return _verified(settings, LinkPurpose.FACILITATOR, facilitator_id, signature, version)
+
+
+async def lead_link(lead_id: UUID, signature: str, settings: Config, runtime: Runtime) -> SignedLink:
+    if len(signature) > MAX_SIGNATURE:
+        raise LinkNotRecognised
+    version = await _link_version(runtime, RegionalLead, lead_id)
+    return _verified(settings, LinkPurpose.LEAD, lead_id, signature, version)
 
 
 BookingLink = Annotated[SignedLink, Depends(booking_link)]
@@ -684,6 +705,11 @@ async def update_facilitator(link: LeadLink, facilitator_id: UUID, request: Requ
         lead = await _lead(uow, link)
         errors: forms.Errors = []
         try:
+            if values.get("form") == "link":
+                await registry.renew_facilitator_link(uow, lead=lead, facilitator_id=facilitator_id,
+                                                      settings=settings)
+                await uow.commit()
+                return redirect(base, done="new_link")
             if values.get("form") == "accreditation":
                 accreditation = forms.parse_accreditation(values, today=today(settings))
                 if isinstance(accreditation, list):

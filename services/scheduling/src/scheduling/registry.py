@@ -110,6 +110,14 @@ async def change_status(
     return cancelled
 
 
+async def renew_facilitator_link(
+    uow: UnitOfWork, *, lead: RegionalLead, facilitator_id: UUID, settings: Settings
+) -> None:
+    """The lead asks for a facilitator's new personal link (emailed to the facilitator; the old one stops)."""
+    facilitator = await facilitator_in_region(uow, lead=lead, facilitator_id=facilitator_id)
+    await usecases.renew_link(uow, facilitator, settings=settings)
+
+
 # --- availability ----------------------------------------------------------------------------------
 
 

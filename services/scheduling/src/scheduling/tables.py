@@ -7,7 +7,7 @@ constraints that make double booking impossible live in the database (see 0001_i
 from datetime import UTC, date, datetime
 from uuid import UUID
 
-from sqlalchemy import Boolean, Column, Date, DateTime, LargeBinary, String, Text, func
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, LargeBinary, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
@@ -44,6 +44,8 @@ class Facilitator(SQLModel, table=True):
     announced_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     # Only to avoid conflicts of interest (a participant is never matched with a facilitator they manage).
     line_manager_email: str | None = None
+    # Signed into their personal link (domain.link_signature); renewing the link raises it.
+    link_version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
 
     def rules_view(self) -> domain.Facilitator:
         return domain.Facilitator(
@@ -173,6 +175,7 @@ class RegionalLead(SQLModel, table=True):
     region: str
     name: str
     email: str
+    link_version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
 class OutgoingEmail(OutgoingEmailBase, table=True):

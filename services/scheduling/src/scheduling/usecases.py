@@ -18,6 +18,7 @@ from sqlalchemy import ARRAY, Boolean, DateTime, String, and_, exists, func, lit
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from scheduling import domain, ics, mail
@@ -94,13 +95,41 @@ class Links:
     secret: bytes
     base_url: str
 
-    def path(self, purpose: LinkPurpose, subject_id: UUID) -> str:
+    def path(self, purpose: LinkPurpose, subject_id: UUID, version: int = 1) -> str:
+        """`version`: the facilitator's or lead's `link_version` (booking links are always version 1)."""
         prefix = {LinkPurpose.BOOKING: "book", LinkPurpose.FACILITATOR: "facilitator", LinkPurpose.LEAD: "lead"}
-        signature = domain.link_signature(secret=self.secret, purpose=purpose, subject_id=subject_id)
+        signature = domain.link_signature(secret=self.secret, purpose=purpose, subject_id=subject_id, version=version)
         return f"/{prefix[purpose]}/{subject_id}/{signature}"
 
-    def url(self, purpose: LinkPurpose, subject_id: UUID) -> str:
-        return self.base_url.rstrip("/") + self.path(purpose, subject_id)
+    def url(self, purpose: LinkPurpose, subject_id: UUID, version: int = 1) -> str:
+        return self.base_url.rstrip("/") + self.path(purpose, subject_id, version)
+
+    def facilitator(self, facilitator: Facilitator) -> str:
+        return self.url(LinkPurpose.FACILITATOR, facilitator.id, facilitator.link_version)
+
+    def lead(self, lead: RegionalLead) -> str:
+        return self.url(LinkPurpose.LEAD, lead.id, lead.link_version)
+
+
+async def renew_link(uow: UnitOfWork, subject: Facilitator | RegionalLead, *, settings: Settings) -> str:
+    """Give a facilitator or regional lead a new personal link (e.g. the old one was forwarded or
+    lost): their link version goes up, so every older link stops working, and the new link is
+    emailed to them (never shown to whoever asked). Returns the new link."""
+    table = type(subject)
+    version = (await uow.session.execute(
+        update(table).where(col(table.id) == subject.id)
+        .values(link_version=col(table.link_version) + 1).returning(col(table.link_version))
+    )).scalar_one()
+    set_committed_value(subject, "link_version", version)
+    if isinstance(subject, Facilitator):
+        url, page, purpose = links(settings).facilitator(subject), "facilitator page", LinkPurpose.FACILITATOR
+    else:
+        url, page, purpose = links(settings).lead(subject), "regional lead page", LinkPurpose.LEAD
+    queue_email(uow, kind="new_link", to=subject.email, cycle_id=None,
+                context={"name": subject.name, "link": url, "page": page})
+    log.info("personal link renewed", extra={"link_purpose": purpose.value, "subject_id": str(subject.id),
+                                             "link_version": version})
+    return url
 
 
 def format_when(starts_at: datetime, ends_at: datetime, *, tz: ZoneInfo) -> str:
@@ -371,7 +400,7 @@ async def choose_slot(
         when = format_when(session.starts_at, session.ends_at, tz=tz)
         queue_email(uow, kind="booking_requested", to=facilitator.email, cycle_id=cycle_id, context={
             "facilitator": facilitator.name, "when": when, "mode": MODE_PHRASES[session.mode],
-            "link": links(settings).url(LinkPurpose.FACILITATOR, facilitator.id),
+            "link": links(settings).facilitator(facilitator),
         })
         if participant is not None and participant.email:
             queue_email(uow, kind="booking_pending", to=participant.email, cycle_id=cycle_id, context={
@@ -479,7 +508,7 @@ async def _notify_both(
                                                 "link_text": "Choose another time for your feedback session:"})
     queue_email(uow, kind=kind, to=facilitator.email, cycle_id=session.cycle_id, ics_content=content,
                 ics_method=method, context={**context, "recipient": facilitator.name,
-                                            "link": links(settings).url(LinkPurpose.FACILITATOR, facilitator.id),
+                                            "link": links(settings).facilitator(facilitator),
                                             "link_text": "Your facilitator page:"})
 
 
@@ -782,7 +811,7 @@ async def escalate_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetim
                 "participant_id": request.participant_id, "organisation": request.organisation,
                 "cycle_id": str(request.cycle_id), "since": f"{request.created_at.astimezone(tz):%-d %B %Y}",
                 "reason": request.unscheduled_reason or "",
-                "link": links(settings).url(LinkPurpose.LEAD, lead.id),
+                "link": links(settings).lead(lead),
             })
         request.escalated_at = now
         uow.session.add(request)
