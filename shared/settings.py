@@ -28,6 +28,8 @@ class ServiceSettings(BaseSettings):
     run_consumers: bool = True
     run_jobs: bool = True
     run_outbox_relay: bool = True
+    # The operators' JSON API (shared.web.admin): off unless a token is set.
+    admin_token: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod

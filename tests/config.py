@@ -24,6 +24,15 @@ class StackSettings(BaseSettings):
     ratings_url: str = "http://127.0.0.1:8102"
     reports_url: str = "http://127.0.0.1:8103"
     scheduling_url: str = "http://127.0.0.1:8104"
+    # deploy/local/stack.sh always writes them: the operators' API of the running services
+    invitations_admin_token: SecretStr
+    ratings_admin_token: SecretStr
+    reports_admin_token: SecretStr
+    scheduling_admin_token: SecretStr
+
+    def admin_headers(self, service: str) -> dict[str, str]:
+        token: SecretStr = getattr(self, f"{service}_admin_token")
+        return {"Authorization": f"Bearer {token.get_secret_value()}"}
 
 
 def load() -> StackSettings:

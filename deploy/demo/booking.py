@@ -9,6 +9,7 @@ import email
 import email.policy
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -53,6 +54,7 @@ async def book_session(
     cycle_id: UUID,
     participant_email: str,
     timeout: float,
+    admin_headers: Mapping[str, str],
 ) -> dict[str, Any]:
     """Book the first offered time from the participant's booking email; return the session as the API shows it."""
     deadline = time.monotonic() + timeout
@@ -70,7 +72,8 @@ async def book_session(
         raise RuntimeError(f"booking the first offered time failed with HTTP {chosen.status_code}")
 
     async def session() -> dict[str, Any] | None:
-        response = await http.get(f"{scheduling_url}/api/sessions", params={"cycle_id": str(cycle_id)})
+        response = await http.get(f"{scheduling_url}/api/sessions", params={"cycle_id": str(cycle_id)},
+                                  headers=admin_headers)
         if response.status_code != 200:
             return None
         found: dict[str, Any] = response.json()

@@ -47,6 +47,13 @@ class JourneySettings(BaseSettings):
     reports_url: str = "http://127.0.0.1:8103"
     scheduling_url: str = "http://127.0.0.1:8104"
     invitations_database_url: SecretStr | None = None
+    # The operators' API of reports and scheduling (written by deploy/local/stack.sh).
+    reports_admin_token: SecretStr
+    scheduling_admin_token: SecretStr
+
+
+def bearer(token: SecretStr) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token.get_secret_value()}"}
 
 
 @dataclass
@@ -138,7 +145,7 @@ async def run_journey(
 ) -> JourneyResult:
     """One 360 from request to booked session. The participant chooses `facilitator_id` (default: the
     first London facilitator scheduling lists); `management_line` adds emails to their management line."""
-    settings = settings or JourneySettings()
+    settings = settings or JourneySettings()  # type: ignore[call-arg]
     started = time.monotonic()
     tag = uuid4().hex[:8]
     cycle_id = cycle_id or uuid4()
@@ -184,7 +191,8 @@ async def run_journey(
         log("all ten raters submitted the questionnaire")
 
         async def report() -> dict[str, Any] | None:
-            r = await http.get(f"{settings.reports_url}/api/cycles/{cycle_id}/report")
+            r = await http.get(f"{settings.reports_url}/api/cycles/{cycle_id}/report",
+                               headers=bearer(settings.reports_admin_token))
             return r.json() if r.status_code == 200 else None
 
         result.report = await _poll(report, timeout=timeout, what="the report")
@@ -197,6 +205,7 @@ async def run_journey(
             cycle_id=cycle_id,
             participant_email=participant,
             timeout=timeout,
+            admin_headers=bearer(settings.scheduling_admin_token),
         )
         result.timings["session_booked"] = time.monotonic() - started
     return result
@@ -207,7 +216,7 @@ def main() -> int:
     print()
     print("HLM 360 demo journey complete")
     print(f"  cycle:           {result.cycle_id}")
-    print(f"  emails:          {JourneySettings().hlm360_mail_dir}")
+    print(f"  emails:          {JourneySettings().hlm360_mail_dir}")  # type: ignore[call-arg]
     print(f"  report (PDF):    {result.report.get('pdf_path')}")
     print(f"  report (HTML):   {result.report.get('html_path')}")
     s = result.session

@@ -70,7 +70,7 @@ async def generated_report(
     await publish(settings, opened, *ratings, closed)
 
     async def located() -> UUID | None:
-        async with httpx.AsyncClient(base_url=settings.reports_url) as http:
+        async with httpx.AsyncClient(base_url=settings.reports_url, headers=settings.admin_headers("reports")) as http:
             response = await http.get(f"/api/cycles/{cycle_id}/report")
         return UUID(response.json()["report_id"]) if response.status_code == 200 else None
 

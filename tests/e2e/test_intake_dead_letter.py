@@ -54,7 +54,8 @@ async def test_malformed_and_refused_requests_are_dead_lettered_and_a_valid_one_
 
     async def opened() -> bool:
         async with httpx.AsyncClient() as http:
-            return (await http.get(f"{settings.invitations_url}/api/cycles/{valid.cycle_id}")).status_code == 200
+            return (await http.get(f"{settings.invitations_url}/api/cycles/{valid.cycle_id}",
+                                   headers=settings.admin_headers("invitations"))).status_code == 200
 
     assert await eventually(opened, timeout=30, what="the valid request after the bad ones")
 

@@ -89,13 +89,20 @@ async def test_engine(test_database_url: str) -> AsyncIterator[AsyncEngine]:
 
 class ServiceUnderTest:
     """One service running in-process on its own fresh database and its own consumer groups,
-    against the real Kafka: use `client` for HTTP and `runtime` for its unit of work."""
+    against the real Kafka: use `client` for HTTP as the public, `admin` for the operators' API
+    (sends the service's admin token), and `runtime` for its unit of work."""
 
     def __init__(self, app: FastAPI, runtime: ServiceRuntime, database_url: str) -> None:
         self.app = app
         self.runtime = runtime
         self.database_url = database_url
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        transport = httpx.ASGITransport(app=app)
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        token = runtime.settings.admin_token
+        self.admin = httpx.AsyncClient(
+            transport=transport, base_url="http://testserver",
+            headers={"Authorization": f"Bearer {token.get_secret_value()}"} if token else {},
+        )
 
 
 @asynccontextmanager
@@ -114,10 +121,11 @@ async def running_service(
             consumer_group_prefix=f"itest-{name}-{uuid.uuid4().hex[:8]}",
             consumer_retry_backoff_seconds=0.1,
             outbox_poll_seconds=0.1,
-            **overrides,
+            **{"admin_token": f"itest-admin-{uuid.uuid4().hex}", **overrides},
         )
         app = module.create_app(settings)
         async with app.router.lifespan_context(app):
             service = ServiceUnderTest(app, app.state.runtime, database_url)
             yield service
             await service.client.aclose()
+            await service.admin.aclose()

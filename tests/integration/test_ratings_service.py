@@ -87,7 +87,7 @@ async def publish(service: ServiceUnderTest, *events: Event) -> None:
 
 
 async def cycle_state(service: ServiceUnderTest, cycle_id: UUID) -> dict[str, Any] | None:
-    response = await service.client.get(f"/api/cycles/{cycle_id}")
+    response = await service.admin.get(f"/api/cycles/{cycle_id}")
     return response.json() if response.status_code == 200 else None
 
 
@@ -217,13 +217,14 @@ async def test_an_early_close_by_event_and_by_the_api_is_idempotent(ratings: Ser
     )
     state = await wait_for_state(ratings, by_event, lambda s: s["status"] == "closed", what="closed by event")
     await wait_for_state(ratings, by_api, lambda s: s["status"] == "open", what="second cycle recorded")
-    first = await ratings.client.post(f"/api/cycles/{by_api}/close")
-    again = await ratings.client.post(f"/api/cycles/{by_api}/close")
+    assert (await ratings.client.post(f"/api/cycles/{by_api}/close")).status_code == 401, "the admin token is needed"
+    first = await ratings.admin.post(f"/api/cycles/{by_api}/close")
+    again = await ratings.admin.post(f"/api/cycles/{by_api}/close")
 
     assert state["close_reason"] == "closed_early"
     assert (first.json()["status"], first.json()["close_reason"]) == ("closed", "closed_early")
     assert again.json() == first.json()
-    assert (await ratings.client.post(f"/api/cycles/{uuid4()}/close")).status_code == 404
+    assert (await ratings.admin.post(f"/api/cycles/{uuid4()}/close")).status_code == 404
 
     async def one_each() -> bool:
         return (

@@ -88,7 +88,7 @@ async def query(service: ServiceUnderTest, sql: str, *args: Any) -> list[asyncpg
 
 
 async def report_row(service: ServiceUnderTest, cycle_id: UUID) -> dict[str, Any] | None:
-    response = await service.client.get(f"/api/cycles/{cycle_id}/report")
+    response = await service.admin.get(f"/api/cycles/{cycle_id}/report")
     return response.json() if response.status_code == 200 else None
 
 

@@ -230,7 +230,7 @@ async def test_report_on_kafka_emails_a_booking_link_and_the_participant_books_o
         booked = await service.client.get(chosen.headers["location"])
         assert "Your feedback session is booked" in booked.text
 
-        api = (await service.client.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
+        api = (await service.admin.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
         assert api["status"] == "booked" and api["facilitator_id"] == str(near)
         assert set(api) >= {"id", "cycle_id", "facilitator_id", "starts_at", "ends_at", "mode", "status", "ics_path"}
         assert Path(api["ics_path"]).read_bytes().startswith(b"BEGIN:VCALENDAR")
@@ -414,12 +414,12 @@ async def test_a_booked_facilitator_who_joins_the_line_puts_the_cycle_on_the_att
     await applied(service, changed)
 
     async def listed() -> dict[str, Any] | None:
-        rows = (await service.client.get("/api/unscheduled")).json()
+        rows = (await service.admin.get("/api/unscheduled")).json()
         return next((r for r in rows if r["cycle_id"] == str(cycle_id)), None)
 
     flagged = await listed()
     assert flagged is not None and flagged["reason"] == usecases.BOOKED_ACROSS_THE_LINE
-    api = (await service.client.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
+    api = (await service.admin.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
     assert (api["id"], api["status"]) == (str(session.id), "booked"), "the booking stands until someone cancels it"
     lead_page = usecases.links(config(service)).path(LinkPurpose.LEAD, LONDON_LEAD)
     assert "The booked facilitator is now in the participant&#39;s management line" in (
@@ -564,7 +564,7 @@ async def test_nobody_speaking_the_preferred_language_leaves_the_cycle_unschedul
     english = await add_facilitator(service, languages=("en",))
     await add_slot(service, english, monday_in(2))
     cycle_id = await open_booking(service, preferred_language="cy")
-    (row,) = [r for r in (await service.client.get("/api/unscheduled")).json() if r["cycle_id"] == str(cycle_id)]
+    (row,) = [r for r in (await service.admin.get("/api/unscheduled")).json() if r["cycle_id"] == str(cycle_id)]
     assert "no facilitator who speaks Welsh" in row["reason"]
     assert [m.kind for m in await emails(service, cycle_id)] == []
 
@@ -656,7 +656,7 @@ async def test_nothing_to_offer_is_kept_for_retry_and_offered_when_times_appear(
             outcome = await usecases.request_booking(uow, report, settings=config(service), now=datetime.now(UTC))
             await uow.commit()
         assert outcome is usecases.Outcome.UNSCHEDULED
-    (row,) = [r for r in (await service.client.get("/api/unscheduled")).json() if r["cycle_id"] == str(cycle_id)]
+    (row,) = [r for r in (await service.admin.get("/api/unscheduled")).json() if r["cycle_id"] == str(cycle_id)]
     assert row["report_id"] == str(report.report_id) and row["reason"].startswith("no free slot")
     assert row["attempts"] >= 2 and row["first_seen_at"] <= row["last_attempt_at"]
     assert [m.kind for m in await emails(service, cycle_id)] == []
@@ -668,7 +668,7 @@ async def test_nothing_to_offer_is_kept_for_retry_and_offered_when_times_appear(
         return found or None
 
     await eventually(offered, what="the retry job to email the booking link")
-    assert cycle_id not in {UUID(row["cycle_id"]) for row in (await service.client.get("/api/unscheduled")).json()}
+    assert cycle_id not in {UUID(row["cycle_id"]) for row in (await service.admin.get("/api/unscheduled")).json()}
 
 
 # --- no double booking -----------------------------------------------------------------------------
@@ -792,7 +792,7 @@ async def test_facilitator_confirmation_mode(settings: StackSettings, tmp_path: 
         assert confirmed.status_code == 303
         again = await service.client.post(f"{page}/sessions/{session.id}", data={"action": "confirm"})
         assert again.status_code == 409 and "needs no confirmation" in again.text
-        api = (await service.client.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
+        api = (await service.admin.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
         assert api["status"] == "booked"
         assert [e["session_id"] for e in await outbox(service, "FeedbackSessionScheduled")] == [str(session.id)]
         invitations = [m for m in await emails(service, cycle_id) if m.kind == "session_booked"]
@@ -825,7 +825,7 @@ async def test_completion_emits_feedback_session_completed(settings: StackSettin
     completed = json.loads(record.value)
     assert completed["outcome"] == "completed" and completed["report_id"] == str(session.report_id)
     assert completed["session_id"] == str(session.id) and completed["facilitator_id"] == str(facilitator)
-    api = (await service.client.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
+    api = (await service.admin.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
     assert api["status"] == "completed"
 
 
@@ -902,7 +902,7 @@ async def test_seeded_facilitators_are_announced_once_and_lapse_keeps_bookings(s
                                                  now=datetime.now(UTC))
         await uow.commit()
     assert cancelled == 1
-    api = (await service.client.get("/api/sessions", params={"cycle_id": str(session.cycle_id)})).json()
+    api = (await service.admin.get("/api/sessions", params={"cycle_id": str(session.cycle_id)})).json()
     assert api["status"] == "cancelled"
     assert [e["status"] for e in await outbox(service, "FacilitatorStatusChanged")
             if e["facilitator_id"] == str(facilitator)] == ["lapsed", "suspended"]

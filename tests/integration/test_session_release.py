@@ -176,9 +176,9 @@ async def test_completing_the_session_releases_the_report_to_the_participant(
 
     own = await reports.client.get(participant_link(report_id))
     assert own.status_code == 200 and "Your feedback conversation" in own.text
-    api = (await scheduling.client.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
+    api = (await scheduling.admin.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
     assert api["status"] == "completed"
-    located = (await reports.client.get(f"/api/cycles/{cycle_id}/report")).json()
+    located = (await reports.admin.get(f"/api/cycles/{cycle_id}/report")).json()
     assert located["released"] is True
 
 

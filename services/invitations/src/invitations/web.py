@@ -43,6 +43,7 @@ from shared.db import UnitOfWork
 from shared.errors import Rejected
 from shared.service import ServiceRuntime, runtime_of
 from shared.web import RateLimiter, page_templates
+from shared.web.admin import Admin
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -137,7 +138,7 @@ async def _open(
 
 
 @router.get("/api/cycles/{cycle_id}")
-async def cycle_progress(cycle_id: UUID, runtime: Runtime) -> CycleProgress:
+async def cycle_progress(cycle_id: UUID, _: Admin, runtime: Runtime) -> CycleProgress:
     async with runtime.uow() as uow:
         cycle = await uow.session.get(Cycle, cycle_id)
         if cycle is None:

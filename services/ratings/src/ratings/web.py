@@ -32,6 +32,7 @@ from shared.contracts.vocabulary import RaterGroup
 from shared.questionnaire import ItemBank
 from shared.service import ServiceRuntime, runtime_of
 from shared.web import RateLimiter
+from shared.web.admin import Admin
 
 router = APIRouter()
 
@@ -439,7 +440,7 @@ def cycle_state(summary: CycleSummary) -> CycleState:
 
 
 @router.get("/api/cycles/{cycle_id}")
-async def get_cycle(cycle_id: UUID, runtime: Runtime) -> CycleState:
+async def get_cycle(cycle_id: UUID, _: Admin, runtime: Runtime) -> CycleState:
     async with runtime.uow() as uow:
         summary = await usecases.cycle_summary(uow, cycle_id=cycle_id)
     if summary is None:
@@ -448,7 +449,7 @@ async def get_cycle(cycle_id: UUID, runtime: Runtime) -> CycleState:
 
 
 @router.post("/api/cycles/{cycle_id}/close")
-async def close_cycle(cycle_id: UUID, runtime: Runtime) -> CycleState:
+async def close_cycle(cycle_id: UUID, _: Admin, runtime: Runtime) -> CycleState:
     async with runtime.uow() as uow:
         summary = await usecases.close_cycle_early(uow, cycle_id=cycle_id, now=now())
         if summary is None:

@@ -19,8 +19,6 @@ class Settings(ServiceSettings, MailSettings):
     output_dir: Path = Path(".local/reports")
     # Signed download links (HMAC-SHA256); no default: each deployment sets its own secret.
     link_secret: SecretStr
-    # Admin API (cohort reports, resending links) is disabled unless a token is set.
-    admin_token: SecretStr | None = None
     facilitator_link_days_after_session: int = 7
     participant_link_days: int = 28
     cohort_link_days: int = 28

@@ -3,12 +3,11 @@ report, programme cohort reports, and the admin API (disabled unless an admin to
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy import select
@@ -27,6 +26,7 @@ from reports.render import (
 from reports.tables import Report
 from shared.service import ServiceRuntime, runtime_of
 from shared.web import RateLimiter, page_templates
+from shared.web.admin import Admin
 
 router = APIRouter()
 _pages = page_templates("reports")
@@ -98,7 +98,7 @@ class ReportLocation(BaseModel):
 
 
 @router.get("/api/cycles/{cycle_id}/report")
-async def report_of_cycle(cycle_id: UUID, runtime: Runtime) -> ReportLocation:
+async def report_of_cycle(cycle_id: UUID, _: Admin, runtime: Runtime) -> ReportLocation:
     """Where a cycle's report is (metadata only: the content is served through signed links)."""
     async with runtime.uow() as uow:
         row = (
@@ -242,16 +242,6 @@ async def cohort_pdf(token: str, request: Request, runtime: Runtime, settings: C
 # --- admin API -------------------------------------------------------------------------------------
 
 
-def require_admin(settings: Config, authorization: Annotated[str | None, Header()] = None) -> None:
-    expected = settings.admin_token.get_secret_value() if settings.admin_token else None
-    if expected is None:
-        raise HTTPException(status_code=403, detail="the admin API is disabled (REPORTS_ADMIN_TOKEN is not set)")
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(status_code=401, detail="a valid admin token is required")
-
-
-Admin = Annotated[None, Depends(require_admin)]
 
 
 class CohortRequest(BaseModel):

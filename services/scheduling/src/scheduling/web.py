@@ -12,6 +12,7 @@ from sqlmodel import col
 from scheduling import domain, usecases
 from scheduling.tables import BookingRequest, Facilitator
 from shared.service import ServiceRuntime, runtime_of
+from shared.web.admin import Admin
 
 router = APIRouter()
 
@@ -71,7 +72,7 @@ async def list_facilitators(runtime: Annotated[ServiceRuntime, Depends(runtime_o
 
 @router.get("/api/sessions")
 async def session_of_cycle(
-    cycle_id: Annotated[UUID, Query()], runtime: Annotated[ServiceRuntime, Depends(runtime_of)]
+    cycle_id: Annotated[UUID, Query()], _: Admin, runtime: Annotated[ServiceRuntime, Depends(runtime_of)]
 ) -> SessionPublic:
     """The cycle's live session (requested, booked, completed or no-show), else its last cancelled one."""
     async with runtime.uow() as uow:
@@ -82,7 +83,9 @@ async def session_of_cycle(
 
 
 @router.get("/api/unscheduled")
-async def unscheduled_cycles(runtime: Annotated[ServiceRuntime, Depends(runtime_of)]) -> list[UnscheduledPublic]:
+async def unscheduled_cycles(
+    _: Admin, runtime: Annotated[ServiceRuntime, Depends(runtime_of)]
+) -> list[UnscheduledPublic]:
     """Cycles with nothing offered yet, longest waiting first."""
     async with runtime.uow() as uow:
         rows = await uow.session.execute(
