@@ -800,6 +800,55 @@ async def test_facilitator_confirmation_mode(settings: StackSettings, tmp_path: 
         await quiesce(service)
 
 
+async def lapse(service: ServiceUnderTest, now: datetime, settings: Settings | None = None) -> int:
+    async with service.runtime.uow() as uow:
+        lapsed = await usecases.lapse_unconfirmed_requests(uow, settings=settings or config(service), now=now)
+        await uow.commit()
+    return lapsed
+
+
+async def test_a_request_the_facilitator_leaves_unconfirmed_lapses_and_the_participant_chooses_again(
+    settings: StackSettings, tmp_path: Path
+) -> None:
+    async with running_service("scheduling", settings, link_secret=SECRET, output_dir=tmp_path,
+                               seed_availability=False, booking_confirmation="facilitator") as service:
+        facilitator = await add_facilitator(service)
+        slot = await add_slot(service, facilitator, monday_in(2))
+        cycle_id = await open_booking(service)
+        session = await book(service, cycle_id, slot)
+        assert session.status == "requested" and config(service).confirm_within_hours == 48
+        asked = session.created_at
+
+        assert await lapse(service, asked + timedelta(hours=47)) == 0, "still within 48 hours"
+        assert await lapse(service, asked + timedelta(hours=49)) == 1
+        assert await lapse(service, asked + timedelta(hours=50)) == 0, "once"
+        api = (await service.admin.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
+        assert api["status"] == "cancelled"
+        async with service.runtime.uow() as uow:
+            stored = await uow.session.get(FeedbackSession, session.id)
+            assert stored is not None and stored.cancelled_by == "not_confirmed"
+        sent = {m.kind: m for m in await emails(service, cycle_id)}
+        deadline = (asked + timedelta(hours=48)).astimezone(LONDON)  # sooner than a day before the start
+        assert (f"by {deadline:%H:%M} on {deadline:%A} {deadline.day} {deadline:%B %Y}. If it is not\nconfirmed by "
+                "then, the request is withdrawn") in sent["booking_requested"].body
+        assert booking_path(service, cycle_id) in sent["booking_lapsed"].body
+        assert usecases.links(config(service)).path(LinkPurpose.FACILITATOR, facilitator) in sent["request_lapsed"].body
+        assert sent["request_lapsed"].to_address.startswith("f.")
+        assert await outbox(service, "FeedbackSessionCancelled") == [], "a request was never a booked session"
+
+        page = usecases.links(config(service)).path(LinkPurpose.FACILITATOR, facilitator)
+        late = await service.client.post(f"{page}/sessions/{session.id}", data={"action": "confirm"})
+        assert late.status_code == 409
+        again = await book(service, cycle_id, slot)  # the time is free again
+        assert again.id != session.id and again.status == "requested"
+
+        # However long the facilitator may take, a request lapses a day before the session would start.
+        patient = config(service).model_copy(update={"confirm_within_hours": 10_000})
+        assert await lapse(service, again.starts_at - timedelta(hours=25), patient) == 0
+        assert await lapse(service, again.starts_at - timedelta(hours=23), patient) == 1
+        await quiesce(service)
+
+
 # --- outcome, reminders, escalation ----------------------------------------------------------------
 
 

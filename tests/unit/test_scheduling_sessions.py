@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from scheduling.config import Settings
 from scheduling.domain import (
     Facilitator,
     FacilitatorStatus,
@@ -171,3 +172,16 @@ def test_reminder_and_escalation_windows() -> None:
     assert not reminder_due(starts_at=starts, now=starts, hours_before=24)
     assert escalation_due(requested_at=NOW - timedelta(days=7), now=NOW, after_days=7)
     assert not escalation_due(requested_at=NOW - timedelta(days=6, hours=23), now=NOW, after_days=7)
+
+
+# --- settings ---------------------------------------------------------------------------------------
+
+
+def test_requests_must_lapse_after_the_nearest_bookable_time_would_open() -> None:
+    database = "postgresql+asyncpg://u:s3cret-pw@h/d"
+    with pytest.raises(ValueError, match=r"confirm_before_start_hours \(24\) must be less than min_notice_hours"):
+        Settings(database_url=database, link_secret="k" * 32,  # type: ignore[arg-type]
+                 booking_confirmation="facilitator", min_notice_hours=24, confirm_before_start_hours=24)
+    # Without confirmation nothing lapses, so any notice (0 in a test) is fine.
+    Settings(database_url=database, link_secret="k" * 32,  # type: ignore[arg-type]
+             booking_confirmation="automatic", min_notice_hours=0)

@@ -4,7 +4,7 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import MailSettings, ServiceSettings
@@ -27,6 +27,12 @@ class Settings(ServiceSettings, MailSettings):
     # Booking
     booking_confirmation: Literal["automatic", "facilitator"] = "automatic"
     min_notice_hours: int = 48
+    # With facilitator confirmation: a request not confirmed within `confirm_within_hours`, or by
+    # `confirm_before_start_hours` before it would start (whichever comes first), lapses: the time is
+    # freed and the participant is asked to choose again (job `lapse-unconfirmed`).
+    confirm_within_hours: float = Field(default=48.0, gt=0)
+    confirm_before_start_hours: float = Field(default=24.0, ge=0)
+    lapse_unconfirmed_seconds: float = 300.0
     offer_limit: int = 12
     slot_search_limit: int = 120
     conflict_rules: tuple[ConflictRule, ...] = ("organisation", "email_domain", "line")
@@ -53,3 +59,13 @@ class Settings(ServiceSettings, MailSettings):
     # Session emails carry the calendar invitation: keep retrying a temporary failure (at most
     # 10 minutes apart) rather than give up during an SMTP outage.
     mail_max_attempts: int | None = None
+
+    @model_validator(mode="after")
+    def _requests_can_be_confirmed(self) -> "Settings":
+        needs_confirmation = self.booking_confirmation == "facilitator"
+        if needs_confirmation and self.confirm_before_start_hours >= self.min_notice_hours:
+            raise ValueError(
+                f"confirm_before_start_hours ({self.confirm_before_start_hours:g}) must be less than "
+                f"min_notice_hours ({self.min_notice_hours}): otherwise a request for the nearest time lapses at once"
+            )
+        return self

@@ -63,6 +63,13 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
             await usecases.send_reminders(uow, settings=settings, now=datetime.now(UTC))
             await uow.commit()
 
+    @runtime.every(settings.lapse_unconfirmed_seconds, name="lapse-unconfirmed")
+    async def lapse_unconfirmed(runtime: ServiceRuntime) -> None:
+        """Withdraw session requests facilitators have not confirmed in time."""
+        async with runtime.uow() as uow:
+            await usecases.lapse_unconfirmed_requests(uow, settings=settings, now=datetime.now(UTC))
+            await uow.commit()
+
     @runtime.every(settings.escalation_poll_seconds, name="escalate-unbooked")
     async def escalate_unbooked(runtime: ServiceRuntime) -> None:
         """Tell regional leads about participants who have not booked in time."""

@@ -14,7 +14,7 @@ from typing import Literal
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ARRAY, Boolean, DateTime, String, and_, exists, func, literal_column, select, update
+from sqlalchemy import ARRAY, Boolean, DateTime, String, and_, exists, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -398,8 +398,11 @@ async def choose_slot(
         await _announce_booked(uow, session, request=request, settings=settings, now=now)
     else:
         when = format_when(session.starts_at, session.ends_at, tz=tz)
+        confirm_by = min(now + timedelta(hours=settings.confirm_within_hours),
+                         session.starts_at - timedelta(hours=settings.confirm_before_start_hours)).astimezone(tz)
         queue_email(uow, kind="booking_requested", to=facilitator.email, cycle_id=cycle_id, context={
             "facilitator": facilitator.name, "when": when, "mode": MODE_PHRASES[session.mode],
+            "confirm_by": f"{confirm_by:%H:%M} on {confirm_by:%A} {confirm_by.day} {confirm_by:%B %Y}",
             "link": links(settings).facilitator(facilitator),
         })
         if participant is not None and participant.email:
@@ -817,6 +820,47 @@ async def escalate_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetim
         uow.session.add(request)
     log.info("unbooked sessions escalated", extra={"count": len(waiting)})
     return len(waiting)
+
+
+async def lapse_unconfirmed_requests(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int = 50) -> int:
+    """Withdraw requests the facilitator has not confirmed in time (facilitator confirmation mode): within
+    `confirm_within_hours` of the request, or by `confirm_before_start_hours` before the start. The time
+    is freed, the participant asked to choose again and the facilitator told. Returns how many lapsed."""
+    rows = await uow.session.execute(
+        select(FeedbackSession)
+        .where(
+            col(FeedbackSession.status) == SessionStatus.REQUESTED.value,
+            or_(col(FeedbackSession.created_at) <= now - timedelta(hours=settings.confirm_within_hours),
+                col(FeedbackSession.starts_at) <= now + timedelta(hours=settings.confirm_before_start_hours)),
+        )
+        .order_by(col(FeedbackSession.created_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    sessions = list(rows.scalars())
+    tz = ZoneInfo(settings.timezone)
+    for session in sessions:
+        session.status = SessionStatus.CANCELLED.value
+        session.cancelled_by = "not_confirmed"
+        session.sequence += 1
+        session.updated_at = now
+        uow.session.add(session)
+        when = format_when(session.starts_at, session.ends_at, tz=tz)
+        participant = await uow.session.get(Participant, session.cycle_id)
+        if participant is not None and participant.email:
+            queue_email(uow, kind="booking_lapsed", to=participant.email, cycle_id=session.cycle_id, context={
+                "name": participant.name, "when": when,
+                "link": links(settings).url(LinkPurpose.BOOKING, session.cycle_id),
+            })
+        facilitator = await uow.session.get(Facilitator, session.facilitator_id)
+        if facilitator is not None:
+            queue_email(uow, kind="request_lapsed", to=facilitator.email, cycle_id=session.cycle_id, context={
+                "facilitator": facilitator.name, "when": when, "link": links(settings).facilitator(facilitator),
+            })
+        log.info("unconfirmed session request lapsed", extra={"cycle_id": str(session.cycle_id),
+                                                               "session_id": str(session.id)})
+    await uow.session.flush()
+    return len(sessions)
 
 
 async def send_reminders(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int = 50) -> int:
