@@ -852,6 +852,48 @@ async def test_a_request_the_facilitator_leaves_unconfirmed_lapses_and_the_parti
 # --- outcome, reminders, escalation ----------------------------------------------------------------
 
 
+async def test_a_session_without_an_outcome_is_chased_with_the_facilitator_then_the_lead(
+    service: ServiceUnderTest,
+) -> None:
+    facilitator = await add_facilitator(service)
+    cycle_id, done_cycle = await open_booking(service), await open_booking(service)
+    session = await book(service, cycle_id, await add_slot(service, facilitator, monday_in(2)))
+    done = await book(service, done_cycle, await add_slot(service, facilitator, monday_in(2, hour=14)))
+    async with service.runtime.uow() as uow:  # the other session's outcome is recorded: never chased
+        await usecases.record_outcome(uow, facilitator_id=facilitator, session_id=done.id, outcome="completed",
+                                      now=done.ends_at + timedelta(minutes=5))
+        await uow.commit()
+
+    async def chase(after_end: timedelta) -> tuple[int, int]:
+        async with service.runtime.uow() as uow:
+            chased = await usecases.chase_outcomes(uow, settings=config(service), now=session.ends_at + after_end)
+            await uow.commit()
+        return chased
+
+    assert await chase(timedelta(hours=23)) == (0, 0)
+    assert await chase(timedelta(hours=25)) == (1, 0)
+    assert await chase(timedelta(hours=26)) == (0, 0), "reminded once"
+    assert await chase(timedelta(days=7, hours=1)) == (0, 1)
+    assert await chase(timedelta(days=8)) == (0, 0), "told once"
+
+    sent = {m.kind: m for m in await emails(service, cycle_id)}
+    links = usecases.links(config(service))
+    reminder, escalation = sent["outcome_reminder"], sent["outcome_escalation"]
+    assert reminder.to_address.startswith("f.") and links.path(LinkPurpose.FACILITATOR, facilitator) in reminder.body
+    assert escalation.to_address == "london.lead@hlm360.example.nhs.uk"
+    assert links.path(LinkPurpose.LEAD, LONDON_LEAD) in escalation.body
+    assert f"P-{cycle_id.hex[:6]}" in escalation.body and "still held" in escalation.body
+    assert not [m for m in await emails(service, done_cycle) if m.kind.startswith("outcome_")]
+
+    # Recording the outcome late still works and releases the report as usual.
+    async with service.runtime.uow() as uow:
+        await usecases.record_outcome(uow, facilitator_id=facilitator, session_id=session.id, outcome="completed",
+                                      now=session.ends_at + timedelta(days=8))
+        await uow.commit()
+    assert [e["session_id"] for e in await outbox(service, "FeedbackSessionCompleted")
+            if e["cycle_id"] == str(cycle_id)] == [str(session.id)]
+
+
 async def test_completion_emits_feedback_session_completed(settings: StackSettings, service: ServiceUnderTest) -> None:
     facilitator = await add_facilitator(service)
     slot = await add_slot(service, facilitator, monday_in(2))

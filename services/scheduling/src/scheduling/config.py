@@ -45,6 +45,11 @@ class Settings(ServiceSettings, MailSettings):
     escalation_poll_seconds: float = 300.0
     reminder_hours_before: int = 24
     reminder_poll_seconds: float = 300.0
+    # A booked session with no outcome recorded: remind the facilitator this many hours after it
+    # ends, and tell the regional lead this many days after (job `chase-outcomes`).
+    outcome_reminder_hours: float = Field(default=24.0, gt=0)
+    outcome_escalate_days: float = Field(default=7.0, gt=0)
+    chase_outcomes_seconds: float = 300.0
 
     # Availability of the seeded facilitators (demo and fresh machines)
     seed_availability: bool = True

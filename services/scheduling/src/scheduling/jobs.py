@@ -63,6 +63,13 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
             await usecases.send_reminders(uow, settings=settings, now=datetime.now(UTC))
             await uow.commit()
 
+    @runtime.every(settings.chase_outcomes_seconds, name="chase-outcomes")
+    async def chase_outcomes(runtime: ServiceRuntime) -> None:
+        """Remind facilitators (then tell leads) about ended sessions with no outcome recorded."""
+        async with runtime.uow() as uow:
+            await usecases.chase_outcomes(uow, settings=settings, now=datetime.now(UTC))
+            await uow.commit()
+
     @runtime.every(settings.lapse_unconfirmed_seconds, name="lapse-unconfirmed")
     async def lapse_unconfirmed(runtime: ServiceRuntime) -> None:
         """Withdraw session requests facilitators have not confirmed in time."""

@@ -27,6 +27,8 @@ SUBJECTS: dict[str, str] = {
     "session_cancelled": "Feedback session cancelled: {when}",
     "session_reminder": "Reminder: feedback session {when}",
     "escalation": "A participant has not booked their feedback session",
+    "outcome_reminder": "Please record the outcome of the feedback session on {when}",
+    "outcome_escalation": "A feedback session outcome has not been recorded",
     "new_link": "Your new personal link for HLM 360 feedback sessions",
 }
 

@@ -97,6 +97,10 @@ class FeedbackSession(SQLModel, table=True):
     outcome_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     cancelled_by: str | None = None
     reminder_sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # A booked session whose outcome is not recorded after it ends: the facilitator is reminded, then
+    # the regional lead told (the participant's report stays held until the outcome). Migration 0011.
+    outcome_reminder_sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    outcome_escalated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     created_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )

@@ -822,6 +822,59 @@ async def escalate_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetim
     return len(waiting)
 
 
+async def chase_outcomes(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int = 50) -> tuple[int, int]:
+    """Booked sessions that ended without an outcome (the participant's report stays held until one is
+    recorded): remind the facilitator `outcome_reminder_hours` after the end, once; tell the region's
+    lead `outcome_escalate_days` after, once. Returns (reminded, escalated)."""
+    booked = col(FeedbackSession.status) == SessionStatus.BOOKED.value
+    tz = ZoneInfo(settings.timezone)
+    to_remind = list((await uow.session.execute(
+        select(FeedbackSession)
+        .where(booked, col(FeedbackSession.outcome_reminder_sent_at).is_(None),
+               col(FeedbackSession.ends_at) <= now - timedelta(hours=settings.outcome_reminder_hours))
+        .order_by(col(FeedbackSession.ends_at)).limit(limit).with_for_update(skip_locked=True)
+    )).scalars())
+    for session in to_remind:
+        facilitator = await uow.session.get(Facilitator, session.facilitator_id)
+        if facilitator is not None:
+            queue_email(uow, kind="outcome_reminder", to=facilitator.email, cycle_id=session.cycle_id, context={
+                "facilitator": facilitator.name, "when": format_when(session.starts_at, session.ends_at, tz=tz),
+                "link": links(settings).facilitator(facilitator),
+            })
+        session.outcome_reminder_sent_at = now
+        uow.session.add(session)
+
+    to_escalate = list((await uow.session.execute(
+        select(FeedbackSession, BookingRequest)
+        .join(BookingRequest, col(BookingRequest.cycle_id) == col(FeedbackSession.cycle_id))
+        .where(booked, col(FeedbackSession.outcome_escalated_at).is_(None),
+               col(FeedbackSession.ends_at) <= now - timedelta(days=settings.outcome_escalate_days))
+        .order_by(col(FeedbackSession.ends_at)).limit(limit).with_for_update(of=FeedbackSession, skip_locked=True)
+    )).all())
+    leads = {lead.id: lead for lead in (await uow.session.execute(select(RegionalLead))).scalars()
+             } if to_escalate else {}
+    by_region = {lead.region: lead.id for lead in leads.values()}
+    for session, request in to_escalate:
+        lead_id = domain.lead_for_region(request.region, by_region)
+        facilitator = await uow.session.get(Facilitator, session.facilitator_id)
+        if lead_id is None:
+            log.warning("no regional lead for the region; missing outcome not escalated",
+                        extra={"cycle_id": str(session.cycle_id), "session_id": str(session.id)})
+        else:
+            lead = leads[lead_id]
+            queue_email(uow, kind="outcome_escalation", to=lead.email, cycle_id=session.cycle_id, context={
+                "lead": lead.name, "region": lead.region, "days": (now - session.ends_at).days,
+                "participant_id": request.participant_id, "cycle_id": str(session.cycle_id),
+                "when": format_when(session.starts_at, session.ends_at, tz=tz),
+                "facilitator": facilitator.name if facilitator else "unknown", "link": links(settings).lead(lead),
+            })
+        session.outcome_escalated_at = now
+        uow.session.add(session)
+    if to_remind or to_escalate:
+        log.info("missing session outcomes chased", extra={"reminded": len(to_remind), "escalated": len(to_escalate)})
+    return len(to_remind), len(to_escalate)
+
+
 async def lapse_unconfirmed_requests(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int = 50) -> int:
     """Withdraw requests the facilitator has not confirmed in time (facilitator confirmation mode): within
     `confirm_within_hours` of the request, or by `confirm_before_start_hours` before the start. The time
