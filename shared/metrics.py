@@ -40,6 +40,19 @@ class ServiceMetrics:
         self.outbox_published = Counter(
             "hlm360_outbox_published_total", "Outbox rows published to Kafka.", registry=self.registry
         )
+        # "task", not "job": Prometheus gives every scraped series a `job` label (the service).
+        self.background_job_runs = Counter(
+            "hlm360_background_job_runs_total",
+            "Runs of each background job (task) by outcome: ok or failed (failed runs are retried next tick).",
+            ["task", "outcome"],
+            registry=self.registry,
+        )
+        self.background_job_last_success = Gauge(
+            "hlm360_background_job_last_success_timestamp_seconds",
+            "When each background job (task) last ran without error, as Unix time.",
+            ["task"],
+            registry=self.registry,
+        )
         self.outbox_publish_failures = Counter(
             "hlm360_outbox_publish_failures_total",
             "Failed attempts to publish an outbox row (it and the rows after it wait and are retried).",

@@ -126,6 +126,10 @@ class ServiceRuntime:
                 raise
             except Exception:
                 log.exception("background job failed", extra={"job": name})
+                self.metrics.background_job_runs.labels(task=name, outcome="failed").inc()
+            else:
+                self.metrics.background_job_runs.labels(task=name, outcome="ok").inc()
+                self.metrics.background_job_last_success.labels(task=name).set_to_current_time()
             await asyncio.sleep(seconds)
 
     async def healthy(self) -> bool:

@@ -342,3 +342,34 @@ async def test_an_event_kafka_refuses_is_marked_with_the_error_and_holds_the_one
         finally:
             await runtime.stop()
             await engine.dispose()
+
+
+async def test_background_jobs_are_counted_by_outcome_and_a_failure_does_not_stop_them(
+    settings: StackSettings,
+) -> None:
+    """Operators see each job's runs (ok / failed) and its last success; a failing run is logged,
+    counted, and the job runs again on its next tick."""
+    failures_to_come = [RuntimeError("first"), RuntimeError("second")]
+    async with scratch_database(settings, "jobs_itest") as database_url:
+        runtime = ServiceRuntime(ServiceSettings(
+            service_name="itest-jobs", database_url=database_url,  # type: ignore[arg-type]
+            kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, http_port=0,
+            run_consumers=False, run_outbox_relay=False,
+        ))
+
+        @runtime.every(0.05, name="flaky")
+        async def flaky(_: ServiceRuntime) -> None:
+            if failures_to_come:
+                raise failures_to_come.pop(0)
+
+        def sample(name: str, **labels: str) -> float:
+            return runtime.metrics.registry.get_sample_value(name, labels) or 0.0
+
+        await runtime.start()
+        try:
+            await eventually(lambda: sample("hlm360_background_job_runs_total", task="flaky", outcome="ok") >= 2,
+                             what="the job to run cleanly after two failures")
+        finally:
+            await runtime.stop()
+    assert sample("hlm360_background_job_runs_total", task="flaky", outcome="failed") == 2
+    assert sample("hlm360_background_job_last_success_timestamp_seconds", task="flaky") > 1.7e9
