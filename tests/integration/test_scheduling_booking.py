@@ -852,6 +852,31 @@ async def test_a_request_the_facilitator_leaves_unconfirmed_lapses_and_the_parti
 # --- outcome, reminders, escalation ----------------------------------------------------------------
 
 
+async def test_a_participant_who_has_not_chosen_a_time_is_reminded_once(service: ServiceUnderTest) -> None:
+    facilitator = await add_facilitator(service)
+    slot = await add_slot(service, facilitator, monday_in(2))
+    await add_slot(service, facilitator, monday_in(2, hour=14))
+    waiting, booked = await open_booking(service), await open_booking(service)
+    await book(service, booked, slot)
+    async with service.runtime.uow() as uow:
+        request = await uow.session.get(BookingRequest, waiting)
+        assert request is not None and request.offered_at is not None
+        offered = request.offered_at
+
+    async def remind(after: timedelta) -> int:
+        async with service.runtime.uow() as uow:
+            reminded = await usecases.remind_unbooked(uow, settings=config(service), now=offered + after)
+            await uow.commit()
+        return reminded
+
+    assert await remind(timedelta(days=2)) == 0
+    assert await remind(timedelta(days=3, hours=1)) == 1, "only the one still to choose"
+    assert await remind(timedelta(days=4)) == 0, "once"
+    (reminder,) = [m for m in await emails(service, waiting) if m.kind == "booking_reminder"]
+    assert booking_path(service, waiting) in reminder.body and "not chosen a time" in reminder.body
+    assert not [m for m in await emails(service, booked) if m.kind == "booking_reminder"]
+
+
 async def test_a_session_without_an_outcome_is_chased_with_the_facilitator_then_the_lead(
     service: ServiceUnderTest,
 ) -> None:

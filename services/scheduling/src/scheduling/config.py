@@ -42,6 +42,10 @@ class Settings(ServiceSettings, MailSettings):
     retry_unscheduled_seconds: float = 60.0
     retry_unscheduled_batch: int = 50
     escalate_after_days: float = 7.0
+    # A participant offered times who has not chosen one is reminded once, this many days after the
+    # offer (before the lead is told at `escalate_after_days`; job `remind-unbooked`).
+    booking_reminder_days: float = Field(default=3.0, gt=0)
+    remind_unbooked_seconds: float = 300.0
     escalation_poll_seconds: float = 300.0
     reminder_hours_before: int = 24
     reminder_poll_seconds: float = 300.0

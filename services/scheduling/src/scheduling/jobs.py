@@ -63,6 +63,13 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
             await usecases.send_reminders(uow, settings=settings, now=datetime.now(UTC))
             await uow.commit()
 
+    @runtime.every(settings.remind_unbooked_seconds, name="remind-unbooked")
+    async def remind_unbooked(runtime: ServiceRuntime) -> None:
+        """Remind participants who have not chosen a session time."""
+        async with runtime.uow() as uow:
+            await usecases.remind_unbooked(uow, settings=settings, now=datetime.now(UTC))
+            await uow.commit()
+
     @runtime.every(settings.chase_outcomes_seconds, name="chase-outcomes")
     async def chase_outcomes(runtime: ServiceRuntime) -> None:
         """Remind facilitators (then tell leads) about ended sessions with no outcome recorded."""

@@ -166,6 +166,8 @@ class BookingRequest(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now, sa_column=_tz_column(nullable=False))
     offered_at: datetime | None = Field(default=None, sa_column=_tz_column())
     escalated_at: datetime | None = Field(default=None, sa_column=_tz_column())
+    # The participant was reminded to choose a time (once; migration 0012).
+    booking_reminder_sent_at: datetime | None = Field(default=None, sa_column=_tz_column())
     unscheduled_reason: str | None = Field(default=None, sa_column=Column(Text))
     offer_attempts: int = 0  # attempts to offer that found nothing to offer
     last_offer_attempt_at: datetime | None = Field(default=None, sa_column=_tz_column())

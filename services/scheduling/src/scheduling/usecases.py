@@ -783,6 +783,33 @@ async def claim_unscheduled(uow: UnitOfWork, *, attempted_before: datetime) -> B
     return result.scalars().first()
 
 
+async def remind_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int = 50) -> int:
+    """Remind participants who were offered times `booking_reminder_days` ago and have not chosen
+    (no session requested or booked): once each. Returns how many were reminded."""
+    has_live = exists().where(col(FeedbackSession.cycle_id) == col(BookingRequest.cycle_id), LIVE)
+    rows = await uow.session.execute(
+        select(BookingRequest, Participant)
+        .join(Participant, col(Participant.cycle_id) == col(BookingRequest.cycle_id))
+        .where(col(BookingRequest.booking_reminder_sent_at).is_(None),
+               col(BookingRequest.offered_at) <= now - timedelta(days=settings.booking_reminder_days),
+               col(Participant.email).is_not(None), ~has_live)
+        .order_by(col(BookingRequest.offered_at))
+        .limit(limit)
+        .with_for_update(of=BookingRequest, skip_locked=True)
+    )
+    waiting = list(rows.all())
+    for request, participant in waiting:
+        assert participant.email is not None
+        queue_email(uow, kind="booking_reminder", to=participant.email, cycle_id=request.cycle_id, context={
+            "name": participant.name, "link": links(settings).url(LinkPurpose.BOOKING, request.cycle_id),
+        })
+        request.booking_reminder_sent_at = now
+        uow.session.add(request)
+    if waiting:
+        log.info("participants reminded to book", extra={"count": len(waiting)})
+    return len(waiting)
+
+
 async def escalate_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int = 50) -> int:
     """Tell the regional lead about participants with no session `escalate_after_days` after their report."""
     cutoff = now - timedelta(days=settings.escalate_after_days)
