@@ -66,12 +66,19 @@ async def scratch_database(stack: StackSettings, prefix: str) -> AsyncIterator[s
             await connection.execute(text(f'CREATE DATABASE "{database}"'))
         yield admin_url.rsplit("/", 1)[0] + "/" + database
     finally:
-        try:
-            async with admin.connect() as connection:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        except Exception as error:  # a leftover test database is harmless; a failed teardown hides results
-            warnings.warn(f"could not drop {database}: {error}", stacklevel=1)
+        # FORCE may not terminate an autovacuum worker busy on the new database (it is not ours to
+        # signal): it finishes quickly, so try again a few times.
+        for attempt in range(1, 6):
+            try:
+                async with admin.connect() as connection:
+                    await connection.execution_options(isolation_level="AUTOCOMMIT")
+                    await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+                break
+            except Exception as error:  # a leftover test database is harmless; a failed teardown hides results
+                if attempt == 5:
+                    warnings.warn(f"could not drop {database}: {error}", stacklevel=1)
+                else:
+                    await asyncio.sleep(0.5 * attempt)
         await admin.dispose()
 
 
