@@ -185,3 +185,17 @@ def test_requests_must_lapse_after_the_nearest_bookable_time_would_open() -> Non
     # Without confirmation nothing lapses, so any notice (0 in a test) is fine.
     Settings(database_url=database, link_secret="k" * 32,  # type: ignore[arg-type]
              booking_confirmation="automatic", min_notice_hours=0)
+
+
+def test_every_scheduling_job_is_registered() -> None:
+    from scheduling import jobs
+    from shared.service import ServiceRuntime
+
+    settings = Settings(database_url="postgresql+asyncpg://u:s3cret-pw@h/d", link_secret="k" * 32)  # type: ignore[arg-type]
+    runtime = ServiceRuntime(settings)
+    jobs.register(runtime, settings)
+    registered = {name for name, _, _ in runtime._jobs}  # what start() will run
+    assert registered == {
+        "announce-facilitators", "ensure-availability", "retry-unscheduled", "send-emails", "send-reminders",
+        "remind-unbooked", "chase-outcomes", "lapse-unconfirmed", "escalate-unbooked",
+    }

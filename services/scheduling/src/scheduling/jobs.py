@@ -1,9 +1,12 @@
 """Background jobs: announce facilitators, keep seeded diaries open, retry cycles with nothing to
-offer, send the mail outbox, remind before sessions, escalate unbooked sessions to regional leads."""
+offer, send the mail outbox, remind before sessions, remind participants to choose a time, chase
+missing outcomes, lapse unconfirmed requests, escalate unbooked sessions to regional leads."""
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from scheduling import mail, usecases
@@ -56,37 +59,27 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
 
     register_send_emails(runtime, OutgoingEmail, settings=settings, compose=compose)
 
-    @runtime.every(settings.reminder_poll_seconds, name="send-reminders")
-    async def send_reminders(runtime: ServiceRuntime) -> None:
-        """Queue reminders for sessions starting soon."""
+    # Jobs that are one use case in one transaction, at the time they run: (name, every, use case).
+    # Each use case claims its rows with FOR UPDATE SKIP LOCKED, so several instances may run them.
+    timed: list[tuple[str, float, TimedUseCase]] = [
+        ("send-reminders", settings.reminder_poll_seconds, usecases.send_reminders),  # sessions starting soon
+        ("remind-unbooked", settings.remind_unbooked_seconds, usecases.remind_unbooked),  # no time chosen yet
+        ("chase-outcomes", settings.chase_outcomes_seconds, usecases.chase_outcomes),  # ended, no outcome
+        ("lapse-unconfirmed", settings.lapse_unconfirmed_seconds, usecases.lapse_unconfirmed_requests),
+        ("escalate-unbooked", settings.escalation_poll_seconds, usecases.escalate_unbooked),  # tell the lead
+    ]
+    for name, seconds, use_case in timed:
+        runtime.every(seconds, name=name)(_in_one_transaction(use_case, settings))
+
+
+class TimedUseCase(Protocol):
+    async def __call__(self, uow: UnitOfWork, *, settings: Settings, now: datetime) -> object: ...
+
+
+def _in_one_transaction(use_case: TimedUseCase, settings: Settings) -> Callable[[ServiceRuntime], Awaitable[None]]:
+    async def job(runtime: ServiceRuntime) -> None:
         async with runtime.uow() as uow:
-            await usecases.send_reminders(uow, settings=settings, now=datetime.now(UTC))
+            await use_case(uow, settings=settings, now=datetime.now(UTC))
             await uow.commit()
 
-    @runtime.every(settings.remind_unbooked_seconds, name="remind-unbooked")
-    async def remind_unbooked(runtime: ServiceRuntime) -> None:
-        """Remind participants who have not chosen a session time."""
-        async with runtime.uow() as uow:
-            await usecases.remind_unbooked(uow, settings=settings, now=datetime.now(UTC))
-            await uow.commit()
-
-    @runtime.every(settings.chase_outcomes_seconds, name="chase-outcomes")
-    async def chase_outcomes(runtime: ServiceRuntime) -> None:
-        """Remind facilitators (then tell leads) about ended sessions with no outcome recorded."""
-        async with runtime.uow() as uow:
-            await usecases.chase_outcomes(uow, settings=settings, now=datetime.now(UTC))
-            await uow.commit()
-
-    @runtime.every(settings.lapse_unconfirmed_seconds, name="lapse-unconfirmed")
-    async def lapse_unconfirmed(runtime: ServiceRuntime) -> None:
-        """Withdraw session requests facilitators have not confirmed in time."""
-        async with runtime.uow() as uow:
-            await usecases.lapse_unconfirmed_requests(uow, settings=settings, now=datetime.now(UTC))
-            await uow.commit()
-
-    @runtime.every(settings.escalation_poll_seconds, name="escalate-unbooked")
-    async def escalate_unbooked(runtime: ServiceRuntime) -> None:
-        """Tell regional leads about participants who have not booked in time."""
-        async with runtime.uow() as uow:
-            await usecases.escalate_unbooked(uow, settings=settings, now=datetime.now(UTC))
-            await uow.commit()
+    return job
