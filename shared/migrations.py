@@ -42,6 +42,27 @@ def create_outbox_and_inbox() -> None:
     )
 
 
+# The mail outbox's send-emails query (shared.mail_outbox.due_email_query) reads only emails still
+# waiting, in next_attempt_at order: one partial index with exactly that predicate, in every service.
+MAIL_DUE_INDEX = "ix_outgoing_email_due"
+_MAIL_WAITING = "sent_at IS NULL AND gave_up_at IS NULL"
+_MAIL_UNSENT = "sent_at IS NULL"  # the predicate of the first mail index (held emails given up on too)
+
+
+def index_waiting_emails(schema: str, *, former: str) -> None:
+    """Replace a service's first mail outbox index (`former`, sent_at IS NULL) by MAIL_DUE_INDEX."""
+    op.drop_index(former, table_name="outgoing_email", schema=schema)
+    op.create_index(MAIL_DUE_INDEX, "outgoing_email", ["next_attempt_at"], schema=schema,
+                    postgresql_where=sa.text(_MAIL_WAITING))
+
+
+def unindex_waiting_emails(schema: str, *, former: str) -> None:
+    """Downgrade of index_waiting_emails: the first index again, under its former name."""
+    op.drop_index(MAIL_DUE_INDEX, table_name="outgoing_email", schema=schema)
+    op.create_index(former, "outgoing_email", ["next_attempt_at"], schema=schema,
+                    postgresql_where=sa.text(_MAIL_UNSENT))
+
+
 def run_env(database_url: str) -> None:
     """Body of a service's migrations/env.py (online mode, asyncpg)."""
 

@@ -371,15 +371,22 @@ async def offered_facilitators(service: ServiceUnderTest, cycle_id: UUID) -> set
     return {o.slot.facilitator_id for o in (await offer(service, cycle_id)).options}
 
 
+async def manager_and_another(service: ServiceUnderTest, address: str) -> tuple[UUID, UUID, UUID, UUID]:
+    """A facilitator at `address` (who joins the participant's line in the test) and another, each
+    with a free time two weeks ahead: (manager, manager's slot, other, other's slot)."""
+    manager = await add_facilitator(service, email_address=address)
+    other = await add_facilitator(service)
+    return (manager, await add_slot(service, manager, monday_in(2)),
+            other, await add_slot(service, other, monday_in(2, hour=14)))
+
+
 async def test_a_line_manager_announced_after_opening_is_no_longer_offered_nor_bookable(
     settings: StackSettings, service: ServiceUnderTest
 ) -> None:
     tag = uuid4().hex[:8]
     # Another trust's email domain: only the management line makes them a conflict.
-    new_manager = await add_facilitator(service, email_address=f"Kim.Manager.{tag}@Elsewhere.example.nhs.uk")
-    other = await add_facilitator(service)
-    manager_slot = await add_slot(service, new_manager, monday_in(2))
-    other_slot = await add_slot(service, other, monday_in(2, hour=14))
+    new_manager, manager_slot, other, other_slot = await manager_and_another(
+        service, f"Kim.Manager.{tag}@Elsewhere.example.nhs.uk")
     cycle_id = await open_booking(service, management_line=(f"director.{tag}@participant.example.nhs.uk",))
     assert await offered_facilitators(service, cycle_id) == {new_manager, other}
 
@@ -402,10 +409,7 @@ async def test_a_booked_facilitator_who_joins_the_line_puts_the_cycle_on_the_att
     caplog.set_level(logging.DEBUG, logger="scheduling")
     tag = uuid4().hex[:8]
     address = f"kim.manager.{tag}@elsewhere.example.nhs.uk"
-    new_manager = await add_facilitator(service, email_address=address)
-    other = await add_facilitator(service)
-    slot = await add_slot(service, new_manager, monday_in(2))
-    await add_slot(service, other, monday_in(2, hour=14))
+    new_manager, slot, other, _ = await manager_and_another(service, address)
     cycle_id = await open_booking(service)
     session = await book(service, cycle_id, slot)
 
@@ -460,10 +464,7 @@ async def test_line_changes_merge_whatever_their_order_or_the_producers_clocks(
     tag = uuid4().hex[:8]
     director, first_manager = f"director.{tag}@elsewhere.example.nhs.uk", f"jo.{tag}@elsewhere.example.nhs.uk"
     new_manager = f"kim.{tag}@elsewhere.example.nhs.uk"
-    kim = await add_facilitator(service, email_address=new_manager)
-    other = await add_facilitator(service)
-    await add_slot(service, kim, monday_in(2))
-    await add_slot(service, other, monday_in(2, hour=14))
+    _, _, other, _ = await manager_and_another(service, new_manager)
     cycle_id = uuid4()
     opened, report = cycle_events(cycle_id=cycle_id, management_line=(director,))
     async with service.runtime.uow() as uow:
@@ -499,10 +500,7 @@ async def test_a_management_line_arriving_before_the_cycle_opened_is_kept(
 ) -> None:
     tag = uuid4().hex[:8]
     first_manager, new_manager = f"jo.{tag}@elsewhere.example.nhs.uk", f"kim.{tag}@elsewhere.example.nhs.uk"
-    kim = await add_facilitator(service, email_address=new_manager)
-    other = await add_facilitator(service)
-    await add_slot(service, kim, monday_in(2))
-    await add_slot(service, other, monday_in(2, hour=14))
+    _, _, other, _ = await manager_and_another(service, new_manager)
     cycle_id = uuid4()
     opened, report = cycle_events(cycle_id=cycle_id, management_line=(first_manager,))
     changed = line_changed(cycle_id, first_manager, new_manager)

@@ -69,18 +69,7 @@ def hostile_report() -> tuple[bytes, str]:
     responses.append(
         Response(group=RaterGroup.DIRECT_REPORT, answers=lone.answers, comments=(Comment("overall_strengths", SECRET),))
     )
-    figures = compile_figures(
-        responses, cycle_id=CYCLE, threshold=3, gap_threshold=0.75, wording=wording_for("hlm360-default-1")
-    )
-    meta = ReportMeta(
-        participant_name="Amara Okafor",
-        programme=None,
-        organisation="Example NHS Foundation Trust",
-        deadline=datetime(2026, 12, 17, 17, tzinfo=UTC),
-        closed_at=datetime(2026, 12, 17, 17, tzinfo=UTC),
-        generated_at=datetime(2026, 12, 17, 17, 5, tzinfo=UTC),
-    )
-    rendered = render(meta, figures)
+    rendered = render(*_meta_and_figures(responses))
     return rendered.pdf, rendered.html
 
 
@@ -145,7 +134,8 @@ def test_page_images_of_the_realistic_report_are_saved_for_a_person_to_look_at(t
     assert "Progress since your earlier 360" in text and "4 March 2025" in text
 
 
-def _document(responses: list[Response]) -> dict[str, Any]:
+def _meta_and_figures(responses: list[Response]) -> tuple[ReportMeta, Any]:
+    """The report of these responses for the realistic participant (default wording, threshold 3)."""
     figures = compile_figures(
         responses, cycle_id=CYCLE, threshold=3, gap_threshold=0.75, wording=wording_for("hlm360-default-1")
     )
@@ -157,7 +147,11 @@ def _document(responses: list[Response]) -> dict[str, Any]:
         closed_at=datetime(2026, 12, 17, 17, tzinfo=UTC),
         generated_at=datetime(2026, 12, 17, 17, 5, tzinfo=UTC),
     )
-    return document(meta, figures)
+    return meta, figures
+
+
+def _document(responses: list[Response]) -> dict[str, Any]:
+    return document(*_meta_and_figures(responses))
 
 
 def _silent(responses: list[Response]) -> list[Response]:

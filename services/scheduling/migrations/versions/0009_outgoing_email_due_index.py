@@ -7,24 +7,19 @@ Revision ID: 0009
 Revises: 0008
 """
 
-import sqlalchemy as sa
-from alembic import op
+from shared.migrations import index_waiting_emails, unindex_waiting_emails
 
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-WAITING = sa.text("sent_at IS NULL AND gave_up_at IS NULL")
+FORMER = "ix_outgoing_email_due"
 
 
 def upgrade() -> None:
-    op.drop_index("ix_outgoing_email_due", table_name="outgoing_email", schema="scheduling")
-    op.create_index("ix_outgoing_email_due", "outgoing_email", ["next_attempt_at"], schema="scheduling",
-                    postgresql_where=WAITING)
+    index_waiting_emails("scheduling", former=FORMER)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_outgoing_email_due", table_name="outgoing_email", schema="scheduling")
-    op.create_index("ix_outgoing_email_due", "outgoing_email", ["next_attempt_at"], schema="scheduling",
-                    postgresql_where=sa.text("sent_at IS NULL"))
+    unindex_waiting_emails("scheduling", former=FORMER)

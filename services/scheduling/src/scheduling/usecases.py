@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -545,6 +545,15 @@ async def confirm_session(
     return session
 
 
+def _mark_cancelled(uow: UnitOfWork, session: FeedbackSession, *, by: str, now: datetime) -> None:
+    """Cancelled (by whom), and a new SEQUENCE for the calendar event."""
+    session.status = SessionStatus.CANCELLED.value
+    session.cancelled_by = by
+    session.sequence += 1
+    session.updated_at = now
+    uow.session.add(session)
+
+
 async def cancel_session(
     uow: UnitOfWork, *, session_id: UUID, by: Actor, settings: Settings, now: datetime,
     facilitator_id: UUID | None = None, cycle_id: UUID | None = None,
@@ -555,11 +564,7 @@ async def cancel_session(
         raise Rejected("There is no such session")
     status = SessionStatus(session.status)
     domain.check_can_change(status, starts_at=session.starts_at, now=now)
-    session.status = SessionStatus.CANCELLED.value
-    session.cancelled_by = by
-    session.sequence += 1
-    session.updated_at = now
-    uow.session.add(session)
+    _mark_cancelled(uow, session, by=by, now=now)
     await uow.session.flush()
     if status is SessionStatus.REQUESTED:
         participant = await uow.session.get(Participant, session.cycle_id)
@@ -783,6 +788,18 @@ async def claim_unscheduled(uow: UnitOfWork, *, attempted_before: datetime) -> B
     return result.scalars().first()
 
 
+async def _lead_of_region(uow: UnitOfWork) -> Callable[[str], RegionalLead | None]:
+    """The regional lead of a region (names matched as domain.lead_for_region does), from one read."""
+    leads = {lead.id: lead for lead in (await uow.session.execute(select(RegionalLead))).scalars()}
+    by_region = {lead.region: lead.id for lead in leads.values()}
+
+    def lead_of(region: str) -> RegionalLead | None:
+        lead_id = domain.lead_for_region(region, by_region)
+        return leads[lead_id] if lead_id is not None else None
+
+    return lead_of
+
+
 async def remind_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int = 50) -> int:
     """Remind participants who were offered times `booking_reminder_days` ago and have not chosen
     (no session requested or booked): once each. Returns how many were reminded."""
@@ -824,18 +841,16 @@ async def escalate_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetim
     waiting = list(rows.scalars())
     if not waiting:
         return 0
-    leads = {lead.id: lead for lead in (await uow.session.execute(select(RegionalLead))).scalars()}
-    by_region = {lead.region: lead.id for lead in leads.values()}
+    lead_of = await _lead_of_region(uow)
     tz = ZoneInfo(settings.timezone)
     for request in waiting:
         if not domain.escalation_due(requested_at=request.created_at, now=now, after_days=settings.escalate_after_days):
             continue
-        lead_id = domain.lead_for_region(request.region, by_region)
-        if lead_id is None:
+        lead = lead_of(request.region)
+        if lead is None:
             log.warning("no regional lead for the region; escalation not sent",
                         extra={"cycle_id": str(request.cycle_id)})
         else:
-            lead = leads[lead_id]
             queue_email(uow, kind="escalation", to=lead.email, cycle_id=request.cycle_id, context={
                 "lead": lead.name, "region": lead.region, "days": (now - request.created_at).days,
                 "participant_id": request.participant_id, "organisation": request.organisation,
@@ -878,17 +893,14 @@ async def chase_outcomes(uow: UnitOfWork, *, settings: Settings, now: datetime, 
                col(FeedbackSession.ends_at) <= now - timedelta(days=settings.outcome_escalate_days))
         .order_by(col(FeedbackSession.ends_at)).limit(limit).with_for_update(of=FeedbackSession, skip_locked=True)
     )).all())
-    leads = {lead.id: lead for lead in (await uow.session.execute(select(RegionalLead))).scalars()
-             } if to_escalate else {}
-    by_region = {lead.region: lead.id for lead in leads.values()}
+    lead_of = await _lead_of_region(uow) if to_escalate else (lambda region: None)
     for session, request in to_escalate:
-        lead_id = domain.lead_for_region(request.region, by_region)
+        lead = lead_of(request.region)
         facilitator = await uow.session.get(Facilitator, session.facilitator_id)
-        if lead_id is None:
+        if lead is None:
             log.warning("no regional lead for the region; missing outcome not escalated",
                         extra={"cycle_id": str(session.cycle_id), "session_id": str(session.id)})
         else:
-            lead = leads[lead_id]
             queue_email(uow, kind="outcome_escalation", to=lead.email, cycle_id=session.cycle_id, context={
                 "lead": lead.name, "region": lead.region, "days": (now - session.ends_at).days,
                 "participant_id": request.participant_id, "cycle_id": str(session.cycle_id),
@@ -920,11 +932,7 @@ async def lapse_unconfirmed_requests(uow: UnitOfWork, *, settings: Settings, now
     sessions = list(rows.scalars())
     tz = ZoneInfo(settings.timezone)
     for session in sessions:
-        session.status = SessionStatus.CANCELLED.value
-        session.cancelled_by = "not_confirmed"
-        session.sequence += 1
-        session.updated_at = now
-        uow.session.add(session)
+        _mark_cancelled(uow, session, by="not_confirmed", now=now)
         when = format_when(session.starts_at, session.ends_at, tz=tz)
         participant = await uow.session.get(Participant, session.cycle_id)
         if participant is not None and participant.email:
