@@ -2,7 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 REPO := $(abspath .)
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv lives where this Makefile puts it (a venv under .local/), never where pip happens to put scripts:
+# a root pip, a user pip and a pyenv shim all choose different places.
+UV_VERSION := 0.13.9
+UV_HOME := $(REPO)/.local/tools/uv
+UV := $(UV_HOME)/bin/uv
 PY := $(REPO)/.venv/bin/python
 ENV := set -a && . $(REPO)/.local/env && set +a
 PYTEST := $(ENV) && $(PY) -m pytest
@@ -16,7 +20,7 @@ help:
 	@echo "make up / make down / make status - the local stack and the four services"
 
 bootstrap:
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check 'uv==0.13.9'
+	@bash deploy/local/install-uv.sh "$(UV_HOME)" "$(UV_VERSION)"
 	@$(UV) sync --all-packages --frozen --quiet
 	@$(MAKE) --no-print-directory assets
 
