@@ -12,7 +12,7 @@ ENV := set -a && . $(REPO)/.local/env && set +a
 PYTEST := $(ENV) && $(PY) -m pytest
 
 
-.PHONY: assets help bootstrap stack up down status test test-unit test-contract test-integration test-e2e test-browser lint demo bench asyncapi
+.PHONY: assets help bootstrap stack up down status test test-unit test-contract test-integration test-e2e test-browser lint demo bench asyncapi fuzz
 
 help:
 	@echo "make demo   - bring everything up and run one complete 360 journey"
@@ -55,7 +55,13 @@ test-contract: bootstrap
 # In-process services of the integration tier use their own topic namespace, never the real topics.
 ITEST_NS = itest-$(shell date +%s)
 test-integration: stack
-	@$(ENV) && HLM360_TOPIC_NAMESPACE=$(ITEST_NS) $(PY) -m pytest tests/integration -q -p no:cacheprovider
+	@$(ENV) && HLM360_TOPIC_NAMESPACE=$(ITEST_NS) $(PY) -m pytest tests/integration tests/fuzz -q -p no:cacheprovider
+
+# Deeper fuzzing than make test's bounded run: every consumer (tests/fuzz) and every service's OpenAPI.
+FUZZ_EXAMPLES ?= 300
+fuzz: up
+	@$(ENV) && HLM360_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) HLM360_TOPIC_NAMESPACE=$(ITEST_NS) $(PY) -m pytest tests/fuzz -q -p no:cacheprovider
+	@$(ENV) && HLM360_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/e2e/test_openapi_fuzz.py -q -p no:cacheprovider
 
 test-e2e: up
 	@$(PYTEST) tests/e2e -q

@@ -28,10 +28,13 @@ def test_make_bootstrap_works_first_time_on_a_clone_with_no_uv_anywhere(tmp_path
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
     home = tmp_path / "home"
     home.mkdir()
-    env = {
+    # The machine's own settings (its certificate bundle, pip's timeouts) stay; what a session may
+    # have installed by hand (uv, a venv, make's variables) does not.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("UV_", "VIRTUAL_ENV", "PYENV", "MAKE", "MFLAGS", "PYTEST", "HLM360_"))}
+    env |= {
         "HOME": str(home),
         "PATH": _path_without_uv(tmp_path / "bin"),
-        "LANG": "C.UTF-8",
         # the package caches are not uv: sharing them keeps this test quick, nothing else
         "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
         "npm_config_cache": str(Path.home() / ".npm"),
