@@ -24,6 +24,7 @@ from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.telemetry import build_tracer_provider
 from shared.web import SecurityHeaders, mount_assets
+from shared.web.limits import BodySizeLimit
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,8 @@ class ServiceRuntime:
 
         app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
         app.state.runtime = self
+        # Added first, so it runs inside SecurityHeaders and its 413/400 answers get the headers too.
+        app.add_middleware(BodySizeLimit, max_bytes=self.settings.http_max_body_bytes)
         app.add_middleware(SecurityHeaders)
         mount_assets(app)
 

@@ -30,6 +30,8 @@ class ServiceSettings(BaseSettings):
     run_outbox_relay: bool = True
     # The operators' JSON API (shared.web.admin): off unless a token is set.
     admin_token: SecretStr | None = None
+    # Largest HTTP request body accepted (shared.web.limits); no route takes file uploads.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=0)
 
     @field_validator("database_url")
     @classmethod

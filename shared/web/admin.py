@@ -22,9 +22,10 @@ def require_admin(request: Request, authorization: Annotated[str | None, Header(
         variable = f"{settings.model_config.get('env_prefix', '')}ADMIN_TOKEN"
         raise HTTPException(status_code=403, detail=f"the admin API is disabled ({variable} is not set)")
     given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(status_code=401, detail="a valid admin token is required",
-                            headers={"WWW-Authenticate": "Bearer"})
+    if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")):
+        raise HTTPException(
+            status_code=401, detail="a valid admin token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 Admin = Annotated[None, Depends(require_admin)]
