@@ -345,7 +345,9 @@ def purpose_token(*, secret: bytes, purpose: str, subject: UUID) -> str:
 
 
 def token_matches(*, secret: bytes, purpose: str, subject: UUID, token: str) -> bool:
-    return hmac.compare_digest(purpose_token(secret=secret, purpose=purpose, subject=subject), token)
+    # Bytes, not str: compare_digest refuses non-ASCII str, and a lone surrogate cannot be encoded strictly.
+    expected = purpose_token(secret=secret, purpose=purpose, subject=subject).encode()
+    return hmac.compare_digest(expected, token.encode("utf-8", "surrogatepass"))
 
 
 def token_sha256(token: str) -> str:

@@ -46,7 +46,7 @@ def sign(link: Link, *, secret: bytes) -> str:
 def verify(token: str, *, secret: bytes) -> Link:
     """The link a token stands for, if its signature is right (expiry is checked by the caller)."""
     message, _, signature = token.rpartition(".")
-    if not message or not hmac.compare_digest(signature, _signature(message, secret)):
+    if not message or not hmac.compare_digest(_bytes(signature), _bytes(_signature(message, secret))):
         raise BadLink("bad_signature")
     try:
         kind, subject, role, holder, expires = message.split(".")
@@ -66,8 +66,14 @@ def expired(link: Link, *, now: datetime) -> bool:
 
 
 def _signature(message: str, secret: bytes) -> str:
-    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.new(secret, _bytes(message), hashlib.sha256).hexdigest()[:40]
 
 
 def token_sha256(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(_bytes(token)).hexdigest()
+
+
+def _bytes(text: str) -> bytes:
+    # A token is whatever a URL or JSON body held: compare_digest refuses non-ASCII str, and JSON
+    # may carry a lone surrogate, which strict utf-8 cannot encode.
+    return text.encode("utf-8", "surrogatepass")

@@ -424,4 +424,5 @@ def link_signature(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID, ver
 
 def link_is_valid(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID, signature: str, version: int = 1) -> bool:
     expected = link_signature(secret=secret, purpose=purpose, subject_id=subject_id, version=version)
-    return hmac.compare_digest(expected.encode(), signature.encode())
+    # Bytes, not str: compare_digest refuses non-ASCII str, and a lone surrogate cannot be encoded strictly.
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass"))

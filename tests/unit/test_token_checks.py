@@ -1,0 +1,97 @@
+"""Every token and signature check answers yes or no to any text a URL, form or JSON body can hold
+(non-ASCII, lone surrogates, empty, huge), and never raises."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import cast
+from uuid import UUID, uuid4
+
+import pytest
+from fastapi import HTTPException, Request
+from hypothesis import given
+from hypothesis import strategies as st
+
+from invitations.domain import purpose_token, token_matches
+from reports import links
+from reports.usecases import hmac_equal
+from scheduling.domain import LinkPurpose, link_is_valid, link_signature
+from shared.settings import ServiceSettings
+from shared.web.admin import require_admin
+
+SECRET = b"s" * 32
+HUGE = "é" * 1_000_000
+
+# st.text() leaves out lone surrogates, which a JSON body may still carry ("\ud800").
+ANY_TEXT = st.text(st.one_of(st.characters(), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)))
+
+
+@given(token=ANY_TEXT, subject=st.uuids())
+def test_invitations_token_check_refuses_any_other_text(token: str, subject: UUID) -> None:
+    assert token_matches(secret=SECRET, purpose="view", subject=subject, token=token) is False
+
+
+def test_invitations_token_check_accepts_its_own_token_and_refuses_huge_text() -> None:
+    subject = uuid4()
+    token = purpose_token(secret=SECRET, purpose="view", subject=subject)
+    assert token_matches(secret=SECRET, purpose="view", subject=subject, token=token)
+    assert not token_matches(secret=SECRET, purpose="view", subject=subject, token=token + "é")
+    assert not token_matches(secret=SECRET, purpose="view", subject=subject, token=HUGE)
+
+
+@given(signature=ANY_TEXT, subject=st.uuids())
+def test_scheduling_link_check_refuses_any_other_text(signature: str, subject: UUID) -> None:
+    assert link_is_valid(secret=SECRET, purpose=LinkPurpose.BOOKING, subject_id=subject, signature=signature) is False
+
+
+def test_scheduling_link_check_accepts_its_own_signature() -> None:
+    subject = uuid4()
+    signature = link_signature(secret=SECRET, purpose=LinkPurpose.LEAD, subject_id=subject)
+    assert link_is_valid(secret=SECRET, purpose=LinkPurpose.LEAD, subject_id=subject, signature=signature)
+    assert not link_is_valid(secret=SECRET, purpose=LinkPurpose.LEAD, subject_id=subject, signature=HUGE)
+
+
+@given(token=ANY_TEXT)
+def test_reports_link_verify_refuses_any_other_text_as_a_bad_link(token: str) -> None:
+    with pytest.raises(links.BadLink):
+        links.verify(token, secret=SECRET)
+
+
+@given(prefix=ANY_TEXT, signature=ANY_TEXT)
+def test_reports_link_verify_refuses_any_signature_after_a_dot(prefix: str, signature: str) -> None:
+    with pytest.raises(links.BadLink):
+        links.verify(f"{prefix}.{signature}", secret=SECRET)
+
+
+def test_reports_link_verify_accepts_its_own_link() -> None:
+    expires_at = datetime(2030, 1, 1, tzinfo=UTC)
+    link = links.Link(kind="report", subject_id=uuid4(), role="participant", holder_id=None, expires_at=expires_at)
+    assert links.verify(links.sign(link, secret=SECRET), secret=SECRET) == link
+    with pytest.raises(links.BadLink):
+        links.verify(HUGE + "." + HUGE, secret=SECRET)
+
+
+@given(a=ANY_TEXT, b=ANY_TEXT)
+def test_reports_token_hash_and_comparison_never_raise(a: str, b: str) -> None:
+    assert hmac_equal(links.token_sha256(a), links.token_sha256(b)) == (a == b)
+    assert hmac_equal(a, b) == (a == b)
+
+
+def _request(admin_token: str) -> Request:
+    database_url = "postgresql://test:not-a-placeholder@localhost/test"
+    settings = ServiceSettings(service_name="test", database_url=database_url, http_port=1, admin_token=admin_token)
+    return cast(Request, SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(settings=settings))))
+
+
+@given(header=ANY_TEXT)
+def test_admin_token_check_answers_401_to_any_other_header(header: str) -> None:
+    with pytest.raises(HTTPException) as refused:
+        require_admin(_request("the-admin-token-é"), authorization=header)
+    assert refused.value.status_code == 401
+
+
+def test_admin_token_check_accepts_the_token() -> None:
+    require_admin(_request("the-admin-token"), authorization="Bearer the-admin-token")
+    with pytest.raises(HTTPException):
+        require_admin(_request("the-admin-token"), authorization="Bearer " + HUGE)
