@@ -70,7 +70,7 @@ class ServiceMetrics:
         self.emails = Counter(
             "hlm360_emails_total",
             "Emails the mail outbox handled, by kind (template) and outcome "
-            "(sent, retry, gave_up, refused, not_needed).",
+            "(sent, retry, gave_up, refused, not_needed, unsendable).",
             ["kind", "outcome"],
             registry=self.registry,
         )
