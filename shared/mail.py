@@ -4,6 +4,7 @@ delivery and what an SMTP failure means."""
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import formatdate
 from uuid import UUID
@@ -24,11 +25,27 @@ def email_templates(package: str, folder: str = "templates", *, keep_trailing_ne
     )
 
 
+# What shared.contracts.text refuses in one-line text: controls, line and paragraph separators,
+# bidirectional overrides. The email package refuses a header value that str.splitlines() splits.
+_NOT_IN_A_HEADER = re.compile(r"[\x00-\x1F\x7F-\x9F\u2028\u2029\u202A-\u202E\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """`text` fit for a header: each control, line-break or bidi character becomes one space."""
+    return " ".join(_NOT_IN_A_HEADER.sub(" ", text).split())
+
+
 def new_message(*, email_id: UUID, sender: str, to: str, subject: str) -> EmailMessage:
+    """A subject is display text, so a line break in it (from a name) becomes a space. An address
+    with one raises ValueError, whose text names no address (the mail outbox gives the row up):
+    changing an address could mail someone else."""
+    for header, address in (("From", sender), ("To", to)):
+        if _NOT_IN_A_HEADER.search(address):
+            raise ValueError(f"the {header} address is not one line of text")
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = one_line(subject)
     message["Date"] = formatdate(localtime=False)
     # A stable Message-ID lets mail clients drop the duplicate if a crash makes us send twice.
     message["Message-ID"] = f"<{email_id}@hlm360.nhs.invalid>"
@@ -47,6 +64,12 @@ def permanent_failure_code(error: BaseException) -> int | None:
     if isinstance(error, aiosmtplib.SMTPResponseException) and 500 <= error.code < 600:
         return error.code
     return None
+
+
+def may_pass(error: BaseException) -> bool:
+    """True for an SMTP reply or a network failure; anything else raised by `send` (e.g. a message
+    that does not serialise, or has no recipient) will fail the same way every time."""
+    return isinstance(error, (aiosmtplib.SMTPException, OSError, TimeoutError))
 
 
 def failure_summary(error: BaseException) -> str:

@@ -1,6 +1,7 @@
 """The shared mail outbox against real PostgreSQL and real SMTP: the stack's mail sink (which fails
 the next delivery to an address with 451 when `.fail-next-for-<address>` exists) and, for a
-permanent refusal the sink never gives, an SMTP server in the test that answers 550."""
+permanent refusal the sink never gives, an SMTP server in the test that answers 550. No row can
+block the queue, and a resend after a crash repeats the same Message-ID and follow-up event id."""
 
 import asyncio
 import dataclasses
@@ -17,17 +18,25 @@ import pytest
 from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col, select
 
-from shared.db import UnitOfWork, UnitOfWorkFactory, create_engine, session_factory
+from shared.db import OutboxMessage, UnitOfWork, UnitOfWorkFactory, create_engine, session_factory
 from shared.mail import new_message
-from shared.mail_outbox import MailSender, NotNeeded, Outcome, OutgoingEmailBase, due_email_query, queue_email
+from shared.mail_outbox import (
+    MailSender,
+    NotNeeded,
+    Outcome,
+    OutgoingEmailBase,
+    due_email_query,
+    follow_up_event_id,
+    queue_email,
+)
 from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade
 from shared.settings import MailSettings
 from tests.config import StackSettings
 from tests.integration.conftest import scratch_database
-from tests.integration.test_invitations_support import smtp_capture
+from tests.integration.test_invitations_support import LINK_SECRET, MIGRATIONS, request, smtp_capture
 from tests.support import eventually
 
 SINK_PORT = 2525  # the stack's mail sink (deploy/local/mailsink.py)
@@ -49,8 +58,9 @@ class Service:
         self.refused: list[tuple[UUID, int]] = []
 
     async def compose(self, uow: UnitOfWork, email: ProbeEmail) -> EmailMessage | NotNeeded:
+        # a name in the subject may hold a line separator; an address with one cannot be mailed
         message = new_message(email_id=email.id, sender="HLM 360 <no-reply@hlm360.example.nhs.uk>",
-                              to=email.to_address, subject="Shared mail outbox probe")
+                              to=email.to_address, subject=f"Shared mail outbox probe {email.to_address}\u2028")
         message.set_content("probe")
         return message
 
@@ -81,10 +91,15 @@ class Queued:
     to_address: str
 
 
-async def queue(uow: UnitOfWorkFactory, count: int = 1) -> list[Queued]:
+async def queue(uow: UnitOfWorkFactory, count: int = 1, *, addresses: list[str] | None = None) -> list[Queued]:
+    """Queue emails due one after the other, in this order."""
+    addresses = addresses or [f"probe-{i}@example.nhs.uk" for i in range(count)]
+    due = datetime.now(UTC) - timedelta(seconds=1)
     async with uow() as work:
-        emails = [queue_email(work, ProbeEmail(kind="probe", to_address=f"probe-{i}@example.nhs.uk"))
-                  for i in range(count)]
+        emails = [
+            queue_email(work, ProbeEmail(kind="probe", to_address=a, next_attempt_at=due + timedelta(milliseconds=i)))
+            for i, a in enumerate(addresses)
+        ]
         await work.commit()
         return [Queued(e.id, e.to_address) for e in emails]
 
@@ -210,6 +225,122 @@ async def test_operators_see_the_backlog_and_every_outcome_by_kind(uow: UnitOfWo
     assert value("hlm360_mail_oldest_pending_seconds") == 0
     exposition = generate_latest(metrics.registry).decode()
     assert "@" not in exposition, "no addresses in metric labels"
+
+
+async def test_a_poison_row_between_two_good_ones_is_given_up_and_the_round_goes_on(
+    uow: UnitOfWorkFactory, settings: StackSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    started, service, metrics = time.time() - 1, Service(), ServiceMetrics("probe")
+    sender = dataclasses.replace(service.sender(), metrics=metrics)
+    first, poison, last = await queue(uow, addresses=[
+        "probe-first@example.nhs.uk", "probe-poison\u2028@example.nhs.uk", "probe-last@example.nhs.uk",
+    ])
+    caplog.set_level("INFO", logger="shared.mail_outbox")
+
+    assert await sender.drain(uow) == [Outcome.SENT, Outcome.UNSENDABLE, Outcome.SENT]
+    assert await sender.drain(uow) == [], "the poison row is not tried again"
+
+    given_up = await row(uow, poison.id)
+    assert given_up is not None and given_up.sent_at is None and given_up.gave_up_at is not None
+    assert (given_up.attempts, given_up.last_error) == (1, "could not compose: ValueError")
+    assert service.sent == [first.id, last.id]
+    counts = deliveries(settings.hlm360_mail_dir, [first.id, poison.id, last.id], since=started)
+    assert counts == {first.id: 1, poison.id: 0, last.id: 1}
+    assert metrics.registry.get_sample_value("hlm360_emails_total", {"kind": "probe", "outcome": "unsendable"}) == 1
+    assert metrics.registry.get_sample_value("hlm360_emails_total", {"kind": "probe", "outcome": "sent"}) == 2
+    assert metrics.registry.get_sample_value("hlm360_emails_total", {"kind": "probe", "outcome": "retry"}) == 0
+    [logged] = [r for r in caplog.records if r.name == "shared.mail_outbox" and r.levelname == "ERROR"]
+    assert logged.__dict__["email_id"] == str(poison.id)
+    assert logged.__dict__["reason"] == "could not compose: ValueError"
+    assert "@" not in str(logged.__dict__) and "probe-poison" not in logged.getMessage()
+
+
+async def test_a_database_outage_while_composing_leaves_the_row_to_be_retried(uow: UnitOfWorkFactory) -> None:
+    service = Service()
+
+    async def lose_the_connection(work: UnitOfWork, email: ProbeEmail) -> EmailMessage | NotNeeded:
+        await work.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return await service.compose(work, email)
+
+    [email] = await queue(uow)
+    outage = dataclasses.replace(service.sender(), compose=lose_the_connection)
+    with pytest.raises(Exception) as raised:
+        await outage.drain(uow)
+    assert "ValueError" not in repr(raised.value)
+
+    waiting = await row(uow, email.id)
+    assert waiting is not None and waiting.gave_up_at is None and waiting.sent_at is None
+    assert await service.sender().drain(uow) == [Outcome.SENT]
+
+
+class Crash(BaseException):
+    """The process dies (SIGKILL) after the SMTP server took the email, before the commit."""
+
+
+async def test_a_resend_after_a_crash_repeats_the_message_id_and_the_follow_up_event_id(
+    uow: UnitOfWorkFactory, settings: StackSettings
+) -> None:
+    started, service = time.time() - 1, Service()
+    announced: list[UUID] = []
+
+    async def crash_after_sending(work: UnitOfWork, email: ProbeEmail) -> None:
+        announced.append(follow_up_event_id(email, "ProbeSent"))
+        if len(announced) == 1:
+            raise Crash
+
+    [email] = await queue(uow)
+    crashing = dataclasses.replace(service.sender(), after_sent=crash_after_sending)
+    with pytest.raises(Crash):
+        await crashing.drain(uow)
+    unsent = await row(uow, email.id)
+    assert unsent is not None and unsent.sent_at is None and unsent.attempts == 0
+
+    assert await crashing.drain(uow) == [Outcome.SENT]
+    assert announced[0] == announced[1] == follow_up_event_id(unsent, "ProbeSent")
+    stored = [p for p in settings.hlm360_mail_dir.glob("*.eml") if p.stat().st_mtime >= started
+              and f"<{email.id}@hlm360.nhs.invalid>" in p.read_text(errors="replace")]
+    assert len(stored) == 2, "the crash made the email go out twice, both with its one Message-ID"
+
+
+async def test_invitations_announces_a_sent_invitation_once_with_an_id_from_the_email(
+    settings: StackSettings,
+) -> None:
+    from invitations import usecases
+    from invitations.config import Settings
+    from invitations.tables import OutgoingEmail
+    from shared.contracts.events import InvitationSent
+
+    cycle = request()
+    async with scratch_database(settings, "invitations_followup") as url:
+        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+        engine = create_engine(url)
+        try:
+            sessions = session_factory(engine)
+            async with UnitOfWork(sessions) as work:
+                assert await usecases.open_cycle(
+                    work, cycle, settings=Settings(database_url=url, link_secret=LINK_SECRET)
+                )
+                await work.commit()
+            for calls in (2, 1):  # twice in one transaction, then again in another
+                async with UnitOfWork(sessions) as work:
+                    email = (await work.session.execute(
+                        select(OutgoingEmail).where(col(OutgoingEmail.kind) == "invitation").order_by(
+                            col(OutgoingEmail.id)).limit(1)
+                    )).scalar_one()
+                    email.sent_at = email.sent_at or datetime.now(UTC)
+                    for _ in range(calls):
+                        await usecases.record_email_sent(work, email)
+                    await work.commit()
+            async with UnitOfWork(sessions) as work:
+                announced = (await work.session.execute(
+                    select(col(OutboxMessage.event_id), col(OutboxMessage.payload))
+                    .where(col(OutboxMessage.event_type) == "InvitationSent")
+                )).all()
+        finally:
+            await engine.dispose()
+    [(event_id, payload)] = announced
+    assert event_id == follow_up_event_id(email, "InvitationSent")
+    assert InvitationSent.model_validate_json(payload).rater_id == email.rater_id
 
 
 @pytest.mark.parametrize("service", ["invitations", "reports", "scheduling"])

@@ -1,4 +1,5 @@
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, cast
@@ -145,6 +146,10 @@ class FakeSession:
 
     def add(self, row: object) -> None:
         self.added.append(row)
+
+    def begin_nested(self) -> AbstractAsyncContextManager[None]:
+        """The sender runs the service's steps in a savepoint (the integration tests roll one back)."""
+        return nullcontext()
 
 
 class FakeUnitOfWork:

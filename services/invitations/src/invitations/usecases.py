@@ -59,7 +59,7 @@ from shared.contracts.events import (
     ReportReleased,
 )
 from shared.contracts.vocabulary import NOMINATED_GROUPS, FundingMethod, RaterGroup
-from shared.db import UnitOfWork
+from shared.db import OutboxMessage, UnitOfWork
 from shared.errors import Rejected
 
 log = logging.getLogger(__name__)
@@ -374,6 +374,7 @@ async def record_bounce(uow: UnitOfWork, email: OutgoingEmail, code: int) -> Non
     cycle = await _cycle(uow, rater.cycle_id)
     uow.emit(
         RaterWithdrawn(
+            event_id=mail_outbox.follow_up_event_id(email, "RaterWithdrawn"),
             producer=PRODUCER,
             correlation_id=cycle.correlation_id,
             cycle_id=cycle.id,
@@ -743,18 +744,25 @@ async def pending_for_person(uow: UnitOfWork, email: str) -> list[tuple[Rater, C
 
 
 async def record_email_sent(uow: UnitOfWork, email: OutgoingEmail) -> None:
-    """An invitation went out: the rater is invited, and InvitationSent leaves in the same transaction."""
+    """An invitation went out: the rater is invited, and InvitationSent leaves in the same transaction.
+    Its id comes from the email row, so a resend after a crash (or a second call) announces nothing new."""
     if email.kind != "invitation" or email.rater_id is None:
         return
     rater = await uow.session.get(Rater, email.rater_id)
-    assert rater is not None
+    if rater is None:
+        return
     if rater.status == "nominated":
         _set_status(rater, "invited")
         rater.invited_at = email.sent_at
         uow.session.add(rater)
+    event_id = mail_outbox.follow_up_event_id(email, "InvitationSent")
+    if await _emitted(uow, event_id):
+        return
     cycle = await uow.session.get(Cycle, email.cycle_id)
     uow.emit(
         InvitationSent(
+            event_id=event_id,
+            occurred_at=email.sent_at or datetime.now(UTC),
             producer=PRODUCER,
             correlation_id=(cycle.correlation_id or cycle.id) if cycle else None,
             cycle_id=email.cycle_id,
@@ -762,6 +770,12 @@ async def record_email_sent(uow: UnitOfWork, email: OutgoingEmail) -> None:
             group=RaterGroup(rater.group),
         )
     )
+
+
+async def _emitted(uow: UnitOfWork, event_id: UUID) -> bool:
+    """Whether this service's outbox already holds the event (flushed first, so this transaction's too)."""
+    found = await uow.session.execute(select(col(OutboxMessage.id)).where(col(OutboxMessage.event_id) == event_id))
+    return found.first() is not None
 
 
 # --- helpers ----------------------------------------------------------------------------------
