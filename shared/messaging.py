@@ -1,41 +1,34 @@
-"""Kafka plumbing every service uses: the broker factory, typed consumers that dead-letter bad
-input and apply each event once, the outbox relay, and topic administration."""
+"""Kafka plumbing every service uses: the broker factory, the outbox relay, and topic
+administration. The typed consumers are in shared.consumers, bounded parsing in shared.inbound."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
-from pydantic import ValidationError
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.contracts.events import Event
-from shared.contracts.topics import ALL_TOPICS, DEAD_LETTER_TOPIC, PARTITIONS, topic_for
-from shared.db import OutboxMessage, UnitOfWork
-from shared.errors import Rejected
+from shared.contracts.topics import ALL_TOPICS, PARTITIONS
+from shared.db import OutboxMessage
+from shared.inbound import raw_body, readable_headers
+from shared.inbound import validation_reason as validation_reason  # its old home: callers import it here
 from shared.metrics import ServiceMetrics
-from shared.telemetry import ATTR_CYCLE_ID, ATTR_EVENT_ID, ATTR_EVENT_TYPE, ATTR_OUTBOX_BATCH
+from shared.telemetry import ATTR_EVENT_ID, ATTR_EVENT_TYPE, ATTR_OUTBOX_BATCH
 
 log = logging.getLogger(__name__)
 
-E = TypeVar("E", bound=Event)
-UseCase = Callable[[E, UnitOfWork], Awaitable[None]]
-
-MAX_PROCESSING_ATTEMPTS = 5
 OUTBOX_LOCK_KEY = 0x686C6D333630  # "hlm360": one active relay per service database keeps key order
 
 
@@ -53,134 +46,11 @@ def build_broker(
         ),
         logger=logging.getLogger(f"hlm360.{service}.broker"),
         graceful_timeout=15.0,
+        # Every subscriber: bodies stay bytes (parsed within limits by shared.inbound), and headers
+        # that are not UTF-8 are read, not fatal.
+        parser=readable_headers,
+        decoder=raw_body,
     )
-
-
-def validation_reason(error: ValidationError) -> str:
-    """Human-readable reason without echoing input values (they may hold personal data)."""
-    parts = []
-    for item in error.errors(include_input=False, include_url=False):
-        location = ".".join(str(p) for p in item["loc"]) or "(message)"
-        parts.append(f"{location}: {item['msg']}")
-    return "invalid event: " + "; ".join(parts)
-
-
-async def dead_letter(
-    broker: KafkaBroker,
-    message: KafkaMessage,
-    *,
-    consumer: str,
-    reason: str,
-    metrics: ServiceMetrics | None = None,
-    kind: str = "invalid",
-) -> None:
-    raw = message.raw_message
-    record = raw[0] if isinstance(raw, tuple) else raw
-    headers = {
-        "x-dead-letter-reason": reason[:4000],
-        "x-dead-letter-consumer": consumer,
-        "x-dead-letter-source-topic": str(record.topic),
-        "x-dead-letter-source-partition": str(record.partition),
-        "x-dead-letter-source-offset": str(record.offset),
-        "x-dead-letter-at": datetime.now(UTC).isoformat(),
-    }
-    await broker.publish(message.body, DEAD_LETTER_TOPIC, key=record.key, headers=headers)
-    if metrics is not None:
-        metrics.dead_letters.labels(consumer=consumer, kind=kind).inc()
-    log.warning(
-        "event dead-lettered",
-        extra={"consumer": consumer, "topic": record.topic, "offset": record.offset, "reason": reason[:500]},
-    )
-
-
-class EventConsumers:
-    """Registers thin typed handlers: validate -> (dead-letter | apply once in one transaction)."""
-
-    def __init__(
-        self,
-        broker: KafkaBroker,
-        *,
-        service: str,
-        uow: Callable[[], UnitOfWork],
-        metrics: ServiceMetrics,
-        retry_backoff_seconds: float = 1.0,
-    ) -> None:
-        self._metrics = metrics
-        self._broker = broker
-        self._service = service
-        self._uow = uow
-        self._backoff = retry_backoff_seconds
-        self._attempts: dict[str, int] = {}
-
-    def on(self, event_type: type[E], *, name: str) -> Callable[[UseCase[E]], UseCase[E]]:
-        consumer = f"{self._service}.{name}"
-
-        def register(use_case: UseCase[E]) -> UseCase[E]:
-            @self._broker.subscriber(
-                topic_for(event_type),
-                group_id=consumer,
-                ack_policy=AckPolicy.NACK_ON_ERROR,
-                auto_offset_reset="earliest",
-                title=f"{consumer}:{event_type.__name__}",
-            )
-            async def handle(message: KafkaMessage) -> None:
-                await self._handle(message, event_type=event_type, consumer=consumer, use_case=use_case)
-
-            return use_case
-
-        return register
-
-    async def _handle(
-        self, message: KafkaMessage, *, event_type: type[E], consumer: str, use_case: UseCase[E]
-    ) -> None:
-        try:
-            event = event_type.model_validate_json(message.body)
-        except ValidationError as error:
-            await dead_letter(
-                self._broker, message, consumer=consumer, reason=validation_reason(error), metrics=self._metrics
-            )
-            return
-        span = trace.get_current_span()
-        span.set_attribute(ATTR_EVENT_TYPE, event.event_type)
-        span.set_attribute(ATTR_EVENT_ID, str(event.event_id))
-        if (cycle_id := getattr(event, "cycle_id", None)) is not None:
-            span.set_attribute(ATTR_CYCLE_ID, str(cycle_id))
-        attempt_key = f"{consumer}/{event.event_id}"
-        try:
-            async with self._uow() as uow:
-                first = await uow.first_delivery(consumer=consumer, event_id=event.event_id)
-                if first:
-                    await use_case(event, uow)
-                await uow.commit()
-            counter = self._metrics.events_applied if first else self._metrics.events_duplicate
-            counter.labels(consumer=consumer, event_type=event.event_type).inc()
-        except Rejected as rejection:
-            await dead_letter(
-                self._broker,
-                message,
-                consumer=consumer,
-                reason=f"rejected: {rejection}",
-                metrics=self._metrics,
-                kind="rejected",
-            )
-        except Exception as error:
-            attempts = self._attempts.get(attempt_key, 0) + 1
-            self._attempts[attempt_key] = attempts
-            self._metrics.processing_failures.labels(consumer=consumer).inc()
-            log.exception(
-                "event processing failed",
-                extra={"consumer": consumer, "event_id": str(event.event_id), "attempt": attempts},
-            )
-            if attempts >= MAX_PROCESSING_ATTEMPTS:
-                self._attempts.pop(attempt_key, None)
-                reason = f"processing failed after {attempts} attempts: {type(error).__name__}"
-                await dead_letter(
-                    self._broker, message, consumer=consumer, reason=reason, metrics=self._metrics, kind="failed"
-                )
-                return
-            await asyncio.sleep(self._backoff * attempts)
-            raise
-        self._attempts.pop(attempt_key, None)
 
 
 class OutboxPublishFailed(Exception):

@@ -1,42 +1,30 @@
 """Prometheus metrics every service exposes at /metrics (labels are ids of code paths, never people).
 
 FastStream's middleware counts messages per topic; these add what operators act on: events
-applied, duplicates dropped, dead letters, the event outbox backlog and, for services that send
-email, the mail outbox: emails by kind and outcome, and its backlog (backlogs sampled at scrape time).
+applied, duplicates dropped, dead letters and retries (each consumer's series exist from its
+registration at 0, so the first increase shows in rate()), the event outbox backlog and, for
+services that send email, the mail outbox: emails by kind and outcome, and its backlog (backlogs
+sampled at scrape time).
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
+
+# Why a consumer dead-lettered a message (docs/adr/0009-consumer-failure-classification.md).
+DeadLetterKind = Literal["undecodable", "invalid", "rejected", "failed"]
+DEAD_LETTER_KINDS: tuple[DeadLetterKind, ...] = ("undecodable", "invalid", "rejected", "failed")
+# Why a consumer put a message back: an error (counts towards dead-lettering) or an outage (never does).
+RetryCause = Literal["error", "outage"]
+RETRY_CAUSES: tuple[RetryCause, ...] = ("error", "outage")
 
 
 class ServiceMetrics:
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry()
-        self.events_applied = Counter(
-            "hlm360_events_applied_total",
-            "Events applied by a consumer (first delivery).",
-            ["consumer", "event_type"],
-            registry=self.registry,
-        )
-        self.events_duplicate = Counter(
-            "hlm360_events_duplicate_total",
-            "Redelivered events dropped by the inbox.",
-            ["consumer", "event_type"],
-            registry=self.registry,
-        )
-        self.dead_letters = Counter(
-            "hlm360_dead_letters_total",
-            "Messages sent to the dead-letter topic.",
-            ["consumer", "kind"],
-            registry=self.registry,
-        )
-        self.processing_failures = Counter(
-            "hlm360_event_processing_failures_total",
-            "Failed attempts to apply an event (retried, then dead-lettered).",
-            ["consumer"],
-            registry=self.registry,
-        )
+        self._add_consumer_metrics()
         self.outbox_published = Counter(
             "hlm360_outbox_published_total", "Outbox rows published to Kafka.", registry=self.registry
         )
@@ -87,3 +75,45 @@ class ServiceMetrics:
         self.info = Gauge("hlm360_service_info", "Constant 1, labelled with the service.", ["service"],
                           registry=self.registry)
         self.info.labels(service=service).set(1)
+
+    def _add_consumer_metrics(self) -> None:
+        self.events_applied = Counter(
+            "hlm360_events_applied_total",
+            "Events applied by a consumer (first delivery).",
+            ["consumer", "event_type"],
+            registry=self.registry,
+        )
+        self.events_duplicate = Counter(
+            "hlm360_events_duplicate_total",
+            "Redelivered events dropped by the inbox.",
+            ["consumer", "event_type"],
+            registry=self.registry,
+        )
+        self.dead_letters = Counter(
+            "hlm360_dead_letters_total",
+            "Messages sent to the dead-letter topic, by kind: undecodable (too large, not UTF-8, too deep), "
+            "invalid (not the event), rejected (the rules refuse it), failed (errors up to the bound).",
+            ["consumer", "kind"],
+            registry=self.registry,
+        )
+        self.processing_failures = Counter(
+            "hlm360_event_processing_failures_total",
+            "Failed attempts to apply an event: errors (retried, then dead-lettered) and outages (paused).",
+            ["consumer"],
+            registry=self.registry,
+        )
+        self.consumer_retries = Counter(
+            "hlm360_consumer_retries_total",
+            "Deliveries a consumer put back to try again after a pause, by cause: error (counts towards "
+            "dead-lettering) or outage (database or Kafka unreachable: waits, never dead-letters).",
+            ["consumer", "cause"],
+            registry=self.registry,
+        )
+
+    def register_consumer(self, consumer: str) -> None:
+        """Start a consumer's failure series at 0, so the first dead letter or retry shows in rate()."""
+        for kind in DEAD_LETTER_KINDS:
+            self.dead_letters.labels(consumer=consumer, kind=kind)
+        for cause in RETRY_CAUSES:
+            self.consumer_retries.labels(consumer=consumer, cause=cause)
+        self.processing_failures.labels(consumer=consumer)

@@ -17,9 +17,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.consumers import EventConsumers, RetryPolicy
 from shared.db import UnitOfWork, create_engine, session_factory
+from shared.inbound import InboundLimits
 from shared.logging import configure_logging
-from shared.messaging import EventConsumers, OutboxRelay, build_broker
+from shared.messaging import OutboxRelay, build_broker
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.telemetry import build_tracer_provider
@@ -48,7 +50,16 @@ class ServiceRuntime:
             service=settings.consumer_group_prefix or self.name,
             uow=self.uow,
             metrics=self.metrics,
-            retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
+            policy=RetryPolicy(
+                backoff_seconds=settings.consumer_retry_backoff_seconds,
+                backoff_max_seconds=settings.consumer_retry_backoff_max_seconds,
+                max_attempts=settings.consumer_max_attempts,
+                outage_pause_max_seconds=settings.consumer_outage_pause_max_seconds,
+                log_interval_seconds=settings.consumer_failure_log_interval_seconds,
+            ),
+            limits=InboundLimits(
+                max_bytes=settings.consumer_max_message_bytes, max_depth=settings.consumer_max_json_depth
+            ),
         )
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None

@@ -20,8 +20,19 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     trace_file: Path | None = None
     outbox_poll_seconds: float = 0.5
-    consumer_retry_backoff_seconds: float = 1.0
     consumer_group_prefix: str | None = None
+    # Consumers (docs/adr/0009): limits checked on the raw bytes before any JSON parser runs; an
+    # error is retried after 0.2 s, 0.4 s, ... (at most the max apart) and dead-lettered at the
+    # max_attempts-th failure; an outage (database or Kafka unreachable) pauses the message up to
+    # outage_pause_max_seconds at a time and never dead-letters it. A message that keeps failing
+    # is logged once with its traceback, then at most once per failure_log_interval.
+    consumer_max_message_bytes: int = Field(default=512 * 1024, ge=1024)
+    consumer_max_json_depth: int = Field(default=32, ge=4, le=200)
+    consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
+    consumer_retry_backoff_max_seconds: float = Field(default=5.0, gt=0)
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_outage_pause_max_seconds: float = Field(default=30.0, gt=0, le=240)
+    consumer_failure_log_interval_seconds: float = Field(default=60.0, gt=0)
     # What this instance runs besides HTTP. Operators may split a service into web-only replicas
     # (RUN_CONSUMERS=false, RUN_JOBS=false) and workers: Kafka spreads partitions over the instances
     # that consume, jobs lock what they work on, and one instance at a time relays the outbox.
