@@ -26,6 +26,7 @@ from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.telemetry import build_tracer_provider
 from shared.web import SecurityHeaders, mount_assets
+from shared.web.errors import install_error_handlers
 from shared.web.limits import BodySizeLimit
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,7 @@ class ServiceRuntime:
         # Added first, so it runs inside SecurityHeaders and its 413/400 answers get the headers too.
         app.add_middleware(BodySizeLimit, max_bytes=self.settings.http_max_body_bytes)
         app.add_middleware(SecurityHeaders)
+        install_error_handlers(app)
         mount_assets(app)
 
         @app.get("/metrics", include_in_schema=False)
