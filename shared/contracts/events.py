@@ -4,6 +4,14 @@ Every event carries the envelope (`event_id`, `event_type`, `schema_version`, `o
 `correlation_id`, `producer`) and the aggregate id used as the Kafka key (`cycle_id` for the
 360 journey), so all of one cycle's events stay in order on each topic's partition.
 Readers ignore unknown fields: producers may add fields within a schema version.
+
+Text and lists are bounded (schema version 1, tightened additively: the refused inputs were never
+meaningful). Every name, id-like label and other single-line text is `SingleLine` (no control
+characters, line or paragraph separators, or bidirectional overrides: they broke email subjects
+and reports), free text is `FreeText` (new lines allowed), both from `shared.contracts.text`; every
+list has a `max_length` (answers at most 200, importance and comments at most 20, languages 50,
+modes 10). A participant's given and family names are at most 100 characters each, so the display
+name `CycleOpened.participant_name` ("given family") is at most 201.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from shared.contracts.text import SINGLE_LINE, FreeText, SingleLine
 from shared.contracts.vocabulary import (
     CloseReason,
     Dimension,
@@ -26,9 +35,20 @@ CYCLE_ID_EXAMPLE = "6f1c1a52-4f3e-4b0e-9d83-2b9c4a7e5d10"
 RATER_ID_EXAMPLE = "0b7e7a5e-93a4-4f7a-8f6c-1c3f0f6a2d11"
 FACILITATOR_ID_EXAMPLE = "9a3b8c1d-2e4f-4a5b-8c6d-7e8f9a0b1c2d"
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+PERSON_NAME_MAX = 100
+PersonName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=PERSON_NAME_MAX), *SINGLE_LINE
+]
+DisplayName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2 * PERSON_NAME_MAX + 1), *SINGLE_LINE
+]
 LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z]{2,3}$")]
-FreeText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Email = Annotated[EmailStr, Field(max_length=254)]  # RFC 5321's limit on a forward path
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Count = Annotated[int, Field(ge=0)]
+MAX_ANSWERS = 200
+MAX_IMPORTANCE = 20
+MAX_COMMENTS = 20
 
 
 def utc_now() -> datetime:
@@ -47,7 +67,7 @@ class Event(BaseModel):
         description="Unique id of this event; consumers use it to ignore redeliveries.",
         examples=["3d2f6c7e-1b1a-4d8e-a0c4-6a1f0e2b9c33"],
     )
-    event_type: str = Field(description="Name of the event, equal to the message title.")
+    event_type: str = Field(max_length=100, description="Name of the event, equal to the message title.")
     schema_version: Literal[1] = Field(
         default=1, description="Version of this event's schema; a breaking change is a new version."
     )
@@ -61,7 +81,7 @@ class Event(BaseModel):
         description="Id of the request or event that started this chain of events, if any.",
         examples=[CYCLE_ID_EXAMPLE],
     )
-    producer: ShortText = Field(
+    producer: SingleLine = Field(
         description="Name of the system that published the event.", examples=["invitations"]
     )
 
@@ -82,19 +102,19 @@ class CycleEvent(Event):
 class Participant(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    participant_id: ShortText = Field(
+    participant_id: SingleLine = Field(
         description="The requesting system's stable id for the person (e.g. an ESR assignment number).",
         examples=["ESR-10293847"],
     )
-    given_name: ShortText = Field(examples=["Amara"])
-    family_name: ShortText = Field(examples=["Okafor"])
-    email: EmailStr = Field(examples=["amara.okafor@example.nhs.uk"])
-    organisation: ShortText = Field(
+    given_name: PersonName = Field(examples=["Amara"])
+    family_name: PersonName = Field(examples=["Okafor"])
+    email: Email = Field(examples=["amara.okafor@example.nhs.uk"])
+    organisation: SingleLine = Field(
         description="Employing organisation (used for facilitator conflict-of-interest rules).",
         examples=["Example NHS Foundation Trust"],
     )
-    region: ShortText = Field(default="unspecified", description="NHS region.", examples=["London"])
-    management_line: list[EmailStr] = Field(
+    region: SingleLine = Field(default="unspecified", description="NHS region.", examples=["London"])
+    management_line: list[Email] = Field(
         default_factory=list,
         max_length=10,
         description="Work emails of the participant's line manager and the managers above them. Used only to keep "
@@ -116,15 +136,15 @@ class RaterNomination(BaseModel):
     group: Literal[
         RaterGroup.LINE_MANAGER, RaterGroup.PEER, RaterGroup.DIRECT_REPORT, RaterGroup.OTHER
     ] = Field(description="Rater group; the participant is added as 'self' automatically.", examples=["peer"])
-    name: ShortText = Field(examples=["Sam Patel"])
-    email: EmailStr = Field(examples=["sam.patel@example.nhs.uk"])
+    name: SingleLine = Field(examples=["Sam Patel"])
+    email: Email = Field(examples=["sam.patel@example.nhs.uk"])
 
 
 class Funding(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     method: FundingMethod = Field(examples=["purchase_order"])
-    reference: ShortText = Field(
+    reference: SingleLine = Field(
         description="Payment reference, purchase order number or programme credit account.",
         examples=["PO-2026-000123"],
     )
@@ -167,7 +187,7 @@ class CycleRequested(CycleEvent):
 
     event_type: Literal["CycleRequested"] = "CycleRequested"
     participant: Participant
-    programme: ShortText | None = Field(
+    programme: SingleLine | None = Field(
         default=None, description="Programme requiring the 360, if any.", examples=["Mary Seacole Programme"]
     )
     facilitator_id: UUID | None = Field(
@@ -186,18 +206,20 @@ class CycleOpened(CycleEvent):
     """A funded 360 cycle was opened and its raters invited."""
 
     event_type: Literal["CycleOpened"] = "CycleOpened"
-    participant_id: ShortText
-    participant_name: ShortText = Field(description="Display name of the participant, for their own report.")
-    organisation: ShortText
-    region: ShortText
-    programme: ShortText | None = None
-    participant_email: EmailStr | None = Field(
+    participant_id: SingleLine
+    participant_name: DisplayName = Field(
+        description="Display name of the participant (given name, a space, family name), for their own report."
+    )
+    organisation: SingleLine
+    region: SingleLine
+    programme: SingleLine | None = None
+    participant_email: Email | None = Field(
         default=None,
         description="The participant's own email, for booking their feedback session and sending their report. "
         "Raters' contact details never leave the invitations service (see `management_line`).",
     )
     facilitator_id: UUID | None = None
-    management_line: list[EmailStr] = Field(
+    management_line: list[Email] = Field(
         default_factory=list,
         max_length=20,
         description="Work emails in the participant's management line (from the request, plus any nominated line "
@@ -209,7 +231,7 @@ class CycleOpened(CycleEvent):
         default=None, description="Language the participant would like their feedback session in.", examples=["cy"]
     )
     deadline: AwareDatetime
-    invited_per_group: dict[RaterGroup, int] = Field(
+    invited_per_group: dict[RaterGroup, Count] = Field(
         description="How many raters were invited in each group, including 'self'.",
         examples=[{"self": 1, "line_manager": 1, "peer": 3, "direct_report": 3, "other": 2}],
     )
@@ -221,7 +243,7 @@ class RaterNominated(CycleEvent):
     event_type: Literal["RaterNominated"] = "RaterNominated"
     rater_id: UUID = Field(description="Pseudonymous rater id.", examples=[RATER_ID_EXAMPLE])
     group: RaterGroup
-    link_token_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+    link_token_sha256: Sha256Hex = Field(
         description="SHA-256 (hex) of the rater's personal link token; the token itself is only in the email."
     )
     replaces_rater_id: UUID | None = Field(
@@ -254,7 +276,7 @@ class ManagementLineChanged(CycleEvent):
     one twice, late or out of order changes nothing, and producers' clocks do not matter."""
 
     event_type: Literal["ManagementLineChanged"] = "ManagementLineChanged"
-    management_line: list[EmailStr] = Field(
+    management_line: list[Email] = Field(
         max_length=20,
         description="Work emails in the participant's management line, as on CycleOpened. Only for keeping "
         "facilitators out of the participant's own line; consumers must not show or log them.",
@@ -287,7 +309,7 @@ class InvitationSent(CycleEvent):
 class ItemAnswer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    item_id: ShortText = Field(examples=["ISP-E"])
+    item_id: SingleLine = Field(examples=["ISP-E"])
     dimension: Dimension
     score: int | None = Field(
         ge=1, le=5, description="1 (rarely) to 5 (almost always); null when 'not observed'.", examples=[4]
@@ -304,7 +326,7 @@ class ImportanceAnswer(BaseModel):
 class CommentAnswer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    question_id: ShortText = Field(examples=["overall_strengths"])
+    question_id: SingleLine = Field(examples=["overall_strengths"])
     text: FreeText
 
 
@@ -314,10 +336,10 @@ class RatingSubmitted(CycleEvent):
     event_type: Literal["RatingSubmitted"] = "RatingSubmitted"
     rater_id: UUID = Field(examples=[RATER_ID_EXAMPLE])
     group: RaterGroup
-    questionnaire_version: ShortText = Field(examples=["hlm360-default-1"])
-    answers: list[ItemAnswer] = Field(min_length=1)
-    importance: list[ImportanceAnswer] = Field(default_factory=list)
-    comments: list[CommentAnswer] = Field(default_factory=list)
+    questionnaire_version: SingleLine = Field(examples=["hlm360-default-1"])
+    answers: list[ItemAnswer] = Field(min_length=1, max_length=MAX_ANSWERS)
+    importance: list[ImportanceAnswer] = Field(default_factory=list, max_length=MAX_IMPORTANCE)
+    comments: list[CommentAnswer] = Field(default_factory=list, max_length=MAX_COMMENTS)
 
 
 class SelfAssessmentCompleted(Event):
@@ -326,13 +348,13 @@ class SelfAssessmentCompleted(Event):
     key_field: ClassVar[str] = "assessment_id"
     event_type: Literal["SelfAssessmentCompleted"] = "SelfAssessmentCompleted"
     assessment_id: UUID
-    access_token_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+    access_token_sha256: Sha256Hex = Field(
         description="SHA-256 of the person's private link token; only they hold the token."
     )
-    questionnaire_version: ShortText
-    answers: list[ItemAnswer] = Field(min_length=1)
-    importance: list[ImportanceAnswer] = Field(default_factory=list)
-    comments: list[CommentAnswer] = Field(default_factory=list)
+    questionnaire_version: SingleLine
+    answers: list[ItemAnswer] = Field(min_length=1, max_length=MAX_ANSWERS)
+    importance: list[ImportanceAnswer] = Field(default_factory=list, max_length=MAX_IMPORTANCE)
+    comments: list[CommentAnswer] = Field(default_factory=list, max_length=MAX_COMMENTS)
 
 
 class CycleClosed(CycleEvent):
@@ -340,7 +362,7 @@ class CycleClosed(CycleEvent):
 
     event_type: Literal["CycleClosed"] = "CycleClosed"
     reason: CloseReason
-    responses_per_group: dict[RaterGroup, int] = Field(
+    responses_per_group: dict[RaterGroup, Count] = Field(
         description="Number of submitted responses per rater group.",
         examples=[{"self": 1, "line_manager": 1, "peer": 3, "direct_report": 3, "other": 2}],
     )
@@ -351,9 +373,9 @@ class ReportGenerated(CycleEvent):
 
     event_type: Literal["ReportGenerated"] = "ReportGenerated"
     report_id: UUID
-    participant_id: ShortText
-    organisation: ShortText
-    region: ShortText
+    participant_id: SingleLine
+    organisation: SingleLine
+    region: SingleLine
     facilitator_id: UUID | None = None
 
 
@@ -419,11 +441,11 @@ class FacilitatorRegistered(FacilitatorEvent):
     """A facilitator joined a regional register (directory information, not personal feedback)."""
 
     event_type: Literal["FacilitatorRegistered"] = "FacilitatorRegistered"
-    name: ShortText
-    email: EmailStr
-    region: ShortText
-    organisation: ShortText
-    languages: list[ShortText] = Field(default_factory=lambda: ["English"])
+    name: SingleLine
+    email: Email
+    region: SingleLine
+    organisation: SingleLine
+    languages: list[SingleLine] = Field(default_factory=lambda: ["English"], max_length=50)
     monthly_capacity: int = Field(ge=0, le=100)
 
 
@@ -449,7 +471,7 @@ class AvailabilityPublished(FacilitatorEvent):
     event_type: Literal["AvailabilityPublished"] = "AvailabilityPublished"
     free_slots: int = Field(ge=0)
     next_free_slot_at: AwareDatetime | None = None
-    modes: list[SessionMode] = Field(default_factory=list)
+    modes: list[SessionMode] = Field(default_factory=list, max_length=10)
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (

@@ -32,14 +32,26 @@ SHORT_TEXT_MAX = 200
 FREE_TEXT_MAX = 5000
 
 
-def single_line_problem(value: str) -> str | None:
-    """Why `value` is not acceptable single-line text, or None: for forms and CSV rows."""
-    return SINGLE_LINE_MESSAGE if _SINGLE_LINE_BAD.search(value) else None
+def single_line_problem(value: str, *, max_length: int | None = None) -> str | None:
+    """Why `value` is not acceptable single-line text, or None: for forms and CSV rows. The reason
+    never repeats the value (it may be a name); put the field's label in front of it."""
+    if _SINGLE_LINE_BAD.search(value):
+        return SINGLE_LINE_MESSAGE
+    return _length_problem(value, max_length)
 
 
-def multi_line_problem(value: str) -> str | None:
+def multi_line_problem(value: str, *, max_length: int | None = None) -> str | None:
     """Why `value` is not acceptable free text, or None (carriage returns are normalised first)."""
-    return MULTI_LINE_MESSAGE if _MULTI_LINE_BAD.search(normalise_newlines(value)) else None
+    value = normalise_newlines(value)
+    if _MULTI_LINE_BAD.search(value):
+        return MULTI_LINE_MESSAGE
+    return _length_problem(value, max_length)
+
+
+def _length_problem(value: str, max_length: int | None) -> str | None:
+    if max_length is not None and len(value) > max_length:
+        return f"must be {max_length:,} characters or fewer"
+    return None
 
 
 def normalise_newlines(value: str) -> str:

@@ -367,6 +367,16 @@ def _mutations(good: dict[str, Any]) -> list[tuple[str, bytes, str]]:
         case("bad-management-line-email", "participant.management_line.1",
              participant={**p, "management_line": ["director@example.nhs.uk", "director@"]}),
         case("missing-producer", "producer: Field required", producer=_DROP),
+        case("line-separator-in-given-name", "participant.given_name: must be one line of text",
+             participant={**p, "given_name": "Amara\u2028Bcc: everyone@example.nhs.uk"}),
+        case("next-line-in-family-name", "participant.family_name: must be one line of text",
+             participant={**p, "family_name": "Oka\x85for"}),
+        case("nul-in-rater-name", "raters.1.name: must be one line of text", raters=[lm, {**peer, "name": "Sam\x00"}]),
+        case("bidi-override-in-programme", "programme: must be one line of text", programme="Mary\u202eSeacole"),
+        case("carriage-return-in-organisation", "participant.organisation: must be one line of text",
+             participant={**p, "organisation": "Example\rTrust"}),
+        case("given-name-too-long", "participant.given_name: String should have at most 100",
+             participant={**p, "given_name": "x" * 101}),
     ]
 
 

@@ -13,6 +13,12 @@ preferred_language (an ISO 639 code such as en or cy, or bsl) and management_lin
 the line manager and the managers above them, separated by ";") describe the participant.
 Each row is one transaction through the same use case as the Kafka intake and the web page; the
 cycle id is derived from programme + participant_id, so running the same file twice adds nothing.
+
+The file must be UTF-8 (Excel: "CSV UTF-8") and at most 10 MB, or nothing is imported; so too
+when a field is longer than the CSV reader takes (usually a quote left open). A row with the wrong
+number of fields, broken quoting, a control or line-separator character in a field (a new line
+inside a quoted field included), or a field that is too long for its column is reported by its
+line number with a reason that never repeats the value; the other rows still import.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import io
 import re
 import sys
 from collections.abc import Sequence
@@ -38,7 +45,8 @@ from invitations import usecases
 from invitations.config import Settings
 from invitations.domain import cohort_cycle_id, language_code, management_line_problems
 from invitations.emails import LONDON
-from shared.contracts.events import CycleRequested
+from shared.contracts.events import PERSON_NAME_MAX, CycleRequested
+from shared.contracts.text import SHORT_TEXT_MAX, single_line_problem
 from shared.db import UnitOfWork, create_engine, session_factory
 from shared.errors import Rejected
 from shared.messaging import validation_reason
@@ -46,8 +54,16 @@ from shared.messaging import validation_reason
 REQUIRED = ("participant_id", "given_name", "family_name", "email", "organisation", "region",
             "line_manager_name", "line_manager_email")
 GROUP_COLUMNS = {"peers": "peer", "direct_reports": "direct_report", "others": "other"}
+OPTIONAL = ("deadline", "funding_method", "funding_reference", "facilitator_id", "preferred_language",
+            "management_line")
 PERSON = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<\s*(?P<email>[^<>\s]+)\s*>\s*$")
 CLOSES_AT = time(17, 0)
+MAX_FILE_BYTES = 10_000_000
+# longest value each column may hold (a list column holds up to 50 "Name <email>" entries)
+MAX_LIST_CHARS = 50 * (SHORT_TEXT_MAX + 260)
+MAX_CHARS = {"given_name": PERSON_NAME_MAX, "family_name": PERSON_NAME_MAX, "email": 254,
+             "line_manager_email": 254, "peers": MAX_LIST_CHARS, "direct_reports": MAX_LIST_CHARS,
+             "others": MAX_LIST_CHARS, "management_line": 20 * 260}
 
 
 @dataclass
@@ -75,6 +91,10 @@ def row_to_request(row: dict[str, str], *, defaults: CohortDefaults) -> CycleReq
     missing = [c for c in REQUIRED if not (row.get(c) or "").strip()]
     if missing:
         raise BadRow("missing " + ", ".join(missing))
+    for column in (*REQUIRED, *GROUP_COLUMNS, *OPTIONAL):  # other columns are ignored
+        value = (row.get(column) or "").strip()
+        if problem := single_line_problem(value, max_length=MAX_CHARS.get(column, SHORT_TEXT_MAX)):
+            raise BadRow(f"{column} {problem}")
     raters: list[dict[str, str]] = [
         {"group": "line_manager", "name": row["line_manager_name"], "email": row["line_manager_email"]}
     ]
@@ -83,6 +103,8 @@ def row_to_request(row: dict[str, str], *, defaults: CohortDefaults) -> CycleReq
             match = PERSON.match(entry)
             if not match:
                 raise BadRow(f"{column} entry {position + 1} is not written as Name <email>")
+            if problem := single_line_problem(match["name"], max_length=SHORT_TEXT_MAX):
+                raise BadRow(f"{column} entry {position + 1}: the name {problem}")
             raters.append({"group": group, "name": match["name"], "email": match["email"]})
     deadline_text = (row.get("deadline") or "").strip()
     try:
@@ -130,20 +152,61 @@ def _address(entry: str) -> str:
     return (match["email"] if match else entry).strip()
 
 
+def read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[tuple[int, str]]]:
+    """The rows of a cohort file by line number, and the lines that are not rows (with a reason).
+
+    BadRow when the whole file cannot be read: too large, not UTF-8, no usable header row."""
+    if len(data) > MAX_FILE_BYTES:
+        raise BadRow(f"the file is larger than {MAX_FILE_BYTES // 1_000_000} MB; split the cohort into smaller files")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise BadRow(f"the file is not UTF-8 text (first at line {line}); save it as CSV UTF-8") from error
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [name.strip() for name in next(reader, [])]
+    except csv.Error as error:
+        raise BadRow(f"the header row is not valid CSV ({error})") from error
+    absent = [c for c in REQUIRED if c not in header]
+    if absent:
+        raise BadRow(f"the header row has no column(s): {', '.join(absent)}")
+    rows: list[tuple[int, dict[str, str]]] = []
+    bad: list[tuple[int, str]] = []
+    while True:
+        line = reader.line_num + 1  # a quoted field may go on over several lines: report the first
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            if "field limit" in str(error):
+                # mostly a quote left open, so that the rest of the file reads as one field: the
+                # rows after it cannot be trusted
+                raise BadRow(f"line {line} has a field longer than {csv.field_size_limit():,} characters "
+                             "(is a closing quote missing?); nothing was imported") from error
+            bad.append((line, f"is not valid CSV ({error})"))
+            continue
+        if not fields:
+            continue  # a blank line
+        if len(fields) != len(header):
+            bad.append((line, f"has {len(fields)} fields but the header row has {len(header)}"))
+            continue
+        rows.append((line, dict(zip(header, fields, strict=True))))
+    return rows, bad
+
+
+def read_file(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[tuple[int, str]]]:
+    with path.open("rb") as handle:
+        return read_rows(handle.read(MAX_FILE_BYTES + 1))  # no more than the limit is ever read
+
+
 async def import_cohort(
     path: Path, *, defaults: CohortDefaults, settings: Settings, console: Console | None = None
 ) -> ImportResult:
     console = console or Console(stderr=True)
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        absent = [c for c in REQUIRED if c not in header]
-        if absent:
-            raise BadRow(f"the header row has no column(s): {', '.join(absent)}")
-        rows: list[tuple[int, dict[str, str]]] = []
-        for row in reader:
-            rows.append((reader.line_num, {k: (v or "") for k, v in row.items() if isinstance(k, str)}))
-    result = ImportResult()
+    rows, unreadable = await asyncio.to_thread(read_file, path)
+    result = ImportResult(bad_rows=unreadable)
     engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
     sessions = session_factory(engine)
     try:
@@ -170,6 +233,7 @@ async def import_cohort(
                 progress.advance(task)
     finally:
         await engine.dispose()
+    result.bad_rows.sort()
     return result
 
 
@@ -219,6 +283,11 @@ def main(argv: Sequence[str], *, settings: Settings | None = None) -> int:
     credits.add_argument("--credits", type=int, default=0)
     credits.add_argument("--note", default="")
     args = parser.parse_args(list(argv))
+    if args.command == "import-cohort":
+        for option, value in (("--programme", args.programme), ("--funding-reference", args.funding_reference)):
+            if value is not None and (problem := single_line_problem(value.strip(), max_length=SHORT_TEXT_MAX)
+                                      or ("must not be empty" if not value.strip() else None)):
+                parser.error(f"{option} {problem}")
     settings = settings or Settings()  # type: ignore[call-arg]
     console = Console(stderr=True)
     if args.command == "credits":

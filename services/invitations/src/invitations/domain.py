@@ -17,6 +17,7 @@ from uuid import UUID, uuid5
 
 from email_validator import EmailNotValidError, validate_email
 
+from shared.contracts.text import SHORT_TEXT_MAX, single_line_problem
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
 from shared.errors import Rejected
 
@@ -86,6 +87,8 @@ def nomination_problems(
         label = f"rater {index + 1}"
         if not nominee.name.strip():
             problems.append(Problem(f"{label}: enter their name", index, "name"))
+        elif problem := single_line_problem(nominee.name.strip(), max_length=SHORT_TEXT_MAX):
+            problems.append(Problem(f"{label}: their name {problem}", index, "name"))
         if nominee.group is RaterGroup.SELF:
             problems.append(Problem(f"{label}: 'self' is added automatically and cannot be nominated", index, "group"))
         if not email_is_valid(nominee.email):

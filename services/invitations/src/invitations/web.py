@@ -15,7 +15,7 @@ from uuid import UUID, uuid4, uuid5
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
@@ -37,7 +37,14 @@ from invitations.domain import (
     token_matches,
 )
 from invitations.tables import Cycle, Rater
-from shared.contracts.events import CycleRequested, Funding, Participant, RaterNomination
+from shared.contracts.events import (
+    PERSON_NAME_MAX,
+    CycleRequested,
+    Funding,
+    Participant,
+    RaterNomination,
+)
+from shared.contracts.text import SHORT_TEXT_MAX, SingleLine, single_line_problem
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
 from shared.db import UnitOfWork
 from shared.errors import Rejected
@@ -62,12 +69,21 @@ FUNDING_LABELS = {
 }
 
 
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class CycleRequest(BaseModel):
-    """Body of POST /api/cycles: a CycleRequested without the envelope."""
+    """Body of POST /api/cycles: a CycleRequested without the envelope, with the same field types,
+    so FastAPI refuses bad input with a 422 before the handler runs."""
 
     cycle_id: UUID = Field(default_factory=uuid4)
     participant: Participant
-    programme: str | None = None
+    programme: Annotated[SingleLine | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None,
+        description="Programme requiring the 360, if any. Empty or blank means none, as on the start page.",
+        examples=["Mary Seacole Programme"],
+    )
     facilitator_id: UUID | None = None
     deadline: AwareDatetime
     funding: Funding
@@ -115,9 +131,27 @@ async def reading(runtime: ServiceRuntime) -> AsyncIterator[UnitOfWork]:
 # --- JSON API ---------------------------------------------------------------------------------
 
 
+def unprocessable(error: ValidationError, *, within: tuple[str, ...] = ("body",)) -> HTTPException:
+    """A 422 shaped like FastAPI's own, naming each field but never echoing what was sent."""
+    detail = [
+        {"type": item["type"], "loc": [*within, *item["loc"]], "msg": item["msg"]}
+        for item in error.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    return HTTPException(status_code=422, detail=detail)
+
+
+def _fields(error: ValidationError) -> list[str]:
+    return [".".join(str(part) for part in item["loc"]) for item in error.errors(include_input=False)]
+
+
 @router.post("/api/cycles", status_code=202)
 async def request_cycle(body: CycleRequest, runtime: Runtime, settings: Config) -> CycleAccepted:
-    event = CycleRequested(producer="invitations-api", **body.model_dump())
+    try:
+        # the body was validated with the contract's types already; this guard keeps any rule the
+        # event adds later from becoming a 500
+        event = CycleRequested(producer="invitations-api", **body.model_dump())
+    except ValidationError as error:
+        raise unprocessable(error) from error
     created = await _open(runtime, event, settings=settings)
     return CycleAccepted(cycle_id=event.cycle_id, created=created)
 
@@ -131,6 +165,10 @@ async def _open(
             await uow.commit()
     except Rejected as rejection:
         raise HTTPException(status_code=422, detail=str(rejection)) from rejection
+    except ValidationError as error:
+        # an event derived from the request broke the contract: the request's fault, not a 500
+        log.warning("cycle request failed contract validation", extra={"fields": _fields(error)})
+        raise unprocessable(error, within=()) from error
     except IntegrityError:
         # the same request arrived twice at once: the other one opened it
         return False
@@ -237,7 +275,10 @@ async def start_submit(request: Request, runtime: Runtime, settings: Config) -> 
     try:
         await _open(runtime, event, settings=settings, has_direct_reports=has_reports)
     except HTTPException as refused:
-        message = str(refused.detail)
+        if not isinstance(refused.detail, str):
+            form.add("given-name", CHECK_ANSWERS)
+            return await _start_page(runtime, settings, form)
+        message = refused.detail
         target = ("funding-reference" if "credit" in message else "facilitator-1" if "facilitator" in message
                   else "given-name")
         form.add(target, message[0].upper() + message[1:])
@@ -249,15 +290,12 @@ async def _read_start_form(
     runtime: ServiceRuntime, form: StartForm, *, settings: Settings
 ) -> tuple[CycleRequested | None, bool | None]:
     v = form.values
-    for key, field_id, message in (
-        ("given_name", "given-name", "Enter your first name"),
-        ("family_name", "family-name", "Enter your last name"),
-        ("organisation", "organisation", "Enter the organisation you work for"),
-    ):
+    for key, field_id, label, missing, limit in START_TEXT_FIELDS:
         if not v.get(key):
-            form.add(field_id, message)
-        elif len(v[key]) > 200:
-            form.add(field_id, "This must be 200 characters or fewer")
+            if missing:
+                form.add(field_id, missing)
+        elif problem := single_line_problem(v[key], max_length=limit):
+            form.add(field_id, f"{label} {problem}")
     if not email_is_valid(v.get("email", "")):
         form.add("email", "Enter your email address, like name@example.nhs.uk")
     if v.get("region") not in REGIONS:
@@ -360,10 +398,41 @@ async def _read_start_form(
             raters=[RaterNomination(group=n.group, name=n.name, email=n.email) for n in nominees],  # type: ignore[arg-type]
         )
     except ValidationError as error:
-        log.info("start form failed contract validation", extra={"errors": error.error_count()})
-        form.add("given-name", "Some details could not be accepted; check every answer and try again")
+        # the checks above should have caught it: name the field, never the value
+        log.info("start form failed contract validation", extra={"fields": _fields(error)})
+        for item in error.errors(include_input=False):
+            form.add(_start_field_id(item["loc"], field_ids), CHECK_ANSWER)
         return None, has_reports
     return event, has_reports
+
+
+CHECK_ANSWERS = "Some details could not be accepted; check every answer and try again"
+CHECK_ANSWER = "This answer could not be accepted; check it and try again"
+# (form key, field id, label, message when empty (None: optional), maximum length)
+START_TEXT_FIELDS = (
+    ("given_name", "given-name", "First name", "Enter your first name", PERSON_NAME_MAX),
+    ("family_name", "family-name", "Last name", "Enter your last name", PERSON_NAME_MAX),
+    ("participant_id", "participant-id", "Staff or ESR number", None, SHORT_TEXT_MAX),
+    ("organisation", "organisation", "Organisation", "Enter the organisation you work for", SHORT_TEXT_MAX),
+    ("programme", "programme", "Leadership programme", None, SHORT_TEXT_MAX),
+)
+_PARTICIPANT_FIELD_IDS = {"given_name": "given-name", "family_name": "family-name", "email": "email",
+                          "participant_id": "participant-id", "organisation": "organisation", "region": "region",
+                          "management_line": "lm-manager-email", "preferred_language": "preferred-language"}
+
+
+def _start_field_id(loc: tuple[int | str, ...], rater_field_ids: list[str]) -> str:
+    """The start page's field for a place in CycleRequested (the error summary links to it)."""
+    match loc:
+        case ("participant", str(name), *_) if name in _PARTICIPANT_FIELD_IDS:
+            return _PARTICIPANT_FIELD_IDS[name]
+        case ("programme", *_):
+            return "programme"
+        case ("funding", *_):
+            return "funding-reference"
+        case ("raters", int(index), part, *_) if index < len(rater_field_ids):
+            return f"{rater_field_ids[index]}-{'email' if part == 'email' else 'name'}"
+    return "given-name"
 
 
 def _read_date(form: StartForm, *, prefix: str, legend: str) -> datetime | None:
@@ -536,6 +605,8 @@ async def replace_submit(
     values = {k: str(v).strip() for k, v in raw.items() if isinstance(v, str)}
     name, address = values.get("name", ""), values.get("email", "")
     errors = usecases.replacement_problems(name=name, email=address)
+    if name and not any(field_id == "name" for field_id, _ in errors) and (problem := single_line_problem(name)):
+        errors.insert(0, ("name", f"Their name {problem}"))
     if not errors:
         try:
             async with runtime.uow() as uow:

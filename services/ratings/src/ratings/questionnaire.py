@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.contracts.text import FREE_TEXT_MAX, multi_line_problem, normalise_newlines
 from shared.contracts.vocabulary import Dimension
 from shared.questionnaire import DimensionSection, ItemBank, Wording
 
 NOT_OBSERVED = "na"
-MAX_COMMENT_CHARS = 5000
+MAX_COMMENT_CHARS = FREE_TEXT_MAX  # what RatingSubmitted and RaterDeclined carry
 SCORES = ("1", "2", "3", "4", "5")
 
 
@@ -64,7 +65,16 @@ class FormResult:
 
 
 def normalise_text(value: str) -> str:
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return normalise_newlines(value).strip()
+
+
+def comment_problem(text: str, *, subject: str) -> str | None:
+    """Why free text typed into the form cannot be kept (too long, or control characters), or None."""
+    if len(text) > MAX_COMMENT_CHARS:
+        return f"{subject} must be {MAX_COMMENT_CHARS:,} characters or fewer (it has {len(text):,})"
+    if problem := multi_line_problem(text):
+        return f"{subject} {problem}"
+    return None
 
 
 class _Reader:
@@ -83,15 +93,8 @@ class _Reader:
         name = comment_field(question_id)
         text = normalise_text(self.form.get(name, ""))
         question = wording.for_rater(self_rating=self.self_rating)
-        if len(text) > MAX_COMMENT_CHARS:
-            self.errors.append(
-                FieldError(
-                    name,
-                    element_id(name),
-                    f"Your answer to '{question}' must be {MAX_COMMENT_CHARS:,} characters or fewer "
-                    f"(it has {len(text):,})",
-                )
-            )
+        if problem := comment_problem(text, subject=f"Your answer to '{question}'"):
+            self.errors.append(FieldError(name, element_id(name), problem))
         elif text:
             self.comments.append((question_id, text))
         elif required:
@@ -192,6 +195,12 @@ def merge_page(bank: ItemBank, page: int | str, draft: Mapping[str, str], posted
         if value:
             merged[name] = value[: MAX_COMMENT_CHARS * 2]
     return merged
+
+
+def unstorable(bank: ItemBank, page: int | str, posted: Mapping[str, str]) -> bool:
+    """True when a field of the page holds a NUL character, which PostgreSQL cannot store (only a
+    broken or hostile client sends one): the page is shown again, unsaved, with its errors."""
+    return any("\x00" in posted.get(name, "") for name in page_fields(bank, page))
 
 
 def pages_of(bank: ItemBank) -> list[int | str]:

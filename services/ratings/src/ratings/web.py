@@ -19,13 +19,15 @@ from ratings.domain import token_sha256
 from ratings.pages import Journey
 from ratings.questionnaire import (
     COMMENTS_PAGE,
-    MAX_COMMENT_CHARS,
     FieldError,
+    comment_problem,
     first_incomplete_page,
+    merge_page,
     next_page,
     normalise_text,
     page_errors,
     parse_page,
+    unstorable,
 )
 from ratings.usecases import Access, CycleSummary, RaterAccess
 from shared.contracts.vocabulary import RaterGroup
@@ -171,6 +173,17 @@ def question_page(
     return pages.section_page(bank, journey, page=int(page), values=values, errors=errors, returning=returning)
 
 
+def unsaved_page(
+    bank: ItemBank, journey: Journey, *, page: int | str, answers: dict[str, str], posted: dict[str, str]
+) -> HTMLResponse:
+    """The page again with what was posted and its errors, without saving it (see `unstorable`)."""
+    values = merge_page(bank, page, answers, posted)
+    errors = page_errors(bank, page, values, self_rating=journey.self_rating)
+    returning = posted.get("return") == "check"
+    body = question_page(bank, journey, page=page, values=values, errors=errors, returning=returning)
+    return html(body, status_code=400)
+
+
 def after_page(bank: ItemBank, journey: Journey, page: int | str, *, returning: bool) -> str:
     following = None if returning else next_page(bank, page)
     return f"{journey.base}/check" if following is None else journey.page_href(following)
@@ -231,8 +244,7 @@ async def decline(token: str, request: Request, runtime: Runtime, limits: Limit)
         return refusal(request, limits, access, posted=True)
     form = await posted_form(request) or {}
     reason = normalise_text(form.get("reason", ""))
-    if len(reason) > MAX_COMMENT_CHARS:
-        error = f"Your reason must be {MAX_COMMENT_CHARS:,} characters or fewer (it has {len(reason):,})"
+    if error := comment_problem(reason, subject="Your reason"):
         return html(pages.decline_page(rater_journey(token, access), reason=reason, error=error), status_code=400)
     async with runtime.uow() as uow:
         outcome = await usecases.decline(uow, token_hash=token_sha256(token), reason=reason or None, now=now())
@@ -296,6 +308,11 @@ async def rater_save_page(
     posted = await posted_form(request)
     if posted is None:
         return html(pages.message_page(pages.TOO_LARGE), status_code=413)
+    if unstorable(bank, page, posted):
+        access = await access_of(runtime, token)
+        if access.access is not Access.OPEN:
+            return refusal(request, limits, access, posted=True)
+        return unsaved_page(bank, rater_journey(token, access), page=page, answers=access.answers, posted=posted)
     async with runtime.uow() as uow:
         state = await usecases.save_rater_page(
             uow, token_hash=token_sha256(token), bank=bank, page=page, posted=posted, now=now()
@@ -407,6 +424,11 @@ async def self_assessment_save_page(
     posted = await posted_form(request)
     if posted is None:
         return html(pages.message_page(pages.TOO_LARGE), status_code=413)
+    if unstorable(bank, page, posted):
+        found = await self_state(runtime, token)
+        if not found.found:
+            return self_unknown(request, limits)
+        return unsaved_page(bank, self_journey(token), page=page, answers=found.answers, posted=posted)
     async with runtime.uow() as uow:
         state = await usecases.save_self_assessment_page(
             uow, token_hash=token_sha256(token), bank=bank, page=page, posted=posted, now=now()

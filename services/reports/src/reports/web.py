@@ -9,7 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -24,6 +24,8 @@ from reports.render import (
     self_assessment_document,
 )
 from reports.tables import Report
+from shared.contracts.events import Email
+from shared.contracts.text import SingleLine
 from shared.service import ServiceRuntime, runtime_of
 from shared.web import RateLimiter, page_templates
 from shared.web.admin import Admin
@@ -245,8 +247,8 @@ async def cohort_pdf(token: str, request: Request, runtime: Runtime, settings: C
 
 
 class CohortRequest(BaseModel):
-    programme: str = Field(min_length=1, max_length=200)
-    lead_email: EmailStr | None = Field(default=None, description="Programme lead to email the link to.")
+    programme: SingleLine = Field(description="The programme, as the cycles' CycleRequested named it.")
+    lead_email: Email | None = Field(default=None, description="Programme lead to email the link to.")
 
 
 class CohortCreatedOut(BaseModel):

@@ -11,6 +11,7 @@ from datetime import date, time
 from uuid import UUID
 
 from scheduling.domain import ELEARNING_PASS_MARK, LANGUAGE_NAMES, FacilitatorStatus
+from shared.contracts.text import multi_line_problem, normalise_newlines, single_line_problem
 
 Errors = list[tuple[str, str]]
 Values = Mapping[str, str]
@@ -37,12 +38,16 @@ class Parsed:
 
 
 def text(values: Values, name: str, *, label: str, parsed: Parsed, required: bool = True,
-         max_length: int = 200) -> str:
-    value = values.get(name, "").strip()
+         max_length: int = 200, multi_line: bool = False) -> str:
+    """Single-line text (no control or line-separator characters), or free text when `multi_line`
+    (new lines kept, CRLF made LF)."""
+    value = values.get(name, "")
+    value = normalise_newlines(value).strip() if multi_line else value.strip()
+    check = multi_line_problem if multi_line else single_line_problem
     if required and not value:
         parsed.error(name, f"Enter {label}")
-    elif len(value) > max_length:
-        parsed.error(name, f"{label[0].upper()}{label[1:]} must be {max_length} characters or fewer")
+    elif problem := check(value, max_length=max_length):
+        parsed.error(name, f"{label[0].upper()}{label[1:]} {problem}")
     return value
 
 
@@ -149,7 +154,8 @@ def parse_interest(values: Values, months: Sequence[str]) -> InterestInput | Err
     chosen = [m for m in MONTHS if m in set(months)]
     if not chosen:
         parsed.error("months-1", "Select at least one month")
-    topics = text(values, "topics", label="topics", parsed=parsed, required=False, max_length=MAX_TEXT)
+    topics = text(values, "topics", label="topics", parsed=parsed, required=False, max_length=MAX_TEXT,
+                  multi_line=True)
     if parsed.errors:
         return parsed.errors
     assert mode
@@ -173,7 +179,8 @@ class CalloutInput:
 def parse_callout(values: Values, *, today: date) -> CalloutInput | Errors:
     parsed = Parsed()
     title = text(values, "title", label="a title", parsed=parsed)
-    details = text(values, "details", label="what facilitators are needed for", parsed=parsed, max_length=MAX_TEXT)
+    details = text(values, "details", label="what facilitators are needed for", parsed=parsed, max_length=MAX_TEXT,
+                   multi_line=True)
     mode = choice(values, "mode", options=CALLOUT_MODES, message="Select how the sessions take place", parsed=parsed)
     start = date_input(values, "start", label="the first day sessions are needed", parsed=parsed)
     end = date_input(values, "end", label="the last day sessions are needed", parsed=parsed)
