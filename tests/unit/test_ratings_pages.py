@@ -120,10 +120,12 @@ def test_saving_a_page_replaces_only_that_pages_answers_and_keeps_text_as_typed(
 def test_pages_run_from_the_first_dimension_to_the_comments_page() -> None:
     assert next_page(BANK, 1) == 2 and next_page(BANK, 9) == COMMENTS_PAGE and next_page(BANK, COMMENTS_PAGE) is None
     assert previous_page(BANK, 1) is None and previous_page(BANK, COMMENTS_PAGE) == 9
-    assert [parse_page(BANK, raw) for raw in ("1", "9", "comments", "0", "10", "x", "")] == [
+    assert [parse_page(BANK, raw) for raw in ("1", "9", "comments", "0", "10", "x", "", "\u00b2", "\u0663")] == [
         1,
         9,
         COMMENTS_PAGE,
+        None,
+        None,
         None,
         None,
         None,

@@ -232,6 +232,7 @@ def parse_page(bank: ItemBank, raw: str) -> int | str | None:
     """A page name from a URL: '1'..'9' or 'comments'; None when it is not one."""
     if raw == COMMENTS_PAGE:
         return COMMENTS_PAGE
-    if raw.isdigit() and 1 <= int(raw) <= len(bank.dimensions):
+    # isdigit() alone accepts '²' and other digits int() refuses
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= len(bank.dimensions):
         return int(raw)
     return None
