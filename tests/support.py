@@ -12,6 +12,7 @@ from typing import Any, TypeVar, overload
 from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.contracts.events import (
     CommentAnswer,
@@ -164,3 +165,15 @@ def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
         if key == name:
             return bytes(value).decode()
     return None
+
+
+async def committed_offsets(bootstrap: str, group_id: str) -> dict[tuple[str, int], int]:
+    """Offsets a consumer group has committed, by (topic, partition): the next offset it will read,
+    so every record below it was handled (applied or dead-lettered), never skipped or still retried."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group_id)
+    finally:
+        await admin.close()
+    return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
