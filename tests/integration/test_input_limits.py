@@ -96,6 +96,8 @@ async def test_start_page_shows_the_form_again_with_the_error_on_the_field(setti
             ({"peer_2_name": "Peer\u20292"}, "peer-2-name", f"Peer 2: their name {SINGLE_LINE_MESSAGE}"),
             ({"report_1_name": "R" * 201}, "report-1-name",
              "Direct report 1: their name must be 200 characters or fewer"),
+            ({"deadline_year": "99999999999999999999"}, "deadline-day",  # was an OverflowError: a 500
+             "Enter the date feedback closes as a real date"),
         ):
             form = start_form(tag, **changes)
             refused = await service.client.post("/start", data=form)
@@ -103,7 +105,8 @@ async def test_start_page_shows_the_form_again_with_the_error_on_the_field(setti
             text = html.unescape(refused.text)
             assert "There is a problem" in text and f'href="#{field_id}"' in text, changes
             assert message[0].upper() + message[1:] in text, (changes, message)
-            assert f'id="{field_id}-error"' in text, "the error is shown on the field itself"
+            error_id = "deadline-error" if field_id == "deadline-day" else f"{field_id}-error"  # a date's fieldset
+            assert f'id="{error_id}"' in text, "the error is shown on the field itself"
             assert await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id",
                               id=uuid.UUID(form["cycle_id"])) == []
 

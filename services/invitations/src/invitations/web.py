@@ -440,13 +440,12 @@ def _read_date(form: StartForm, *, prefix: str, legend: str) -> datetime | None:
     if not any(parts):
         form.add(f"{prefix}-day", f"Enter {legend}")
         return None
-    try:
+    try:  # OverflowError: a year such as 99999999999999999999 is an int but no date
         day, month, year = (int(p) for p in parts)
-        chosen = date(year, month, day)
-    except ValueError:
+        return datetime.combine(date(year, month, day), CLOSES_AT, tzinfo=emails.LONDON).astimezone(UTC)
+    except (ValueError, OverflowError):
         form.add(f"{prefix}-day", f"Enter {legend} as a real date, for example 27 3 2027")
         return None
-    return datetime.combine(chosen, CLOSES_AT, tzinfo=emails.LONDON).astimezone(UTC)
 
 
 @router.get("/started/{cycle_id}", response_class=HTMLResponse)
