@@ -161,8 +161,8 @@ class Expander:
             text = text.replace(json.dumps(marker), splice)
         if "truncate" in spec:
             text = text[: int(spec["truncate"])]
-        text += spec.get("append", "")
-        return text.encode(spec.get("encoding", "utf-8"))
+        text += str(spec.get("append", ""))
+        return text.encode(str(spec.get("encoding", "utf-8")))
 
 
 def _steps(path: str) -> list[str | int]:

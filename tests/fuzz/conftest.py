@@ -22,7 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from shared.contracts.topics import NAMESPACE
 from tests.config import StackSettings
-from tests.fuzz.strategies import EXAMPLES, STRATEGIES, draw_examples, registered_subscriptions
+from tests.fuzz.strategies import EXAMPLES, SEED, STRATEGIES, draw_examples, registered_subscriptions
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.integration.conftest import settings as settings  # the stack, with this run's topics
 
@@ -81,7 +81,7 @@ def examples() -> FuzzReport:
         }
     report.draw_seconds = time.monotonic() - started
     print(f"\n[fuzz] drew {EXAMPLES} examples per strategy for {len(report.drawn)} event types "
-          f"in {report.draw_seconds:.1f}s")
+          f"in {report.draw_seconds:.1f}s (HLM360_FUZZ_SEED={SEED} replays them)")
     return report
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -62,9 +63,8 @@ def group_of(subscription: Subscription, fleet: dict[str, ServiceUnderTest]) -> 
 
 async def test_every_registered_consumer_is_fuzzed(fleet: dict[str, ServiceUnderTest]) -> None:
     """The subscriptions fuzzed here are exactly those the running brokers have, and each has a sentinel."""
-    running = {(sub.group_id, topic)
-               for service in fleet.values() for sub in service.runtime.broker.subscribers
-               for topic in sub.topic_names}
+    subscribers: list[Any] = [sub for service in fleet.values() for sub in service.runtime.broker.subscribers]
+    running = {(sub.group_id, topic) for sub in subscribers for topic in sub.topic_names}
     fuzzed = {(group_of(s, fleet), topic_for(s.event_type)) for s in SUBSCRIPTIONS}
     assert running == fuzzed
     assert {t for t in CONSUMED if t not in SENTINELS} == set()
@@ -82,9 +82,9 @@ async def test_fuzzed_messages_are_applied_or_dead_lettered_and_the_partition_mo
     consumers = {group_of(s, fleet): fleet[s.service] for s in SUBSCRIPTIONS if s.event_type is event_type}
     before = {group: handled_total(service, group) for group, service in consumers.items()}
     bodies = [(name, body) for name, drawn in examples.drawn[event_type.__name__].items() for body in drawn]
-    bodies += list(fixed_examples().items())
     key = uuid4()
     sentinel = SENTINELS[event_type](key)
+    bodies += list(fixed_examples(SENTINELS[event_type](key)).items())
     assert sentinel.kafka_key() == str(key).encode(), "the valid event must follow on the same partition"
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024)
