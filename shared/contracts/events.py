@@ -45,7 +45,7 @@ DisplayName = Annotated[
 LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z]{2,3}$")]
 Email = Annotated[EmailStr, Field(max_length=254)]  # RFC 5321's limit on a forward path
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0, le=10_000)]  # a 360 has at most 51 raters: far above, within 32 bits
 MAX_ANSWERS = 200
 MAX_IMPORTANCE = 20
 MAX_COMMENTS = 20
@@ -469,7 +469,7 @@ class AvailabilityPublished(FacilitatorEvent):
     """A facilitator's free feedback-session capacity changed (summary; slots stay in scheduling)."""
 
     event_type: Literal["AvailabilityPublished"] = "AvailabilityPublished"
-    free_slots: int = Field(ge=0)
+    free_slots: int = Field(ge=0, le=10_000, description="Free session slots (bounded: a database integer).")
     next_free_slot_at: AwareDatetime | None = None
     modes: list[SessionMode] = Field(default_factory=list, max_length=10)
 

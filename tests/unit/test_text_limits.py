@@ -155,6 +155,8 @@ def test_every_string_and_list_of_every_event_is_bounded(event_type: type[BaseMo
             assert bounded, f"{event_type.__name__}{path} has no length"
         if node.get("type") == "array":
             assert "maxItems" in node, f"{event_type.__name__}{path} has no maximum size"
+        if node.get("type") == "integer" and "const" not in node:  # consumers store counts in 32-bit columns
+            assert node.get("maximum", 2**31) < 2**31, f"{event_type.__name__}{path} has no maximum"
 
 
 def test_list_sizes_have_room_for_the_item_bank_but_refuse_floods() -> None:
