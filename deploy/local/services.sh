@@ -62,6 +62,11 @@ spawn() { # spawn NAME: start the process unless it is already running
         return 0
     fi
     rm -f "$(pidfile "$n")"
+    # A process that was just killed may hold its port for a moment while its last threads exit.
+    local waited=0
+    while port_open "${PORTS[$n]}" && (( waited < 40 )); do
+        sleep 0.25; waited=$(( waited + 1 ))
+    done
     if port_open "${PORTS[$n]}"; then
         die "$n: port ${PORTS[$n]} is already in use by a process this script did not start"
     fi

@@ -96,7 +96,8 @@ def dead(pid: int) -> bool:
 
 
 def start_invitations() -> None:
-    subprocess.run(["bash", str(SERVICES), "start", "invitations"], check=True, capture_output=True, timeout=90)
+    started = subprocess.run(["bash", str(SERVICES), "start", "invitations"], capture_output=True, text=True, timeout=90)
+    assert started.returncode == 0, f"services.sh start invitations failed:\n{started.stderr[-3000:]}"
 
 
 def messages_in_mail(mail_dir: Path, addresses: set[str], *, since: float) -> dict[str, list[str]]:
