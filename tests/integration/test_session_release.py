@@ -22,9 +22,9 @@ from sqlmodel import col
 
 from reports.links import Link, sign
 from reports.tables import FeedbackSession as HeldSession
-from scheduling import usecases as scheduling_usecases
-from scheduling.domain import LinkPurpose
+from scheduling.links import LinkPurpose
 from scheduling.tables import Facilitator, OutgoingEmail, Slot
+from scheduling.usecases import common as scheduling_usecases
 from shared.contracts.events import (
     FeedbackSessionCompleted,
     FeedbackSessionScheduled,
