@@ -18,10 +18,10 @@ from fastapi.responses import HTMLResponse
 from scheduling import domain, forms
 from scheduling.config import Settings
 from scheduling.domain import SessionStatus
-from scheduling.tables import Facilitator, RegionalLead
 from shared.web import page_templates
 
 if TYPE_CHECKING:
+    from scheduling.tables import Facilitator, RegionalLead
     from scheduling.usecases.booking import BookingPage
     from scheduling.usecases.community import CalloutOffer, CalloutView, CpdEventPage
     from scheduling.usecases.registry import LeadFacilitatorPage, LeadHome
