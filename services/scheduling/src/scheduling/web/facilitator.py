@@ -4,7 +4,7 @@ move, cancel, completed, no-show), free times, availability, call-outs, CPD even
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from scheduling import forms, pages
 from scheduling.config import Settings
-from scheduling.tables import Facilitator
 from scheduling.usecases import community, directory, registry, sessions
 from scheduling.web.deps import (
     Config,
@@ -29,6 +28,9 @@ from scheduling.web.deps import (
 )
 from shared.db import UnitOfWork
 from shared.errors import Rejected
+
+if TYPE_CHECKING:
+    from scheduling.tables import Facilitator
 
 router = APIRouter(include_in_schema=False)
 

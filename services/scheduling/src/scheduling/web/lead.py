@@ -4,6 +4,7 @@ the register (add, status, accreditation, new personal link), call-outs, CPD eve
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -11,7 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from scheduling import forms, pages
 from scheduling.config import Settings
-from scheduling.tables import RegionalLead
 from scheduling.usecases import community, registry
 from scheduling.web.deps import (
     Config,
@@ -27,6 +27,9 @@ from scheduling.web.deps import (
 )
 from shared.db import UnitOfWork
 from shared.errors import Rejected
+
+if TYPE_CHECKING:
+    from scheduling.tables import RegionalLead
 
 router = APIRouter(include_in_schema=False)
 
