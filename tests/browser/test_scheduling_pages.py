@@ -13,7 +13,7 @@ import httpx
 from playwright.async_api import Page, expect
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from scheduling.domain import LinkPurpose, link_signature
+from scheduling.links import LinkPurpose, link_signature
 from shared.contracts.events import CycleOpened, ReportGenerated
 from shared.contracts.vocabulary import RaterGroup
 from tests.browser.conftest import assert_accessible, snapshot

@@ -22,9 +22,9 @@ from sqlmodel import col
 
 from reports.links import Link, sign
 from reports.tables import FeedbackSession as HeldSession
-from scheduling import usecases as scheduling_usecases
-from scheduling.domain import LinkPurpose
+from scheduling.links import LinkPurpose
 from scheduling.tables import Facilitator, OutgoingEmail, Slot
+from scheduling.usecases.common import links as scheduling_links
 from shared.contracts.events import (
     FeedbackSessionCompleted,
     FeedbackSessionScheduled,
@@ -129,7 +129,7 @@ async def book_session_starting_soon(
         await eventually(lambda: booking_offer_sent(scheduling, cycle_id), timeout=30,
                          what="scheduling to email the booking link after ReportGenerated")
 
-        links = scheduling_usecases.links(scheduling.app.state.settings)
+        links = scheduling_links(scheduling.app.state.settings)
         booking = links.path(LinkPurpose.BOOKING, cycle_id)
         soon = await add_slot_starting_soon(scheduling, facilitator_id, seconds=4)
         page = await scheduling.client.get(booking)

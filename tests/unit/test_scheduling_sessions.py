@@ -15,7 +15,6 @@ from scheduling.domain import (
     Facilitator,
     FacilitatorStatus,
     FreeSlot,
-    LinkPurpose,
     MatchRequest,
     SessionStatus,
     check_can_change,
@@ -26,14 +25,13 @@ from scheduling.domain import (
     has_conflict_of_interest,
     keeps_bookings,
     lead_for_region,
-    link_is_valid,
-    link_signature,
     local_to_utc,
     offer,
     ranked_facilitators,
     reminder_due,
     weekly_starts,
 )
+from scheduling.links import LinkPurpose, link_is_valid, link_signature
 from shared.errors import Rejected
 
 LONDON = ZoneInfo("Europe/London")

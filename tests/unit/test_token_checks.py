@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from invitations.domain import purpose_token, token_matches
 from reports import links
 from reports.usecases import hmac_equal
-from scheduling.domain import LinkPurpose, link_is_valid, link_signature
+from scheduling.links import LinkPurpose, link_is_valid, link_signature
 from shared.settings import ServiceSettings
 from shared.web.admin import require_admin
 

@@ -1,12 +1,9 @@
 """Pure rules for booking a feedback session: accreditation, conflict of interest, monthly
 capacity, which facilitator and slot to offer first, local times across daylight-saving changes,
-what a session may become next, and the signed personal links."""
+and what a session may become next."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -404,25 +401,8 @@ def lead_for_region(region: str, leads: Mapping[str, UUID]) -> UUID | None:
     return None
 
 
-# --- signed personal links ----------------------------------------------------------------------
-
-
-class LinkPurpose(StrEnum):
-    BOOKING = "booking"  # a participant's booking page, per cycle
-    FACILITATOR = "facilitator"
-    LEAD = "lead"
-
-
-def link_signature(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID, version: int = 1) -> str:
-    """HMAC-SHA256 over purpose, id and the subject's link version: 256 bits, never stored, not
-    transferable between purposes. Renewing a facilitator's or lead's link raises the version, so
-    the old link stops working (version 1 signs as links always did, so links already sent work)."""
-    signed = f"{purpose.value}:{subject_id}" + (f":{version}" if version != 1 else "")
-    digest = hmac.new(secret, signed.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def link_is_valid(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID, signature: str, version: int = 1) -> bool:
-    expected = link_signature(secret=secret, purpose=purpose, subject_id=subject_id, version=version)
-    # Bytes, not str: compare_digest refuses non-ASCII str, and a lone surrogate cannot be encoded strictly.
-    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass"))
+def format_when(starts_at: datetime, ends_at: datetime, *, tz: ZoneInfo) -> str:
+    """'Tuesday 14 January 2027, 10:00 to 12:00 (UK time)' in the service's time zone."""
+    start, end = starts_at.astimezone(tz), ends_at.astimezone(tz)
+    zone = "UK time" if tz.key == "Europe/London" else tz.key
+    return f"{start:%A} {start.day} {start:%B %Y}, {start:%H:%M} to {end:%H:%M} ({zone})"

@@ -9,9 +9,10 @@ from email.message import EmailMessage
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from scheduling import mail, usecases
+from scheduling import emails
 from scheduling.config import Settings
 from scheduling.tables import OutgoingEmail
+from scheduling.usecases import booking, directory, followups
 from shared.db import UnitOfWork
 from shared.mail_outbox import register_send_emails
 from shared.service import ServiceRuntime
@@ -24,7 +25,7 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
     async def announce_facilitators(runtime: ServiceRuntime) -> None:
         """Publish the directory events of facilitators never announced (the seeded ones, once)."""
         async with runtime.uow() as uow:
-            await usecases.announce_facilitators(uow, now=datetime.now(UTC))
+            await directory.announce_facilitators(uow, now=datetime.now(UTC))
             await uow.commit()
 
     if settings.seed_availability:
@@ -34,7 +35,7 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
             """Top up the seeded facilitators' weekday slots for the coming weeks (idempotent)."""
             today = datetime.now(ZoneInfo(settings.timezone)).date()
             async with runtime.uow() as uow:
-                await usecases.ensure_availability(uow, settings=settings, today=today)
+                await directory.ensure_availability(uow, settings=settings, today=today)
                 await uow.commit()
 
     @runtime.every(settings.retry_unscheduled_seconds, name="retry-unscheduled")
@@ -45,28 +46,28 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
         offered = 0
         for _ in range(settings.retry_unscheduled_batch):
             async with runtime.uow() as uow:
-                waiting = await usecases.claim_unscheduled(uow, attempted_before=round_started)
+                waiting = await booking.claim_unscheduled(uow, attempted_before=round_started)
                 if waiting is None:
                     break
-                outcome = await usecases.offer_booking(uow, waiting, settings=settings, now=datetime.now(UTC))
+                outcome = await booking.offer_booking(uow, waiting, settings=settings, now=datetime.now(UTC))
                 await uow.commit()
-            offered += outcome in (usecases.Outcome.OFFERED, usecases.Outcome.ALREADY_BOOKED)
+            offered += outcome in (booking.Outcome.OFFERED, booking.Outcome.ALREADY_BOOKED)
         if offered:
             log.info("unscheduled cycles offered on retry", extra={"offered": offered})
 
     async def compose(uow: UnitOfWork, email: OutgoingEmail) -> EmailMessage:
-        return mail.message_of(email, sender=settings.mail_from)
+        return emails.message_of(email, sender=settings.mail_from)
 
     register_send_emails(runtime, OutgoingEmail, settings=settings, compose=compose)
 
     # Jobs that are one use case in one transaction, at the time they run: (name, every, use case).
     # Each use case claims its rows with FOR UPDATE SKIP LOCKED, so several instances may run them.
     timed: list[tuple[str, float, TimedUseCase]] = [
-        ("send-reminders", settings.reminder_poll_seconds, usecases.send_reminders),  # sessions starting soon
-        ("remind-unbooked", settings.remind_unbooked_seconds, usecases.remind_unbooked),  # no time chosen yet
-        ("chase-outcomes", settings.chase_outcomes_seconds, usecases.chase_outcomes),  # ended, no outcome
-        ("lapse-unconfirmed", settings.lapse_unconfirmed_seconds, usecases.lapse_unconfirmed_requests),
-        ("escalate-unbooked", settings.escalation_poll_seconds, usecases.escalate_unbooked),  # tell the lead
+        ("send-reminders", settings.reminder_poll_seconds, followups.send_reminders),  # sessions starting soon
+        ("remind-unbooked", settings.remind_unbooked_seconds, followups.remind_unbooked),  # no time chosen yet
+        ("chase-outcomes", settings.chase_outcomes_seconds, followups.chase_outcomes),  # ended, no outcome
+        ("lapse-unconfirmed", settings.lapse_unconfirmed_seconds, followups.lapse_unconfirmed_requests),
+        ("escalate-unbooked", settings.escalation_poll_seconds, followups.escalate_unbooked),  # tell the lead
     ]
     for name, seconds, use_case in timed:
         runtime.every(seconds, name=name)(_in_one_transaction(use_case, settings))

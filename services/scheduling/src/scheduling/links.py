@@ -1,72 +1,79 @@
-"""`python -m scheduling links`: print the signed personal links of regional leads and facilitators
-(how an administrator hands them out; the same links are in the service's emails).
-
-`python -m scheduling links renew facilitator|lead <id>`: give one person a new link (a lost or
-forwarded one): the old link stops working and the new one is emailed to them, not printed."""
+"""The signed personal-link codec: make and verify the links of booking, facilitator and lead pages
+(HMAC-SHA256 over purpose, id and link version; never stored). Nothing else."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlmodel import col
-
-from scheduling import usecases
-from scheduling.config import Settings
-from scheduling.tables import Facilitator, RegionalLead
-from shared.db import UnitOfWork, create_engine, session_factory
+# A signature is 43 characters; anything much longer is refused before any work is done.
+MAX_SIGNATURE = 100
 
 
-async def _links(settings: Settings) -> list[str]:
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
-    try:
-        async with UnitOfWork(session_factory(engine)) as uow:
-            leads = (await uow.session.execute(select(RegionalLead).order_by(col(RegionalLead.region)))).scalars()
-            facilitators = (await uow.session.execute(
-                select(Facilitator).order_by(col(Facilitator.region), col(Facilitator.name)))).scalars()
-            signer = usecases.links(settings)
-            lines = [f"lead         {lead.region:<26} {signer.lead(lead)}" for lead in leads]
-            lines += [f"facilitator  {f.region:<26} {signer.facilitator(f)}"
-                      for f in facilitators]
-            return lines
-    finally:
-        await engine.dispose()
+class LinkPurpose(StrEnum):
+    BOOKING = "booking"  # a participant's booking page, per cycle
+    FACILITATOR = "facilitator"
+    LEAD = "lead"
 
 
-def print_links(settings: Settings) -> None:
-    for line in asyncio.run(_links(settings)):
-        print(line)
+PREFIXES = {LinkPurpose.BOOKING: "book", LinkPurpose.FACILITATOR: "facilitator", LinkPurpose.LEAD: "lead"}
 
 
-async def _renew(settings: Settings, table: type[Facilitator] | type[RegionalLead], subject_id: UUID) -> bool:
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
-    try:
-        async with UnitOfWork(session_factory(engine)) as uow:
-            subject = await uow.session.get(table, subject_id)
-            if not isinstance(subject, Facilitator | RegionalLead):
-                return False
-            await usecases.renew_link(uow, subject, settings=settings)
-            await uow.commit()
-            return True
-    finally:
-        await engine.dispose()
+def link_signature(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID, version: int = 1) -> str:
+    """HMAC-SHA256 over purpose, id and the subject's link version: 256 bits, never stored, not
+    transferable between purposes. Renewing a facilitator's or lead's link raises the version, so
+    the old link stops working (version 1 signs as links always did, so links already sent work)."""
+    signed = f"{purpose.value}:{subject_id}" + (f":{version}" if version != 1 else "")
+    digest = hmac.new(secret, signed.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def renew(settings: Settings, argv: list[str]) -> int:
-    """argv: ["facilitator" | "lead", id]. Exit status 0 when renewed, 2 for bad arguments or no such person."""
-    tables: dict[str, type[Facilitator] | type[RegionalLead]] = {"facilitator": Facilitator, "lead": RegionalLead}
-    if len(argv) != 2 or argv[0] not in tables:
-        print("usage: python -m scheduling links renew facilitator|lead <id>", file=sys.stderr)
-        return 2
-    try:
-        subject_id = UUID(argv[1])
-    except ValueError:
-        print(f"not an id: {argv[1]!r}", file=sys.stderr)
-        return 2
-    if not asyncio.run(_renew(settings, tables[argv[0]], subject_id)):
-        print(f"no {argv[0]} with id {subject_id}", file=sys.stderr)
-        return 2
-    print(f"a new link has been emailed to the {argv[0]}; their previous link no longer works")
-    return 0
+def link_is_valid(*, secret: bytes, purpose: LinkPurpose, subject_id: UUID, signature: str, version: int = 1) -> bool:
+    expected = link_signature(secret=secret, purpose=purpose, subject_id=subject_id, version=version)
+    # Bytes, not str: compare_digest refuses non-ASCII str, and a lone surrogate cannot be encoded strictly.
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass"))
+
+
+def link_path(purpose: LinkPurpose, subject_id: UUID, signature: str) -> str:
+    """The page a link opens: `/<kind>/<id>/<signature>`."""
+    return f"/{PREFIXES[purpose]}/{subject_id}/{signature}"
+
+
+class LinkHolder(Protocol):
+    """A facilitator or regional lead: whose link, and its current version."""
+
+    @property
+    def id(self) -> UUID: ...
+
+    @property
+    def link_version(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Links:
+    secret: bytes
+    base_url: str
+
+    def path(self, purpose: LinkPurpose, subject_id: UUID, version: int = 1) -> str:
+        """`version`: the facilitator's or lead's `link_version` (booking links are always version 1)."""
+        signature = link_signature(secret=self.secret, purpose=purpose, subject_id=subject_id, version=version)
+        return link_path(purpose, subject_id, signature)
+
+    def url(self, purpose: LinkPurpose, subject_id: UUID, version: int = 1) -> str:
+        return self.base_url.rstrip("/") + self.path(purpose, subject_id, version)
+
+    def facilitator(self, facilitator: LinkHolder) -> str:
+        return self.url(LinkPurpose.FACILITATOR, facilitator.id, facilitator.link_version)
+
+    def lead(self, lead: LinkHolder) -> str:
+        return self.url(LinkPurpose.LEAD, lead.id, lead.link_version)
+
+    def is_valid(self, purpose: LinkPurpose, subject_id: UUID, signature: str, version: int = 1) -> bool:
+        """Checks the length first, so a huge signature costs nothing."""
+        return len(signature) <= MAX_SIGNATURE and link_is_valid(
+            secret=self.secret, purpose=purpose, subject_id=subject_id, signature=signature, version=version)

@@ -2,8 +2,9 @@
 
 from fastapi import FastAPI
 
-from scheduling import handlers, jobs, pages, web
+from scheduling import handlers, jobs
 from scheduling.config import Settings
+from scheduling.web import api, deps, facilitator, lead, participant
 from shared.service import ServiceRuntime
 
 
@@ -12,7 +13,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings)
     handlers.register(runtime, settings)
     jobs.register(runtime, settings)
-    app = runtime.http_app(web.router, pages.router, title="hlm360 scheduling")
-    app.add_exception_handler(pages.LinkNotRecognised, pages.link_not_recognised)
+    app = runtime.http_app(api.router, participant.router, facilitator.router, lead.router,
+                           title="hlm360 scheduling")
+    app.add_exception_handler(deps.LinkNotRecognised, deps.link_not_recognised)
     app.state.settings = settings
     return app

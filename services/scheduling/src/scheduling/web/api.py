@@ -6,11 +6,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlmodel import col
 
-from scheduling import domain, usecases
-from scheduling.tables import BookingRequest, Facilitator
+from scheduling.tables import BookingRequest
+from scheduling.usecases import booking, common, directory
 from shared.service import ServiceRuntime, runtime_of
 from shared.web.admin import Admin
 
@@ -58,15 +56,9 @@ class UnscheduledPublic(BaseModel):
 @router.get("/api/facilitators")
 async def list_facilitators(runtime: Annotated[ServiceRuntime, Depends(runtime_of)]) -> list[FacilitatorPublic]:
     async with runtime.uow() as uow:
-        rows = await uow.session.execute(
-            select(Facilitator)
-            .where(col(Facilitator.status) == domain.FacilitatorStatus.ACTIVE.value)
-            .order_by(col(Facilitator.region), col(Facilitator.name))
-        )
         return [
             FacilitatorPublic(id=f.id, name=f.name, region=f.region, languages=list(f.languages))
-            for f in rows.scalars()
-            if domain.can_facilitate(f.rules_view())
+            for f in await directory.bookable_facilitators(uow)
         ]
 
 
@@ -76,7 +68,7 @@ async def session_of_cycle(
 ) -> SessionPublic:
     """The cycle's live session (requested, booked, completed or no-show), else its last cancelled one."""
     async with runtime.uow() as uow:
-        session = await usecases.current_session_of(uow, cycle_id=cycle_id)
+        session = await common.current_session_of(uow, cycle_id=cycle_id)
         if session is None:
             raise HTTPException(status_code=404, detail="no session booked for this cycle")
         return SessionPublic.model_validate(session, from_attributes=True)
@@ -88,9 +80,4 @@ async def unscheduled_cycles(
 ) -> list[UnscheduledPublic]:
     """Cycles with nothing offered yet, longest waiting first."""
     async with runtime.uow() as uow:
-        rows = await uow.session.execute(
-            select(BookingRequest)
-            .where(col(BookingRequest.unscheduled_reason).is_not(None))
-            .order_by(col(BookingRequest.created_at))
-        )
-        return [UnscheduledPublic.of(request) for request in rows.scalars()]
+        return [UnscheduledPublic.of(request) for request in await booking.attention_list(uow)]
