@@ -9,8 +9,8 @@ work; the caller (a Kafka handler, a route or a job) commits, so one use case is
 - `outgoing`: the context of a queued email when the mail outbox sends it
 """
 
-from reports.usecases.access import Granted, open_report, report_meta
-from reports.usecases.cohorts import CohortCreated, create_cohort_report, open_cohort
+from reports.usecases.access import Granted, open_report, report_figures, report_location, report_meta
+from reports.usecases.cohorts import CohortCreated, create_cohort_report, open_cohort, snapshot_figures
 from reports.usecases.common import Refused, hmac_equal, link_for
 from reports.usecases.compiling import generate_if_complete, stored_counts
 from reports.usecases.outgoing import email_context
@@ -23,7 +23,7 @@ from reports.usecases.release import (
     release_by_admin,
     resend_participant_link,
 )
-from reports.usecases.self_assessment import open_self_assessment, record_self_assessment
+from reports.usecases.self_assessment import open_self_assessment, own_figures, record_self_assessment
 
 __all__ = [
     "CohortCreated",
@@ -37,6 +37,7 @@ __all__ = [
     "open_cohort",
     "open_report",
     "open_self_assessment",
+    "own_figures",
     "record_cycle_closed",
     "record_cycle_opened",
     "record_facilitator",
@@ -46,7 +47,10 @@ __all__ = [
     "record_session_cancelled",
     "record_session_completed",
     "release_by_admin",
+    "report_figures",
+    "report_location",
     "report_meta",
     "resend_participant_link",
+    "snapshot_figures",
     "stored_counts",
 ]

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlmodel import col
 
-from reports import links
+from reports import domain, links
 from reports.config import Settings
-from reports.render import ReportMeta
+from reports.pages import ReportMeta
 from reports.tables import (
     AccessLog,
     Cycle,
@@ -22,7 +24,6 @@ from reports.usecases.common import Refused
 from shared.db import UnitOfWork
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -102,3 +103,25 @@ def report_meta(report: Report, cycle: Cycle) -> ReportMeta:
         closed_at=cycle.closed_at,
         generated_at=report.generated_at,
     )
+
+
+def report_figures(report: Report) -> domain.ReportFigures:
+    """The stored figures of a report, typed again for rendering."""
+    return domain.ReportFigures.from_json(report.figures)
+
+
+async def report_location(uow: UnitOfWork, *, cycle_id: UUID) -> Row[Any] | None:
+    """Where a cycle's report is: ids, times, file paths, pages, release (never its content)."""
+    return (
+        await uow.session.execute(
+            select(
+                col(Report.id),
+                col(Report.cycle_id),
+                col(Report.generated_at),
+                col(Report.html_path),
+                col(Report.pdf_path),
+                col(Report.pages),
+                col(Report.released_at),
+            ).where(col(Report.cycle_id) == cycle_id)
+        )
+    ).first()

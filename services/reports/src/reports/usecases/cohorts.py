@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from reports import domain, links
 from reports.config import Settings
-from reports.render import render_cohort
+from reports.pages import render_cohort
 from reports.tables import (
     AccessLog,
     CohortSnapshot,
@@ -66,7 +66,7 @@ async def create_cohort_report(
             status=409,
         )
     else:
-        figures = domain.cohort_figures([r[1] for r in rows], threshold=threshold)
+        figures = domain.cohort_figures([domain.ReportFigures.from_json(r[1]) for r in rows], threshold=threshold)
         now = datetime.now(UTC)
         rendered = await asyncio.to_thread(render_cohort, figures, programme=programme, generated_at=now)
         snapshot = CohortSnapshot(
@@ -74,7 +74,7 @@ async def create_cohort_report(
             programme=programme,
             created_at=now,
             cycle_ids=sorted(cycle_ids),
-            figures=figures,
+            figures=figures.as_json(),
             html=rendered.html,
             pdf=rendered.pdf,
         )
@@ -125,3 +125,8 @@ async def open_cohort(
         )
     )
     return outcome
+
+
+def snapshot_figures(snapshot: CohortSnapshot) -> domain.CohortFigures:
+    """The stored figures of a cohort snapshot, typed again for rendering."""
+    return domain.CohortFigures.from_json(snapshot.figures)

@@ -8,7 +8,6 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import func, select
@@ -17,7 +16,7 @@ from sqlmodel import col
 from reports import domain
 from reports.config import Settings
 from reports.itembank import wording_for
-from reports.render import RenderedReport, ReportMeta, render
+from reports.pages import RenderedReport, ReportMeta, render
 from reports.tables import (
     Cycle,
     Report,
@@ -69,15 +68,13 @@ def _write_files(directory: Path, rendered: RenderedReport) -> tuple[Path, Path]
     return html_path, pdf_path
 
 
-async def generate_if_complete(
-    uow: UnitOfWork, cycle: Cycle, *, settings: Settings, correlation_id: UUID | None
-) -> Report | None:
-    """Compile the report once the cycle is opened, closed and every announced response is stored."""
+async def _complete(uow: UnitOfWork, cycle: Cycle) -> bool:
+    """Opened, closed, no report yet, and exactly the announced responses stored."""
     if cycle.opened_at is None or cycle.closed_at is None or cycle.responses_per_group is None:
-        return None
+        return False
     already = await uow.session.execute(select(col(Report.id)).where(col(Report.cycle_id) == cycle.id))
     if already.first() is not None:
-        return None
+        return False
     expected = {RaterGroup(g): n for g, n in cycle.responses_per_group.items()}
     stored = await stored_counts(uow, cycle.id)
     if not domain.responses_complete(stored, expected):
@@ -86,27 +83,31 @@ async def generate_if_complete(
                 "more responses stored than the closed cycle announced; report withheld",
                 extra={"cycle_id": str(cycle.id), "stored": sum(stored.values()), "expected": sum(expected.values())},
             )
-        return None
+        return False
+    return True
 
-    rows = await uow.session.execute(
-        select(Response).where(col(Response.cycle_id) == cycle.id)
-    )
-    stored_rows = list(rows.scalars().all())
-    responses = [_to_domain(row) for row in stored_rows]
-    version = _questionnaire_version(stored_rows)
+
+async def _compile(
+    uow: UnitOfWork, cycle: Cycle, stored_rows: list[Response], *, settings: Settings
+) -> domain.ReportFigures:
+    """The cycle's figures, with the progress since the participant's earlier 360 if there is one."""
     figures = domain.compile_figures(
-        responses,
+        [_to_domain(row) for row in stored_rows],
         cycle_id=cycle.id,
         threshold=settings.min_group_size,
         gap_threshold=settings.gap_threshold,
-        wording=wording_for(version),
+        wording=wording_for(_questionnaire_version(stored_rows)),
     )
     earlier = await _earlier_report(uow, cycle)
-    if earlier is not None:
-        earlier_figures, earlier_closed = earlier
-        figures["comparison"] = domain.compare(figures, earlier_figures, earlier_closed=earlier_closed)
-    generated_at = datetime.now(UTC)
-    meta = ReportMeta(
+    if earlier is None:
+        return figures
+    earlier_figures, earlier_closed = earlier
+    comparison = domain.compare(figures, earlier_figures, earlier_closed=earlier_closed)
+    return figures.model_copy(update={"comparison": comparison})
+
+
+def _meta(cycle: Cycle, *, version: str, generated_at: datetime) -> ReportMeta:
+    return ReportMeta(
         questionnaire=version,
         participant_name=cycle.participant_name or "",
         programme=cycle.programme,
@@ -115,6 +116,33 @@ async def generate_if_complete(
         closed_at=cycle.closed_at,
         generated_at=generated_at,
     )
+
+
+def _report_generated(cycle: Cycle, report: Report, *, correlation_id: UUID | None) -> ReportGenerated:
+    assert cycle.participant_id and cycle.organisation and cycle.region
+    return ReportGenerated(
+        producer="reports",
+        correlation_id=correlation_id or cycle.id,
+        cycle_id=cycle.id,
+        report_id=report.id,
+        participant_id=cycle.participant_id,
+        organisation=cycle.organisation,
+        region=cycle.region,
+        facilitator_id=cycle.facilitator_id,
+    )
+
+
+async def generate_if_complete(
+    uow: UnitOfWork, cycle: Cycle, *, settings: Settings, correlation_id: UUID | None
+) -> Report | None:
+    """Compile the report once the cycle is opened, closed and every announced response is stored."""
+    if not await _complete(uow, cycle):
+        return None
+    rows = await uow.session.execute(select(Response).where(col(Response.cycle_id) == cycle.id))
+    stored_rows = list(rows.scalars().all())
+    figures = await _compile(uow, cycle, stored_rows, settings=settings)
+    generated_at = datetime.now(UTC)
+    meta = _meta(cycle, version=_questionnaire_version(stored_rows), generated_at=generated_at)
     started = time.perf_counter()
     rendered = await asyncio.to_thread(render, meta, figures)
     render_ms = round((time.perf_counter() - started) * 1000)
@@ -125,7 +153,7 @@ async def generate_if_complete(
         id=uuid4(),
         cycle_id=cycle.id,
         generated_at=generated_at,
-        figures=figures,
+        figures=figures.as_json(),
         html=rendered.html,
         pdf=rendered.pdf,
         pages=rendered.pages,
@@ -134,26 +162,14 @@ async def generate_if_complete(
     )
     uow.session.add(report)
     await uow.session.flush()
-    assert cycle.participant_id and cycle.organisation and cycle.region
-    uow.emit(
-        ReportGenerated(
-            producer="reports",
-            correlation_id=correlation_id or cycle.id,
-            cycle_id=cycle.id,
-            report_id=report.id,
-            participant_id=cycle.participant_id,
-            organisation=cycle.organisation,
-            region=cycle.region,
-            facilitator_id=cycle.facilitator_id,
-        )
-    )
+    uow.emit(_report_generated(cycle, report, correlation_id=correlation_id))
     await offer_facilitator_links(uow, cycle_id=cycle.id, settings=settings)
     log.info(
         "report generated",
         extra={
             "cycle_id": str(cycle.id),
             "report_id": str(report.id),
-            "responses": len(responses),
+            "responses": len(stored_rows),
             "pages": rendered.pages,
             "render_ms": render_ms,
         },
@@ -170,7 +186,7 @@ def _day(moment: datetime) -> str:
     return moment.strftime("%d %B %Y").lstrip("0")
 
 
-async def _earlier_report(uow: UnitOfWork, cycle: Cycle) -> tuple[dict[str, Any], str] | None:
+async def _earlier_report(uow: UnitOfWork, cycle: Cycle) -> tuple[domain.ReportFigures, str] | None:
     """The same participant's most recent earlier 360 report, if any (its published figures only)."""
     if not cycle.participant_id or cycle.closed_at is None:
         return None
@@ -189,4 +205,4 @@ async def _earlier_report(uow: UnitOfWork, cycle: Cycle) -> tuple[dict[str, Any]
     ).first()
     if row is None:
         return None
-    return row[0], _day(row[1])
+    return domain.ReportFigures.from_json(row[0]), _day(row[1])

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from reports import domain, links
 from reports.itembank import wording_for
-from reports.render import render_self_assessment
+from reports.pages import render_self_assessment
 from reports.tables import (
     AccessLog,
     SelfAssessment,
@@ -49,7 +49,7 @@ async def record_self_assessment(uow: UnitOfWork, event: SelfAssessmentCompleted
         access_token_sha256=event.access_token_sha256,
         questionnaire_version=event.questionnaire_version,
         completed_at=event.occurred_at,
-        figures=figures,
+        figures=figures.as_json(),
         html=rendered.html,
         pdf=rendered.pdf,
     )
@@ -81,3 +81,8 @@ async def open_self_assessment(
         )
     )
     return outcome
+
+
+def own_figures(row: SelfAssessment) -> domain.SelfAssessmentFigures:
+    """The stored figures of a self-assessment, typed again for rendering."""
+    return domain.SelfAssessmentFigures.from_json(row.figures)
