@@ -32,19 +32,37 @@ _pages = page_templates("reports")
 _limiter = RateLimiter(limit=120, window_seconds=60)
 
 REFUSALS = {
-    "expired": ("This link has expired", ["Links to reports work for a limited time.",
-                "Ask your facilitator or the HLM 360 team to send you a new link."]),
-    "not_released": ("Your report is not available yet", [
-        "Your report is released to you at your feedback session with your facilitator.",
-        "You will get an email with a link to it after the session."]),
-    "not_the_facilitator": ("You cannot open this report", [
-        "This report can only be read by the facilitator of the participant's feedback session.",
-        "If your session has been moved to another facilitator, this link no longer works."]),
+    "expired": (
+        "This link has expired",
+        [
+            "Links to reports work for a limited time.",
+            "Ask your facilitator or the HLM 360 team to send you a new link.",
+        ],
+    ),
+    "not_released": (
+        "Your report is not available yet",
+        [
+            "Your report is released to you at your feedback session with your facilitator.",
+            "You will get an email with a link to it after the session.",
+        ],
+    ),
+    "not_the_facilitator": (
+        "You cannot open this report",
+        [
+            "This report can only be read by the facilitator of the participant's feedback session.",
+            "If your session has been moved to another facilitator, this link no longer works.",
+        ],
+    ),
 }
 # Tells the waiting page's script (report-status.js) whether the self-assessment report is there yet.
 READY_HEADER = "X-Report-Ready"
-NOT_FOUND = ("Page not found", ["If you typed the web address, check it is correct.",
-             "If you pasted the web address, check you copied the entire address."])
+NOT_FOUND = (
+    "Page not found",
+    [
+        "If you typed the web address, check it is correct.",
+        "If you pasted the web address, check you copied the entire address.",
+    ],
+)
 
 
 def settings_of(request: Request) -> Settings:
@@ -228,8 +246,6 @@ async def cohort_pdf(token: str, request: Request, runtime: Runtime, settings: C
 
 
 # --- admin API -------------------------------------------------------------------------------------
-
-
 
 
 class CohortRequest(BaseModel):

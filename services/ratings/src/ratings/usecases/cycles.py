@@ -41,7 +41,6 @@ from shared.errors import Rejected
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class CycleSummary:
     cycle_id: UUID

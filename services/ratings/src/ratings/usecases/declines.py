@@ -20,7 +20,6 @@ from shared.db import UnitOfWork
 log = logging.getLogger(__name__)
 
 
-
 async def decline(uow: UnitOfWork, *, token_hash: str, reason: str | None, now: datetime) -> RaterAccess:
     """The rater declines to give feedback: emit RaterDeclined, forget any draft; it counts as answered."""
     rater = await rater_by_token(uow, token_hash)

@@ -27,7 +27,6 @@ from shared.questionnaire import ItemBank
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class SelfAssessment:
     found: bool

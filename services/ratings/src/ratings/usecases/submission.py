@@ -36,7 +36,6 @@ from shared.questionnaire import ItemBank
 log = logging.getLogger(__name__)
 
 
-
 async def rater_access(uow: UnitOfWork, *, token_hash: str, now: datetime) -> RaterAccess:
     """What the holder of a link may do now, with their saved draft when they may answer."""
     rater = await rater_by_token(uow, token_hash)

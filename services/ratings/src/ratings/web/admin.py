@@ -33,10 +33,6 @@ class CycleState(BaseModel):
     close_reason: str | None
 
 
-
-
-
-
 def cycle_state(summary: CycleSummary) -> CycleState:
     return CycleState(
         cycle_id=summary.cycle_id,

@@ -30,8 +30,6 @@ SELF = "/self-assessment"
 HtmlOrRedirect = HTMLResponse | RedirectResponse
 
 
-
-
 def now() -> datetime:
     return datetime.now(UTC)
 

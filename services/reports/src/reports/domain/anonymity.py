@@ -128,9 +128,7 @@ def decide_disclosure(counts: Mapping[RaterGroup, int], *, threshold: int) -> Di
     pooled: tuple[RaterGroup, ...] = ()
     suppressed: tuple[RaterGroup, ...] = tuple(below)
     if below and pooled_count >= threshold:
-        shown.append(
-            ReportGroup(key=COMBINED, label=GROUP_LABELS[COMBINED], members=tuple(below), count=pooled_count)
-        )
+        shown.append(ReportGroup(key=COMBINED, label=GROUP_LABELS[COMBINED], members=tuple(below), count=pooled_count))
         pooled, suppressed = tuple(below), ()
     without = tuple(g for g in RaterGroup if counts.get(g, 0) == 0)
     return Disclosure(shown=tuple(shown), pooled=pooled, suppressed=suppressed, without_responses=without)

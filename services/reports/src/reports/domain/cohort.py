@@ -19,13 +19,15 @@ def _cohort_figure(parts: Sequence[Figure], *, threshold: int) -> CohortFigure:
 def _cohort_dimension(dimension: Dimension, reports: Sequence[ReportFigures], *, threshold: int) -> CohortDimension:
     mine = [d for figures in reports for d in figures.dimensions if d.dimension == dimension.value]
     by_group = {
-        key: _cohort_figure([d.by_group[key] for d in mine if key in d.by_group and d.by_group[key].count],
-                            threshold=threshold)
+        key: _cohort_figure(
+            [d.by_group[key] for d in mine if key in d.by_group and d.by_group[key].count], threshold=threshold
+        )
         for key in COHORT_COLUMNS
     }
     importance = {
-        key: _cohort_figure([d.importance[key] for d in mine if key in d.importance and d.importance[key].count],
-                            threshold=threshold)
+        key: _cohort_figure(
+            [d.importance[key] for d in mine if key in d.importance and d.importance[key].count], threshold=threshold
+        )
         for key in COHORT_COLUMNS
     }
     self_mean, others_mean = by_group[RaterGroup.SELF].mean, by_group[ALL_OTHERS].mean

@@ -33,9 +33,7 @@ class Granted:
     link: links.Link
 
 
-async def open_report(
-    uow: UnitOfWork, *, token: str, fmt: str, now: datetime, settings: Settings
-) -> Granted | Refused:
+async def open_report(uow: UnitOfWork, *, token: str, fmt: str, now: datetime, settings: Settings) -> Granted | Refused:
     """Check a report link against the access rules and audit the attempt, granted or refused."""
     outcome: Granted | Refused
     link: links.Link | None = None

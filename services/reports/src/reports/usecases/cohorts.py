@@ -33,6 +33,31 @@ class CohortCreated:
     new: bool
 
 
+async def _new_snapshot(
+    uow: UnitOfWork,
+    *,
+    programme: str,
+    cycle_ids: frozenset[str],
+    reports: list[domain.ReportFigures],
+    settings: Settings,
+) -> CohortSnapshot:
+    """Sum the reports' published figures, render them and store the snapshot."""
+    figures = domain.cohort_figures(reports, threshold=settings.min_group_size)
+    now = datetime.now(UTC)
+    rendered = await asyncio.to_thread(render_cohort, figures, programme=programme, generated_at=now)
+    snapshot = CohortSnapshot(
+        id=uuid4(),
+        programme=programme,
+        created_at=now,
+        cycle_ids=sorted(cycle_ids),
+        figures=figures.as_json(),
+        html=rendered.html,
+        pdf=rendered.pdf,
+    )
+    uow.session.add(snapshot)
+    return snapshot
+
+
 async def create_cohort_report(
     uow: UnitOfWork, *, programme: str, lead_email: str | None, settings: Settings
 ) -> CohortCreated | Refused:
@@ -54,8 +79,10 @@ async def create_cohort_report(
         )
     cycle_ids = frozenset(str(r[0]) for r in rows)
     previous = (
-        await uow.session.execute(select(CohortSnapshot).where(col(CohortSnapshot.programme) == programme))
-    ).scalars().all()
+        (await uow.session.execute(select(CohortSnapshot).where(col(CohortSnapshot.programme) == programme)))
+        .scalars()
+        .all()
+    )
     same = next((p for p in previous if frozenset(p.cycle_ids) == cycle_ids), None)
     snapshot: CohortSnapshot
     if same is not None:
@@ -66,19 +93,10 @@ async def create_cohort_report(
             status=409,
         )
     else:
-        figures = domain.cohort_figures([domain.ReportFigures.from_json(r[1]) for r in rows], threshold=threshold)
-        now = datetime.now(UTC)
-        rendered = await asyncio.to_thread(render_cohort, figures, programme=programme, generated_at=now)
-        snapshot = CohortSnapshot(
-            id=uuid4(),
-            programme=programme,
-            created_at=now,
-            cycle_ids=sorted(cycle_ids),
-            figures=figures.as_json(),
-            html=rendered.html,
-            pdf=rendered.pdf,
+        reports = [domain.ReportFigures.from_json(r[1]) for r in rows]
+        snapshot = await _new_snapshot(
+            uow, programme=programme, cycle_ids=cycle_ids, reports=reports, settings=settings
         )
-        uow.session.add(snapshot)
         new = True
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(days=settings.cohort_link_days)
     email = OutgoingEmail(

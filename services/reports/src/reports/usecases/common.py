@@ -24,10 +24,7 @@ from shared.db import UnitOfWork
 async def lock_cycle(uow: UnitOfWork, cycle_id: UUID) -> Cycle:
     await uow.session.execute(insert(Cycle).values(id=cycle_id).on_conflict_do_nothing())
     result = await uow.session.execute(
-        select(Cycle)
-        .where(col(Cycle.id) == cycle_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(Cycle).where(col(Cycle.id) == cycle_id).with_for_update().execution_options(populate_existing=True)
     )
     cycle: Cycle = result.scalar_one()
     return cycle

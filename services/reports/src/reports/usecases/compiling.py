@@ -32,7 +32,6 @@ from shared.db import UnitOfWork
 log = logging.getLogger(__name__)
 
 
-
 async def stored_counts(uow: UnitOfWork, cycle_id: UUID) -> dict[RaterGroup, int]:
     rows = await uow.session.execute(
         select(col(Response.group), func.count())

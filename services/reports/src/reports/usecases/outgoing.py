@@ -35,14 +35,18 @@ async def email_context(uow: UnitOfWork, email: OutgoingEmail, *, settings: Sett
         facilitator = await uow.session.get(Facilitator, email.holder_id) if email.holder_id else None
         context["facilitator_name"] = facilitator.name if facilitator else "colleague"
         session = (
-            await uow.session.execute(
-                select(FeedbackSession)
-                .where(
-                    col(FeedbackSession.cycle_id) == (cycle.id if cycle else None),
-                    col(FeedbackSession.facilitator_id) == email.holder_id,
+            (
+                await uow.session.execute(
+                    select(FeedbackSession)
+                    .where(
+                        col(FeedbackSession.cycle_id) == (cycle.id if cycle else None),
+                        col(FeedbackSession.facilitator_id) == email.holder_id,
+                    )
+                    .order_by(col(FeedbackSession.starts_at).desc())
                 )
-                .order_by(col(FeedbackSession.starts_at).desc())
             )
-        ).scalars().first()
+            .scalars()
+            .first()
+        )
         context["session"] = _when(session.starts_at) if session else "the booked date"
     return context

@@ -31,7 +31,6 @@ from shared.db import UnitOfWork
 log = logging.getLogger(__name__)
 
 
-
 async def record_facilitator(uow: UnitOfWork, event: FacilitatorRegistered, *, settings: Settings) -> None:
     """Keep the facilitator's name and email; send links for sessions that were waiting for it."""
     facilitator = await uow.session.get(Facilitator, event.facilitator_id, with_for_update=True)
@@ -106,8 +105,14 @@ async def record_session_completed(
         return None
     if report.released_at is not None:
         return None
-    await _release(uow, report, reason="session_completed", at=event.occurred_at,
-                   correlation_id=event.correlation_id or event.cycle_id, settings=settings)
+    await _release(
+        uow,
+        report,
+        reason="session_completed",
+        at=event.occurred_at,
+        correlation_id=event.correlation_id or event.cycle_id,
+        settings=settings,
+    )
     return report
 
 
@@ -140,7 +145,10 @@ async def _release(
     uow.session.add(report)
     uow.emit(
         ReportReleased(
-            producer="reports", correlation_id=correlation_id, cycle_id=report.cycle_id, report_id=report.id,
+            producer="reports",
+            correlation_id=correlation_id,
+            cycle_id=report.cycle_id,
+            report_id=report.id,
             reason=reason,
         )
     )
@@ -155,8 +163,7 @@ async def _release(
             holder_id=None,
             expires_at=datetime.now(UTC) + timedelta(days=settings.participant_link_days),
         )
-    log.info("report released", extra={"cycle_id": str(report.cycle_id), "report_id": str(report.id),
-                                       "reason": reason})
+    log.info("report released", extra={"cycle_id": str(report.cycle_id), "report_id": str(report.id), "reason": reason})
 
 
 async def offer_facilitator_links(uow: UnitOfWork, *, cycle_id: UUID, settings: Settings) -> None:

@@ -26,7 +26,6 @@ from shared.db import UnitOfWork
 log = logging.getLogger(__name__)
 
 
-
 async def record_self_assessment(uow: UnitOfWork, event: SelfAssessmentCompleted) -> SelfAssessment | None:
     """Render the person's private self-assessment report once."""
     await uow.session.execute(select(func.pg_advisory_xact_lock(lock_key(event.assessment_id))))
@@ -34,9 +33,7 @@ async def record_self_assessment(uow: UnitOfWork, event: SelfAssessmentCompleted
         return None
     response = domain.Response(
         group=RaterGroup.SELF,
-        answers=tuple(
-            domain.Answer(item_id=a.item_id, dimension=a.dimension, score=a.score) for a in event.answers
-        ),
+        answers=tuple(domain.Answer(item_id=a.item_id, dimension=a.dimension, score=a.score) for a in event.answers),
         importance={i.dimension: i.score for i in event.importance},
         comments=tuple(domain.Comment(question_id=c.question_id, text=c.text) for c in event.comments),
     )
