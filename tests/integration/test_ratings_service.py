@@ -24,7 +24,7 @@ from ratings.config import DEFAULT_ITEM_BANK, Settings
 from ratings.domain import token_sha256
 from ratings.main import create_app
 from ratings.tables import Draft
-from ratings.web import Limits
+from ratings.web.deps import Limits
 from shared.contracts.events import (
     CycleClosed,
     CycleCloseRequested,

@@ -17,6 +17,7 @@ from reports.domain import (
     Answer,
     Behaviour,
     Comment,
+    ReportFigures,
     Response,
     Wording,
     cohort_figures,
@@ -54,8 +55,13 @@ def response(group: RaterGroup, scores: list[int | None], *, importance: int = 3
     )
 
 
-def figures(responses: list[Response], threshold: int = 3) -> dict[str, Any]:
+def typed(responses: list[Response], threshold: int = 3) -> ReportFigures:
     return compile_figures(responses, cycle_id=CYCLE, threshold=threshold, gap_threshold=0.75, wording=WORDING)
+
+
+def figures(responses: list[Response], threshold: int = 3) -> dict[str, Any]:
+    """The figures as published: the JSON document the templates read and the database stores."""
+    return typed(responses, threshold).as_json()
 
 
 def dimension(figs: dict[str, Any], dim: Dimension) -> dict[str, Any]:
@@ -84,8 +90,8 @@ def fig(mean: float | None, count: int, not_observed: int, distribution: list[in
 
 
 def test_summary_excludes_not_observed_and_counts_each_score() -> None:
-    assert summarise([5, 4, None, 4, 1]) == fig(3.5, 4, 1, [1, 0, 0, 2, 1])
-    assert summarise([None, None])["mean"] is None
+    assert summarise([5, 4, None, 4, 1]).as_json() == fig(3.5, 4, 1, [1, 0, 0, 2, 1])
+    assert summarise([None, None]).mean is None
 
 
 def test_dimension_and_item_means_per_group() -> None:
@@ -140,7 +146,7 @@ def test_items_are_named_from_the_item_bank_in_level_order() -> None:
             ),
         )
     ]
-    figs = compile_figures(responses, cycle_id=CYCLE, threshold=3, gap_threshold=0.75, wording=wording)
+    figs = compile_figures(responses, cycle_id=CYCLE, threshold=3, gap_threshold=0.75, wording=wording).as_json()
     assert [i["level"] for i in dimension(figs, D.INSPIRING_SHARED_PURPOSE)["items"]] == [
         "essential",
         "proficient",
@@ -160,9 +166,9 @@ def test_columns_list_self_line_manager_visible_groups_then_all_others() -> None
 
 
 def test_comparison_with_an_earlier_report_uses_published_dimension_figures() -> None:
-    now = figures([response(G.SELF, [4] * 4), response(G.LINE_MANAGER, [4] * 4)] + [response(G.PEER, [4] * 4)] * 3)
-    then = figures([response(G.SELF, [5] * 4), response(G.LINE_MANAGER, [3] * 4)] + [response(G.PEER, [2] * 4)] * 3)
-    comparison = compare(now, then, earlier_closed="4 March 2025")
+    now = typed([response(G.SELF, [4] * 4), response(G.LINE_MANAGER, [4] * 4)] + [response(G.PEER, [4] * 4)] * 3)
+    then = typed([response(G.SELF, [5] * 4), response(G.LINE_MANAGER, [3] * 4)] + [response(G.PEER, [2] * 4)] * 3)
+    comparison = compare(now, then, earlier_closed="4 March 2025").as_json()
     isp = next(r for r in comparison["dimensions"] if r["dimension"] == D.INSPIRING_SHARED_PURPOSE.value)
     assert isp == {
         "dimension": "inspiring_shared_purpose",
@@ -179,7 +185,7 @@ def test_comparison_with_an_earlier_report_uses_published_dimension_figures() ->
 
 def test_self_assessment_lists_own_answers_strongest_and_to_develop() -> None:
     own = response(G.SELF, [5, 5, 2, None], importance=4, comment="I want to delegate more <b>")
-    figs = self_assessment_figures(own, wording=WORDING)
+    figs = self_assessment_figures(own, wording=WORDING).as_json()
     isp = next(d for d in figs["dimensions"] if d["dimension"] == D.INSPIRING_SHARED_PURPOSE.value)
     assert isp["figure"]["mean"] == 5.0 and isp["importance"] == 4
     assert isp["items"][0] == {
@@ -275,7 +281,7 @@ def test_comments_are_shuffled_deterministically_and_independent_of_arrival_orde
     assert sorted(first) == sorted(texts) and first != sorted(texts)
     assert figures(list(reversed(responses)))["comments"][0]["texts"] == first
     assert figures(responses)["comments"][0]["title"] == "What are their main strengths as a leader?"
-    other_cycle = compile_figures(responses, cycle_id=uuid4(), threshold=3, gap_threshold=0.75)
+    other_cycle = compile_figures(responses, cycle_id=uuid4(), threshold=3, gap_threshold=0.75).as_json()
     assert sorted(other_cycle["comments"][0]["texts"]) == sorted(texts)
 
 
@@ -286,11 +292,11 @@ def test_responses_complete_ignores_groups_announced_with_zero() -> None:
 
 
 def test_cohort_needs_threshold_participants_per_figure_and_snapshots_must_differ_enough() -> None:
-    one = figures([response(G.SELF, [4] * 4), response(G.LINE_MANAGER, [2] * 4)] + [response(G.PEER, [3] * 4)] * 3)
-    no_manager = figures([response(G.SELF, [2] * 4)] + [response(G.PEER, [5] * 4)] * 3)
+    one = typed([response(G.SELF, [4] * 4), response(G.LINE_MANAGER, [2] * 4)] + [response(G.PEER, [3] * 4)] * 3)
+    no_manager = typed([response(G.SELF, [2] * 4)] + [response(G.PEER, [5] * 4)] * 3)
     with pytest.raises(ValueError, match="at least 3 participants"):
         cohort_figures([one, one], threshold=3)
-    cohort = cohort_figures([one, one, no_manager], threshold=3)
+    cohort = cohort_figures([one, one, no_manager], threshold=3).as_json()
     isp = next(d for d in cohort["dimensions"] if d["dimension"] == D.INSPIRING_SHARED_PURPOSE.value)
     assert isp["by_group"]["self"]["mean"] == round((4 * 2 + 4 * 2 + 2 * 2) / 6, 2)
     assert isp["by_group"]["line_manager"]["withheld"]  # only two participants have a line manager's figure
@@ -488,7 +494,8 @@ def test_leak_search_finds_the_attacks_it_is_meant_to_find() -> None:
     def naive_all_raters(rs: list[Response]) -> dict[str, Any]:
         figs = figures(rs)
         others = [r for r in rs if r.group is not G.SELF]
-        figs["all_raters"] = summarise(a.score for r in others for a in r.answers)  # includes the lone direct report
+        # includes the lone direct report
+        figs["all_raters"] = summarise(a.score for r in others for a in r.answers).as_json()
         return figs
 
     assert find_leaks(naive_all_raters, raters, 3) == [frozenset({5})]
@@ -504,7 +511,7 @@ def test_leak_search_finds_the_attacks_it_is_meant_to_find() -> None:
         figs = figures(rs)
         figs["peer_item"] = summarise(
             a.score for r in rs if r.group is G.PEER for a in r.answers if a.item_id == "ISP-E"
-        )
+        ).as_json()
         return figs
 
     assert find_leaks(naive_items, peers_one_unobserved, 3) == [frozenset({2, 3})]

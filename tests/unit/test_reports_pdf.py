@@ -17,7 +17,8 @@ from reports import links
 from reports.bench import CYCLE, realistic_document, realistic_responses
 from reports.domain import Comment, Response, compile_figures
 from reports.itembank import wording_for
-from reports.render import ReportMeta, document, render, render_html, render_pdf
+from reports.pages import ReportMeta, document, render, render_html
+from reports.pdf import render_pdf
 from shared.contracts.vocabulary import DIMENSION_TITLES, RaterGroup
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report-pages"

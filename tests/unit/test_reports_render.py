@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from reports.config import Settings
 from reports.domain import Answer, Comment, Response, compile_figures
-from reports.render import ReportMeta, render
+from reports.pages import ReportMeta, render
 from shared.contracts.vocabulary import DIMENSION_TITLES, Dimension, RaterGroup
 
 NASTY = r'Great #strong $x^2$ *bold* _under_ <script>alert("x")</script> \ back @ref [link] // end'

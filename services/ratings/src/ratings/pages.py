@@ -203,10 +203,6 @@ def _back_href(bank: ItemBank, journey: Journey, page: int | str, *, returning: 
     return journey.page_href(previous_page(bank, page))
 
 
-def _radio_value(values: Mapping[str, str], name: str) -> str | None:
-    return values.get(name)
-
-
 def section_page(
     bank: ItemBank,
     journey: Journey,

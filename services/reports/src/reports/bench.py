@@ -22,7 +22,8 @@ from uuid import UUID
 
 from reports.domain import Answer, Comment, Response, compare, compile_figures
 from reports.itembank import wording_for
-from reports.render import ReportMeta, document, render_html, render_pdf
+from reports.pages import ReportMeta, document, render_html
+from reports.pdf import render_pdf
 from shared.contracts.vocabulary import Dimension, RaterGroup
 from shared.questionnaire import BANKS_DIR, load_item_bank
 
@@ -83,7 +84,7 @@ def realistic_document() -> dict[str, Any]:
     earlier = compile_figures(
         realistic_responses(seed=3, shift=1), cycle_id=CYCLE, threshold=3, gap_threshold=0.75, wording=wording
     )
-    figures["comparison"] = compare(figures, earlier, earlier_closed="4 March 2025")
+    figures = figures.model_copy(update={"comparison": compare(figures, earlier, earlier_closed="4 March 2025")})
     meta = ReportMeta(
         participant_name="Amara Okafor",
         programme="Mary Seacole Programme 2027 cohort 1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from reports import mail
+from reports import emails, usecases
 from reports.config import Settings
 from reports.tables import OutgoingEmail
 from shared.db import UnitOfWork
@@ -14,6 +14,12 @@ from shared.service import ServiceRuntime
 
 def register(runtime: ServiceRuntime, settings: Settings) -> None:
     async def compose(uow: UnitOfWork, email: OutgoingEmail) -> EmailMessage:
-        return await mail.build(uow, email, settings=settings)
+        return emails.compose(
+            email_id=email.id,
+            kind=email.kind,
+            sender=settings.mail_from,
+            to=email.recipient,
+            context=await usecases.email_context(uow, email, settings=settings),
+        )
 
     register_send_emails(runtime, OutgoingEmail, settings=settings, compose=compose)

@@ -57,9 +57,7 @@ class Report(SQLModel, table=True):
 
     id: UUID = Field(primary_key=True)
     cycle_id: UUID = Field(unique=True)
-    generated_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
-    )
+    generated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
     figures: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     html: str = Field(sa_column=Column(Text, nullable=False))
     pdf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -10,12 +10,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlmodel import col
 
 from reports import usecases
 from reports.config import Settings
-from reports.render import (
+from reports.pages import (
     cohort_document,
     document,
     render_html,
@@ -23,7 +21,6 @@ from reports.render import (
     report_status_js_text,
     self_assessment_document,
 )
-from reports.tables import Report
 from shared.contracts.events import Email
 from shared.contracts.text import SingleLine
 from shared.service import ServiceRuntime, runtime_of
@@ -35,19 +32,37 @@ _pages = page_templates("reports")
 _limiter = RateLimiter(limit=120, window_seconds=60)
 
 REFUSALS = {
-    "expired": ("This link has expired", ["Links to reports work for a limited time.",
-                "Ask your facilitator or the HLM 360 team to send you a new link."]),
-    "not_released": ("Your report is not available yet", [
-        "Your report is released to you at your feedback session with your facilitator.",
-        "You will get an email with a link to it after the session."]),
-    "not_the_facilitator": ("You cannot open this report", [
-        "This report can only be read by the facilitator of the participant's feedback session.",
-        "If your session has been moved to another facilitator, this link no longer works."]),
+    "expired": (
+        "This link has expired",
+        [
+            "Links to reports work for a limited time.",
+            "Ask your facilitator or the HLM 360 team to send you a new link.",
+        ],
+    ),
+    "not_released": (
+        "Your report is not available yet",
+        [
+            "Your report is released to you at your feedback session with your facilitator.",
+            "You will get an email with a link to it after the session.",
+        ],
+    ),
+    "not_the_facilitator": (
+        "You cannot open this report",
+        [
+            "This report can only be read by the facilitator of the participant's feedback session.",
+            "If your session has been moved to another facilitator, this link no longer works.",
+        ],
+    ),
 }
 # Tells the waiting page's script (report-status.js) whether the self-assessment report is there yet.
 READY_HEADER = "X-Report-Ready"
-NOT_FOUND = ("Page not found", ["If you typed the web address, check it is correct.",
-             "If you pasted the web address, check you copied the entire address."])
+NOT_FOUND = (
+    "Page not found",
+    [
+        "If you typed the web address, check it is correct.",
+        "If you pasted the web address, check you copied the entire address.",
+    ],
+)
 
 
 def settings_of(request: Request) -> Settings:
@@ -103,19 +118,7 @@ class ReportLocation(BaseModel):
 async def report_of_cycle(cycle_id: UUID, _: Admin, runtime: Runtime) -> ReportLocation:
     """Where a cycle's report is (metadata only: the content is served through signed links)."""
     async with runtime.uow() as uow:
-        row = (
-            await uow.session.execute(
-                select(
-                    col(Report.id),
-                    col(Report.cycle_id),
-                    col(Report.generated_at),
-                    col(Report.html_path),
-                    col(Report.pdf_path),
-                    col(Report.pages),
-                    col(Report.released_at),
-                ).where(col(Report.cycle_id) == cycle_id)
-            )
-        ).first()
+        row = await usecases.report_location(uow, cycle_id=cycle_id)
     if row is None:
         raise HTTPException(status_code=404, detail="no report for this cycle yet")
     return ReportLocation(
@@ -150,7 +153,7 @@ async def report_page(token: str, request: Request, runtime: Runtime, settings: 
         await uow.commit()
     if isinstance(outcome, usecases.Refused):
         return _refusal(outcome.reason, outcome.status)
-    doc = document(usecases.report_meta(outcome.report, outcome.cycle), outcome.report.figures)
+    doc = document(usecases.report_meta(outcome.report, outcome.cycle), usecases.report_figures(outcome.report))
     return HTMLResponse(render_html(doc, pdf_href=f"/report/{token}/pdf"))
 
 
@@ -195,7 +198,7 @@ async def self_assessment_page(
         return waiting
     if isinstance(outcome, usecases.Refused):
         return _refusal(outcome.reason, outcome.status)
-    doc = self_assessment_document(outcome.figures, completed_at=outcome.completed_at)
+    doc = self_assessment_document(usecases.own_figures(outcome), completed_at=outcome.completed_at)
     return HTMLResponse(
         render_html(doc, template="self_assessment.html", pdf_href=f"/self-assessment/{assessment_id}/{token}/pdf"),
         headers={READY_HEADER: "yes"},
@@ -226,7 +229,8 @@ async def cohort_page(token: str, request: Request, runtime: Runtime, settings: 
         await uow.commit()
     if isinstance(outcome, usecases.Refused):
         return _refusal(outcome.reason, outcome.status)
-    doc = cohort_document(outcome.figures, programme=outcome.programme, generated_at=outcome.created_at)
+    figures = usecases.snapshot_figures(outcome)
+    doc = cohort_document(figures, programme=outcome.programme, generated_at=outcome.created_at)
     return HTMLResponse(render_html(doc, template="cohort.html", pdf_href=f"/cohort/{token}/pdf"))
 
 
@@ -242,8 +246,6 @@ async def cohort_pdf(token: str, request: Request, runtime: Runtime, settings: C
 
 
 # --- admin API -------------------------------------------------------------------------------------
-
-
 
 
 class CohortRequest(BaseModel):

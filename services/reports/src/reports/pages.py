@@ -1,4 +1,5 @@
-"""Renders reports from their anonymised figures: HTML with jinja2, PDF with typst.
+"""Renders reports from their anonymised figures: the JSON document both formats read, the HTML
+with jinja2, and both formats at once (the PDF through `pdf.py`).
 
 User text never becomes markup: jinja2 autoescapes it, and the typst templates read every value
 from `sys.inputs` as JSON data, so it is typeset as plain text.
@@ -6,20 +7,14 @@ from `sys.inputs` as JSON data, so it is typeset as plain text.
 
 from __future__ import annotations
 
-import io
-import json
-import threading
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import typst
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from pypdf import PdfReader
 
-from reports.domain import GROUP_LABELS, SCORES
+from reports.domain import GROUP_LABELS, SCORES, CohortFigures, ReportFigures, SelfAssessmentFigures
+from reports.pdf import TEMPLATES, page_count, render_pdf
 
 SCALE_LABELS = {1: "Rarely", 2: "Sometimes", 3: "Often", 4: "Very often", 5: "Almost always"}
 IMPORTANCE_LABELS = {
@@ -36,8 +31,6 @@ _env = Environment(
     autoescape=select_autoescape(),
     undefined=StrictUndefined,
 )
-_TEMPLATES = Path(str(resources.files("reports") / "templates"))
-_compilers = threading.local()
 
 
 @dataclass(frozen=True)
@@ -70,7 +63,7 @@ def _scales() -> dict[str, Any]:
     }
 
 
-def document(meta: ReportMeta, figures: dict[str, Any]) -> dict[str, Any]:
+def document(meta: ReportMeta, figures: ReportFigures) -> dict[str, Any]:
     """The single JSON document both templates of the 360 report read."""
     return {
         "meta": {
@@ -83,16 +76,16 @@ def document(meta: ReportMeta, figures: dict[str, Any]) -> dict[str, Any]:
             "questionnaire": meta.questionnaire,
         },
         **_scales(),
-        "figures": figures,
+        "figures": figures.as_json(),
     }
 
 
 def report_css_text() -> str:
-    return (_TEMPLATES / "report.css").read_text(encoding="utf-8")
+    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
 
 
 def report_status_js_text() -> str:
-    return (_TEMPLATES / "report-status.js").read_text(encoding="utf-8")
+    return (TEMPLATES / "report-status.js").read_text(encoding="utf-8")
 
 
 def render_html(doc: dict[str, Any], *, template: str = "report.html", pdf_href: str | None = None) -> str:
@@ -102,47 +95,29 @@ def render_html(doc: dict[str, Any], *, template: str = "report.html", pdf_href:
     return _env.get_template(template).render(**doc, pdf_href=pdf_href, inline_css=inline_css)
 
 
-def _compiler() -> typst.Compiler:
-    # One compiler per thread keeps fonts loaded between reports (most of typst's start-up cost).
-    compiler: typst.Compiler | None = getattr(_compilers, "compiler", None)
-    if compiler is None:
-        compiler = typst.Compiler(root=str(_TEMPLATES))
-        _compilers.compiler = compiler
-    return compiler
-
-
-def render_pdf(doc: dict[str, Any], *, template: str = "report.typ") -> bytes:
-    pdf = _compiler().compile(input=str(_TEMPLATES / template), sys_inputs={"data": json.dumps(doc)})
-    assert isinstance(pdf, bytes)
-    return pdf
-
-
-def page_count(pdf: bytes) -> int:
-    return len(PdfReader(io.BytesIO(pdf)).pages)
-
-
-def render(meta: ReportMeta, figures: dict[str, Any]) -> RenderedReport:
+def render(meta: ReportMeta, figures: ReportFigures) -> RenderedReport:
     """Both formats of one report (CPU-bound: call it off the event loop)."""
     doc = document(meta, figures)
     pdf = render_pdf(doc)
     return RenderedReport(html=render_html(doc), pdf=pdf, pages=page_count(pdf))
 
 
-def self_assessment_document(figures: dict[str, Any], *, completed_at: datetime) -> dict[str, Any]:
-    return {"meta": {"completed": _day(completed_at)}, **_scales(), "figures": figures}
+def self_assessment_document(figures: SelfAssessmentFigures, *, completed_at: datetime) -> dict[str, Any]:
+    return {"meta": {"completed": _day(completed_at)}, **_scales(), "figures": figures.as_json()}
 
 
-def render_self_assessment(figures: dict[str, Any], *, completed_at: datetime) -> RenderedReport:
+def render_self_assessment(figures: SelfAssessmentFigures, *, completed_at: datetime) -> RenderedReport:
     doc = self_assessment_document(figures, completed_at=completed_at)
     pdf = render_pdf(doc, template="self_assessment.typ")
     return RenderedReport(html=render_html(doc, template="self_assessment.html"), pdf=pdf, pages=page_count(pdf))
 
 
-def cohort_document(figures: dict[str, Any], *, programme: str, generated_at: datetime) -> dict[str, Any]:
-    return {"meta": {"programme": programme, "generated": _day(generated_at)}, **_scales(), "figures": figures}
+def cohort_document(figures: CohortFigures, *, programme: str, generated_at: datetime) -> dict[str, Any]:
+    meta = {"programme": programme, "generated": _day(generated_at)}
+    return {"meta": meta, **_scales(), "figures": figures.as_json()}
 
 
-def render_cohort(figures: dict[str, Any], *, programme: str, generated_at: datetime) -> RenderedReport:
+def render_cohort(figures: CohortFigures, *, programme: str, generated_at: datetime) -> RenderedReport:
     doc = cohort_document(figures, programme=programme, generated_at=generated_at)
     pdf = render_pdf(doc, template="cohort.typ")
     return RenderedReport(html=render_html(doc, template="cohort.html"), pdf=pdf, pages=page_count(pdf))

@@ -1,0 +1,39 @@
+"""Typesets report documents as A4 PDFs with typst (service-specific: no other service makes PDFs).
+
+The typst templates read every value from `sys.inputs.data` as JSON, so user text is typeset as
+plain text and never becomes markup.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import typst
+from pypdf import PdfReader
+
+TEMPLATES = Path(str(resources.files("reports") / "templates"))
+_compilers = threading.local()
+
+
+def _compiler() -> typst.Compiler:
+    # One compiler per thread keeps fonts loaded between reports (most of typst's start-up cost).
+    compiler: typst.Compiler | None = getattr(_compilers, "compiler", None)
+    if compiler is None:
+        compiler = typst.Compiler(root=str(TEMPLATES))
+        _compilers.compiler = compiler
+    return compiler
+
+
+def render_pdf(doc: dict[str, Any], *, template: str = "report.typ") -> bytes:
+    pdf = _compiler().compile(input=str(TEMPLATES / template), sys_inputs={"data": json.dumps(doc)})
+    assert isinstance(pdf, bytes)
+    return pdf
+
+
+def page_count(pdf: bytes) -> int:
+    return len(PdfReader(io.BytesIO(pdf)).pages)
