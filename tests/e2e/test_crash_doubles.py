@@ -96,7 +96,9 @@ def dead(pid: int) -> bool:
 
 
 def start_invitations() -> None:
-    started = subprocess.run(["bash", str(SERVICES), "start", "invitations"], capture_output=True, text=True, timeout=90)
+    started = subprocess.run(
+        ["bash", str(SERVICES), "start", "invitations"], capture_output=True, text=True, timeout=90
+    )
     assert started.returncode == 0, f"services.sh start invitations failed:\n{started.stderr[-3000:]}"
 
 
