@@ -24,9 +24,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from invitations.config import Settings
-from invitations.forms import MAX_FILE_BYTES, BadRow, CohortDefaults, read_rows
+from invitations.forms import MAX_FILE_BYTES, BadRow, CohortDefaults, read_rows, row_to_request
 from invitations.usecases.cohort import ImportResult, import_rows
 from invitations.usecases.funding import credit_balance, top_up_credits
+from shared.contracts.events import CycleRequested
 from shared.contracts.text import SHORT_TEXT_MAX, single_line_problem
 from shared.db import UnitOfWork, create_engine, session_factory
 from shared.migrations import upgrade
@@ -45,7 +46,13 @@ async def import_cohort(
     path: Path, *, defaults: CohortDefaults, settings: Settings, console: Console | None = None
 ) -> ImportResult:
     console = console or Console(stderr=True)
-    rows, unreadable = await asyncio.to_thread(read_file, path)
+    rows, bad_rows = await asyncio.to_thread(read_file, path)
+    requests: list[tuple[int, CycleRequested]] = []
+    for line, row in rows:
+        try:
+            requests.append((line, row_to_request(row, defaults=defaults)))
+        except BadRow as problem:
+            bad_rows.append((line, str(problem)))
     engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
     try:
         with Progress(
@@ -53,8 +60,9 @@ async def import_cohort(
             console=console,
         ) as progress:
             task = progress.add_task("rows", total=len(rows))
+            progress.advance(task, len(rows) - len(requests))
             return await import_rows(
-                session_factory(engine), rows, defaults=defaults, settings=settings, unreadable=unreadable,
+                session_factory(engine), requests, settings=settings, bad_rows=bad_rows,
                 advance=lambda: progress.advance(task),
             )
     finally:

@@ -1,5 +1,6 @@
-"""Importing a cohort: each good row of the file opens a 360 in its own transaction, through the same
-use case as the other ways in; a bad row is reported by its line and the others still import."""
+"""Importing a cohort: each row of the file (parsed by forms.row_to_request) opens a 360 in its own
+transaction, through the same use case as the other ways in; a refused row is reported by its line
+and the others still import."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from invitations.config import Settings
-from invitations.forms import BadRow, CohortDefaults, row_to_request
 from invitations.usecases.intake import open_cycle
+from shared.contracts.events import CycleRequested
 from shared.db import UnitOfWork
 from shared.errors import Rejected
 
@@ -26,23 +27,21 @@ class ImportResult:
 
 async def import_rows(
     sessions: async_sessionmaker[AsyncSession],
-    rows: Sequence[tuple[int, dict[str, str]]],
+    requests: Sequence[tuple[int, CycleRequested]],
     *,
-    defaults: CohortDefaults,
     settings: Settings,
-    unreadable: Sequence[tuple[int, str]] = (),
+    bad_rows: Sequence[tuple[int, str]] = (),
     advance: Callable[[], None] = lambda: None,
 ) -> ImportResult:
-    """Open a 360 for every row (by line number), one transaction each; `unreadable` lines are
-    reported with the bad rows, all sorted by line."""
-    result = ImportResult(bad_rows=list(unreadable))
-    for line, row in rows:
+    """Open a 360 for every row's request (by line number), one transaction each; the rows already
+    found bad are reported with the refused ones, all sorted by line."""
+    result = ImportResult(bad_rows=list(bad_rows))
+    for line, request in requests:
         try:
-            request = row_to_request(row, defaults=defaults)
             async with UnitOfWork(sessions) as uow:
                 created = await open_cycle(uow, request, settings=settings)
                 await uow.commit()
-        except (BadRow, Rejected) as problem:
+        except Rejected as problem:
             result.bad_rows.append((line, str(problem)))
         except IntegrityError:
             result.already_present += 1

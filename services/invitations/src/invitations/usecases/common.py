@@ -34,7 +34,7 @@ def limits_of(settings: Settings) -> NominationLimits:
 def queue_email(
     uow: UnitOfWork, *, kind: str, cycle_id: UUID, rater_id: UUID, context: dict[str, Any] | None = None
 ) -> OutgoingEmail:
-    """Queue an email to a rater; it is composed from their current state when it is sent (emails.build)."""
+    """Queue an email to a rater; it is composed from their current state when it is sent (mail.compose_email)."""
     return mail_outbox.queue_email(
         uow, OutgoingEmail(id=uuid4(), kind=kind, cycle_id=cycle_id, rater_id=rater_id, context=context)
     )

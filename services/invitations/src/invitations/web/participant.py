@@ -3,9 +3,10 @@ early, nominating someone in place of a rater who declined or bounced."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from invitations import pages
@@ -18,6 +19,14 @@ from shared.errors import Rejected
 from shared.service import ServiceRuntime
 
 router = APIRouter()
+
+
+def _rater_id(rater_id: UUID) -> UUID:
+    return rater_id
+
+
+# a dependency, so the path's parameters keep their order (cycle, token, rater) after the link's
+RaterToReplace = Annotated[UUID, Depends(_rater_id)]
 
 
 async def _dashboard(
@@ -83,13 +92,13 @@ async def _replace_page(
 
 
 @router.get("/p/{cycle_id}/{token}/replace/{rater_id}", response_class=HTMLResponse)
-async def replace_form(link: ParticipantLink, rater_id: UUID, runtime: Runtime) -> HTMLResponse:
+async def replace_form(link: ParticipantLink, rater_id: RaterToReplace, runtime: Runtime) -> HTMLResponse:
     return await _replace_page(runtime, link, rater_id, values={}, errors=[])
 
 
 @router.post("/p/{cycle_id}/{token}/replace/{rater_id}", response_class=HTMLResponse, response_model=None)
 async def replace_submit(
-    link: ParticipantLink, rater_id: UUID, request: Request, runtime: Runtime, settings: Config
+    link: ParticipantLink, rater_id: RaterToReplace, request: Request, runtime: Runtime, settings: Config
 ) -> HTMLResponse | RedirectResponse:
     values = StartForm.submitted(await request.form()).values
     name, address = values.get("name", ""), values.get("email", "")
