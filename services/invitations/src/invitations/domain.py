@@ -178,10 +178,6 @@ def count_groups(groups: Iterable[RaterGroup | str]) -> dict[RaterGroup, int]:
     return counts
 
 
-def below_recommended(*, nominated: int, limits: NominationLimits) -> bool:
-    return nominated < limits.recommended
-
-
 # --- the participant's management line and session language ----------------------------------
 
 MAX_MANAGEMENT_LINE = 10
