@@ -43,7 +43,7 @@ async def test_programme_credits_never_go_negative_under_concurrent_requests(set
     account = f"MSP-{uuid.uuid4().hex[:8]}"
     async with running_service("invitations", settings, **fast()) as service:
         async with service.runtime.uow() as uow:
-            from invitations.usecases import top_up_credits
+            from invitations.usecases.funding import top_up_credits
 
             assert await top_up_credits(uow, reference=account, programme="Mary Seacole", credits=5) == 5
             await uow.commit()
@@ -185,7 +185,7 @@ async def test_line_manager_approves_the_list_before_invitations_go(settings: St
         "invitations", settings, **fast(require_line_manager_approval=True, smtp_port=port)
     ) as service:
         async with service.runtime.uow() as uow:
-            from invitations.usecases import top_up_credits
+            from invitations.usecases.funding import top_up_credits
 
             await top_up_credits(uow, reference=account, programme="Elizabeth Garrett Anderson", credits=2)
             await uow.commit()

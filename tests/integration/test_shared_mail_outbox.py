@@ -305,9 +305,10 @@ async def test_a_resend_after_a_crash_repeats_the_message_id_and_the_follow_up_e
 async def test_invitations_announces_a_sent_invitation_once_with_an_id_from_the_email(
     settings: StackSettings,
 ) -> None:
-    from invitations import usecases
     from invitations.config import Settings
     from invitations.tables import OutgoingEmail
+    from invitations.usecases.intake import open_cycle
+    from invitations.usecases.mail import record_email_sent
     from shared.contracts.events import InvitationSent
 
     cycle = request()
@@ -317,7 +318,7 @@ async def test_invitations_announces_a_sent_invitation_once_with_an_id_from_the_
         try:
             sessions = session_factory(engine)
             async with UnitOfWork(sessions) as work:
-                assert await usecases.open_cycle(
+                assert await open_cycle(
                     work, cycle, settings=Settings(database_url=url, link_secret=LINK_SECRET)
                 )
                 await work.commit()
@@ -329,7 +330,7 @@ async def test_invitations_announces_a_sent_invitation_once_with_an_id_from_the_
                     )).scalar_one()
                     email.sent_at = email.sent_at or datetime.now(UTC)
                     for _ in range(calls):
-                        await usecases.record_email_sent(work, email)
+                        await record_email_sent(work, email)
                     await work.commit()
             async with UnitOfWork(sessions) as work:
                 announced = (await work.session.execute(

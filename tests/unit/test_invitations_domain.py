@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from invitations.cohort import BadRow, CohortDefaults, row_to_request
 from invitations.domain import (
     FacilitatorState,
     NominationLimits,
@@ -28,6 +27,7 @@ from invitations.domain import (
     token_matches,
     token_sha256,
 )
+from invitations.forms import BadRow, CohortDefaults, row_to_request
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
 from shared.errors import Rejected
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from invitations.cohort import MAX_FILE_BYTES, BadRow, CohortDefaults, read_rows, row_to_request
 from invitations.domain import NominationLimits, Nominee, nomination_problems
+from invitations.forms import MAX_FILE_BYTES, BadRow, CohortDefaults, read_rows, row_to_request
 from ratings.config import DEFAULT_ITEM_BANK
 from ratings.questionnaire import merge_page, page_errors, parse_form, unstorable
 from scheduling.forms import CalloutInput, FacilitatorInput, parse_callout, parse_facilitator, parse_interest

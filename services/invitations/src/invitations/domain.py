@@ -11,9 +11,10 @@ import hmac
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -28,6 +29,15 @@ GROUP_NAMES = {
     RaterGroup.DIRECT_REPORT: "direct report",
     RaterGroup.OTHER: "other colleague",
 }
+GROUP_TITLES = {
+    RaterGroup.SELF: "You",
+    RaterGroup.LINE_MANAGER: "Line manager",
+    RaterGroup.PEER: "Peers",
+    RaterGroup.DIRECT_REPORT: "Direct reports",
+    RaterGroup.OTHER: "Others",
+}
+LONDON = ZoneInfo("Europe/London")
+CLOSES_AT = time(17, 0)  # a deadline given as a day closes at 5pm UK time
 PENDING = "invited"
 NEEDS_REPLACEMENT = ("declined", "bounced")
 COHORT_NAMESPACE = UUID("1f0b8e0c-5d0a-4c57-9a63-7c6f4f3b8d21")
@@ -60,7 +70,6 @@ class Problem:
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
-
 
 
 def email_is_valid(email: str) -> bool:
@@ -116,7 +125,14 @@ def nomination_problems(
                 ))
             continue
         first_seen[email] = index
+    return problems + _count_problems(nominees, limits=limits, has_direct_reports=has_direct_reports)
 
+
+def _count_problems(
+    nominees: Sequence[Nominee], *, limits: NominationLimits, has_direct_reports: bool | None
+) -> list[Problem]:
+    """What is wrong with the size of each group and of the whole list."""
+    problems: list[Problem] = []
     counts = count_groups(n.group for n in nominees)
     managers = counts.get(RaterGroup.LINE_MANAGER, 0)
     if managers != 1:
@@ -160,10 +176,6 @@ def count_groups(groups: Iterable[RaterGroup | str]) -> dict[RaterGroup, int]:
         key = RaterGroup(group)
         counts[key] = counts.get(key, 0) + 1
     return counts
-
-
-def below_recommended(*, nominated: int, limits: NominationLimits) -> bool:
-    return nominated < limits.recommended
 
 
 # --- the participant's management line and session language ----------------------------------
@@ -364,3 +376,14 @@ def cohort_cycle_id(*, programme: str, participant_id: str) -> UUID:
 
 def _b64(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def when(moment: datetime) -> str:
+    """A moment as people in the UK read it, e.g. "Friday 26 March 2027 at 5:00pm (UK time)"."""
+    local = moment.astimezone(LONDON)
+    return local.strftime("%A %-d %B %Y at %-I:%M%p").replace("AM", "am").replace("PM", "pm") + " (UK time)"
+
+
+def closing_time(day: date) -> datetime:
+    """The moment a deadline given as a day closes (5pm UK time), in UTC."""
+    return datetime.combine(day, CLOSES_AT, tzinfo=LONDON).astimezone(UTC)

@@ -1,24 +1,32 @@
-"""What each kind of email says: builds the template context from the service's own tables."""
+"""Composing emails: what each kind of email says (jinja2 templates, text + HTML), from a queued row
+and the facts its use case looked up (usecases.mail); shared.mail_outbox sends them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlmodel import col
-
-from invitations import mail, usecases
 from invitations.config import Settings
-from invitations.domain import link_token, purpose_token
+from invitations.domain import GROUP_TITLES, link_token, purpose_token, when
 from invitations.tables import Cycle, OutgoingEmail, Rater
 from shared.contracts.vocabulary import NOMINATED_GROUPS, RaterGroup
-from shared.db import UnitOfWork
+from shared.mail import email_templates, new_message
 from shared.mail_outbox import NotNeeded
 
-LONDON = ZoneInfo("Europe/London")
+_templates = email_templates("invitations")
+
+SUBJECTS = {
+    "invitation": "Please give feedback for {participant}'s Healthcare Leadership Model 360",
+    "invitation_self": "Your Healthcare Leadership Model 360 has started: please rate yourself",
+    "approval_request": "Please approve the feedback list for {participant}'s Healthcare Leadership Model 360",
+    "not_approved": "Your Healthcare Leadership Model 360 has not started",
+    "reminder": "Reminder: your feedback is still needed",
+    "thank_you": "Thank you for your feedback for {participant}",
+    "cycle_closed": "Your Healthcare Leadership Model 360 has closed",
+}
+KIND_HEADER = "X-HLM360-Kind"
 ROLE_PHRASES = {
     RaterGroup.LINE_MANAGER: "as their line manager",
     RaterGroup.PEER: "as a peer",
@@ -43,19 +51,106 @@ CLOSE_REASONS = {
     "deadline_passed": "because its deadline passed",
     "closed_early": "early, as you asked",
 }
-GROUP_TITLES = {
-    RaterGroup.SELF: "You",
-    RaterGroup.LINE_MANAGER: "Line manager",
-    RaterGroup.PEER: "Peers",
-    RaterGroup.DIRECT_REPORT: "Direct reports",
-    RaterGroup.OTHER: "Others",
-}
 FINISHED = ("closed", "closing", "not_approved")
 
 
-def when(moment: datetime) -> str:
-    local = moment.astimezone(LONDON)
-    return local.strftime("%A %-d %B %Y at %-I:%M%p").replace("AM", "am").replace("PM", "pm") + " (UK time)"
+@dataclass
+class EmailFacts:
+    """What an email is composed from, as it is when the email is sent."""
+
+    cycle: Cycle
+    rater: Rater
+    rater_count: int = 0  # an invitation to the participant: how many others were asked
+    pending: Sequence[tuple[Rater, Cycle]] = ()  # a reminder: what the person still has to answer
+    raters: Sequence[Rater] = field(default_factory=list)  # an approval request: the list to approve
+
+
+def compose(
+    *, email_id: UUID, template: str, sender: str, to: str, subject: str, context: dict[str, object]
+) -> EmailMessage:
+    message = new_message(email_id=email_id, sender=sender, to=to, subject=subject)
+    message[KIND_HEADER] = template
+    message.set_content(_templates.get_template(f"{template}.txt").render(**context))
+    message.add_alternative(_templates.get_template(f"{template}.html").render(**context), subtype="html")
+    return message
+
+
+def build(email: OutgoingEmail, facts: EmailFacts, *, settings: Settings) -> EmailMessage | NotNeeded:
+    """The message to send, or why it is no longer needed."""
+    cycle, rater = facts.cycle, facts.rater
+    participant = f"{cycle.given_name} {cycle.family_name}"
+    context: dict[str, object] = {"rater_name": rater.name, "participant_name": participant}
+    kind = email.kind
+    found: str | NotNeeded | None = kind
+    if kind == "invitation":
+        found = _invitation(facts, context, settings=settings)
+    elif kind == "reminder":
+        found = _reminder(facts, context, settings=settings)
+    elif kind == "approval_request":
+        found = _approval_request(facts, context, settings=settings)
+    elif kind == "not_approved":
+        context["refunded"] = cycle.funding_method == "programme_credit"
+    elif kind == "cycle_closed":
+        _cycle_closed(email, context)
+    if isinstance(found, NotNeeded):
+        return found
+    kind = found or kind
+    subject = SUBJECTS[kind].format(participant=participant)
+    return compose(
+        email_id=email.id, template=kind, sender=settings.mail_from, to=rater.email, subject=subject, context=context
+    )
+
+
+def _invitation(facts: EmailFacts, context: dict[str, object], *, settings: Settings) -> str | NotNeeded:
+    cycle, rater = facts.cycle, facts.rater
+    if cycle.status in FINISHED or rater.status not in ("nominated", "invited"):
+        return NotNeeded("the 360 closed or the rater no longer takes part")
+    context["link"] = rater_link(settings, rater)
+    context["deadline"] = when(cycle.deadline)
+    group = RaterGroup(rater.group)
+    if group is RaterGroup.SELF:
+        context["dashboard_link"] = participant_link(settings, cycle.id)
+        context["rater_count"] = facts.rater_count
+        return "invitation_self"
+    context["role_phrase"] = ROLE_PHRASES[group]
+    context["confidentiality"] = CONFIDENTIALITY[group]
+    return "invitation"
+
+
+def _reminder(facts: EmailFacts, context: dict[str, object], *, settings: Settings) -> NotNeeded | None:
+    if not facts.pending:
+        return NotNeeded("the person has nothing left to answer")
+    context["items"] = [
+        {
+            "participant_name": "yourself" if RaterGroup(r.group) is RaterGroup.SELF
+            else f"{c.given_name} {c.family_name}",
+            "role": ROLES[RaterGroup(r.group)],
+            "deadline": when(c.deadline),
+            "link": rater_link(settings, r),
+        }
+        for r, c in facts.pending
+    ]
+    return None
+
+
+def _approval_request(facts: EmailFacts, context: dict[str, object], *, settings: Settings) -> NotNeeded | None:
+    if facts.cycle.status != "awaiting_approval":
+        return NotNeeded("the list was already decided")
+    raters = facts.raters
+    context["groups"] = [
+        (GROUP_TITLES[g], [r.name for r in raters if r.group == g.value])
+        for g in NOMINATED_GROUPS if any(r.group == g.value for r in raters)
+    ]
+    context["approval_link"] = approval_link(settings, facts.cycle.id)
+    return None
+
+
+def _cycle_closed(email: OutgoingEmail, context: dict[str, object]) -> None:
+    data = email.context or {}
+    responses = {RaterGroup(g): int(n) for g, n in dict(data.get("responses", {})).items()}
+    context["reason"] = CLOSE_REASONS.get(str(data.get("reason")), "")
+    context["responses"] = [(GROUP_TITLES[g], responses[g]) for g in RaterGroup if g in responses]
+    context["total"] = sum(n for g, n in responses.items() if g is not RaterGroup.SELF)
 
 
 def participant_link(settings: Settings, cycle_id: UUID) -> str:
@@ -70,71 +165,6 @@ def approval_link(settings: Settings, cycle_id: UUID) -> str:
 
 def rater_link(settings: Settings, rater: Rater) -> str:
     return f"{settings.ratings_base_url}/r/{link_token(secret=_secret(settings), rater_id=rater.id)}"
-
-
-async def build(uow: UnitOfWork, email: OutgoingEmail, *, settings: Settings) -> EmailMessage | NotNeeded:
-    """The message to send (composed from the current state), or why it is no longer needed."""
-    cycle = await uow.session.get(Cycle, email.cycle_id)
-    rater = await uow.session.get(Rater, email.rater_id) if email.rater_id else None
-    if cycle is None or rater is None:
-        return NotNeeded("its cycle or recipient is gone")
-    participant = f"{cycle.given_name} {cycle.family_name}"
-    group = RaterGroup(rater.group)
-    kind = email.kind
-    context: dict[str, object] = {"rater_name": rater.name, "participant_name": participant}
-    if kind == "invitation":
-        if cycle.status in FINISHED or rater.status not in ("nominated", "invited"):
-            return NotNeeded("the 360 closed or the rater no longer takes part")
-        context["link"] = rater_link(settings, rater)
-        context["deadline"] = when(cycle.deadline)
-        if group is RaterGroup.SELF:
-            kind = "invitation_self"
-            context["dashboard_link"] = participant_link(settings, cycle.id)
-            context["rater_count"] = (
-                await uow.session.execute(
-                    select(func.count()).where(
-                        col(Rater.cycle_id) == cycle.id, col(Rater.group) != RaterGroup.SELF.value
-                    )
-                )
-            ).scalar_one()
-        else:
-            context["role_phrase"] = ROLE_PHRASES[group]
-            context["confidentiality"] = CONFIDENTIALITY[group]
-    elif kind == "reminder":
-        pending = await usecases.pending_for_person(uow, rater.email)
-        if not pending:
-            return NotNeeded("the person has nothing left to answer")
-        context["items"] = [
-            {
-                "participant_name": "yourself" if RaterGroup(r.group) is RaterGroup.SELF
-                else f"{c.given_name} {c.family_name}",
-                "role": ROLES[RaterGroup(r.group)],
-                "deadline": when(c.deadline),
-                "link": rater_link(settings, r),
-            }
-            for r, c in pending
-        ]
-    elif kind == "approval_request":
-        if cycle.status != "awaiting_approval":
-            return NotNeeded("the list was already decided")
-        raters = (await uow.session.execute(select(Rater).where(col(Rater.cycle_id) == cycle.id))).scalars().all()
-        context["groups"] = [
-            (GROUP_TITLES[g], [r.name for r in raters if r.group == g.value])
-            for g in NOMINATED_GROUPS if any(r.group == g.value for r in raters)
-        ]
-        context["approval_link"] = approval_link(settings, cycle.id)
-    elif kind == "not_approved":
-        context["refunded"] = cycle.funding_method == "programme_credit"
-    elif kind == "cycle_closed":
-        data = email.context or {}
-        responses = {RaterGroup(g): int(n) for g, n in dict(data.get("responses", {})).items()}
-        context["reason"] = CLOSE_REASONS.get(str(data.get("reason")), "")
-        context["responses"] = [(GROUP_TITLES[g], responses[g]) for g in RaterGroup if g in responses]
-        context["total"] = sum(n for g, n in responses.items() if g is not RaterGroup.SELF)
-    subject = mail.SUBJECTS[kind].format(participant=participant)
-    return mail.compose(
-        email_id=email.id, template=kind, sender=settings.mail_from, to=rater.email, subject=subject, context=context
-    )
 
 
 def _secret(settings: Settings) -> bytes:

@@ -1,7 +1,7 @@
 """Kafka subscribers: parse the event, call one use case."""
 
-from invitations import usecases
 from invitations.config import Settings
+from invitations.usecases import facilitators, intake, lifecycle, nominations
 from shared.contracts.events import (
     AvailabilityPublished,
     CycleClosed,
@@ -23,44 +23,44 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
     @on(CycleRequested, name="open-cycle")
     async def on_cycle_requested(event: CycleRequested, uow: UnitOfWork) -> None:
         """Another system (or our own API) asked for a 360."""
-        await usecases.open_cycle(uow, event, settings=settings)
+        await intake.open_cycle(uow, event, settings=settings)
 
     @on(RatingSubmitted, name="rating-submitted")
     async def on_rating_submitted(event: RatingSubmitted, uow: UnitOfWork) -> None:
         """Stop reminding the rater and thank them."""
-        await usecases.record_submission(uow, event)
+        await nominations.record_submission(uow, event)
 
     @on(RaterDeclined, name="rater-declined")
     async def on_rater_declined(event: RaterDeclined, uow: UnitOfWork) -> None:
         """Show the participant that this rater needs a replacement."""
-        await usecases.record_decline(uow, event)
+        await nominations.record_decline(uow, event)
 
     @on(CycleClosed, name="cycle-closed")
     async def on_cycle_closed(event: CycleClosed, uow: UnitOfWork) -> None:
         """Stop reminders; tell the participant what happens next."""
-        await usecases.record_cycle_closed(uow, event)
+        await lifecycle.record_cycle_closed(uow, event)
 
     @on(ReportReleased, name="report-released")
     async def on_report_released(event: ReportReleased, uow: UnitOfWork) -> None:
         """Show the release on the participant's dashboard (reports emails them the link)."""
-        await usecases.record_report_released(uow, event)
+        await lifecycle.record_report_released(uow, event)
 
     @on(FacilitatorRegistered, name="facilitator-registered")
     async def on_facilitator_registered(event: FacilitatorRegistered, uow: UnitOfWork) -> None:
         """Read model of facilitators the participant may choose."""
-        await usecases.facilitator_registered(uow, event)
+        await facilitators.facilitator_registered(uow, event)
 
     @on(FacilitatorAccredited, name="facilitator-accredited")
     async def on_facilitator_accredited(event: FacilitatorAccredited, uow: UnitOfWork) -> None:
         """Read model of facilitators the participant may choose."""
-        await usecases.facilitator_accredited(uow, event)
+        await facilitators.facilitator_accredited(uow, event)
 
     @on(FacilitatorStatusChanged, name="facilitator-status")
     async def on_facilitator_status(event: FacilitatorStatusChanged, uow: UnitOfWork) -> None:
         """Read model of facilitators the participant may choose."""
-        await usecases.facilitator_status_changed(uow, event)
+        await facilitators.facilitator_status_changed(uow, event)
 
     @on(AvailabilityPublished, name="facilitator-availability")
     async def on_availability(event: AvailabilityPublished, uow: UnitOfWork) -> None:
         """Read model of facilitators the participant may choose."""
-        await usecases.availability_published(uow, event)
+        await facilitators.availability_published(uow, event)

@@ -4,9 +4,10 @@ planner queues reminders as deadlines approach."""
 
 from email.message import EmailMessage
 
-from invitations import emails, usecases
 from invitations.config import Settings
 from invitations.tables import OutgoingEmail
+from invitations.usecases.mail import compose_email, record_bounce, record_email_sent
+from invitations.usecases.reminders import plan_reminders as plan_due_reminders
 from shared.db import UnitOfWork
 from shared.mail_outbox import NotNeeded, register_send_emails
 from shared.service import ServiceRuntime, stop_if_cancelled
@@ -14,21 +15,21 @@ from shared.service import ServiceRuntime, stop_if_cancelled
 
 def register(runtime: ServiceRuntime, settings: Settings) -> None:
     async def compose(uow: UnitOfWork, email: OutgoingEmail) -> EmailMessage | NotNeeded:
-        return await emails.build(uow, email, settings=settings)
+        return await compose_email(uow, email, settings=settings)
 
     register_send_emails(
         runtime,
         OutgoingEmail,
         settings=settings,
         compose=compose,
-        after_sent=usecases.record_email_sent,
-        on_refused=usecases.record_bounce,
+        after_sent=record_email_sent,
+        on_refused=record_bounce,
     )
 
     @runtime.every(settings.reminder_poll_seconds, name="plan-reminders")
     async def plan_reminders(runtime: ServiceRuntime) -> None:
         """Queue the reminders whose time has come (state in PostgreSQL, so restarts resume)."""
         async with runtime.uow() as uow:
-            await usecases.plan_reminders(uow, settings=settings)
+            await plan_due_reminders(uow, settings=settings)
             await uow.commit()
         stop_if_cancelled()

@@ -13,5 +13,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     handlers.register(runtime, settings)
     jobs.register(runtime, settings)
     app = runtime.http_app(web.router, title="hlm360 invitations")
+    web.install(app)
     app.state.settings = settings
     return app

@@ -1,0 +1,191 @@
+"""Starting a 360: check and fund the request, record its raters, then invite them (or ask the line
+manager to approve the list first). The web page, the JSON API, Kafka and the cohort import all come here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from invitations.config import Settings
+from invitations.domain import (
+    FacilitatorState,
+    Nominee,
+    check_funding,
+    check_nominations,
+    count_groups,
+    deadline_problem,
+    link_token,
+    management_line,
+    not_choosable_because,
+    quote,
+    token_sha256,
+)
+from invitations.tables import Cycle, Facilitator, Rater
+from invitations.usecases.common import PRODUCER, limits_of, queue_email
+from invitations.usecases.funding import use_credit
+from shared.contracts.events import CycleOpened, CycleRequested, RaterNominated
+from shared.contracts.vocabulary import FundingMethod, RaterGroup
+from shared.db import UnitOfWork
+from shared.errors import Rejected
+
+log = logging.getLogger(__name__)
+
+
+async def open_cycle(
+    uow: UnitOfWork, request: CycleRequested, *, settings: Settings, has_direct_reports: bool | None = None
+) -> bool:
+    """Fund a requested 360, record its raters and invite them (or ask the line manager to approve
+    the list first). False if the cycle already exists, so every way in is idempotent."""
+    if await uow.session.get(Cycle, request.cycle_id) is not None:
+        return False
+    problem = deadline_problem(
+        deadline=request.deadline, now=datetime.now(UTC), min_hours=settings.min_deadline_hours,
+        max_days=settings.max_deadline_days,
+    )
+    if problem:
+        raise Rejected(problem)
+    nominees = [Nominee(group=r.group, name=r.name, email=str(r.email)) for r in request.raters]
+    check_nominations(
+        participant_email=str(request.participant.email),
+        nominees=nominees,
+        limits=limits_of(settings),
+        has_direct_reports=has_direct_reports,
+    )
+    check_funding(method=request.funding.method, reference=request.funding.reference)
+    if request.facilitator_id is not None:
+        await check_facilitator(uow, request.facilitator_id)
+    if request.funding.method is FundingMethod.PROGRAMME_CREDIT:
+        await use_credit(uow, reference=request.funding.reference.strip(), cycle_id=request.cycle_id)
+
+    cycle = _new_cycle(request, settings=settings)
+    uow.session.add(cycle)
+    await uow.session.flush()
+    self_rater = Nominee(group=RaterGroup.SELF, name=cycle.given_name, email=cycle.email)
+    raters = [
+        Rater(id=uuid4(), cycle_id=cycle.id, group=n.group.value, name=n.name.strip(), email=n.email.strip())
+        for n in [self_rater, *nominees]
+    ]
+    uow.session.add_all(raters)
+    await uow.session.flush()
+    if cycle.status == "awaiting_approval":
+        manager = next(r for r in raters if r.group == RaterGroup.LINE_MANAGER)
+        queue_email(uow, kind="approval_request", cycle_id=cycle.id, rater_id=manager.id)
+    else:
+        invite_all(uow, cycle, raters, settings=settings)
+    log.info(
+        "cycle requested",
+        extra={"cycle_id": str(cycle.id), "raters": len(raters), "status": cycle.status,
+               "funding": cycle.funding_method},
+    )
+    return True
+
+
+def _new_cycle(request: CycleRequested, *, settings: Settings) -> Cycle:
+    """The cycle row of a request that passed every check, priced now."""
+    person = request.participant
+    price = quote(net=settings.price_net, vat_rate=settings.vat_rate)
+    return Cycle(
+        id=request.cycle_id,
+        participant_id=person.participant_id,
+        given_name=person.given_name,
+        family_name=person.family_name,
+        email=str(person.email),
+        organisation=person.organisation,
+        region=person.region,
+        programme=request.programme,
+        facilitator_id=request.facilitator_id,
+        management_line=management_line(participant_email=str(person.email),
+                                         requested=[str(e) for e in person.management_line]),
+        preferred_language=person.preferred_language,
+        deadline=request.deadline,
+        original_deadline=request.deadline,
+        funding_method=request.funding.method.value,
+        funding_reference=request.funding.reference.strip(),
+        amount_net=price.net,
+        amount_vat=price.vat,
+        amount_due=price.total,
+        status="awaiting_approval" if settings.require_line_manager_approval else "open",
+        requested_by=request.producer,
+        correlation_id=request.correlation_id or request.event_id,
+    )
+
+
+def invite_all(uow: UnitOfWork, cycle: Cycle, raters: list[Rater], *, settings: Settings) -> None:
+    """Announce the opened cycle and its raters, and queue every invitation."""
+    line = announced_line(cycle, raters)
+    uow.emit(
+        CycleOpened(
+            producer=PRODUCER,
+            correlation_id=cycle.correlation_id,
+            cycle_id=cycle.id,
+            participant_id=cycle.participant_id,
+            participant_name=f"{cycle.given_name} {cycle.family_name}",
+            participant_email=cycle.email,
+            organisation=cycle.organisation,
+            region=cycle.region,
+            programme=cycle.programme,
+            facilitator_id=cycle.facilitator_id,
+            management_line=line,
+            preferred_language=cycle.preferred_language,
+            deadline=cycle.deadline,
+            invited_per_group=count_groups(r.group for r in raters),
+        )
+    )
+    for rater in raters:
+        nominate(uow, cycle, rater, settings=settings)
+
+
+def announced_line(cycle: Cycle, raters: Iterable[Rater]) -> list[str]:
+    """The management line CycleOpened and ManagementLineChanged carry, from all the cycle's raters
+    (replaced ones too: a former line manager is still in the participant's line)."""
+    return management_line(
+        participant_email=cycle.email,
+        requested=cycle.management_line,
+        nominated=[(r.group, r.email) for r in _in_nomination_order(raters)],
+    )
+
+
+def _in_nomination_order(raters: Iterable[Rater]) -> list[Rater]:
+    """A replacement after the rater it replaces (the table keeps no nomination time), so the line
+    is announced in the same order every time."""
+    by_id = {r.id: r for r in raters}
+
+    def depth(rater: Rater) -> int:
+        steps, replaced = 0, rater.replaces_rater_id
+        while replaced is not None and replaced in by_id and steps < len(by_id):
+            steps, replaced = steps + 1, by_id[replaced].replaces_rater_id
+        return steps
+
+    return sorted(by_id.values(), key=lambda r: (depth(r), str(r.id)))
+
+
+def nominate(uow: UnitOfWork, cycle: Cycle, rater: Rater, *, settings: Settings) -> None:
+    secret = settings.link_secret.get_secret_value().encode()
+    uow.emit(
+        RaterNominated(
+            producer=PRODUCER,
+            correlation_id=cycle.correlation_id,
+            cycle_id=cycle.id,
+            rater_id=rater.id,
+            group=RaterGroup(rater.group),
+            link_token_sha256=token_sha256(link_token(secret=secret, rater_id=rater.id)),
+            replaces_rater_id=rater.replaces_rater_id,
+        )
+    )
+    queue_email(uow, kind="invitation", cycle_id=cycle.id, rater_id=rater.id)
+
+
+async def check_facilitator(uow: UnitOfWork, facilitator_id: UUID) -> None:
+    """A facilitator we know of must be choosable; an unknown one is left to scheduling to check."""
+    known = await uow.session.get(Facilitator, facilitator_id)
+    if known is None:
+        return
+    why = not_choosable_because(
+        FacilitatorState(
+            registered=known.registered, accredited=known.accredited, status=known.status, free_slots=known.free_slots
+        )
+    )
+    if why:
+        raise Rejected(f"the chosen facilitator {why}; choose another facilitator or leave the choice for later")

@@ -1,0 +1,80 @@
+"""FastAPI dependencies the routes share: the runtime, the settings, a read-only unit of work, and
+the signed-link check (with the rate limit on the pages people open from an email)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+
+from invitations.config import Settings
+from invitations.domain import token_matches
+from shared.db import UnitOfWork
+from shared.service import ServiceRuntime, runtime_of
+from shared.web import RateLimiter
+
+limiter = RateLimiter(limit=120, window_seconds=60)
+
+Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+Config = Annotated[Settings, Depends(settings_of)]
+
+
+@asynccontextmanager
+async def reading(runtime: ServiceRuntime) -> AsyncIterator[UnitOfWork]:
+    """A read-only unit of work whose rows stay usable after it ends (pages render from them)."""
+    async with runtime.uow() as uow:
+        yield uow
+        uow.session.expunge_all()
+
+
+class BadLink(Exception):
+    """A signed link that does not verify (404) or too many tries from one address (429)."""
+
+    def __init__(self, status_code: int = 404) -> None:
+        super().__init__(status_code)
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class SignedLink:
+    """A verified personal link: the 360 it is for, and its token (to build the page's own links)."""
+
+    cycle_id: UUID
+    token: str
+
+    @property
+    def base(self) -> str:
+        return f"/p/{self.cycle_id}/{self.token}"
+
+
+def signed_link(
+    purpose: str, *, rate_limited: bool = False
+) -> Callable[..., Coroutine[Any, Any, SignedLink]]:
+    """A dependency that lets the route run only for a link signed for `purpose` (else BadLink)."""
+
+    async def check(cycle_id: UUID, token: str, request: Request, settings: Config) -> SignedLink:
+        if rate_limited and not limiter.allow(request.client.host if request.client else "unknown"):
+            raise BadLink(429)
+        secret = settings.link_secret.get_secret_value().encode()
+        if not token_matches(secret=secret, purpose=purpose, subject=cycle_id, token=token):
+            raise BadLink()
+        return SignedLink(cycle_id=cycle_id, token=token)
+
+    return check
+
+
+ParticipantLink = Annotated[SignedLink, Depends(signed_link("participant"))]
+ParticipantLinkLimited = Annotated[SignedLink, Depends(signed_link("participant", rate_limited=True))]
+ApprovalLink = Annotated[SignedLink, Depends(signed_link("approval"))]
+ApprovalLinkLimited = Annotated[SignedLink, Depends(signed_link("approval", rate_limited=True))]

@@ -1,0 +1,60 @@
+"""The public pages: start a 360 (the form, its answers checked field by field) and the page after."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from invitations import pages
+from invitations.config import Settings
+from invitations.domain import DEFAULT_LANGUAGE
+from invitations.forms import CHECK_ANSWERS, StartForm, read_start_form, start_error_field
+from invitations.usecases.common import limits_of
+from invitations.usecases.dashboard import cycle_status
+from invitations.usecases.facilitators import choosable_facilitators
+from invitations.web.api import open_cycle
+from invitations.web.deps import Config, Runtime, reading
+from shared.service import ServiceRuntime
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+@router.get("/start", response_class=HTMLResponse)
+async def start_page(runtime: Runtime, settings: Config) -> HTMLResponse:
+    return await _start_page(
+        runtime, settings, StartForm(values={"cycle_id": str(uuid4()), "preferred_language": DEFAULT_LANGUAGE})
+    )
+
+
+async def _start_page(runtime: ServiceRuntime, settings: Settings, form: StartForm) -> HTMLResponse:
+    async with reading(runtime) as uow:
+        choices = await choosable_facilitators(uow)
+    return pages.start(form, facilitators=choices, settings=settings)
+
+
+@router.post("/start", response_class=HTMLResponse, response_model=None)
+async def start_submit(request: Request, runtime: Runtime, settings: Config) -> HTMLResponse | RedirectResponse:
+    form = StartForm.submitted(await request.form())
+    event, has_reports = read_start_form(form, settings=settings, limits=limits_of(settings))
+    if event is None:
+        return await _start_page(runtime, settings, form)
+    try:
+        await open_cycle(runtime, event, settings=settings, has_direct_reports=has_reports)
+    except HTTPException as refused:
+        if not isinstance(refused.detail, str):
+            form.add("given-name", CHECK_ANSWERS)
+            return await _start_page(runtime, settings, form)
+        message = refused.detail
+        form.add(start_error_field(message), message[0].upper() + message[1:])
+        return await _start_page(runtime, settings, form)
+    return RedirectResponse(f"/started/{event.cycle_id}", status_code=303)
+
+
+@router.get("/started/{cycle_id}", response_class=HTMLResponse)
+async def started(cycle_id: UUID, runtime: Runtime) -> HTMLResponse:
+    async with reading(runtime) as uow:
+        status = await cycle_status(uow, cycle_id)
+    return pages.started(status)
