@@ -1,0 +1,41 @@
+"""Every service keeps the file kit of docs/architecture.md: no source module over 500 lines, no
+function over 60, and no route or rendering module that runs a query."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = ("invitations", "ratings", "reports", "scheduling")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_module_over_500_lines_and_no_function_over_60(service: str) -> None:
+    source = REPO / "services" / service / "src" / service
+    too_long = []
+    for path in sorted(source.rglob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > 500:
+            too_long.append(f"{path.relative_to(source)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno is not None:
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 60:
+                    too_long.append(f"{path.relative_to(source)}:{node.lineno} {node.name}: {lines} lines")
+    assert too_long == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_routes_and_rendering_import_no_query_builder(service: str) -> None:
+    source = REPO / "services" / service / "src" / service
+    web = sorted((source / "web").glob("*.py")) if (source / "web").is_dir() else [source / "web.py"]
+    for path in [*web, source / "pages.py"]:
+        imported = {
+            alias.name if isinstance(node, ast.Import) else (node.module or "")
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        builders = {name for name in imported if name.split(".")[0] in ("sqlalchemy", "sqlmodel")}
+        assert builders <= {"sqlalchemy.exc"}, path.name  # catching a database error is not a query
