@@ -103,7 +103,7 @@ async def cancel_session(
                 "link": links(settings).url(LinkPurpose.BOOKING, session.cycle_id),
             })
         return session
-    await write_calendar_file(session, settings=settings, now=now, method=ics.CANCEL)
+    await write_calendar_file(uow, session, settings=settings, now=now, method=ics.CANCEL)
     uow.emit(FeedbackSessionCancelled(producer="scheduling", correlation_id=await correlation_of(uow, session),
                                       cycle_id=session.cycle_id, session_id=session.id, reason=by))
     await notify_both(uow, session, kind="session_cancelled", method=ics.CANCEL, settings=settings, now=now,
@@ -151,7 +151,7 @@ async def reschedule_session(
     except IntegrityError as error:
         await uow.session.refresh(session)
         raise Rejected(SLOT_TAKEN) from error
-    await write_calendar_file(session, settings=settings, now=now)
+    await write_calendar_file(uow, session, settings=settings, now=now)
     uow.emit(FeedbackSessionRescheduled(
         producer="scheduling", correlation_id=await correlation_of(uow, session), cycle_id=session.cycle_id,
         session_id=session.id, facilitator_id=session.facilitator_id, starts_at=session.starts_at,
