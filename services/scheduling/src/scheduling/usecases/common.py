@@ -177,28 +177,19 @@ def organiser_address(sender: str) -> str:
     return sender.rsplit("<", 1)[-1].rstrip(">").strip()
 
 
-async def write_calendar_file(
-    session: FeedbackSession, *, settings: Settings, now: datetime, method: str = ics.REQUEST
-) -> None:
-    content = ics.session_ics(
-        session_id=session.id,
-        starts_at=session.starts_at,
-        ends_at=session.ends_at,
-        mode=SessionMode(session.mode),
-        stamp=now,
-        sequence=session.sequence,
-        method=method,
-        location=session.location,
-        organizer=organiser_address(settings.mail_from),
-    )
-    # Written before commit: if the commit fails, the retry writes it again.
-    await asyncio.to_thread(ics.write_atomically, ics.ics_path(settings.output_dir, cycle_id=session.cycle_id), content)
-
-
-def _calendar(
-    session: FeedbackSession, *, method: str, attendees: tuple[str, ...], settings: Settings, now: datetime
+async def session_calendar(
+    uow: UnitOfWork, session: FeedbackSession, *, method: str, settings: Settings, now: datetime
 ) -> bytes:
-    """The session's calendar object for a request, an update or a cancel."""
+    """The session's iTIP message: organised by the facilitator (sent by the service), both people invited."""
+    facilitator = await uow.session.get(Facilitator, session.facilitator_id)
+    participant = await uow.session.get(Participant, session.cycle_id)
+    assert facilitator is not None
+    host = ics.CalendarUser(email=facilitator.email, name=facilitator.name)
+    guest = (
+        ics.CalendarUser(email=participant.email, name=participant.name or None)
+        if participant is not None and participant.email
+        else None
+    )
     return ics.session_ics(
         session_id=session.id,
         starts_at=session.starts_at,
@@ -208,9 +199,18 @@ def _calendar(
         sequence=session.sequence,
         method=method,
         location=session.location,
-        organizer=organiser_address(settings.mail_from),
-        attendees=attendees,
+        organizer=host,
+        sent_by=organiser_address(settings.mail_from),
+        attendees=(guest, host) if guest is not None else (host,),
     )
+
+
+async def write_calendar_file(
+    uow: UnitOfWork, session: FeedbackSession, *, settings: Settings, now: datetime, method: str = ics.REQUEST
+) -> None:
+    content = await session_calendar(uow, session, method=method, settings=settings, now=now)
+    # Written before commit: if the commit fails, the retry writes it again.
+    await asyncio.to_thread(ics.write_atomically, ics.ics_path(settings.output_dir, cycle_id=session.cycle_id), content)
 
 
 async def notify_both(
@@ -230,8 +230,7 @@ async def notify_both(
     participant = await uow.session.get(Participant, session.cycle_id)
     assert facilitator is not None
     participant_email = participant.email if participant is not None else None
-    attendees = tuple(a for a in (participant_email, facilitator.email) if a)
-    content = _calendar(session, method=method, attendees=attendees, settings=settings, now=now) if method else None
+    content = await session_calendar(uow, session, method=method, settings=settings, now=now) if method else None
     context: dict[str, object] = {
         "when": domain.format_when(session.starts_at, session.ends_at, tz=tz),
         "mode": MODE_PHRASES[session.mode],
@@ -306,7 +305,7 @@ async def announce_booked(
     uow: UnitOfWork, session: FeedbackSession, *, request: BookingRequest, settings: Settings, now: datetime
 ) -> None:
     """A session is booked: calendar file, FeedbackSessionScheduled, invitations to both people."""
-    await write_calendar_file(session, settings=settings, now=now)
+    await write_calendar_file(uow, session, settings=settings, now=now)
     uow.emit(
         FeedbackSessionScheduled(
             producer="scheduling",

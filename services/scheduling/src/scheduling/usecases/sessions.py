@@ -115,7 +115,7 @@ async def cancel_session(
                 },
             )
         return session
-    await write_calendar_file(session, settings=settings, now=now, method=ics.CANCEL)
+    await write_calendar_file(uow, session, settings=settings, now=now, method=ics.CANCEL)
     uow.emit(
         FeedbackSessionCancelled(
             producer="scheduling",
@@ -194,7 +194,7 @@ async def reschedule_session(
     assert facilitator is not None
     previous = domain.format_when(session.starts_at, session.ends_at, tz=ZoneInfo(settings.timezone))
     await _move_to(uow, session, target, facilitator=facilitator, settings=settings, now=now)
-    await write_calendar_file(session, settings=settings, now=now)
+    await write_calendar_file(uow, session, settings=settings, now=now)
     uow.emit(
         FeedbackSessionRescheduled(
             producer="scheduling",
