@@ -50,9 +50,18 @@ UseCase = Callable[[E, UnitOfWork], Awaitable[None]]
 
 _PAUSE_STEP = 0.25
 _FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
-_OUTAGES = (PostgresConnectionError, OperatorInterventionError, InsufficientResourcesError,
-            sa.OperationalError, sa.InterfaceError, sa.DisconnectionError, sa.TimeoutError,
-            KafkaConnectionError, KafkaTimeoutError, TimeoutError)
+_OUTAGES = (
+    PostgresConnectionError,
+    OperatorInterventionError,
+    InsufficientResourcesError,
+    sa.OperationalError,
+    sa.InterfaceError,
+    sa.DisconnectionError,
+    sa.TimeoutError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    TimeoutError,
+)
 
 
 @dataclass(frozen=True)
@@ -184,8 +193,14 @@ async def dead_letter(broker: KafkaBroker, message: KafkaMessage, *, consumer: s
         await broker.publish(b"", DEAD_LETTER_TOPIC, key=key, headers=headers)
     log.warning(
         "event dead-lettered",
-        extra={"consumer": consumer, "topic": topic, "partition": partition, "offset": offset,
-               "kind": verdict.kind, "reason": verdict.reason[:500]},
+        extra={
+            "consumer": consumer,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "kind": verdict.kind,
+            "reason": verdict.reason[:500],
+        },
     )
 
 
@@ -343,8 +358,13 @@ class EventConsumers:
         failures.logged_at = now
         topic, partition, offset, _ = coordinates(message)
         extra: dict[str, object] = {
-            "consumer": route.consumer, "topic": topic, "partition": partition, "offset": offset,
-            "cause": cause, "attempts": failures.attempts, "outages": failures.outages,
+            "consumer": route.consumer,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "cause": cause,
+            "attempts": failures.attempts,
+            "outages": failures.outages,
             "error": describe_failure(error),
         }
         if first:

@@ -32,13 +32,9 @@ class OutboxMessage(SQLModel, table=True):
     """An event written in the same transaction as the state change; the relay publishes it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (
-        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
-    )
+    __table_args__ = (Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),)
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
-    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True))
     event_id: UUID = Field(unique=True)
     event_type: str
     topic: str
@@ -77,9 +73,7 @@ class ProcessedEvent(SQLModel, table=True):
 
     consumer: str = Field(primary_key=True)
     event_id: UUID = Field(primary_key=True)
-    processed_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
-    )
+    processed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
 
 
 class UnitOfWork:

@@ -200,8 +200,17 @@ def follow_up_event_id(email: OutgoingEmailBase, event_type: str) -> UUID:
 def is_outage(error: BaseException) -> bool:
     """True for a failure that passes (database or network down, a deadlock): try the email again
     later. Anything else raised while composing says the row itself cannot be sent."""
-    if isinstance(error, (OSError, TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError,
-                          sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+    if isinstance(
+        error,
+        (
+            OSError,
+            TimeoutError,
+            sa_exc.OperationalError,
+            sa_exc.InterfaceError,
+            sa_exc.DisconnectionError,
+            sa_exc.TimeoutError,
+        ),
+    ):
         return True
     if isinstance(error, sa_exc.DBAPIError):
         sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
@@ -232,9 +241,7 @@ class MailSender(Generic[E]):
         waiting = (col(self.table.sent_at).is_(None), col(self.table.gave_up_at).is_(None))
         async with uow() as work:
             count, oldest = (
-                await work.session.execute(
-                    select(func.count(), func.min(col(self.table.created_at))).where(*waiting)
-                )
+                await work.session.execute(select(func.count(), func.min(col(self.table.created_at))).where(*waiting))
             ).one()
         self.metrics.mail_pending.set(count)
         self.metrics.mail_oldest_pending_seconds.set((_now() - oldest).total_seconds() if oldest else 0.0)
@@ -359,7 +366,6 @@ class MailSender(Generic[E]):
         return Outcome.RETRY
 
 
-
 async def _in_savepoint(uow: UnitOfWork, email: OutgoingEmailBase, step: Callable[[], Awaitable[T]]) -> T:
     """Run a service's step in a savepoint: if it fails, only its own writes are undone, and the
     claimed row (still locked) can be marked in the same transaction."""
@@ -383,8 +389,14 @@ def register_send_emails(
     on_refused: OnRefused[E] | None = None,
 ) -> MailSender[E]:
     """Run the `send-emails` job of a service every `mail_poll_seconds`."""
-    sender = MailSender(table=table, settings=settings, compose=compose, after_sent=after_sent, on_refused=on_refused,
-                        metrics=runtime.metrics)
+    sender = MailSender(
+        table=table,
+        settings=settings,
+        compose=compose,
+        after_sent=after_sent,
+        on_refused=on_refused,
+        metrics=runtime.metrics,
+    )
     runtime.sample_at_scrape(lambda: sender.sample_backlog(runtime.uow))
 
     @runtime.every(settings.mail_poll_seconds, name="send-emails")

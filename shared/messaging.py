@@ -99,9 +99,15 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except OutboxPublishFailed as failed:
-                log.error("outbox relay batch failed; will retry",  # ids only: the payload may name people
-                          extra={"outbox_id": failed.outbox_id, "event_type": failed.event_type,
-                                 "topic": failed.topic, "error": describe_error(failed.__cause__)})
+                log.error(
+                    "outbox relay batch failed; will retry",  # ids only: the payload may name people
+                    extra={
+                        "outbox_id": failed.outbox_id,
+                        "event_type": failed.event_type,
+                        "topic": failed.topic,
+                        "error": describe_error(failed.__cause__),
+                    },
+                )
                 published = 0
                 await asyncio.sleep(self._poll_seconds * 4)
             except Exception:
@@ -129,13 +135,17 @@ class OutboxRelay:
             if not locked:
                 return 0
             rows = (
-                await session.execute(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
-                    .order_by(OutboxMessage.id)  # type: ignore[arg-type]
-                    .limit(self._batch_size)
+                (
+                    await session.execute(
+                        select(OutboxMessage)
+                        .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
+                        .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+                        .limit(self._batch_size)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if not rows:
                 return 0
             sent, stuck = await self._send_in_order(rows)

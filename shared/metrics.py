@@ -72,8 +72,9 @@ class ServiceMetrics:
             "Age of the oldest email waiting to be sent (0 when none).",
             registry=self.registry,
         )
-        self.info = Gauge("hlm360_service_info", "Constant 1, labelled with the service.", ["service"],
-                          registry=self.registry)
+        self.info = Gauge(
+            "hlm360_service_info", "Constant 1, labelled with the service.", ["service"], registry=self.registry
+        )
         self.info.labels(service=service).set(1)
 
     def _add_consumer_metrics(self) -> None:

@@ -31,9 +31,7 @@ def create_outbox_and_inbox() -> None:
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text),
     )
-    op.create_index(
-        "ix_outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL")
-    )
+    op.create_index("ix_outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"))
     op.create_table(
         "inbox",
         sa.Column("consumer", sa.String, primary_key=True),
@@ -52,15 +50,17 @@ _MAIL_UNSENT = "sent_at IS NULL"  # the predicate of the first mail index (held 
 def index_waiting_emails(schema: str, *, former: str) -> None:
     """Replace a service's first mail outbox index (`former`, sent_at IS NULL) by MAIL_DUE_INDEX."""
     op.drop_index(former, table_name="outgoing_email", schema=schema)
-    op.create_index(MAIL_DUE_INDEX, "outgoing_email", ["next_attempt_at"], schema=schema,
-                    postgresql_where=sa.text(_MAIL_WAITING))
+    op.create_index(
+        MAIL_DUE_INDEX, "outgoing_email", ["next_attempt_at"], schema=schema, postgresql_where=sa.text(_MAIL_WAITING)
+    )
 
 
 def unindex_waiting_emails(schema: str, *, former: str) -> None:
     """Downgrade of index_waiting_emails: the first index again, under its former name."""
     op.drop_index(MAIL_DUE_INDEX, table_name="outgoing_email", schema=schema)
-    op.create_index(former, "outgoing_email", ["next_attempt_at"], schema=schema,
-                    postgresql_where=sa.text(_MAIL_UNSENT))
+    op.create_index(
+        former, "outgoing_email", ["next_attempt_at"], schema=schema, postgresql_where=sa.text(_MAIL_UNSENT)
+    )
 
 
 def run_env(database_url: str) -> None:

@@ -108,9 +108,14 @@ class ServiceRuntime:
         jobs = self._jobs if settings.run_jobs else []
         for name, seconds, job in jobs:
             self._tasks.append(asyncio.create_task(self._repeat(name, seconds, job), name=name))
-        log.info("service started", extra={
-            "jobs": [n for n, _, _ in jobs], "consumers": settings.run_consumers, "relay": settings.run_outbox_relay,
-        })
+        log.info(
+            "service started",
+            extra={
+                "jobs": [n for n, _, _ in jobs],
+                "consumers": settings.run_consumers,
+                "relay": settings.run_outbox_relay,
+            },
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -81,7 +81,3 @@ def current_trace_headers() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
-
-
-def tracer(name: str) -> trace.Tracer:
-    return trace.get_tracer(name)

@@ -101,20 +101,33 @@ def closed_cycle(
         comments = [CommentAnswer(question_id=c.question_id, text=c.text) for c in response.comments]
         if other_comment is not None and response.group is RaterGroup.OTHER:
             comments = [CommentAnswer(question_id="overall_strengths", text=other_comment)]
-        ratings.append(RatingSubmitted(
-            producer=producer, cycle_id=cycle_id, rater_id=uuid4(), group=response.group,
-            questionnaire_version="hlm360-default-1",
-            answers=[ItemAnswer(item_id=a.item_id, dimension=a.dimension, score=a.score) for a in response.answers],
-            importance=[ImportanceAnswer(dimension=d, score=s) for d, s in response.importance.items()],
-            comments=comments,
-        ))
+        ratings.append(
+            RatingSubmitted(
+                producer=producer,
+                cycle_id=cycle_id,
+                rater_id=uuid4(),
+                group=response.group,
+                questionnaire_version="hlm360-default-1",
+                answers=[ItemAnswer(item_id=a.item_id, dimension=a.dimension, score=a.score) for a in response.answers],
+                importance=[ImportanceAnswer(dimension=d, score=s) for d, s in response.importance.items()],
+                comments=comments,
+            )
+        )
     opened = CycleOpened(
-        producer=producer, cycle_id=cycle_id, participant_id=participant_id, participant_name="Amara Okafor",
-        organisation=organisation, region="London", programme=programme, participant_email=participant_email,
-        deadline=datetime.now(UTC) + timedelta(days=1), invited_per_group=counts,
+        producer=producer,
+        cycle_id=cycle_id,
+        participant_id=participant_id,
+        participant_name="Amara Okafor",
+        organisation=organisation,
+        region="London",
+        programme=programme,
+        participant_email=participant_email,
+        deadline=datetime.now(UTC) + timedelta(days=1),
+        invited_per_group=counts,
     )
-    closed = CycleClosed(producer=producer, cycle_id=cycle_id, reason=CloseReason.ALL_RESPONDED,
-                         responses_per_group=counts)
+    closed = CycleClosed(
+        producer=producer, cycle_id=cycle_id, reason=CloseReason.ALL_RESPONDED, responses_per_group=counts
+    )
     return opened, ratings, closed
 
 

@@ -72,8 +72,9 @@ async def book_session(
         raise RuntimeError(f"booking the first offered time failed with HTTP {chosen.status_code}")
 
     async def session() -> dict[str, Any] | None:
-        response = await http.get(f"{scheduling_url}/api/sessions", params={"cycle_id": str(cycle_id)},
-                                  headers=admin_headers)
+        response = await http.get(
+            f"{scheduling_url}/api/sessions", params={"cycle_id": str(cycle_id)}, headers=admin_headers
+        )
         if response.status_code != 200:
             return None
         found: dict[str, Any] = response.json()

@@ -79,8 +79,9 @@ def build_request(
         RaterNomination(group=RaterGroup.DIRECT_REPORT, name=f"Report {i}", email=person(f"report{i}"))
         for i in (1, 2, 3)
     ]
-    raters += [RaterNomination(group=RaterGroup.OTHER, name=f"Stakeholder {i}", email=person(f"other{i}"))
-               for i in (1, 2)]
+    raters += [
+        RaterNomination(group=RaterGroup.OTHER, name=f"Stakeholder {i}", email=person(f"other{i}")) for i in (1, 2)
+    ]
     return CycleRequested(
         producer="hlm360-demo",
         cycle_id=cycle_id,
@@ -152,11 +153,14 @@ async def run_journey(
     async with httpx.AsyncClient(timeout=20.0) as http:
         if facilitator_id is None:
             facilitator_id = await first_london_facilitator(http, settings)
-        request = build_request(cycle_id=cycle_id, facilitator_id=facilitator_id, tag=tag,
-                                management_line=management_line)
+        request = build_request(
+            cycle_id=cycle_id, facilitator_id=facilitator_id, tag=tag, management_line=management_line
+        )
         if intake == "http":
-            body = request.model_dump(mode="json", exclude={"event_id", "event_type", "schema_version",
-                                                            "occurred_at", "correlation_id", "producer"})
+            body = request.model_dump(
+                mode="json",
+                exclude={"event_id", "event_type", "schema_version", "occurred_at", "correlation_id", "producer"},
+            )
             response = await http.post(f"{settings.invitations_url}/api/cycles", json=body)
             response.raise_for_status()
         else:
@@ -191,8 +195,9 @@ async def run_journey(
         log("all ten raters submitted the questionnaire")
 
         async def report() -> dict[str, Any] | None:
-            r = await http.get(f"{settings.reports_url}/api/cycles/{cycle_id}/report",
-                               headers=bearer(settings.reports_admin_token))
+            r = await http.get(
+                f"{settings.reports_url}/api/cycles/{cycle_id}/report", headers=bearer(settings.reports_admin_token)
+            )
             return r.json() if r.status_code == 200 else None
 
         result.report = await _poll(report, timeout=timeout, what="the report")
@@ -220,8 +225,10 @@ def main() -> int:
     print(f"  report (PDF):    {result.report.get('pdf_path')}")
     print(f"  report (HTML):   {result.report.get('html_path')}")
     s = result.session
-    print(f"  feedback session {s.get('starts_at')} to {s.get('ends_at')} ({s.get('mode')}), "
-          f"facilitator {s.get('facilitator_id')}")
+    print(
+        f"  feedback session {s.get('starts_at')} to {s.get('ends_at')} ({s.get('mode')}), "
+        f"facilitator {s.get('facilitator_id')}"
+    )
     print(f"  calendar file:   {s.get('ics_path')}")
     print(f"  took {result.timings['session_booked']:.1f}s end to end")
     print("  next: the report stays held from the participant until the session. Once it has started, the")

@@ -81,9 +81,7 @@ class Event(BaseModel):
         description="Id of the request or event that started this chain of events, if any.",
         examples=[CYCLE_ID_EXAMPLE],
     )
-    producer: SingleLine = Field(
-        description="Name of the system that published the event.", examples=["invitations"]
-    )
+    producer: SingleLine = Field(description="Name of the system that published the event.", examples=["invitations"])
 
     def kafka_key(self) -> bytes:
         return str(getattr(self, self.key_field)).encode()
@@ -133,9 +131,9 @@ class Participant(BaseModel):
 class RaterNomination(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    group: Literal[
-        RaterGroup.LINE_MANAGER, RaterGroup.PEER, RaterGroup.DIRECT_REPORT, RaterGroup.OTHER
-    ] = Field(description="Rater group; the participant is added as 'self' automatically.", examples=["peer"])
+    group: Literal[RaterGroup.LINE_MANAGER, RaterGroup.PEER, RaterGroup.DIRECT_REPORT, RaterGroup.OTHER] = Field(
+        description="Rater group; the participant is added as 'self' automatically.", examples=["peer"]
+    )
     name: SingleLine = Field(examples=["Sam Patel"])
     email: Email = Field(examples=["sam.patel@example.nhs.uk"])
 

@@ -59,8 +59,14 @@ async def test_start_page_shows_every_error_linked_to_its_field_and_keeps_what_w
     await expect(page).to_have_title(re.compile(r"^Error: Start your 360 "))
     duplicate = "Peer 2 is nominated more than once (same email address as Peer 1)"
     senior = "Enter your line manager's manager's work email address"
-    for message in ("Enter your last name", "Enter your email address", "Select your NHS region", duplicate,
-                    senior, "Select how your 360 is paid for"):
+    for message in (
+        "Enter your last name",
+        "Enter your email address",
+        "Select your NHS region",
+        duplicate,
+        senior,
+        "Select how your 360 is paid for",
+    ):
         await expect(summary).to_contain_text(message)
     await expect(page.get_by_label("First name")).to_have_value("Amara")
     await expect(page.get_by_label("Peer 2: name")).to_have_value("Sam Again")
@@ -111,8 +117,16 @@ async def test_dashboard_deadline_error_close_and_replacement_pages(page: Page, 
     await page.get_by_role("link", name="Keep it open").click()
 
     rater = await _a_rater_id(settings, cycle_id)
-    await publish(settings, RaterDeclined(producer="ratings", cycle_id=uuid.UUID(cycle_id), rater_id=rater,
-                                          group=RaterGroup.PEER, reason="Away on secondment"))
+    await publish(
+        settings,
+        RaterDeclined(
+            producer="ratings",
+            cycle_id=uuid.UUID(cycle_id),
+            rater_id=rater,
+            group=RaterGroup.PEER,
+            reason="Away on secondment",
+        ),
+    )
 
     async def shown() -> bool:
         await page.goto(dashboard)
@@ -159,10 +173,18 @@ async def web_only_invitations(settings: StackSettings, **overrides: object) -> 
     """A web-only invitations instance (no consumers, jobs or outbox relay: nothing reaches the shared
     Kafka topics or the mail sink) on a fresh database, served over real HTTP for the browser."""
     secret = "browser-approval-secret-" + uuid.uuid4().hex
-    async with running_service("invitations", settings, link_secret=secret, run_consumers=False, run_jobs=False,
-                               run_outbox_relay=False, **overrides) as service:
-        server = uvicorn.Server(uvicorn.Config(service.app, host="127.0.0.1", port=0, lifespan="off",
-                                               log_level="warning"))
+    async with running_service(
+        "invitations",
+        settings,
+        link_secret=secret,
+        run_consumers=False,
+        run_jobs=False,
+        run_outbox_relay=False,
+        **overrides,
+    ) as service:
+        server = uvicorn.Server(
+            uvicorn.Config(service.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+        )
         serving = asyncio.create_task(server.serve())
         try:
             await eventually(lambda: server.started, timeout=10, what="the web-only instance to listen")
@@ -171,7 +193,6 @@ async def web_only_invitations(settings: StackSettings, **overrides: object) -> 
         finally:
             server.should_exit = True
             await serving
-
 
 
 async def test_line_manager_approval_page_with_the_keyboard(page: Page, settings: StackSettings) -> None:

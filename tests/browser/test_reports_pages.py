@@ -63,9 +63,14 @@ async def generated_report(
     # Two "others" are below the anonymity threshold (3) and cannot be pooled with anyone: their
     # ratings and their comment (`unseen`) must appear nowhere.
     opened, ratings, closed = closed_cycle(
-        cycle_id, participant_id=f"BT-{cycle_id.hex[:8]}", programme=programme, shift=shift, other_comment=unseen,
+        cycle_id,
+        participant_id=f"BT-{cycle_id.hex[:8]}",
+        programme=programme,
+        shift=shift,
+        other_comment=unseen,
         participant_email=f"participant.{cycle_id.hex[:8]}@browser.example.nhs.uk",
-        organisation="Browser Test Community NHS Trust", producer="browser-test",
+        organisation="Browser Test Community NHS Trust",
+        producer="browser-test",
     )
     await publish(settings, opened, *ratings, closed)
 
@@ -91,8 +96,7 @@ async def test_facilitator_reads_the_report_first_then_the_participant_after_the
     settings: StackSettings, page: Page
 ) -> None:
     unseen = f"Only two of us said this {uuid4().hex[:6]}"
-    cycle_id, report_id = await generated_report(settings, programme=f"Browser cohort {uuid4().hex[:8]}",
-                                                 unseen=unseen)
+    cycle_id, report_id = await generated_report(settings, programme=f"Browser cohort {uuid4().hex[:8]}", unseen=unseen)
     participant = settings.reports_url + report_path(report_id, role="participant")
 
     # Before the session the participant's link shows why the report is held.
@@ -107,10 +111,19 @@ async def test_facilitator_reads_the_report_first_then_the_participant_after_the
     # The session is booked: the facilitator's link opens the report.
     facilitator_id, session_id = uuid4(), uuid4()
     starts = datetime.now(UTC) + timedelta(days=2)
-    await publish(settings, FeedbackSessionScheduled(
-        producer="browser-test", cycle_id=cycle_id, session_id=session_id, report_id=report_id,
-        facilitator_id=facilitator_id, starts_at=starts, ends_at=starts + timedelta(hours=2), mode=SessionMode.VIRTUAL,
-    ))
+    await publish(
+        settings,
+        FeedbackSessionScheduled(
+            producer="browser-test",
+            cycle_id=cycle_id,
+            session_id=session_id,
+            report_id=report_id,
+            facilitator_id=facilitator_id,
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=2),
+            mode=SessionMode.VIRTUAL,
+        ),
+    )
     facilitator = report_path(report_id, role="facilitator", holder=facilitator_id)
 
     async def session_known() -> bool:
@@ -120,10 +133,17 @@ async def test_facilitator_reads_the_report_first_then_the_participant_after_the
     await page.goto(settings.reports_url + facilitator)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Healthcare Leadership Model 360° feedback report")
     await expect(page.locator("header")).to_contain_text(f"For {PARTICIPANT}")
-    for section in ("How this report was compiled", "Overview: you and others across the nine dimensions",
-                    "Summary by dimension", "Importance to the role and rating", "Highest and lowest rated behaviours",
-                    "Blind spots and hidden strengths", "Behaviours in detail", "Comments",
-                    "Your feedback conversation and development actions"):
+    for section in (
+        "How this report was compiled",
+        "Overview: you and others across the nine dimensions",
+        "Summary by dimension",
+        "Importance to the role and rating",
+        "Highest and lowest rated behaviours",
+        "Blind spots and hidden strengths",
+        "Behaviours in detail",
+        "Comments",
+        "Your feedback conversation and development actions",
+    ):
         await expect(page.get_by_role("heading", level=2, name=section, exact=True)).to_be_visible()
     await expect_nine_dimensions(page)
     # The two "others" are below the threshold: said to be left out, and nothing of theirs is shown.
@@ -134,8 +154,11 @@ async def test_facilitator_reads_the_report_first_then_the_participant_after_the
     await expect(compiled.get_by_role("rowheader")).to_have_text(
         ["Self", "Line manager", "Peers", "Direct reports", "All others"]
     )
-    await expect(page.get_by_role("table", name="Average rating per dimension and rater group (number of ratings "
-                                  "in brackets)").get_by_role("row")).to_have_count(1 + len(DIMENSION_TITLES))
+    await expect(
+        page.get_by_role(
+            "table", name="Average rating per dimension and rater group (number of ratings in brackets)"
+        ).get_by_role("row")
+    ).to_have_count(1 + len(DIMENSION_TITLES))
     download = page.get_by_role("link", name="Download the report (PDF)")
     async with httpx.AsyncClient(base_url=settings.reports_url) as http:
         pdf = await http.get(await download.get_attribute("href") or "")
@@ -152,10 +175,17 @@ async def test_facilitator_reads_the_report_first_then_the_participant_after_the
     await snapshot(page, "reports-not-the-facilitator")
 
     # The session took place: the report is released to the participant.
-    await publish(settings, FeedbackSessionCompleted(
-        producer="browser-test", cycle_id=cycle_id, session_id=session_id, report_id=report_id,
-        facilitator_id=facilitator_id, outcome="completed",
-    ))
+    await publish(
+        settings,
+        FeedbackSessionCompleted(
+            producer="browser-test",
+            cycle_id=cycle_id,
+            session_id=session_id,
+            report_id=report_id,
+            facilitator_id=facilitator_id,
+            outcome="completed",
+        ),
+    )
 
     async def released() -> bool:
         return await status_of(settings, participant.removeprefix(settings.reports_url)) == 200
@@ -163,8 +193,9 @@ async def test_facilitator_reads_the_report_first_then_the_participant_after_the
     await eventually(released, what="the report to be released to the participant")
     await page.goto(participant)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Healthcare Leadership Model 360° feedback report")
-    await expect(page.get_by_role("heading", level=2, name="Your feedback conversation and development actions",
-                                  exact=True)).to_be_visible()
+    await expect(
+        page.get_by_role("heading", level=2, name="Your feedback conversation and development actions", exact=True)
+    ).to_be_visible()
     await expect_nine_dimensions(page)
     await expect(page.locator("main")).not_to_contain_text(unseen)
     await assert_accessible(page)
@@ -213,13 +244,18 @@ async def test_self_assessment_is_prepared_then_shown_only_to_its_token(settings
 
     note = f"I listen <b>well</b> #{uuid4().hex[:6]}"
     own = realistic_responses()[0]
-    await publish(settings, SelfAssessmentCompleted(
-        producer="browser-test", assessment_id=assessment_id,
-        access_token_sha256=hashlib.sha256(token.encode()).hexdigest(), questionnaire_version=VERSION,
-        answers=[ItemAnswer(item_id=a.item_id, dimension=a.dimension, score=a.score) for a in own.answers],
-        importance=[ImportanceAnswer(dimension=d, score=s) for d, s in own.importance.items()],
-        comments=[CommentAnswer(question_id="overall_strengths", text=note)],
-    ))
+    await publish(
+        settings,
+        SelfAssessmentCompleted(
+            producer="browser-test",
+            assessment_id=assessment_id,
+            access_token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+            questionnaire_version=VERSION,
+            answers=[ItemAnswer(item_id=a.item_id, dimension=a.dimension, score=a.score) for a in own.answers],
+            importance=[ImportanceAnswer(dimension=d, score=s) for d, s in own.importance.items()],
+            comments=[CommentAnswer(question_id="overall_strengths", text=note)],
+        ),
+    )
     # The page does not reload itself (WCAG 2.2.1): it says, in its status message, when the report is ready.
     await expect(status).to_contain_text("Your report is ready.", timeout=30_000)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Your self-assessment report is being prepared")
@@ -246,13 +282,14 @@ async def test_programme_lead_reads_the_cohort_report(settings: StackSettings, p
         await generated_report(settings, programme=programme, shift=shift)
     async with httpx.AsyncClient(base_url=settings.reports_url) as http:
         created = await http.post(
-            "/api/cohorts", json={"programme": programme},
+            "/api/cohorts",
+            json={"programme": programme},
             headers={"Authorization": f"Bearer {admin.get_secret_value()}"},
         )
     assert created.status_code == 201, created.status_code
     assert created.json()["participants"] == 3
     link = created.json()["link"]
-    path = link[link.index("/cohort/"):]
+    path = link[link.index("/cohort/") :]
     await page.goto(settings.reports_url + path)
     await expect(page.get_by_role("heading", level=1)).to_contain_text("cohort report")
     main = page.locator("main")

@@ -41,13 +41,24 @@ async def report_ready(settings: StackSettings) -> str:
     """A London participant's report is ready (events on Kafka); returns their booking page URL once open."""
     cycle_id = uuid4()
     opened = CycleOpened(
-        producer="browser-test", cycle_id=cycle_id, participant_id=f"BT-{cycle_id.hex[:6]}",
-        participant_name="Amara Okafor", organisation="Browser Test Community NHS Trust", region="London",
+        producer="browser-test",
+        cycle_id=cycle_id,
+        participant_id=f"BT-{cycle_id.hex[:6]}",
+        participant_name="Amara Okafor",
+        organisation="Browser Test Community NHS Trust",
+        region="London",
         participant_email=f"participant.{cycle_id.hex[:8]}@browser.example.nhs.uk",
-        deadline=datetime.now(UTC) + timedelta(days=14), invited_per_group={RaterGroup.SELF: 1},
+        deadline=datetime.now(UTC) + timedelta(days=14),
+        invited_per_group={RaterGroup.SELF: 1},
     )
-    report = ReportGenerated(producer="browser-test", cycle_id=cycle_id, report_id=uuid4(),
-                             participant_id=opened.participant_id, organisation=opened.organisation, region="London")
+    report = ReportGenerated(
+        producer="browser-test",
+        cycle_id=cycle_id,
+        report_id=uuid4(),
+        participant_id=opened.participant_id,
+        organisation=opened.organisation,
+        region="London",
+    )
     await publish_events(settings.hlm360_kafka_bootstrap_servers, opened, report)
     url = settings.scheduling_url + signed_path(LinkPurpose.BOOKING, cycle_id)
 
@@ -198,9 +209,11 @@ async def test_regional_lead_register_callout_and_cpd(settings: StackSettings, p
     await page.get_by_label("Title").fill(f"Talent scheme {tag}: 15 participants")
     await page.get_by_label("What facilitators are needed for").fill("Virtual feedback sessions for a talent scheme.")
     await page.get_by_label("Online (video call)").check()
-    for legend, day in (("First day sessions are needed", start), ("Last day sessions are needed",
-                                                                    start + timedelta(days=30)),
-                        ("Volunteer by", start - timedelta(days=10))):
+    for legend, day in (
+        ("First day sessions are needed", start),
+        ("Last day sessions are needed", start + timedelta(days=30)),
+        ("Volunteer by", start - timedelta(days=10)),
+    ):
         group = page.get_by_role("group", name=legend)
         await group.get_by_label("Day").fill(str(day.day))
         await group.get_by_label("Month").fill(str(day.month))

@@ -73,8 +73,7 @@ class CorpusRun:
 
 def log_sizes(settings: StackSettings) -> dict[str, int]:
     logs = settings.hlm360_local_dir / "logs"
-    return {name: (logs / f"{name}.log").stat().st_size if (logs / f"{name}.log").exists() else 0
-            for name in SERVICES}
+    return {name: (logs / f"{name}.log").stat().st_size if (logs / f"{name}.log").exists() else 0 for name in SERVICES}
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +113,10 @@ class Expander:
         if "$concat" in spec:
             return "".join(str(self.value(part)) for part in spec["$concat"])
         if "$raters" in spec:
-            return [{"group": "peer", "name": f"Corpus Peer {n}", "email": f"peer{n}.{self.tag}@example.nhs.uk"}
-                    for n in range(int(spec["$raters"]))]
+            return [
+                {"group": "peer", "name": f"Corpus Peer {n}", "email": f"peer{n}.{self.tag}@example.nhs.uk"}
+                for n in range(int(spec["$raters"]))
+            ]
         if "$emails" in spec:
             return [f"manager{n}.{self.tag}@example.nhs.uk" for n in range(int(spec["$emails"]))]
         if "$people" in spec:
@@ -205,8 +206,9 @@ def corpus_request(tag: str) -> CycleRequested:
 
 
 def api_fields(request: CycleRequested) -> dict[str, Any]:
-    return request.model_dump(mode="json", include={"cycle_id", "participant", "programme", "deadline", "funding",
-                                                    "raters", "facilitator_id"})
+    return request.model_dump(
+        mode="json", include={"cycle_id", "participant", "programme", "deadline", "funding", "raters", "facilitator_id"}
+    )
 
 
 # --- checks shared by the intakes -----------------------------------------------------------
@@ -217,8 +219,11 @@ async def stored_problems(dbs: Databases, cycle_id: UUID, expected: dict[str, st
     rows = await dbs.fetch("invitations", f"SELECT {columns} FROM invitations.cycle WHERE id = $1", cycle_id)
     if not rows:
         return [f"no cycle {cycle_id} stored"]
-    return [f"{column} stored as {rows[0][column]!r}, sent {value!r}"
-            for column, value in expected.items() if rows[0][column] != value]
+    return [
+        f"{column} stored as {rows[0][column]!r}, sent {value!r}"
+        for column, value in expected.items()
+        if rows[0][column] != value
+    ]
 
 
 class MailBox:
@@ -240,8 +245,10 @@ class MailBox:
                 if found:
                     recipient = found.group(1).decode(errors="replace").strip().lower()
                     self._by_recipient.setdefault(recipient, []).append(path)
-        return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
-                for p in self._by_recipient.get(address.lower(), [])]
+        return [
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+            for p in self._by_recipient.get(address.lower(), [])
+        ]
 
 
 @dataclass
@@ -254,8 +261,12 @@ class MailCheck:
 async def mail_escape_problems(mailbox: MailBox, checks: list[MailCheck]) -> list[str]:
     """Each invitation to `address` names the participant: its HTML must show `raw` escaped. The
     mail outbox may be busy with the whole corpus's invitations: wait for all of them at once."""
-    await eventually(lambda: all(mailbox.to(c.address) for c in checks), timeout=180, interval=1.0,
-                     what=f"invitations to {[c.address for c in checks if not mailbox.to(c.address)]}")
+    await eventually(
+        lambda: all(mailbox.to(c.address) for c in checks),
+        timeout=180,
+        interval=1.0,
+        what=f"invitations to {[c.address for c in checks if not mailbox.to(c.address)]}",
+    )
     problems = []
     for check in checks:
         for message in mailbox.to(check.address):
@@ -269,8 +280,9 @@ async def mail_escape_problems(mailbox: MailBox, checks: list[MailCheck]) -> lis
 async def cycle_exists(settings: StackSettings, http: httpx.AsyncClient, cycle_id: UUID | str) -> bool:
     """False too while the service restarts (other work in this checkout restarts the stack's services)."""
     try:
-        response = await http.get(f"{settings.invitations_url}/api/cycles/{cycle_id}",
-                                  headers=settings.admin_headers("invitations"))
+        response = await http.get(
+            f"{settings.invitations_url}/api/cycles/{cycle_id}", headers=settings.admin_headers("invitations")
+        )
     except httpx.TransportError:
         return False
     return response.status_code == 200
@@ -302,8 +314,9 @@ def report(run: CorpusRun, intake: str, cases: list[Case], failures: list[str], 
     run.cases[intake] = len(cases)
     run.failures[intake] = failures
     kinds = sorted({c.kind for c in cases})
-    print(f"\n[corpus] {intake}: {len(cases)} cases, {len(kinds)} kinds of input, "
-          f"{len(failures)} failing, {seconds:.1f}s")
+    print(
+        f"\n[corpus] {intake}: {len(cases)} cases, {len(kinds)} kinds of input, {len(failures)} failing, {seconds:.1f}s"
+    )
     for failure in failures:
         print(f"[corpus]   FAIL {failure}")
 
@@ -329,8 +342,9 @@ async def test_kafka_corpus_is_dead_lettered_with_reasons_or_accepted(
     keys: dict[str, bytes] = {}
     cycles: dict[str, UUID] = {}
     raters: dict[str, str] = {}
-    producer = AIOKafkaProducer(bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, acks="all",
-                                max_request_size=4 * 1024 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, acks="all", max_request_size=4 * 1024 * 1024
+    )
     await producer.start()
     try:
         async with TopicReader(settings.hlm360_kafka_bootstrap_servers, DEAD_LETTER_TOPIC) as dead_letters:
@@ -352,8 +366,13 @@ async def test_kafka_corpus_is_dead_lettered_with_reasons_or_accepted(
 
 
 async def _kafka_outcomes(
-    settings: StackSettings, dbs: Databases, cases: list[Case], keys: dict[str, bytes], cycles: dict[str, UUID],
-    raters: dict[str, str], dead_letters: TopicReader,
+    settings: StackSettings,
+    dbs: Databases,
+    cases: list[Case],
+    keys: dict[str, bytes],
+    cycles: dict[str, UUID],
+    raters: dict[str, str],
+    dead_letters: TopicReader,
 ) -> tuple[list[str], list[MailCheck]]:
     expected_dead = {keys[c.name] for c in cases if c.expect["outcome"] == "dead-letter"}
     accepted = [c for c in cases if c.expect["outcome"] == "accepted"]
@@ -384,13 +403,16 @@ async def _kafka_outcomes(
                     failures.append(f"{case.name}: dead-lettered by {header(record, 'x-dead-letter-consumer')}")
             else:
                 if record is not None:
-                    failures.append(f"{case.name}: dead-lettered ({header(record, 'x-dead-letter-reason')!r}), "
-                                    "expected accepted")
+                    failures.append(
+                        f"{case.name}: dead-lettered ({header(record, 'x-dead-letter-reason')!r}), expected accepted"
+                    )
                 elif case.name not in opened:
                     failures.append(f"{case.name}: no cycle opened")
                 else:
-                    failures += [f"{case.name}: {p}" for p in
-                                 await stored_problems(dbs, cycles[case.name], case.expect.get("stored", {}))]
+                    failures += [
+                        f"{case.name}: {p}"
+                        for p in await stored_problems(dbs, cycles[case.name], case.expect.get("stored", {}))
+                    ]
                     if "mail_escaped" in case.expect:
                         mail.append(MailCheck(case.name, raters[case.name], case.expect["mail_escaped"]))
     return failures, mail
@@ -472,12 +494,20 @@ def start_form(tag: str) -> dict[str, str]:
     closes = date.today() + timedelta(days=21)
     form = {
         "cycle_id": str(uuid4()),
-        "given_name": "Ada", "family_name": "Corpuscase", "email": f"ada.{tag}@example.nhs.uk",
-        "organisation": "Corpus NHS Trust", "region": "London",
-        "deadline_day": str(closes.day), "deadline_month": str(closes.month), "deadline_year": str(closes.year),
-        "has_reports": "yes", "preferred_language": "en",
-        "lm_name": "Corpus Manager", "lm_email": f"manager.{tag}@example.nhs.uk",
-        "funding_method": "self_funded", "funding_reference": f"PAY-{tag}",
+        "given_name": "Ada",
+        "family_name": "Corpuscase",
+        "email": f"ada.{tag}@example.nhs.uk",
+        "organisation": "Corpus NHS Trust",
+        "region": "London",
+        "deadline_day": str(closes.day),
+        "deadline_month": str(closes.month),
+        "deadline_year": str(closes.year),
+        "has_reports": "yes",
+        "preferred_language": "en",
+        "lm_name": "Corpus Manager",
+        "lm_email": f"manager.{tag}@example.nhs.uk",
+        "funding_method": "self_funded",
+        "funding_reference": f"PAY-{tag}",
     }
     for number in (1, 2, 3):
         form[f"peer_{number}_name"] = f"Corpus Peer {number}"
@@ -548,20 +578,42 @@ async def test_form_corpus_is_redisplayed_with_an_error_summary_or_accepted(
 
 # --- (4) the cohort CSV import ---------------------------------------------------------------
 
-CSV_COLUMNS = ["participant_id", "given_name", "family_name", "email", "organisation", "region",
-               "line_manager_name", "line_manager_email", "peers", "direct_reports", "others",
-               "deadline", "funding_method", "funding_reference", "facilitator_id", "preferred_language",
-               "management_line", "notes"]
+CSV_COLUMNS = [
+    "participant_id",
+    "given_name",
+    "family_name",
+    "email",
+    "organisation",
+    "region",
+    "line_manager_name",
+    "line_manager_email",
+    "peers",
+    "direct_reports",
+    "others",
+    "deadline",
+    "funding_method",
+    "funding_reference",
+    "facilitator_id",
+    "preferred_language",
+    "management_line",
+    "notes",
+]
 LINE = re.compile(r"^line (\d+): (.*)$", re.MULTILINE)
 
 
 def csv_row(tag: str, participant_id: str) -> dict[str, str]:
     return {
-        "participant_id": participant_id, "given_name": "Ada", "family_name": "Corpuscase",
-        "email": f"ada.{tag}@example.nhs.uk", "organisation": "Corpus NHS Trust", "region": "London",
-        "line_manager_name": "Corpus Manager", "line_manager_email": f"manager.{tag}@example.nhs.uk",
+        "participant_id": participant_id,
+        "given_name": "Ada",
+        "family_name": "Corpuscase",
+        "email": f"ada.{tag}@example.nhs.uk",
+        "organisation": "Corpus NHS Trust",
+        "region": "London",
+        "line_manager_name": "Corpus Manager",
+        "line_manager_email": f"manager.{tag}@example.nhs.uk",
         "peers": "; ".join(f"Corpus Peer {n} <peer{n}.{tag}@example.nhs.uk>" for n in (1, 2, 3)),
-        "direct_reports": "", "others": "",
+        "direct_reports": "",
+        "others": "",
     }
 
 
@@ -581,10 +633,23 @@ def csv_text(rows: list[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
 async def import_cohort(path: Path, programme: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if k != "HLM360_TOPIC_NAMESPACE"} | {"COLUMNS": "1000"}
     process = await asyncio.create_subprocess_exec(
-        str(REPO / ".venv" / "bin" / "python"), "-m", "invitations", "import-cohort", str(path),
-        "--programme", programme, "--deadline", (date.today() + timedelta(days=21)).isoformat(),
-        "--funding-method", "purchase_order", "--funding-reference", "PO-CORPUS-1",
-        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        str(REPO / ".venv" / "bin" / "python"),
+        "-m",
+        "invitations",
+        "import-cohort",
+        str(path),
+        "--programme",
+        programme,
+        "--deadline",
+        (date.today() + timedelta(days=21)).isoformat(),
+        "--funding-method",
+        "purchase_order",
+        "--funding-reference",
+        "PO-CORPUS-1",
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=300)
     return int(process.returncode or 0), (out + err).decode("utf-8", errors="replace")
@@ -637,8 +702,10 @@ async def test_csv_corpus_reports_line_numbers_and_reasons_or_imports(
             cycle_id = cohort_cycle_id(programme=programme, participant_id=row["participant_id"])
             if case.expect["outcome"] == "bad-row":
                 if not reasons:
-                    failures.append(f"{case.name}: no report for line {first}" + (
-                        " (it was imported)" if await cycle_exists(settings, http, cycle_id) else ""))
+                    failures.append(
+                        f"{case.name}: no report for line {first}"
+                        + (" (it was imported)" if await cycle_exists(settings, http, cycle_id) else "")
+                    )
                 elif not any(matches(r, case.expect["reason"]) for r in reasons):
                     failures.append(f"{case.name}: line {first} says {reasons!r}, not {case.expect['reason']!r}")
             elif reasons:
@@ -646,8 +713,9 @@ async def test_csv_corpus_reports_line_numbers_and_reasons_or_imports(
             elif not await cycle_exists(settings, http, cycle_id):
                 failures.append(f"{case.name}: not imported")
             else:
-                failures += [f"{case.name}: {p}" for p in
-                             await stored_problems(dbs, cycle_id, case.expect.get("stored", {}))]
+                failures += [
+                    f"{case.name}: {p}" for p in await stored_problems(dbs, cycle_id, case.expect.get("stored", {}))
+                ]
                 if "mail_escaped" in case.expect:
                     mail.append(MailCheck(case.name, row["line_manager_email"], case.expect["mail_escaped"]))
     failures += await mail_escape_problems(mailbox, mail)
@@ -691,8 +759,11 @@ async def test_a_valid_request_after_the_corpus_opens_and_invites(
     finally:
         await producer.stop()
     async with httpx.AsyncClient(timeout=10) as http:
-        await eventually(lambda: cycle_exists(settings, http, request.cycle_id), timeout=60,
-                         what="the valid request after the corpus")
+        await eventually(
+            lambda: cycle_exists(settings, http, request.cycle_id),
+            timeout=60,
+            what="the valid request after the corpus",
+        )
         for service in SERVICES:
             url = getattr(settings, f"{service}_url")
             assert (await http.get(f"{url}/healthz")).status_code == 200, f"{service} is not healthy after the corpus"
@@ -704,8 +775,10 @@ async def test_a_valid_request_after_the_corpus_opens_and_invites(
 
     await eventually(invited, timeout=180, interval=1.0, what="invitation emails to every rater of the valid request")
     run.cases["valid journey"] = 1
-    print(f"\n[corpus] valid request after the corpus: opened and {len(recipients)} invited in "
-          f"{time.monotonic() - started:.1f}s")
+    print(
+        f"\n[corpus] valid request after the corpus: opened and {len(recipients)} invited in "
+        f"{time.monotonic() - started:.1f}s"
+    )
 
 
 def test_service_logs_grew_by_a_bounded_amount(settings: StackSettings, run: CorpusRun) -> None:
@@ -714,8 +787,10 @@ def test_service_logs_grew_by_a_bounded_amount(settings: StackSettings, run: Cor
     cases = sum(run.cases.values())
     bound = LOG_BYTES_PER_CASE * max(cases, 1)
     total = sum(growth.values())
-    print(f"\n[corpus] cases sent: {dict(run.cases)} = {cases}; log growth {growth} = {total} bytes "
-          f"({total / max(cases, 1):.0f} per case; bound {bound}); "
-          f"whole corpus run {time.monotonic() - run.started:.0f}s")
+    print(
+        f"\n[corpus] cases sent: {dict(run.cases)} = {cases}; log growth {growth} = {total} bytes "
+        f"({total / max(cases, 1):.0f} per case; bound {bound}); "
+        f"whole corpus run {time.monotonic() - run.started:.0f}s"
+    )
     assert cases >= 4 * MINIMUM_KINDS, f"only {cases} cases ran: run the whole module"
     assert total < bound, f"the logs grew by {total} bytes for {cases} cases"

@@ -96,8 +96,9 @@ def dead(pid: int) -> bool:
 
 
 def start_invitations() -> None:
-    started = subprocess.run(["bash", str(SERVICES), "start", "invitations"],
-                             capture_output=True, text=True, timeout=90)
+    started = subprocess.run(
+        ["bash", str(SERVICES), "start", "invitations"], capture_output=True, text=True, timeout=90
+    )
     assert started.returncode == 0, f"services.sh start invitations failed:\n{started.stderr[-3000:]}"
 
 
@@ -145,10 +146,12 @@ async def test_killing_invitations_while_it_sends_loses_nothing_and_doubles_no_e
         async with httpx.AsyncClient(base_url=settings.invitations_url, timeout=30) as http:
             fields = {"cycle_id", "participant", "programme", "deadline", "funding", "raters", "facilitator_id"}
             for batch in range(0, COHORT, 10):
-                responses = await asyncio.gather(*(
-                    http.post("/api/cycles", json=request.model_dump(mode="json", include=fields))
-                    for request in cohort[batch:batch + 10]
-                ))
+                responses = await asyncio.gather(
+                    *(
+                        http.post("/api/cycles", json=request.model_dump(mode="json", include=fields))
+                        for request in cohort[batch : batch + 10]
+                    )
+                )
                 assert all(r.status_code == 202 for r in responses), [r.text for r in responses]
 
         # kill as soon as sending has moved on since the last start, while invitations are still waiting
@@ -156,16 +159,14 @@ async def test_killing_invitations_while_it_sends_loses_nothing_and_doubles_no_e
             before = await sent()
             if before >= len(addresses):
                 break
-            await eventually(partial(more_than, before), timeout=30, interval=0.05,
-                             what="sending to resume")
+            await eventually(partial(more_than, before), timeout=30, interval=0.05, what="sending to resume")
             pid = invitations_pid(settings)
             kill(pid)
             kills += 1
             await eventually(partial(dead, pid), timeout=10, interval=0.05, what="invitations to die")
             await asyncio.to_thread(start_invitations)
 
-        await eventually(lambda: more_than(len(addresses) - 1), timeout=90, interval=0.5,
-                         what="every invitation sent")
+        await eventually(lambda: more_than(len(addresses) - 1), timeout=90, interval=0.5, what="every invitation sent")
         await eventually(lambda: _all_published(dbs), timeout=30, interval=0.2, what="the outbox published")
         events = [InvitationSent.model_validate_json(v) for v in await invitations.read_to_end()]
     finally:
@@ -182,9 +183,11 @@ async def test_killing_invitations_while_it_sends_loses_nothing_and_doubles_no_e
     doubled_events = {pair: ids for pair, ids in ids_per_rater.items() if len(ids) > 1}
     doubled_emails = sum(len(ids) - 1 for ids in delivered.values())
     repeats = len(announced) - len(ids_per_rater)
-    print(f"\ncrash test: {kills} kills, {sum(map(len, delivered.values()))} emails to {len(addresses)} people, "
-          f"{doubled_emails} sent twice, {len(announced)} InvitationSent records ({repeats} repeats of an id), "
-          f"{len(doubled_events)} raters announced under two ids")
+    print(
+        f"\ncrash test: {kills} kills, {sum(map(len, delivered.values()))} emails to {len(addresses)} people, "
+        f"{doubled_emails} sent twice, {len(announced)} InvitationSent records ({repeats} repeats of an id), "
+        f"{len(doubled_events)} raters announced under two ids"
+    )
 
     assert kills == KILLS, "invitations must have been killed while sending"
     assert not lost, f"{len(lost)} people got no invitation"
@@ -196,7 +199,8 @@ async def test_killing_invitations_while_it_sends_loses_nothing_and_doubles_no_e
 
 async def _all_published(dbs: Databases) -> bool:
     [row] = await dbs.fetch(
-        "invitations", "SELECT count(*) AS n FROM public.outbox WHERE published_at IS NULL AND event_type = $1",
+        "invitations",
+        "SELECT count(*) AS n FROM public.outbox WHERE published_at IS NULL AND event_type = $1",
         "InvitationSent",
     )
     return int(row["n"]) == 0

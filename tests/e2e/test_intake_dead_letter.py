@@ -21,18 +21,31 @@ async def test_malformed_and_refused_requests_are_dead_lettered_and_a_valid_one_
 ) -> None:
     valid = build_request(cycle_id=uuid4(), facilitator_id=None, tag=uuid4().hex[:8])
     good = valid.model_dump(mode="json")
-    duplicate_raters = {**good, "cycle_id": str(uuid4()), "event_id": str(uuid4()),
-                        "raters": [good["raters"][0], good["raters"][1], good["raters"][1]]}
-    past_deadline = {**good, "cycle_id": str(uuid4()), "event_id": str(uuid4()),
-                     "deadline": (datetime.now(UTC) - timedelta(days=1)).isoformat()}
-    bad_email = {**good, "cycle_id": str(uuid4()),
-                 "participant": {**good["participant"], "email": "not-an-email"}}
+    duplicate_raters = {
+        **good,
+        "cycle_id": str(uuid4()),
+        "event_id": str(uuid4()),
+        "raters": [good["raters"][0], good["raters"][1], good["raters"][1]],
+    }
+    past_deadline = {
+        **good,
+        "cycle_id": str(uuid4()),
+        "event_id": str(uuid4()),
+        "deadline": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+    }
+    bad_email = {**good, "cycle_id": str(uuid4()), "participant": {**good["participant"], "email": "not-an-email"}}
     cases: list[tuple[str, bytes, str]] = [
         ("not-json", b"{this is not json", "invalid event"),
         ("missing-fields", b'{"event_type": "CycleRequested"}', "participant"),
         ("wrong-types", b'{"event_type": "CycleRequested", "producer": 5, "cycle_id": 7}', "cycle_id"),
-        ("bad-email", CycleRequested.model_validate(good).model_dump_json().encode().replace(
-            str(good["participant"]["email"]).encode(), b"not-an-email"), "participant.email"),
+        (
+            "bad-email",
+            CycleRequested.model_validate(good)
+            .model_dump_json()
+            .encode()
+            .replace(str(good["participant"]["email"]).encode(), b"not-an-email"),
+            "participant.email",
+        ),
         ("refused-duplicates", _json(duplicate_raters), "more than once"),
         ("refused-deadline", _json(past_deadline), "deadline"),
     ]
@@ -54,8 +67,12 @@ async def test_malformed_and_refused_requests_are_dead_lettered_and_a_valid_one_
 
     async def opened() -> bool:
         async with httpx.AsyncClient() as http:
-            return (await http.get(f"{settings.invitations_url}/api/cycles/{valid.cycle_id}",
-                                   headers=settings.admin_headers("invitations"))).status_code == 200
+            return (
+                await http.get(
+                    f"{settings.invitations_url}/api/cycles/{valid.cycle_id}",
+                    headers=settings.admin_headers("invitations"),
+                )
+            ).status_code == 200
 
     assert await eventually(opened, timeout=30, what="the valid request after the bad ones")
 

@@ -15,8 +15,9 @@ async def test_temporary_smtp_failure_is_retried_and_every_rater_gets_one_invita
     settings: StackSettings, dbs: Databases
 ) -> None:
     request = build_request(cycle_id=uuid4(), facilitator_id=None, tag=uuid4().hex[:8])
-    body = request.model_dump(mode="json", include={"cycle_id", "participant", "programme", "deadline",
-                                                   "funding", "raters", "facilitator_id"})
+    body = request.model_dump(
+        mode="json", include={"cycle_id", "participant", "programme", "deadline", "funding", "raters", "facilitator_id"}
+    )
     peer = str(request.raters[1].email).lower()
     # only this rater's invitation fails once: the sink is shared with the other running services
     fail_next = settings.hlm360_mail_dir / f".fail-next-for-{peer}"

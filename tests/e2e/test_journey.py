@@ -52,22 +52,25 @@ async def assert_journey_state(
     dbs: Databases, settings: StackSettings, result: JourneyResult, *, crashed: bool = False
 ) -> None:
     cycle_id = result.cycle_id
-    raters = await dbs.fetch("invitations", 'SELECT "group", status FROM invitations.rater WHERE cycle_id=$1',
-                             cycle_id)
+    raters = await dbs.fetch("invitations", 'SELECT "group", status FROM invitations.rater WHERE cycle_id=$1', cycle_id)
     assert len(raters) == 10 and {r["status"] for r in raters} == {"submitted"}, "invitations saw every RatingSubmitted"
     assert Counter(r["group"] for r in raters) == {
-        "self": 1, "line_manager": 1, "peer": 3, "direct_report": 3, "other": 2
+        "self": 1,
+        "line_manager": 1,
+        "peer": 3,
+        "direct_report": 3,
+        "other": 2,
     }
     responses = await dbs.fetch("ratings", "SELECT rater_id FROM ratings.response WHERE cycle_id=$1", cycle_id)
     assert len(responses) == 10
     closed = await dbs.fetch("ratings", "SELECT status FROM ratings.cycle WHERE id=$1", cycle_id)
     assert [r["status"] for r in closed] == ["closed"]
-    reports = await dbs.fetch("reports", "SELECT id, length(pdf) AS size FROM reports.report WHERE cycle_id=$1",
-                              cycle_id)
+    reports = await dbs.fetch(
+        "reports", "SELECT id, length(pdf) AS size FROM reports.report WHERE cycle_id=$1", cycle_id
+    )
     assert len(reports) == 1 and reports[0]["size"] > 10_000
     assert str(reports[0]["id"]) == result.report["report_id"]
-    sessions = await dbs.fetch("scheduling", "SELECT id, status FROM scheduling.session WHERE cycle_id=$1",
-                               cycle_id)
+    sessions = await dbs.fetch("scheduling", "SELECT id, status FROM scheduling.session WHERE cycle_id=$1", cycle_id)
     assert len(sessions) == 1 and sessions[0]["status"] == "booked"
     assert str(sessions[0]["id"]) == result.session["id"]
     assert await events_of_cycle(settings, cycle_id, crashed=crashed) == EXPECTED_EVENTS
@@ -87,17 +90,23 @@ async def test_a_facilitator_in_the_participants_management_line_is_never_booked
     invitations forwards the line on CycleOpened, scheduling refuses the choice and books someone else,
     outside the participant's organisation."""
     (manager,) = await dbs.fetch(
-        "scheduling", "SELECT id, email FROM scheduling.facilitator WHERE status='active' AND region='London' "
-        "ORDER BY id LIMIT 1")
-    result = await run_journey(intake="kafka", log=lambda *_: None, facilitator_id=manager["id"],
-                               management_line=[manager["email"].upper()])
+        "scheduling",
+        "SELECT id, email FROM scheduling.facilitator WHERE status='active' AND region='London' ORDER BY id LIMIT 1",
+    )
+    result = await run_journey(
+        intake="kafka", log=lambda *_: None, facilitator_id=manager["id"], management_line=[manager["email"].upper()]
+    )
     await assert_journey_state(dbs, settings, result)
     booked = UUID(result.session["facilitator_id"])
     assert booked != manager["id"]
-    (facilitator,) = await dbs.fetch("scheduling", "SELECT organisation FROM scheduling.facilitator WHERE id=$1",
-                                     booked)
-    (participant,) = await dbs.fetch("scheduling", "SELECT organisation, management_line FROM scheduling.participant "
-                                     "WHERE cycle_id=$1", result.cycle_id)
+    (facilitator,) = await dbs.fetch(
+        "scheduling", "SELECT organisation FROM scheduling.facilitator WHERE id=$1", booked
+    )
+    (participant,) = await dbs.fetch(
+        "scheduling",
+        "SELECT organisation, management_line FROM scheduling.participant WHERE cycle_id=$1",
+        result.cycle_id,
+    )
     assert manager["email"].lower() in participant["management_line"]
     assert facilitator["organisation"] != participant["organisation"]
 

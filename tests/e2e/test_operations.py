@@ -31,8 +31,11 @@ async def test_each_service_exposes_metrics_and_health(settings: StackSettings, 
 ADMIN_ROUTES = {
     "invitations": [("GET", "/api/cycles/{cycle}")],
     "ratings": [("GET", "/api/cycles/{cycle}"), ("POST", "/api/cycles/{cycle}/close")],
-    "reports": [("GET", "/api/cycles/{cycle}/report"), ("POST", "/api/cycles/{cycle}/report/release"),
-                ("POST", "/api/cycles/{cycle}/report/participant-link")],
+    "reports": [
+        ("GET", "/api/cycles/{cycle}/report"),
+        ("POST", "/api/cycles/{cycle}/report/release"),
+        ("POST", "/api/cycles/{cycle}/report/participant-link"),
+    ],
     "scheduling": [("GET", "/api/sessions?cycle_id={cycle}"), ("GET", "/api/unscheduled")],
 }
 

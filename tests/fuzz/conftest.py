@@ -80,8 +80,10 @@ def examples() -> FuzzReport:
             name: draw_examples(strategy(event_type), EXAMPLES) for name, strategy in STRATEGIES.items()
         }
     report.draw_seconds = time.monotonic() - started
-    print(f"\n[fuzz] drew {EXAMPLES} examples per strategy for {len(report.drawn)} event types "
-          f"in {report.draw_seconds:.1f}s (HLM360_FUZZ_SEED={SEED} replays them)")
+    print(
+        f"\n[fuzz] drew {EXAMPLES} examples per strategy for {len(report.drawn)} event types "
+        f"in {report.draw_seconds:.1f}s (HLM360_FUZZ_SEED={SEED} replays them)"
+    )
     return report
 
 
@@ -95,11 +97,17 @@ async def fleet(
     overrides: dict[str, dict[str, object]] = {
         "invitations": {"link_secret": SECRET, **mail},
         "ratings": {"link_secret": SECRET},
-        "reports": {"link_secret": SECRET, "output_dir": output / "reports", "public_base_url": "http://reports.fuzz",
-                    **mail},
+        "reports": {
+            "link_secret": SECRET,
+            "output_dir": output / "reports",
+            "public_base_url": "http://reports.fuzz",
+            **mail,
+        },
         "scheduling": {"link_secret": SECRET, "output_dir": output / "sessions", "seed_availability": False, **mail},
     }
     async with AsyncExitStack() as stack:
-        services = {name: await stack.enter_async_context(running_service(name, settings, **extra))
-                    for name, extra in overrides.items()}
+        services = {
+            name: await stack.enter_async_context(running_service(name, settings, **extra))
+            for name, extra in overrides.items()
+        }
         yield services

@@ -48,8 +48,12 @@ def _request(key: UUID) -> Event:
 
 
 def _opened(key: UUID) -> Event:
-    opened, _, _ = closed_cycle(key, participant_id=f"FUZZ-{key.hex[:8]}", producer=PRODUCER,
-                                participant_email=f"fuzz.{key.hex[:8]}@example.nhs.uk")
+    opened, _, _ = closed_cycle(
+        key,
+        participant_id=f"FUZZ-{key.hex[:8]}",
+        producer=PRODUCER,
+        participant_email=f"fuzz.{key.hex[:8]}@example.nhs.uk",
+    )
     return opened
 
 
@@ -67,16 +71,27 @@ def _self_assessment(key: UUID) -> Event:
     rating = _rating(key)
     assert isinstance(rating, RatingSubmitted)
     return SelfAssessmentCompleted(
-        producer=PRODUCER, assessment_id=key, access_token_sha256=hashlib.sha256(key.bytes).hexdigest(),
-        questionnaire_version=rating.questionnaire_version, answers=rating.answers, importance=rating.importance,
+        producer=PRODUCER,
+        assessment_id=key,
+        access_token_sha256=hashlib.sha256(key.bytes).hexdigest(),
+        questionnaire_version=rating.questionnaire_version,
+        answers=rating.answers,
+        importance=rating.importance,
         comments=rating.comments,
     )
 
 
 def _session(key: UUID) -> dict[str, object]:
     starts = _soon(10)
-    return {"producer": PRODUCER, "cycle_id": key, "session_id": uuid4(), "facilitator_id": uuid4(),
-            "starts_at": starts, "ends_at": starts + timedelta(hours=2), "mode": SessionMode.VIRTUAL}
+    return {
+        "producer": PRODUCER,
+        "cycle_id": key,
+        "session_id": uuid4(),
+        "facilitator_id": uuid4(),
+        "starts_at": starts,
+        "ends_at": starts + timedelta(hours=2),
+        "mode": SessionMode.VIRTUAL,
+    }
 
 
 SENTINELS: dict[type[Event], Callable[[UUID], Event]] = {
@@ -86,36 +101,68 @@ SENTINELS: dict[type[Event], Callable[[UUID], Event]] = {
     CycleClosed: _closed,
     SelfAssessmentCompleted: _self_assessment,
     RaterNominated: lambda key: RaterNominated(
-        producer=PRODUCER, cycle_id=key, rater_id=uuid4(), group=RaterGroup.PEER,
-        link_token_sha256=hashlib.sha256(key.bytes).hexdigest()),
+        producer=PRODUCER,
+        cycle_id=key,
+        rater_id=uuid4(),
+        group=RaterGroup.PEER,
+        link_token_sha256=hashlib.sha256(key.bytes).hexdigest(),
+    ),
     RaterWithdrawn: lambda key: RaterWithdrawn(
-        producer=PRODUCER, cycle_id=key, rater_id=uuid4(), group=RaterGroup.PEER, reason="removed"),
+        producer=PRODUCER, cycle_id=key, rater_id=uuid4(), group=RaterGroup.PEER, reason="removed"
+    ),
     RaterDeclined: lambda key: RaterDeclined(
-        producer=PRODUCER, cycle_id=key, rater_id=uuid4(), group=RaterGroup.PEER, reason="On leave until May."),
+        producer=PRODUCER, cycle_id=key, rater_id=uuid4(), group=RaterGroup.PEER, reason="On leave until May."
+    ),
     CycleDeadlineExtended: lambda key: CycleDeadlineExtended(producer=PRODUCER, cycle_id=key, deadline=_soon(20)),
     CycleCloseRequested: lambda key: CycleCloseRequested(producer=PRODUCER, cycle_id=key, requested_by="admin"),
     ManagementLineChanged: lambda key: ManagementLineChanged(
-        producer=PRODUCER, cycle_id=key, management_line=[f"manager.{key.hex[:8]}@example.nhs.uk"]),
+        producer=PRODUCER, cycle_id=key, management_line=[f"manager.{key.hex[:8]}@example.nhs.uk"]
+    ),
     ReportGenerated: lambda key: ReportGenerated(
-        producer=PRODUCER, cycle_id=key, report_id=uuid4(), participant_id=f"FUZZ-{key.hex[:8]}",
-        organisation="Fuzz NHS Trust", region="London"),
+        producer=PRODUCER,
+        cycle_id=key,
+        report_id=uuid4(),
+        participant_id=f"FUZZ-{key.hex[:8]}",
+        organisation="Fuzz NHS Trust",
+        region="London",
+    ),
     ReportReleased: lambda key: ReportReleased(
-        producer=PRODUCER, cycle_id=key, report_id=uuid4(), reason="released_by_admin"),
+        producer=PRODUCER, cycle_id=key, report_id=uuid4(), reason="released_by_admin"
+    ),
     FeedbackSessionScheduled: lambda key: FeedbackSessionScheduled(**_session(key), report_id=uuid4()),
     FeedbackSessionRescheduled: lambda key: FeedbackSessionRescheduled(**_session(key)),
     FeedbackSessionCancelled: lambda key: FeedbackSessionCancelled(
-        producer=PRODUCER, cycle_id=key, session_id=uuid4(), reason="admin"),
+        producer=PRODUCER, cycle_id=key, session_id=uuid4(), reason="admin"
+    ),
     FeedbackSessionCompleted: lambda key: FeedbackSessionCompleted(
-        producer=PRODUCER, cycle_id=key, session_id=uuid4(), report_id=uuid4(), facilitator_id=uuid4(),
-        outcome="completed"),
+        producer=PRODUCER,
+        cycle_id=key,
+        session_id=uuid4(),
+        report_id=uuid4(),
+        facilitator_id=uuid4(),
+        outcome="completed",
+    ),
     FacilitatorRegistered: lambda key: FacilitatorRegistered(
-        producer=PRODUCER, facilitator_id=key, name="Fola Fuzz", email=f"fola.{key.hex[:8]}@example.nhs.uk",
-        region="London", organisation="Fuzz Facilitation Trust", languages=["en"], monthly_capacity=4),
+        producer=PRODUCER,
+        facilitator_id=key,
+        name="Fola Fuzz",
+        email=f"fola.{key.hex[:8]}@example.nhs.uk",
+        region="London",
+        organisation="Fuzz Facilitation Trust",
+        languages=["en"],
+        monthly_capacity=4,
+    ),
     FacilitatorAccredited: lambda key: FacilitatorAccredited(
-        producer=PRODUCER, facilitator_id=key, elearning_score=91, elearning_passed_on=date(2026, 1, 5),
-        course_completed_on=date(2026, 2, 2)),
-    FacilitatorStatusChanged: lambda key: FacilitatorStatusChanged(producer=PRODUCER, facilitator_id=key,
-                                                                   status="active"),
+        producer=PRODUCER,
+        facilitator_id=key,
+        elearning_score=91,
+        elearning_passed_on=date(2026, 1, 5),
+        course_completed_on=date(2026, 2, 2),
+    ),
+    FacilitatorStatusChanged: lambda key: FacilitatorStatusChanged(
+        producer=PRODUCER, facilitator_id=key, status="active"
+    ),
     AvailabilityPublished: lambda key: AvailabilityPublished(
-        producer=PRODUCER, facilitator_id=key, free_slots=3, next_free_slot_at=_soon(7), modes=[SessionMode.VIRTUAL]),
+        producer=PRODUCER, facilitator_id=key, free_slots=3, next_free_slot_at=_soon(7), modes=[SessionMode.VIRTUAL]
+    ),
 }

@@ -32,8 +32,7 @@ EXAMPLES = int(os.environ.get("HLM360_FUZZ_EXAMPLES", "20"))
 # A fresh seed each run (that is the point of fuzzing), printed so a failure can be replayed.
 SEED = int(os.environ.get("HLM360_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 ASYNCAPI = REPO / "docs" / "asyncapi.json"
-FORBIDDEN = ["\x00", "\x07", "\x0b", "\r", "\n", "\x1b", "\x7f", "\x85", "\x9b", "\u2028", "\u2029", "\u202e",
-             "\u2066"]
+FORBIDDEN = ["\x00", "\x07", "\x0b", "\r", "\n", "\x1b", "\x7f", "\x85", "\x9b", "\u2028", "\u2029", "\u202e", "\u2066"]
 Json = Any
 JsonPath = tuple[str | int, ...]
 
@@ -135,12 +134,19 @@ def schema_strategy(event_type: type[Event]) -> st.SearchStrategy[Json]:
 
 # --- the strategies -------------------------------------------------------------------------
 
+
 @functools.cache
 def json_values() -> st.SearchStrategy[Json]:
     """Any JSON value (and NaN, infinities, integers past 64 bits). Built on first use: building
     strategies while conftest files load makes hypothesis warn."""
-    scalars = (st.none() | st.booleans() | st.integers() | st.floats() | st.text()
-               | st.integers(min_value=2**63, max_value=2**70))
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text()
+        | st.integers(min_value=2**63, max_value=2**70)
+    )
     return st.recursive(
         scalars,
         lambda children: st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=12), children, max_size=6),
@@ -206,8 +212,14 @@ def _delete(root: Json, path: JsonPath) -> None:
 
 
 def _other_type(value: Json) -> st.SearchStrategy[Json]:
-    options: list[st.SearchStrategy[Json]] = [st.none(), st.booleans(), st.integers(), st.text(max_size=20),
-                                              st.lists(st.integers(), max_size=3), st.just({"unexpected": 1})]
+    options: list[st.SearchStrategy[Json]] = [
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.text(max_size=20),
+        st.lists(st.integers(), max_size=3),
+        st.just({"unexpected": 1}),
+    ]
     kinds = (type(None), bool, int, str, list, dict)
     return st.one_of([o for o, kind in zip(options, kinds, strict=True) if type(value) is not kind])
 
@@ -257,8 +269,13 @@ def draw_examples(strategy: st.SearchStrategy[bytes], count: int = EXAMPLES) -> 
     drawn: list[bytes] = []
 
     @seed(SEED)
-    @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=count,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategy)
     def collect(body: bytes) -> None:
         drawn.append(body)

@@ -50,8 +50,9 @@ def handled_total(service: ServiceUnderTest, consumer: str) -> float:
     total = 0.0
     for metric in service.runtime.metrics.registry.collect():
         if metric.name in COUNTED:
-            total += sum(s.value for s in metric.samples
-                         if s.name.endswith("_total") and s.labels.get("consumer") == consumer)
+            total += sum(
+                s.value for s in metric.samples if s.name.endswith("_total") and s.labels.get("consumer") == consumer
+            )
     return total
 
 
@@ -68,8 +69,10 @@ async def test_every_registered_consumer_is_fuzzed(fleet: dict[str, ServiceUnder
     fuzzed = {(group_of(s, fleet), topic_for(s.event_type)) for s in SUBSCRIPTIONS}
     assert running == fuzzed
     assert {t for t in CONSUMED if t not in SENTINELS} == set()
-    print(f"\n[fuzz] {len(SUBSCRIPTIONS)} subscriptions over {len(CONSUMED)} topics: "
-          + ", ".join(sorted(f"{s.service}.{s.name}:{s.event_type.__name__}" for s in SUBSCRIPTIONS)))
+    print(
+        f"\n[fuzz] {len(SUBSCRIPTIONS)} subscriptions over {len(CONSUMED)} topics: "
+        + ", ".join(sorted(f"{s.service}.{s.name}:{s.event_type.__name__}" for s in SUBSCRIPTIONS))
+    )
 
 
 @pytest.mark.parametrize("event_type", CONSUMED, ids=lambda t: t.__name__)
@@ -93,8 +96,10 @@ async def test_fuzzed_messages_are_applied_or_dead_lettered_and_the_partition_mo
         try:
             await dead_letters.poll()
             sending = [await producer.send(topic, body, key=sentinel.kafka_key()) for _, body in bodies]
-            sent = [Sent(name, meta.offset, body, contract_accepts(event_type, body))
-                    for (name, body), meta in zip(bodies, await asyncio.gather(*sending), strict=True)]
+            sent = [
+                Sent(name, meta.offset, body, contract_accepts(event_type, body))
+                for (name, body), meta in zip(bodies, await asyncio.gather(*sending), strict=True)
+            ]
             last = await producer.send_and_wait(topic, sentinel.model_dump_json().encode(), key=sentinel.kafka_key())
         finally:
             await producer.stop()
@@ -107,8 +112,12 @@ async def test_fuzzed_messages_are_applied_or_dead_lettered_and_the_partition_mo
                     return False
             return True
 
-        await eventually(all_handled, timeout=240 + 0.2 * len(sent), interval=0.5,
-                         what=f"every consumer of {topic} past the valid event at offset {last.offset}")
+        await eventually(
+            all_handled,
+            timeout=240 + 0.2 * len(sent),
+            interval=0.5,
+            what=f"every consumer of {topic} past the valid event at offset {last.offset}",
+        )
         found = await _dead_letters_of(dead_letters, topic, partition, {s.offset for s in sent} | {last.offset})
 
     failures: list[str] = []
@@ -121,8 +130,10 @@ async def test_fuzzed_messages_are_applied_or_dead_lettered_and_the_partition_mo
     examples.per_event[event_type.__name__] = counts
     examples.sent[event_type.__name__] = len(sent) * len(consumers)
     dead = sum(1 for (group, _) in found if group in consumers)
-    print(f"\n[fuzz] {event_type.__name__}: {counts} to {sorted(consumers)}; {dead} dead letters, "
-          f"{sum(s.valid for s in sent)} contract-valid; {time.monotonic() - started:.1f}s")
+    print(
+        f"\n[fuzz] {event_type.__name__}: {counts} to {sorted(consumers)}; {dead} dead letters, "
+        f"{sum(s.valid for s in sent)} contract-valid; {time.monotonic() - started:.1f}s"
+    )
     for failure in failures:
         print(f"[fuzz]   FAIL {failure}")
     assert not failures, "\n".join(failures[:40])
@@ -138,8 +149,11 @@ async def _dead_letters_of(
     while time.monotonic() - quiet_since < 2:
         for record in await reader.poll():
             offset = int(header(record, "x-dead-letter-source-offset") or -1)
-            if (header(record, "x-dead-letter-source-topic") == topic
-                    and header(record, "x-dead-letter-source-partition") == str(partition) and offset in offsets):
+            if (
+                header(record, "x-dead-letter-source-topic") == topic
+                and header(record, "x-dead-letter-source-partition") == str(partition)
+                and offset in offsets
+            ):
                 found[(header(record, "x-dead-letter-consumer") or "", offset)] = record
         if len(found) != count:
             quiet_since, count = time.monotonic(), len(found)
@@ -166,8 +180,9 @@ def _problems(
             problems.append(f"{label}: the dead letter's body is not the message unchanged")
     record = found.get((group, sentinel))
     if record is not None and not (header(record, "x-dead-letter-reason") or "").startswith("rejected"):
-        problems.append(f"{group}: the valid event after the fuzz was dead-lettered: "
-                        f"{header(record, 'x-dead-letter-reason')!r}")
+        problems.append(
+            f"{group}: the valid event after the fuzz was dead-lettered: {header(record, 'x-dead-letter-reason')!r}"
+        )
     return problems
 
 
@@ -177,7 +192,9 @@ def test_fuzz_summary(examples: FuzzReport) -> None:
     for counts in examples.per_event.values():
         for name, count in counts.items():
             per_strategy[name] = per_strategy.get(name, 0) + count
-    print(f"\n[fuzz] examples sent per strategy over {len(examples.per_event)} topics: {per_strategy}; "
-          f"deliveries to consumers {sum(examples.sent.values())}; drawing took {examples.draw_seconds:.1f}s")
+    print(
+        f"\n[fuzz] examples sent per strategy over {len(examples.per_event)} topics: {per_strategy}; "
+        f"deliveries to consumers {sum(examples.sent.values())}; drawing took {examples.draw_seconds:.1f}s"
+    )
     assert len(examples.per_event) == len(CONSUMED), "run the whole module: some topics were not fuzzed"
     assert all(per_strategy.get(name, 0) >= len(CONSUMED) for name in ("bytes", "json", "mutated"))

@@ -107,15 +107,14 @@ class ServiceUnderTest:
         self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         token = runtime.settings.admin_token
         self.admin = httpx.AsyncClient(
-            transport=transport, base_url="http://testserver",
+            transport=transport,
+            base_url="http://testserver",
             headers={"Authorization": f"Bearer {token.get_secret_value()}"} if token else {},
         )
 
 
 @asynccontextmanager
-async def running_service(
-    name: str, stack: StackSettings, **overrides: object
-) -> AsyncIterator[ServiceUnderTest]:
+async def running_service(name: str, stack: StackSettings, **overrides: object) -> AsyncIterator[ServiceUnderTest]:
     """Start `name` in-process: a fresh database `<name>_itest_<random>`, migrated with Alembic."""
     module = importlib.import_module(f"{name}.main")
     config = importlib.import_module(f"{name}.config")

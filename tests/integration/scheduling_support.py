@@ -52,9 +52,15 @@ LONDON_LEAD = UUID("1d0c5a7e-0b1f-4e55-9a51-3c6f0a1e2b01")
 
 @pytest.fixture(name="service")
 async def service_fixture(settings: StackSettings, tmp_path: Path) -> AsyncIterator[ServiceUnderTest]:
-    async with running_service("scheduling", settings, link_secret=SECRET, output_dir=tmp_path,
-                               seed_availability=False, mail_poll_seconds=0.2,
-                               retry_unscheduled_seconds=2.0) as running:
+    async with running_service(
+        "scheduling",
+        settings,
+        link_secret=SECRET,
+        output_dir=tmp_path,
+        seed_availability=False,
+        mail_poll_seconds=0.2,
+        retry_unscheduled_seconds=2.0,
+    ) as running:
         yield running
         await quiesce(running)
 
@@ -83,50 +89,86 @@ def monday_in(weeks: int, *, hour: int = 10) -> datetime:
 
 
 async def add_facilitator(
-    service: ServiceUnderTest, *, region: str = "London", organisation: str | None = None,
-    email_address: str | None = None, capacity: int = 8, languages: tuple[str, ...] = ("en",),
-    status: str = "active", score: int = 90,
+    service: ServiceUnderTest,
+    *,
+    region: str = "London",
+    organisation: str | None = None,
+    email_address: str | None = None,
+    capacity: int = 8,
+    languages: tuple[str, ...] = ("en",),
+    status: str = "active",
+    score: int = 90,
 ) -> UUID:
     facilitator_id = uuid4()
     async with service.runtime.uow() as uow:
-        uow.session.add(Facilitator(
-            id=facilitator_id, name=f"Facilitator {facilitator_id.hex[:6]}",
-            email=email_address or f"f.{facilitator_id.hex[:8]}@facilitators.example.nhs.uk", region=region,
-            organisation=organisation or f"Trust {facilitator_id.hex[:6]}", status=status, elearning_score=score,
-            elearning_passed_on=date(2024, 1, 10), course_completed_on=date(2024, 2, 1),
-            monthly_capacity=capacity, languages=list(languages),
-        ))
+        uow.session.add(
+            Facilitator(
+                id=facilitator_id,
+                name=f"Facilitator {facilitator_id.hex[:6]}",
+                email=email_address or f"f.{facilitator_id.hex[:8]}@facilitators.example.nhs.uk",
+                region=region,
+                organisation=organisation or f"Trust {facilitator_id.hex[:6]}",
+                status=status,
+                elearning_score=score,
+                elearning_passed_on=date(2024, 1, 10),
+                course_completed_on=date(2024, 2, 1),
+                monthly_capacity=capacity,
+                languages=list(languages),
+            )
+        )
         await uow.commit()
     return facilitator_id
 
 
-async def add_slot(
-    service: ServiceUnderTest, facilitator_id: UUID, starts_at: datetime, *, minutes: int = 120
-) -> UUID:
+async def add_slot(service: ServiceUnderTest, facilitator_id: UUID, starts_at: datetime, *, minutes: int = 120) -> UUID:
     slot_id = uuid4()
     async with service.runtime.uow() as uow:
-        uow.session.add(Slot(id=slot_id, facilitator_id=facilitator_id, starts_at=starts_at,
-                             ends_at=starts_at + timedelta(minutes=minutes), mode="virtual"))
+        uow.session.add(
+            Slot(
+                id=slot_id,
+                facilitator_id=facilitator_id,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=minutes),
+                mode="virtual",
+            )
+        )
         await uow.commit()
     return slot_id
 
 
 def cycle_events(
-    *, cycle_id: UUID, organisation: str = "Participant Trust", region: str = "London",
-    email_address: str | None = None, chosen: UUID | None = None, management_line: tuple[str, ...] = (),
+    *,
+    cycle_id: UUID,
+    organisation: str = "Participant Trust",
+    region: str = "London",
+    email_address: str | None = None,
+    chosen: UUID | None = None,
+    management_line: tuple[str, ...] = (),
     preferred_language: str | None = None,
 ) -> tuple[CycleOpened, ReportGenerated]:
     opened = CycleOpened(
-        producer="itest", cycle_id=cycle_id, participant_id=f"P-{cycle_id.hex[:6]}", participant_name="Amara Okafor",
-        organisation=organisation, region=region,
+        producer="itest",
+        cycle_id=cycle_id,
+        participant_id=f"P-{cycle_id.hex[:6]}",
+        participant_name="Amara Okafor",
+        organisation=organisation,
+        region=region,
         participant_email=email_address or f"participant.{cycle_id.hex[:8]}@participant.example.nhs.uk",
-        facilitator_id=chosen, deadline=datetime.now(UTC) + timedelta(days=14),
-        invited_per_group={RaterGroup.SELF: 1}, management_line=list(management_line),
+        facilitator_id=chosen,
+        deadline=datetime.now(UTC) + timedelta(days=14),
+        invited_per_group={RaterGroup.SELF: 1},
+        management_line=list(management_line),
         preferred_language=preferred_language,
     )
-    report = ReportGenerated(producer="itest", cycle_id=cycle_id, report_id=uuid4(),
-                             participant_id=opened.participant_id,
-                             organisation=organisation, region=region, facilitator_id=chosen)
+    report = ReportGenerated(
+        producer="itest",
+        cycle_id=cycle_id,
+        report_id=uuid4(),
+        participant_id=opened.participant_id,
+        organisation=organisation,
+        region=region,
+        facilitator_id=chosen,
+    )
     return opened, report
 
 
@@ -145,22 +187,27 @@ async def offer(service: ServiceUnderTest, cycle_id: UUID, *, language: str | No
     async with service.runtime.uow() as uow:
         request = await uow.session.get(BookingRequest, cycle_id)
         assert request is not None
-        return await booking.offered_slots(uow, request, settings=config(service), now=datetime.now(UTC),
-                                            language=language)
+        return await booking.offered_slots(
+            uow, request, settings=config(service), now=datetime.now(UTC), language=language
+        )
 
 
 async def book(service: ServiceUnderTest, cycle_id: UUID, slot_id: UUID) -> FeedbackSession:
     async with service.runtime.uow() as uow:
-        session = await booking.choose_slot(uow, cycle_id=cycle_id, slot_id=slot_id, language=None,
-                                             settings=config(service), now=datetime.now(UTC))
+        session = await booking.choose_slot(
+            uow, cycle_id=cycle_id, slot_id=slot_id, language=None, settings=config(service), now=datetime.now(UTC)
+        )
         await uow.commit()
     return session
 
 
 async def emails(service: ServiceUnderTest, cycle_id: UUID) -> list[OutgoingEmail]:
     async with service.runtime.uow() as uow:
-        rows = await uow.session.execute(select(OutgoingEmail).where(col(OutgoingEmail.cycle_id) == cycle_id)
-                                         .order_by(col(OutgoingEmail.created_at), col(OutgoingEmail.kind)))
+        rows = await uow.session.execute(
+            select(OutgoingEmail)
+            .where(col(OutgoingEmail.cycle_id) == cycle_id)
+            .order_by(col(OutgoingEmail.created_at), col(OutgoingEmail.kind))
+        )
         found = list(rows.scalars())
         uow.session.expunge_all()
         return found
@@ -168,8 +215,9 @@ async def emails(service: ServiceUnderTest, cycle_id: UUID) -> list[OutgoingEmai
 
 async def outbox(service: ServiceUnderTest, event_type: str) -> list[dict[str, Any]]:
     async with service.runtime.uow() as uow:
-        rows = await uow.session.execute(select(OutboxMessage).where(col(OutboxMessage.event_type) == event_type)
-                                         .order_by(col(OutboxMessage.id)))
+        rows = await uow.session.execute(
+            select(OutboxMessage).where(col(OutboxMessage.event_type) == event_type).order_by(col(OutboxMessage.id))
+        )
         return [json.loads(row.payload) for row in rows.scalars()]
 
 

@@ -131,25 +131,35 @@ async def harness(settings: StackSettings) -> AsyncIterator[Harness]:
             await connection.run_sync(
                 SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables[t] for t in ("outbox", "inbox")]
             )
-            await connection.execute(text(
-                "CREATE TABLE failure_probe_applied (event_id uuid PRIMARY KEY, cycle_id uuid NOT NULL, value int)"
-            ))
+            await connection.execute(
+                text(
+                    "CREATE TABLE failure_probe_applied (event_id uuid PRIMARY KEY, cycle_id uuid NOT NULL, value int)"
+                )
+            )
         prefix = f"itest-failures-{uuid4().hex[:8]}"
-        runtime = ServiceRuntime(ServiceSettings(
-            service_name="itest-failures", database_url=database_url,  # type: ignore[arg-type]
-            kafka_bootstrap_servers=bootstrap, http_port=0, consumer_group_prefix=prefix,
-            consumer_retry_backoff_seconds=POLICY.backoff_seconds,
-            consumer_retry_backoff_max_seconds=POLICY.backoff_max_seconds,
-            consumer_max_attempts=POLICY.max_attempts,
-            consumer_outage_pause_max_seconds=POLICY.outage_pause_max_seconds,
-            outbox_poll_seconds=0.1,
-        ))
+        runtime = ServiceRuntime(
+            ServiceSettings(
+                service_name="itest-failures",
+                database_url=database_url,  # type: ignore[arg-type]
+                kafka_bootstrap_servers=bootstrap,
+                http_port=0,
+                consumer_group_prefix=prefix,
+                consumer_retry_backoff_seconds=POLICY.backoff_seconds,
+                consumer_retry_backoff_max_seconds=POLICY.backoff_max_seconds,
+                consumer_max_attempts=POLICY.max_attempts,
+                consumer_outage_pause_max_seconds=POLICY.outage_pause_max_seconds,
+                outbox_poll_seconds=0.1,
+            )
+        )
         runtime.consumers.on(PoisonProbe, name="poison")(apply_probe)
         runtime.consumers.on(FlakyProbe, name="flaky")(apply_probe)
         database = FlakyDatabase(database_url)
         outage_consumers = EventConsumers(
-            runtime.broker, service=prefix, uow=lambda: UnitOfWork(session_factory(database.engine)),
-            metrics=runtime.metrics, policy=POLICY,
+            runtime.broker,
+            service=prefix,
+            uow=lambda: UnitOfWork(session_factory(database.engine)),
+            metrics=runtime.metrics,
+            policy=POLICY,
         )
         outage_consumers.on(OutageProbe, name="outage")(apply_probe)
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=2 * 1024 * 1024)
@@ -170,23 +180,47 @@ def probe(event_type: type[PoisonProbe | FlakyProbe | OutageProbe], cycle_id: UU
 
 def nested(depth: int) -> bytes:
     """A CycleRequested-like body whose `participant` nests `depth` objects deep."""
-    return (b'{"event_type": "PoisonProbe", "producer": "x", "cycle_id": "' + str(uuid4()).encode()
-            + b'", "value": 1, "participant": ' + b'{"participant": ' * depth + b'"' + SECRET.encode() + b'"'
-            + b"}" * depth + b"}")
+    return (
+        b'{"event_type": "PoisonProbe", "producer": "x", "cycle_id": "'
+        + str(uuid4()).encode()
+        + b'", "value": 1, "participant": '
+        + b'{"participant": ' * depth
+        + b'"'
+        + SECRET.encode()
+        + b'"'
+        + b"}" * depth
+        + b"}"
+    )
 
 
 JSON = [("content-type", b"application/json")]
 POISON = [
     pytest.param(nested(5000), [], "undecodable", "too deep: JSON nesting over 32 levels", id="5000-deep"),
     pytest.param(nested(5000), JSON, "undecodable", "too deep: JSON nesting over 32 levels", id="5000-deep-json"),
-    pytest.param(b'{"name": "Zo\xeb ' + SECRET.encode() + b'"}', [("content-type", b"text/plain")], "undecodable",
-                 "not UTF-8: invalid byte at offset 12", id="not-utf8-text-plain"),
-    pytest.param(b'{"name": "' + SECRET.encode() + b'", ', JSON, "invalid", "invalid event: (message): Invalid JSON",
-                 id="invalid-json-application-json"),
-    pytest.param(b'{"pad": "' + b"x" * 600_000 + b'"}', [], "undecodable", "too large: 600011 bytes > 524288",
-                 id="oversize"),
-    pytest.param(b'["' + SECRET.encode() + b'"]', JSON, "invalid",
-                 "invalid event: (message): Input should be an object", id="array-top-level"),
+    pytest.param(
+        b'{"name": "Zo\xeb ' + SECRET.encode() + b'"}',
+        [("content-type", b"text/plain")],
+        "undecodable",
+        "not UTF-8: invalid byte at offset 12",
+        id="not-utf8-text-plain",
+    ),
+    pytest.param(
+        b'{"name": "' + SECRET.encode() + b'", ',
+        JSON,
+        "invalid",
+        "invalid event: (message): Invalid JSON",
+        id="invalid-json-application-json",
+    ),
+    pytest.param(
+        b'{"pad": "' + b"x" * 600_000 + b'"}', [], "undecodable", "too large: 600011 bytes > 524288", id="oversize"
+    ),
+    pytest.param(
+        b'["' + SECRET.encode() + b'"]',
+        JSON,
+        "invalid",
+        "invalid event: (message): Input should be an object",
+        id="array-top-level",
+    ),
     pytest.param(b"", [], "invalid", "invalid event: (message): Invalid JSON", id="empty"),
 ]
 
@@ -213,8 +247,12 @@ async def test_a_poison_message_is_dead_lettered_at_once_and_the_next_on_its_par
 
 async def test_a_header_that_is_not_utf8_does_not_lose_the_event(harness: Harness) -> None:
     cycle_id = uuid4()
-    await harness.send(topic_for(PoisonProbe), probe(PoisonProbe, cycle_id), cycle_id,
-                       [("content-type", b"text/plain"), ("x-note", b"\xff\xfe" + SECRET.encode())])
+    await harness.send(
+        topic_for(PoisonProbe),
+        probe(PoisonProbe, cycle_id),
+        cycle_id,
+        [("content-type", b"text/plain"), ("x-note", b"\xff\xfe" + SECRET.encode())],
+    )
     assert await eventually(lambda: harness.applied(cycle_id), what="the event with the odd header") == [1]
 
 
@@ -357,6 +395,7 @@ def assert_no_secret_logged(caplog: pytest.LogCaptureFixture) -> None:
 
 
 # Classification (no broker needed).
+
 
 def _raised_from(error: BaseException, cause: BaseException) -> BaseException:
     error.__cause__ = cause

@@ -30,8 +30,11 @@ def test_make_bootstrap_works_first_time_on_a_clone_with_no_uv_anywhere(tmp_path
     home.mkdir()
     # The machine's own settings (its certificate bundle, pip's timeouts) stay; what a session may
     # have installed by hand (uv, a venv, make's variables) does not.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("UV_", "VIRTUAL_ENV", "PYENV", "MAKE", "MFLAGS", "PYTEST", "HLM360_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("UV_", "VIRTUAL_ENV", "PYENV", "MAKE", "MFLAGS", "PYTEST", "HLM360_"))
+    }
     env |= {
         "HOME": str(home),
         "PATH": _path_without_uv(tmp_path / "bin"),
@@ -47,8 +50,13 @@ def test_make_bootstrap_works_first_time_on_a_clone_with_no_uv_anywhere(tmp_path
     uv = clone / ".local" / "tools" / "uv" / "bin" / "uv"
     assert subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=True).stdout.startswith("uv ")
     python = clone / ".venv" / "bin" / "python"
-    imported = subprocess.run([str(python), "-c", "import invitations, ratings, reports, scheduling, shared"],
-                              cwd=clone, env=env, capture_output=True, text=True)
+    imported = subprocess.run(
+        [str(python), "-c", "import invitations, ratings, reports, scheduling, shared"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert imported.returncode == 0, imported.stderr
     assert (clone / "shared" / "web" / "static" / "nhsuk-frontend.min.css").exists()
     again = subprocess.run(["make", "bootstrap"], cwd=clone, env=env, capture_output=True, text=True, timeout=300)

@@ -28,8 +28,15 @@ from tests.integration.test_invitations_intake import cycle_opened, start_form
 from tests.integration.test_invitations_support import LINK_SECRET, api_body, fast, publish, request, rows
 from tests.support import eventually
 
-SEPARATORS = {"line separator": "\u2028", "paragraph separator": "\u2029", "vertical tab": "\v",
-              "next line": "\x85", "carriage return": "\r", "NUL": "\x00", "right-to-left override": "\u202e"}
+SEPARATORS = {
+    "line separator": "\u2028",
+    "paragraph separator": "\u2029",
+    "vertical tab": "\v",
+    "next line": "\x85",
+    "carriage return": "\r",
+    "NUL": "\x00",
+    "right-to-left override": "\u202e",
+}
 
 
 def _locations(response: Any) -> list[list[Any]]:
@@ -52,8 +59,10 @@ async def test_api_cycle_request_refuses_control_characters_in_names_with_a_422_
             refused = await service.client.post("/api/cycles", json=body)
             assert refused.status_code == 422, (what, refused.text)
             assert _locations(refused) == [["body", "raters", 0, "name"]], what
-            assert await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id",
-                              id=uuid.UUID(body["cycle_id"])) == [], "nothing is stored"
+            assert (
+                await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id", id=uuid.UUID(body["cycle_id"]))
+                == []
+            ), "nothing is stored"
 
         for field, value in (("programme", "Mary\u2028Seacole"), ("programme", "x" * 201)):
             body = api_body(request()) | {field: value}
@@ -94,10 +103,16 @@ async def test_start_page_shows_the_form_again_with_the_error_on_the_field(setti
             ({"participant_id": "ESR\v1"}, "participant-id", f"Staff or ESR number {SINGLE_LINE_MESSAGE}"),
             ({"lm_name": "Jo\rBloggs"}, "lm-name", f"Your line manager: their name {SINGLE_LINE_MESSAGE}"),
             ({"peer_2_name": "Peer\u20292"}, "peer-2-name", f"Peer 2: their name {SINGLE_LINE_MESSAGE}"),
-            ({"report_1_name": "R" * 201}, "report-1-name",
-             "Direct report 1: their name must be 200 characters or fewer"),
-            ({"deadline_year": "99999999999999999999"}, "deadline-day",  # was an OverflowError: a 500
-             "Enter the date feedback closes as a real date"),
+            (
+                {"report_1_name": "R" * 201},
+                "report-1-name",
+                "Direct report 1: their name must be 200 characters or fewer",
+            ),
+            (
+                {"deadline_year": "99999999999999999999"},
+                "deadline-day",  # was an OverflowError: a 500
+                "Enter the date feedback closes as a real date",
+            ),
         ):
             form = start_form(tag, **changes)
             refused = await service.client.post("/start", data=form)
@@ -107,8 +122,10 @@ async def test_start_page_shows_the_form_again_with_the_error_on_the_field(setti
             assert message[0].upper() + message[1:] in text, (changes, message)
             error_id = "deadline-error" if field_id == "deadline-day" else f"{field_id}-error"  # a date's fieldset
             assert f'id="{error_id}"' in text, "the error is shown on the field itself"
-            assert await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id",
-                              id=uuid.UUID(form["cycle_id"])) == []
+            assert (
+                await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id", id=uuid.UUID(form["cycle_id"]))
+                == []
+            )
 
         form = start_form(tag, given_name="Siân", family_name="O'Neill-Jones", peer_1_name="李雷", programme="")
         started = await service.client.post("/start", data=form)
@@ -121,14 +138,20 @@ async def test_replacement_form_refuses_a_name_with_a_line_separator(settings: S
     peer = str(event.raters[1].email).lower()
     async with running_service("invitations", settings, **fast()) as service:
         assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
-        [row] = await rows(service, "SELECT id FROM invitations.rater WHERE cycle_id = :c AND lower(email) = :e",
-                           c=event.cycle_id, e=peer)
-        await publish(settings, RaterDeclined(producer="ratings", cycle_id=event.cycle_id, rater_id=row.id,
-                                              group=RaterGroup.PEER))
+        [row] = await rows(
+            service,
+            "SELECT id FROM invitations.rater WHERE cycle_id = :c AND lower(email) = :e",
+            c=event.cycle_id,
+            e=peer,
+        )
+        await publish(
+            settings, RaterDeclined(producer="ratings", cycle_id=event.cycle_id, rater_id=row.id, group=RaterGroup.PEER)
+        )
 
         async def declined() -> bool:
-            return bool(await rows(service, "SELECT 1 FROM invitations.rater WHERE id = :r AND status = 'declined'",
-                                   r=row.id))
+            return bool(
+                await rows(service, "SELECT 1 FROM invitations.rater WHERE id = :r AND status = 'declined'", r=row.id)
+            )
 
         await eventually(declined, timeout=60, what="the decline")
         token = purpose_token(secret=LINK_SECRET.encode(), purpose="participant", subject=event.cycle_id)
@@ -149,32 +172,62 @@ async def test_cohort_import_refuses_rows_with_control_characters_by_line_and_im
     def row(n: int, *, given: str = "Alex", organisation: str = "Trust", extra: str = "") -> str:
         who = f"p{n}.{tag}"
         peers = "; ".join(f"Peer {i} <peer{i}.{who}@example.nhs.uk>" for i in (1, 2, 3))
-        return (f'ESR-{tag}-{n},{given},Example{n},{who}@example.nhs.uk,{organisation},London,Manager {n},'
-                f'lm.{who}@example.nhs.uk,"{peers}",,{extra}')
+        return (
+            f"ESR-{tag}-{n},{given},Example{n},{who}@example.nhs.uk,{organisation},London,Manager {n},"
+            f'lm.{who}@example.nhs.uk,"{peers}",,{extra}'
+        )
 
     csv_file = tmp_path / "cohort.csv"
-    csv_file.write_text("\n".join([
-        "participant_id,given_name,family_name,email,organisation,region,line_manager_name,line_manager_email,"
-        "peers,direct_reports,others",
-        row(1, given="Siân"),
-        row(2, given="Alex\u2028Secret"),
-        row(3, organisation="Trust\x00Secret"),
-        row(4, extra=",surplus"),
-        row(5, given='"Alex\nSecret"'),
-        row(7, given="Z" * 101),
-        row(8, given="Zoë"),
-    ]) + "\n", encoding="utf-8")
+    csv_file.write_text(
+        "\n".join(
+            [
+                "participant_id,given_name,family_name,email,organisation,region,line_manager_name,line_manager_email,"
+                "peers,direct_reports,others",
+                row(1, given="Siân"),
+                row(2, given="Alex\u2028Secret"),
+                row(3, organisation="Trust\x00Secret"),
+                row(4, extra=",surplus"),
+                row(5, given='"Alex\nSecret"'),
+                row(7, given="Z" * 101),
+                row(8, given="Zoë"),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     programme = f"Limits cohort {tag}"
     async with running_service("invitations", settings, **fast()) as service:
-        env = {**os.environ, "INVITATIONS_DATABASE_URL": service.database_url, "INVITATIONS_LINK_SECRET": LINK_SECRET,
-               "INVITATIONS_KAFKA_BOOTSTRAP_SERVERS": settings.hlm360_kafka_bootstrap_servers, "COLUMNS": "200"}
+        env = {
+            **os.environ,
+            "INVITATIONS_DATABASE_URL": service.database_url,
+            "INVITATIONS_LINK_SECRET": LINK_SECRET,
+            "INVITATIONS_KAFKA_BOOTSTRAP_SERVERS": settings.hlm360_kafka_bootstrap_servers,
+            "COLUMNS": "200",
+        }
         deadline = (date.today() + timedelta(days=30)).isoformat()
 
         def run(path: Path) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
-                [sys.executable, "-m", "invitations", "import-cohort", str(path), "--programme", programme,
-                 "--deadline", deadline, "--funding-method", "purchase_order", "--funding-reference", f"PO-{tag}"],
-                env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
+                [
+                    sys.executable,
+                    "-m",
+                    "invitations",
+                    "import-cohort",
+                    str(path),
+                    "--programme",
+                    programme,
+                    "--deadline",
+                    deadline,
+                    "--funding-method",
+                    "purchase_order",
+                    "--funding-reference",
+                    f"PO-{tag}",
+                ],
+                env=env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
 
         done = run(csv_file)

@@ -53,10 +53,14 @@ async def test_programme_credits_never_go_negative_under_concurrent_requests(set
         assert statuses == [202] * 5 + [422] * 7, [r.text for r in responses]
         refusals = {r.json()["detail"] for r in responses if r.status_code == 422}
         assert refusals == {"the programme credit account has no credits left; ask the programme team to buy more"}
-        [account_row] = await rows(service, "SELECT balance FROM invitations.credit_account WHERE reference = :r",
-                                   r=account)
-        ledger = await rows(service, "SELECT kind, delta, cycle_id FROM invitations.credit_entry "
-                                     "WHERE reference = :r ORDER BY id", r=account)
+        [account_row] = await rows(
+            service, "SELECT balance FROM invitations.credit_account WHERE reference = :r", r=account
+        )
+        ledger = await rows(
+            service,
+            "SELECT kind, delta, cycle_id FROM invitations.credit_entry WHERE reference = :r ORDER BY id",
+            r=account,
+        )
         assert account_row.balance == 0 and sum(e.delta for e in ledger) == 0
         debited = {e.cycle_id for e in ledger if e.kind == "debit"}
         opened = await rows(service, "SELECT id FROM invitations.cycle WHERE funding_reference = :r", r=account)
@@ -73,19 +77,26 @@ async def test_purchase_orders_and_payments_are_recorded_with_exact_amounts(sett
         paid = funded(FundingMethod.SELF_FUNDED, "PAY 77/ABC")
         for body in (po, paid):
             assert (await service.client.post("/api/cycles", json=body)).status_code == 202
-        found = await rows(service, "SELECT funding_method, funding_reference, amount_net, amount_vat, amount_due "
-                                    "FROM invitations.cycle WHERE id = ANY(:ids) ORDER BY funding_method",
-                           ids=[uuid.UUID(po["cycle_id"]), uuid.UUID(paid["cycle_id"])])
-        assert [(r.funding_method, r.funding_reference, str(r.amount_net), str(r.amount_vat), str(r.amount_due))
-                for r in found] == [
+        found = await rows(
+            service,
+            "SELECT funding_method, funding_reference, amount_net, amount_vat, amount_due "
+            "FROM invitations.cycle WHERE id = ANY(:ids) ORDER BY funding_method",
+            ids=[uuid.UUID(po["cycle_id"]), uuid.UUID(paid["cycle_id"])],
+        )
+        assert [
+            (r.funding_method, r.funding_reference, str(r.amount_net), str(r.amount_vat), str(r.amount_due))
+            for r in found
+        ] == [
             ("purchase_order", "PO-2026-000123", "39.99", "7.00", "46.99"),
             ("self_funded", "PAY 77/ABC", "39.99", "7.00", "46.99"),
         ]
         blank = funded(FundingMethod.PURCHASE_ORDER, "   ")
         refused = await service.client.post("/api/cycles", json=blank)
         assert refused.status_code == 422
-        assert await rows(service, "SELECT id FROM invitations.cycle WHERE id = :id",
-                          id=uuid.UUID(blank["cycle_id"])) == []
+        assert (
+            await rows(service, "SELECT id FROM invitations.cycle WHERE id = :id", id=uuid.UUID(blank["cycle_id"]))
+            == []
+        )
 
 
 async def test_facilitator_choice_comes_from_scheduling_events(settings: StackSettings) -> None:
@@ -95,11 +106,22 @@ async def test_facilitator_choice_comes_from_scheduling_events(settings: StackSe
         events = []
         for fid, slots in ((free, 3), (full, 0)):
             events += [
-                FacilitatorRegistered(producer="scheduling", facilitator_id=fid, name=f"Facilitator {tag} {slots}",
-                                      email=f"f{slots}.{tag}@example.nhs.uk", region="London",
-                                      organisation="Trust", monthly_capacity=4),
-                FacilitatorAccredited(producer="scheduling", facilitator_id=fid, elearning_score=85,
-                                      elearning_passed_on=date(2025, 1, 1), course_completed_on=date(2025, 2, 1)),
+                FacilitatorRegistered(
+                    producer="scheduling",
+                    facilitator_id=fid,
+                    name=f"Facilitator {tag} {slots}",
+                    email=f"f{slots}.{tag}@example.nhs.uk",
+                    region="London",
+                    organisation="Trust",
+                    monthly_capacity=4,
+                ),
+                FacilitatorAccredited(
+                    producer="scheduling",
+                    facilitator_id=fid,
+                    elearning_score=85,
+                    elearning_passed_on=date(2025, 1, 1),
+                    course_completed_on=date(2025, 2, 1),
+                ),
                 AvailabilityPublished(producer="scheduling", facilitator_id=fid, free_slots=slots),
             ]
         events.append(FacilitatorStatusChanged(producer="scheduling", facilitator_id=full, status="lapsed"))
@@ -108,10 +130,17 @@ async def test_facilitator_choice_comes_from_scheduling_events(settings: StackSe
         async def listed() -> list[Any] | None:
             # The final state of both facilitators is checked first, then the list is read: read the other way
             # round, the list can predate the last event while the check sees it.
-            full_known = await rows(service, "SELECT 1 FROM invitations.facilitator WHERE id = :id AND "
-                                             "free_slots = 0 AND accredited AND status = 'lapsed'", id=full)
-            free_known = await rows(service, "SELECT 1 FROM invitations.facilitator WHERE id = :id AND "
-                                             "free_slots = 3 AND accredited", id=free)
+            full_known = await rows(
+                service,
+                "SELECT 1 FROM invitations.facilitator WHERE id = :id AND "
+                "free_slots = 0 AND accredited AND status = 'lapsed'",
+                id=full,
+            )
+            free_known = await rows(
+                service,
+                "SELECT 1 FROM invitations.facilitator WHERE id = :id AND free_slots = 3 AND accredited",
+                id=free,
+            )
             if not (full_known and free_known):
                 return None
             found: list[Any] = (await service.client.get("/api/facilitators")).json()
@@ -139,17 +168,21 @@ def _with_raters(change: Any) -> dict[str, Any]:
 
 async def test_every_nomination_rejection_has_a_clear_message_and_creates_nothing(settings: StackSettings) -> None:
     cases = {
-        "duplicate": (lambda r, me: [*r, r[1]], "rater 10 is nominated more than once (same email address as "
-                                                "rater 2)"),
+        "duplicate": (lambda r, me: [*r, r[1]], "rater 10 is nominated more than once (same email address as rater 2)"),
         "self": (lambda r, me: [*r, {**r[1], "email": me}], "rater 10 is the participant"),
-        "two groups": (lambda r, me: [*r, {**r[1], "group": "other"}], "rater 10 (other colleague) is the same "
-                                                                      "person as rater 2 (peer): a person can only "
-                                                                      "be in one group"),
+        "two groups": (
+            lambda r, me: [*r, {**r[1], "group": "other"}],
+            "rater 10 (other colleague) is the same person as rater 2 (peer): a person can only be in one group",
+        ),
         "no line manager": (lambda r, me: r[1:], "exactly one line manager is needed (got 0)"),
-        "two line managers": (lambda r, me: [*r, {**r[0], "email": "lm2@example.nhs.uk"}],
-                              "exactly one line manager is needed (got 2)"),
-        "too few peers": (lambda r, me: [x for x in r if x["group"] != "peer"][:1] + r[1:3],
-                          "at least 3 peers are needed (got 2)"),
+        "two line managers": (
+            lambda r, me: [*r, {**r[0], "email": "lm2@example.nhs.uk"}],
+            "exactly one line manager is needed (got 2)",
+        ),
+        "too few peers": (
+            lambda r, me: [x for x in r if x["group"] != "peer"][:1] + r[1:3],
+            "at least 3 peers are needed (got 2)",
+        ),
         "too few direct reports": (lambda r, me: r[:5] + r[7:], "at least 3 direct reports are needed"),
     }
     async with running_service("invitations", settings, **fast()) as service:
@@ -158,32 +191,49 @@ async def test_every_nomination_rejection_has_a_clear_message_and_creates_nothin
             response = await service.client.post("/api/cycles", json=body)
             assert response.status_code == 422, name
             assert message in response.json()["detail"], (name, response.json())
-            assert await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id",
-                              id=uuid.UUID(body["cycle_id"])) == [], name
+            assert (
+                await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id", id=uuid.UUID(body["cycle_id"]))
+                == []
+            ), name
         malformed = _with_raters(lambda r, me: [*r[:-1], {**r[-1], "email": "no-at-sign"}])
         response = await service.client.post("/api/cycles", json=malformed)
         assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "email"
 
         tag = uuid.uuid4().hex[:8]
-        form = start_form(tag, peer_2_email="not an email", report_3_email=f"peer1.{tag}@example.nhs.uk",
-                          lm_email=f"amara.{tag}@example.nhs.uk", funding_reference="")
+        form = start_form(
+            tag,
+            peer_2_email="not an email",
+            report_3_email=f"peer1.{tag}@example.nhs.uk",
+            lm_email=f"amara.{tag}@example.nhs.uk",
+            funding_reference="",
+        )
         page = await service.client.post("/start", data=form)
         assert page.status_code == 422
-        for text in ("There is a problem", 'href="#peer-2-email"', "Peer 2: enter a valid email address",
-                     'href="#report-3-email"', "Direct report 3 (direct report) is the same person as Peer 1",
-                     'href="#lm-email"', "Your line manager is the participant",
-                     'href="#funding-reference"', "needs a payment reference",
-                     'value="not an email"', 'value="Report 3"'):
+        for text in (
+            "There is a problem",
+            'href="#peer-2-email"',
+            "Peer 2: enter a valid email address",
+            'href="#report-3-email"',
+            "Direct report 3 (direct report) is the same person as Peer 1",
+            'href="#lm-email"',
+            "Your line manager is the participant",
+            'href="#funding-reference"',
+            "needs a payment reference",
+            'value="not an email"',
+            'value="Report 3"',
+        ):
             assert text in page.text, text
-        assert await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id",
-                          id=uuid.UUID(form["cycle_id"])) == []
+        assert (
+            await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id", id=uuid.UUID(form["cycle_id"])) == []
+        )
 
 
 async def test_line_manager_approves_the_list_before_invitations_go(settings: StackSettings) -> None:
     account = f"EGA-{uuid.uuid4().hex[:8]}"
-    async with smtp_capture() as (mail, port), running_service(
-        "invitations", settings, **fast(require_line_manager_approval=True, smtp_port=port)
-    ) as service:
+    async with (
+        smtp_capture() as (mail, port),
+        running_service("invitations", settings, **fast(require_line_manager_approval=True, smtp_port=port)) as service,
+    ):
         async with service.runtime.uow() as uow:
             from invitations.usecases.funding import top_up_credits
 
@@ -195,8 +245,9 @@ async def test_line_manager_approves_the_list_before_invitations_go(settings: St
         for body in (yes, no):
             assert (await service.client.post("/api/cycles", json=body)).status_code == 202
         manager = yes["raters"][0]["email"].lower()
-        [approval] = await eventually(lambda: mail.to(manager, "approval_request"), timeout=30,
-                                      what="approval request email")
+        [approval] = await eventually(
+            lambda: mail.to(manager, "approval_request"), timeout=30, what="approval request email"
+        )
         assert mail.to(yes["raters"][1]["email"], None) == [], "nobody else is invited yet"
         cycle_id = uuid.UUID(yes["cycle_id"])
         token = purpose_token(secret=LINK_SECRET.encode(), purpose="approval", subject=cycle_id)
@@ -214,8 +265,9 @@ async def test_line_manager_approves_the_list_before_invitations_go(settings: St
             return all(mail.to(r["email"], "invitation") for r in yes["raters"])
 
         await eventually(everyone_invited, timeout=30, what="invitations after approval")
-        opened = await rows(service, "SELECT payload FROM outbox WHERE key = :k AND event_type = 'CycleOpened'",
-                            k=str(cycle_id))
+        opened = await rows(
+            service, "SELECT payload FROM outbox WHERE key = :k AND event_type = 'CycleOpened'", k=str(cycle_id)
+        )
         assert len(opened) == 1 and json.loads(opened[0].payload)["invited_per_group"]["peer"] == 3
         announced = json.loads(opened[0].payload)
         assert announced["management_line"] == [director, manager], "kept from the request until approval"
@@ -225,11 +277,15 @@ async def test_line_manager_approves_the_list_before_invitations_go(settings: St
         other_token = purpose_token(secret=LINK_SECRET.encode(), purpose="approval", subject=other)
         await service.client.post(f"/approve/{other}/{other_token}", data={"decision": "reject"})
         [state] = await rows(service, "SELECT status FROM invitations.cycle WHERE id = :id", id=other)
-        [balance] = await rows(service, "SELECT balance FROM invitations.credit_account WHERE reference = :r",
-                               r=account)
+        [balance] = await rows(
+            service, "SELECT balance FROM invitations.credit_account WHERE reference = :r", r=account
+        )
         assert state.status == "not_approved" and balance.balance == 1, "the credit comes back"
-        await eventually(lambda: mail.to(no["participant"]["email"], "not_approved"), timeout=30,
-                         what="participant told it was not approved")
+        await eventually(
+            lambda: mail.to(no["participant"]["email"], "not_approved"),
+            timeout=30,
+            what="participant told it was not approved",
+        )
 
 
 async def test_a_rater_asked_for_many_open_360s_is_flagged_to_the_participant(settings: StackSettings) -> None:
@@ -246,4 +302,3 @@ async def test_a_rater_asked_for_many_open_360s_is_flagged_to_the_participant(se
         page = (await service.client.get(f"/p/{last}/{token}")).text
         assert "Some people have been asked a lot" in page and "Busy Person (peers): 3 other 360s" in page
         assert "Peer 2" not in page.split("Some people have been asked a lot")[1]
-

@@ -40,22 +40,33 @@ from tests.support import TopicReader, eventually
 
 
 async def rater_id(service: ServiceUnderTest, cycle_id: uuid.UUID, address: str) -> uuid.UUID:
-    [row] = await rows(service, "SELECT id FROM invitations.rater WHERE cycle_id = :c AND lower(email) = :e",
-                       c=cycle_id, e=address.lower())
+    [row] = await rows(
+        service,
+        "SELECT id FROM invitations.rater WHERE cycle_id = :c AND lower(email) = :e",
+        c=cycle_id,
+        e=address.lower(),
+    )
     return uuid.UUID(str(row.id))
 
 
 def submitted(cycle_id: uuid.UUID, rater: uuid.UUID, group: RaterGroup) -> RatingSubmitted:
     return RatingSubmitted(
-        producer="ratings", cycle_id=cycle_id, rater_id=rater, group=group, questionnaire_version="test",
+        producer="ratings",
+        cycle_id=cycle_id,
+        rater_id=rater,
+        group=group,
+        questionnaire_version="test",
         answers=[ItemAnswer(item_id="ISP-E", dimension=Dimension.INSPIRING_SHARED_PURPOSE, score=4)],
     )
 
 
 async def all_invited(service: ServiceUnderTest, cycle_ids: list[uuid.UUID]) -> None:
     async def probe() -> bool:
-        pending = await rows(service, "SELECT 1 FROM invitations.rater WHERE cycle_id = ANY(:ids) "
-                                      "AND status = 'nominated'", ids=cycle_ids)
+        pending = await rows(
+            service,
+            "SELECT 1 FROM invitations.rater WHERE cycle_id = ANY(:ids) AND status = 'nominated'",
+            ids=cycle_ids,
+        )
         return not pending
 
     await eventually(probe, timeout=60, what="every invitation sent")
@@ -83,21 +94,32 @@ async def test_reminders_go_once_to_the_right_people_consolidated_and_survive_re
             await publish(
                 settings,
                 submitted(a.cycle_id, answered_id, RaterGroup.PEER),
-                RaterDeclined(producer="ratings", cycle_id=a.cycle_id, rater_id=declined_id, group=RaterGroup.PEER,
-                              reason="On leave until March"),
+                RaterDeclined(
+                    producer="ratings",
+                    cycle_id=a.cycle_id,
+                    rater_id=declined_id,
+                    group=RaterGroup.PEER,
+                    reason="On leave until March",
+                ),
             )
 
             async def recorded() -> bool:
-                found = await rows(service, "SELECT status FROM invitations.rater WHERE id = ANY(:ids) "
-                                            "ORDER BY status", ids=[answered_id, declined_id])
+                found = await rows(
+                    service,
+                    "SELECT status FROM invitations.rater WHERE id = ANY(:ids) ORDER BY status",
+                    ids=[answered_id, declined_id],
+                )
                 return [r.status for r in found] == ["declined", "submitted"]
 
             await eventually(recorded, timeout=60, what="submission and decline recorded")
             assert not [r for r in mail.received if r.kind == "reminder"], "the planner had not run yet"
 
-        expected = ({str(r.email).lower() for r in (*a.raters, *b.raters)}
-                    | {str(a.participant.email).lower(), str(b.participant.email).lower()}) - {answered, declined}
+        expected = (
+            {str(r.email).lower() for r in (*a.raters, *b.raters)}
+            | {str(a.participant.email).lower(), str(b.participant.email).lower()}
+        ) - {answered, declined}
         async with service_on(database, settings, group=group, **fast(smtp_port=port)) as service:
+
             async def reminded() -> set[str] | None:
                 got = {r.to for r in mail.received if r.kind == "reminder"}
                 return got if got >= expected else None
@@ -107,23 +129,29 @@ async def test_reminders_go_once_to_the_right_people_consolidated_and_survive_re
             names = [f"{e.participant.given_name} {e.participant.family_name}" for e in (a, b)]
             assert "your feedback is still needed for 2 Healthcare Leadership Model 360s" in both.text
             assert both.text.count("/r/") == 2 and all(n in both.text for n in names)
-            stages = await rows(service, "SELECT r.stage_days, r.email_id FROM invitations.reminder r JOIN "
-                                         "invitations.rater t ON t.id = r.rater_id WHERE lower(t.email) = :e "
-                                         "ORDER BY stage_days", e=shared_peer)
+            stages = await rows(
+                service,
+                "SELECT r.stage_days, r.email_id FROM invitations.reminder r JOIN "
+                "invitations.rater t ON t.id = r.rater_id WHERE lower(t.email) = :e "
+                "ORDER BY stage_days",
+                e=shared_peer,
+            )
             assert [s.stage_days for s in stages] == [2, 7, 7] and len({s.email_id for s in stages}) == 1
             one = mail.to(str(a.raters[0].email), "reminder")[0].text
             for leak in ("responded", "submitted", "declined", "Peer 1", "Peer 2"):
                 assert leak not in one, f"a reminder never says who has responded ({leak})"
             assert not mail.to(answered, "reminder") and not mail.to(declined, "reminder")
-            assert not any(r.to in {str(x.email).lower() for x in far.raters} for r in mail.received
-                           if r.kind == "reminder")
+            assert not any(
+                r.to in {str(x.email).lower() for x in far.raters} for r in mail.received if r.kind == "reminder"
+            )
 
         late = request(days=3)
         async with service_on(database, settings, group=group, **fast(smtp_port=port)) as service:
             assert (await service.client.post("/api/cycles", json=api_body(late))).status_code == 202
             manager = str(late.raters[0].email).lower()
-            await eventually(lambda: mail.to(manager, "reminder"), timeout=60,
-                             what="the planner running after the second restart")
+            await eventually(
+                lambda: mail.to(manager, "reminder"), timeout=60, what="the planner running after the second restart"
+            )
         counts: dict[str, int] = {}
         for received in mail.received:
             if received.kind == "reminder":
@@ -133,8 +161,10 @@ async def test_reminders_go_once_to_the_right_people_consolidated_and_survive_re
 
 async def test_thank_you_and_cycle_closed_emails_and_release_on_the_dashboard(settings: StackSettings) -> None:
     event = request()
-    async with smtp_capture() as (mail, port), running_service("invitations", settings, **fast(smtp_port=port)) \
-            as service:
+    async with (
+        smtp_capture() as (mail, port),
+        running_service("invitations", settings, **fast(smtp_port=port)) as service,
+    ):
         assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
         await all_invited(service, [event.cycle_id])
         peer = str(event.raters[1].email)
@@ -146,18 +176,25 @@ async def test_thank_you_and_cycle_closed_emails_and_release_on_the_dashboard(se
             settings,
             submitted(event.cycle_id, peer_id, RaterGroup.PEER),
             submitted(event.cycle_id, self_id, RaterGroup.SELF),
-            CycleClosed(producer="ratings", cycle_id=event.cycle_id, reason=CloseReason.CLOSED_EARLY,
-                        responses_per_group={RaterGroup.SELF: 1, RaterGroup.PEER: 1}),
-            ReportReleased(producer="scheduling", cycle_id=event.cycle_id, report_id=report_id,
-                           reason="session_completed"),
+            CycleClosed(
+                producer="ratings",
+                cycle_id=event.cycle_id,
+                reason=CloseReason.CLOSED_EARLY,
+                responses_per_group={RaterGroup.SELF: 1, RaterGroup.PEER: 1},
+            ),
+            ReportReleased(
+                producer="scheduling", cycle_id=event.cycle_id, report_id=report_id, reason="session_completed"
+            ),
         )
         [thanks] = await eventually(lambda: mail.to(peer, "thank_you"), timeout=60, what="thank-you")
         assert "Thank you for giving feedback for Amara Okafor" in thanks.text
         [closed] = await eventually(lambda: mail.to(me, "cycle_closed"), timeout=60, what="closed email")
         assert "closed early, as you asked. 1 person gave feedback" in closed.text
+
         async def released() -> bool:
-            [cycle] = await rows(service, "SELECT report_released_at FROM invitations.cycle WHERE id = :c",
-                                 c=event.cycle_id)
+            [cycle] = await rows(
+                service, "SELECT report_released_at FROM invitations.cycle WHERE id = :c", c=event.cycle_id
+            )
             return cycle.report_released_at is not None
 
         await eventually(released, timeout=60, what="the release on the participant's dashboard")
@@ -167,8 +204,11 @@ async def test_thank_you_and_cycle_closed_emails_and_release_on_the_dashboard(se
         kinds = await rows(service, "SELECT kind FROM invitations.outgoing_email WHERE cycle_id = :c", c=event.cycle_id)
         assert "cycle_closed" in {k.kind for k in kinds} and "report_ready" not in {k.kind for k in kinds}
         await publish(settings, submitted(event.cycle_id, peer_id, RaterGroup.PEER))  # redelivery, new event id
-        [state] = await rows(service, "SELECT count(*) AS n FROM invitations.outgoing_email WHERE rater_id = :r "
-                                      "AND kind = 'thank_you'", r=peer_id)
+        [state] = await rows(
+            service,
+            "SELECT count(*) AS n FROM invitations.outgoing_email WHERE rater_id = :r AND kind = 'thank_you'",
+            r=peer_id,
+        )
         assert state.n == 1
 
 
@@ -184,26 +224,42 @@ async def test_bounces_and_declines_need_a_replacement_that_the_participant_can_
     event = request()
     bounced = str(event.raters[2].email).lower()
     declined = str(event.raters[3].email).lower()
-    async with smtp_capture() as (mail, port), running_service("invitations", settings, **fast(smtp_port=port)) \
-            as service:
+    async with (
+        smtp_capture() as (mail, port),
+        running_service("invitations", settings, **fast(smtp_port=port)) as service,
+    ):
         mail.refuse.add(bounced)
         assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
         bounced_id = await rater_id(service, event.cycle_id, bounced)
         declined_id = await rater_id(service, event.cycle_id, declined)
 
         async def bounce_recorded() -> list[Any] | None:
-            found = await rows(service, "SELECT payload FROM outbox WHERE event_type = 'RaterWithdrawn' AND key = :k",
-                               k=str(event.cycle_id))
+            found = await rows(
+                service,
+                "SELECT payload FROM outbox WHERE event_type = 'RaterWithdrawn' AND key = :k",
+                k=str(event.cycle_id),
+            )
             return found or None
 
         [withdrawn] = await eventually(bounce_recorded, timeout=60, what="the bounce")
         assert json.loads(withdrawn.payload)["rater_id"] == str(bounced_id)
         assert json.loads(withdrawn.payload)["reason"] == "bounced"
-        [email_row] = await rows(service, "SELECT attempts, gave_up_at, sent_at FROM invitations.outgoing_email "
-                                          "WHERE rater_id = :r", r=bounced_id)
+        [email_row] = await rows(
+            service,
+            "SELECT attempts, gave_up_at, sent_at FROM invitations.outgoing_email WHERE rater_id = :r",
+            r=bounced_id,
+        )
         assert email_row.attempts == 1 and email_row.gave_up_at and email_row.sent_at is None, "5xx is not retried"
-        await publish(settings, RaterDeclined(producer="ratings", cycle_id=event.cycle_id, rater_id=declined_id,
-                                              group=RaterGroup.PEER, reason="Too busy this month"))
+        await publish(
+            settings,
+            RaterDeclined(
+                producer="ratings",
+                cycle_id=event.cycle_id,
+                rater_id=declined_id,
+                group=RaterGroup.PEER,
+                reason="Too busy this month",
+            ),
+        )
 
         async def both_shown() -> str | None:
             _, page = await _dashboard(service, event.cycle_id)
@@ -213,8 +269,9 @@ async def test_bounces_and_declines_need_a_replacement_that_the_participant_can_
         assert "Needs a replacement" in page
         base, _ = await _dashboard(service, event.cycle_id)
 
-        taken = await service.client.post(f"{base}/replace/{bounced_id}",
-                                          data={"name": "Someone", "email": str(event.raters[4].email)})
+        taken = await service.client.post(
+            f"{base}/replace/{bounced_id}", data={"name": "Someone", "email": str(event.raters[4].email)}
+        )
         assert taken.status_code == 422 and "already been nominated" in taken.text
         malformed = await service.client.post(f"{base}/replace/{bounced_id}", data={"name": "Kim", "email": "kim@"})
         assert malformed.status_code == 422 and 'value="kim@"' in malformed.text and 'href="#email"' in malformed.text
@@ -222,25 +279,38 @@ async def test_bounces_and_declines_need_a_replacement_that_the_participant_can_
         new_peers = {}
         for old_id, label in ((bounced_id, "fixed"), (declined_id, "instead")):
             address = f"{label}.{uuid.uuid4().hex[:8]}@example.nhs.uk"
-            done = await service.client.post(f"{base}/replace/{old_id}", data={"name": f"Kim {label}",
-                                                                                 "email": address})
+            done = await service.client.post(
+                f"{base}/replace/{old_id}", data={"name": f"Kim {label}", "email": address}
+            )
             assert done.status_code == 303, done.text
             new_peers[old_id] = address
+
         async def new_peers_invited() -> bool:
             return all(mail.to(address, "invitation") for address in new_peers.values())
 
         await eventually(new_peers_invited, timeout=60, what="invitations to the new raters")
-        nominated = [json.loads(r.payload) for r in await rows(
-            service, "SELECT payload FROM outbox WHERE event_type = 'RaterNominated' AND key = :k",
-            k=str(event.cycle_id))]
+        nominated = [
+            json.loads(r.payload)
+            for r in await rows(
+                service,
+                "SELECT payload FROM outbox WHERE event_type = 'RaterNominated' AND key = :k",
+                k=str(event.cycle_id),
+            )
+        ]
         replacing = {n["replaces_rater_id"]: n for n in nominated if n.get("replaces_rater_id")}
         assert set(replacing) == {str(bounced_id), str(declined_id)}
         assert all(n["group"] == "peer" for n in replacing.values())
-        withdrawals = [json.loads(r.payload) for r in await rows(
-            service, "SELECT payload FROM outbox WHERE event_type = 'RaterWithdrawn' AND key = :k",
-            k=str(event.cycle_id))]
+        withdrawals = [
+            json.loads(r.payload)
+            for r in await rows(
+                service,
+                "SELECT payload FROM outbox WHERE event_type = 'RaterWithdrawn' AND key = :k",
+                k=str(event.cycle_id),
+            )
+        ]
         assert sorted((w["rater_id"], w["reason"]) for w in withdrawals) == sorted(
-            [(str(bounced_id), "bounced"), (str(declined_id), "replaced")])
+            [(str(bounced_id), "bounced"), (str(declined_id), "replaced")]
+        )
         _, page = await _dashboard(service, event.cycle_id)
         assert "Needs a replacement" not in page
         assert (await service.client.get(f"{base}/replace/{bounced_id}")).status_code == 404
@@ -259,30 +329,45 @@ async def test_a_replacement_line_manager_is_announced_once_with_the_whole_line_
 
     async def decline(service: ServiceUnderTest, address: str, group: RaterGroup) -> uuid.UUID:
         declined_id = await rater_id(service, event.cycle_id, address)
-        await publish(settings, RaterDeclined(producer="ratings", cycle_id=event.cycle_id, rater_id=declined_id,
-                                              group=group, reason="On leave"))
+        await publish(
+            settings,
+            RaterDeclined(
+                producer="ratings", cycle_id=event.cycle_id, rater_id=declined_id, group=group, reason="On leave"
+            ),
+        )
 
         async def recorded() -> bool:
-            return bool(await rows(service, "SELECT 1 FROM invitations.rater WHERE id = :r AND status = 'declined'",
-                                   r=declined_id))
+            return bool(
+                await rows(
+                    service, "SELECT 1 FROM invitations.rater WHERE id = :r AND status = 'declined'", r=declined_id
+                )
+            )
 
         await eventually(recorded, timeout=60, what="the decline")
         return declined_id
 
     async def line_changes(service: ServiceUnderTest) -> list[dict[str, Any]]:
-        return [json.loads(r.payload) for r in await rows(
-            service, "SELECT payload FROM outbox WHERE event_type = 'ManagementLineChanged' AND key = :k",
-            k=str(event.cycle_id))]
+        return [
+            json.loads(r.payload)
+            for r in await rows(
+                service,
+                "SELECT payload FROM outbox WHERE event_type = 'ManagementLineChanged' AND key = :k",
+                k=str(event.cycle_id),
+            )
+        ]
 
-    async with smtp_capture() as (_, port), running_service("invitations", settings, **fast(smtp_port=port)) \
-            as service, TopicReader(settings.hlm360_kafka_bootstrap_servers,
-                                    topic_for(ManagementLineChanged)) as reader:
+    async with (
+        smtp_capture() as (_, port),
+        running_service("invitations", settings, **fast(smtp_port=port)) as service,
+        TopicReader(settings.hlm360_kafka_bootstrap_servers, topic_for(ManagementLineChanged)) as reader,
+    ):
         assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
         base, _ = await _dashboard(service, event.cycle_id)
 
         peer_id = await decline(service, peer, RaterGroup.PEER)
-        replaced = await service.client.post(f"{base}/replace/{peer_id}",
-                                             data={"name": "New Peer", "email": f"new.peer.{tag}@example.nhs.uk"})
+        replaced = await service.client.post(
+            f"{base}/replace/{peer_id}", data={"name": "New Peer", "email": f"new.peer.{tag}@example.nhs.uk"}
+        )
         assert replaced.status_code == 303, replaced.text
         assert await line_changes(service) == [], "a peer is not in the management line"
 
@@ -291,13 +376,15 @@ async def test_a_replacement_line_manager_is_announced_once_with_the_whole_line_
         assert replaced.status_code == 303, replaced.text
         [changed] = await line_changes(service)
         assert changed["management_line"] == [director, manager.casefold(), kim.casefold()], (
-            "the request's line, the line manager replaced (still in the line), then the new one")
+            "the request's line, the line manager replaced (still in the line), then the new one"
+        )
         assert changed["producer"] == "invitations" and changed["cycle_id"] == str(event.cycle_id)
 
         # Someone already in the line as the new line manager changes nothing: no second event.
         kim_id = await decline(service, kim, RaterGroup.LINE_MANAGER)
-        replaced = await service.client.post(f"{base}/replace/{kim_id}",
-                                             data={"name": "The Director", "email": director.upper()})
+        replaced = await service.client.post(
+            f"{base}/replace/{kim_id}", data={"name": "The Director", "email": director.upper()}
+        )
         assert replaced.status_code == 303, replaced.text
         assert len(await line_changes(service)) == 1
 
@@ -320,24 +407,32 @@ async def test_participant_extends_the_deadline_and_closes_early(settings: Stack
 
         day = date.fromordinal(later)
         too_late = date.fromordinal(later + 60)
-        refused = await service.client.post(f"{base}/deadline", data={
-            "deadline_day": str(too_late.day), "deadline_month": str(too_late.month),
-            "deadline_year": str(too_late.year)})
+        refused = await service.client.post(
+            f"{base}/deadline",
+            data={
+                "deadline_day": str(too_late.day),
+                "deadline_month": str(too_late.month),
+                "deadline_year": str(too_late.year),
+            },
+        )
         assert refused.status_code == 422 and "at most 28 days past the original deadline" in refused.text
         assert f'value="{too_late.year}"' in refused.text
-        nonsense = await service.client.post(f"{base}/deadline", data={"deadline_day": "31", "deadline_month": "2",
-                                                                       "deadline_year": "2030"})
+        nonsense = await service.client.post(
+            f"{base}/deadline", data={"deadline_day": "31", "deadline_month": "2", "deadline_year": "2030"}
+        )
         assert nonsense.status_code == 422 and "real date" in nonsense.text
-        moved = await service.client.post(f"{base}/deadline", data={
-            "deadline_day": str(day.day), "deadline_month": str(day.month), "deadline_year": str(day.year)})
+        moved = await service.client.post(
+            f"{base}/deadline",
+            data={"deadline_day": str(day.day), "deadline_month": str(day.month), "deadline_year": str(day.year)},
+        )
         assert moved.status_code == 303
         closed = await service.client.post(f"{base}/close")
         assert closed.status_code == 303
-        events = {r.event_type: json.loads(r.payload) for r in await rows(
-            service, "SELECT event_type, payload FROM outbox WHERE key = :k", k=str(event.cycle_id))}
+        events = {
+            r.event_type: json.loads(r.payload)
+            for r in await rows(service, "SELECT event_type, payload FROM outbox WHERE key = :k", k=str(event.cycle_id))
+        }
         assert events["CycleDeadlineExtended"]["deadline"].startswith(day.isoformat())
         assert events["CycleCloseRequested"]["requested_by"] == "participant"
         _, page = await _dashboard(service, event.cycle_id)
         assert "Closing" in page and "Change the deadline" not in page
-
-

@@ -16,8 +16,9 @@ async def test_http_request_opens_cycle_once_and_announces_it_on_kafka(settings:
     body = request.model_dump(mode="json", include={"cycle_id", "participant", "deadline", "funding", "raters"})
     async with (
         running_service("invitations", settings, link_secret="x" * 64) as service,
-        TopicReader(settings.hlm360_kafka_bootstrap_servers, topic_for(CycleOpened), topic_for(RaterNominated))
-        as reader,
+        TopicReader(
+            settings.hlm360_kafka_bootstrap_servers, topic_for(CycleOpened), topic_for(RaterNominated)
+        ) as reader,
     ):
         first = await service.client.post("/api/cycles", json=body)
         again = await service.client.post("/api/cycles", json=body)

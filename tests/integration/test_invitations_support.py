@@ -88,8 +88,13 @@ async def smtp_capture() -> AsyncIterator[tuple[CaptureHandler, int]]:
 
 def fast(**overrides: object) -> dict[str, object]:
     """Settings for tests: quick jobs, no gap between invitation and reminder."""
-    return {"link_secret": LINK_SECRET, "mail_poll_seconds": 0.1, "reminder_poll_seconds": 0.2,
-            "reminder_min_gap_hours": 0.0, **overrides}
+    return {
+        "link_secret": LINK_SECRET,
+        "mail_poll_seconds": 0.1,
+        "reminder_poll_seconds": 0.2,
+        "reminder_min_gap_hours": 0.0,
+        **overrides,
+    }
 
 
 def request(*, days: float = 14, tag: str | None = None, **changes: Any) -> CycleRequested:
@@ -98,8 +103,9 @@ def request(*, days: float = 14, tag: str | None = None, **changes: Any) -> Cycl
 
 
 def api_body(event: CycleRequested) -> dict[str, Any]:
-    return event.model_dump(mode="json", include={"cycle_id", "participant", "programme", "deadline", "funding",
-                                                  "raters", "facilitator_id"})
+    return event.model_dump(
+        mode="json", include={"cycle_id", "participant", "programme", "deadline", "funding", "raters", "facilitator_id"}
+    )
 
 
 async def publish(settings: StackSettings, *events: Event | tuple[str, bytes, bytes]) -> None:
@@ -133,8 +139,9 @@ async def fresh_database(stack: StackSettings) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def service_on(database_url: str, stack: StackSettings, *, group: str, **overrides: object
-                     ) -> AsyncIterator[ServiceUnderTest]:
+async def service_on(
+    database_url: str, stack: StackSettings, *, group: str, **overrides: object
+) -> AsyncIterator[ServiceUnderTest]:
     """The invitations service on an existing database, with a fixed consumer group (a restart)."""
     from invitations.config import Settings
     from invitations.main import create_app

@@ -71,17 +71,23 @@ async def schema(url: str) -> dict[str, list[str]]:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            snapshot = {name: sorted(str(row[0]) for row in await connection.execute(text(query)))
-                        for name, query in SCHEMA_QUERIES.items()}
+            snapshot = {
+                name: sorted(str(row[0]) for row in await connection.execute(text(query)))
+                for name, query in SCHEMA_QUERIES.items()
+            }
             tables: dict[str, list[str]] = {}
             for table_schema, table, column in await connection.execute(text(TABLE_COLUMNS)):
                 tables.setdefault(f'"{table_schema}"."{table}"', []).append(f'"{column}"')
             snapshot["rows"] = []
             for table, columns in sorted(tables.items()):
-                fingerprint = (await connection.execute(text(
-                    f"SELECT count(*) || ' ' || md5(coalesce(string_agg(r, '|' ORDER BY r), '')) "
-                    f"FROM (SELECT ROW({', '.join(columns)})::text AS r FROM {table}) rows"
-                ))).scalar_one()
+                fingerprint = (
+                    await connection.execute(
+                        text(
+                            f"SELECT count(*) || ' ' || md5(coalesce(string_agg(r, '|' ORDER BY r), '')) "
+                            f"FROM (SELECT ROW({', '.join(columns)})::text AS r FROM {table}) rows"
+                        )
+                    )
+                ).scalar_one()
                 snapshot["rows"].append(f"{table} {fingerprint}")
             return snapshot
     finally:
@@ -89,8 +95,13 @@ async def schema(url: str) -> dict[str, list[str]]:
 
 
 def service_objects(snapshot: dict[str, list[str]]) -> list[str]:
-    return [entry for name, entries in snapshot.items() if name != "rows"
-            for entry in entries if "alembic_version" not in entry]
+    return [
+        entry
+        for name, entries in snapshot.items()
+        if name != "rows"
+        for entry in entries
+        if "alembic_version" not in entry
+    ]
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -122,8 +133,14 @@ async def test_operators_roll_back_and_forward_with_the_service_command(settings
 
         async def run(*args: str) -> subprocess.CompletedProcess[str]:
             environment = {**os.environ, "RATINGS_DATABASE_URL": url}
-            return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ratings", *args],
-                                           env=environment, capture_output=True, text=True, timeout=120)
+            return await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "ratings", *args],
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
 
         async def version() -> str:
             engine = create_engine(url)

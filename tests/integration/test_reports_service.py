@@ -270,14 +270,14 @@ async def test_facilitator_first_then_participant_after_the_session_with_audit(
     )
 
 
-
 async def test_an_admin_can_release_a_report_without_a_session_once(
     settings: StackSettings, reports: ServiceUnderTest, producer: AIOKafkaProducer
 ) -> None:
     cycle_id = uuid4()
     participant_email = f"amara-admin-{cycle_id.hex[:8]}@example.nhs.uk"
-    opened, ratings, closed = closed_cycle(cycle_id, participant_id=f"P-{cycle_id.hex[:8]}",
-                                           participant_email=participant_email)
+    opened, ratings, closed = closed_cycle(
+        cycle_id, participant_id=f"P-{cycle_id.hex[:8]}", participant_email=participant_email
+    )
     await publish(producer, opened, *ratings, closed)
     located = await eventually(lambda: report_row(reports, cycle_id), timeout=60, what="the report")
     report_id = UUID(located["report_id"])
@@ -302,8 +302,11 @@ async def test_an_admin_can_release_a_report_without_a_session_once(
     assert event["reason"] == "released_by_admin" and event["report_id"] == str(report_id)
 
     assert (await reports.client.get(participant_link)).status_code == 200
-    mail = await eventually(lambda: mails_to(settings.hlm360_mail_dir, participant_email), timeout=30,
-                            what="the participant's link by email")
+    mail = await eventually(
+        lambda: mails_to(settings.hlm360_mail_dir, participant_email),
+        timeout=30,
+        what="the participant's link by email",
+    )
     assert (await reports.client.get(link_in(mail[0]))).status_code == 200
 
 

@@ -96,8 +96,9 @@ async def test_matching_prefers_region_excludes_conflicts_and_ineligible_and_fil
 ) -> None:
     start = monday_in(3)
     own_org = await add_facilitator(service, organisation="Participant Trust")
-    same_domain = await add_facilitator(service, organisation="PT (other name)",
-                                        email_address="someone@participant.example.nhs.uk")
+    same_domain = await add_facilitator(
+        service, organisation="PT (other name)", email_address="someone@participant.example.nhs.uk"
+    )
     lapsed = await add_facilitator(service, status="lapsed")
     failed = await add_facilitator(service, score=70)
     near = await add_facilitator(service, languages=("en",))
@@ -135,17 +136,33 @@ async def test_the_participants_management_line_is_never_offered_even_when_chose
     lead_page = common.links(config(service)).path(LinkPurpose.LEAD, LONDON_LEAD)
     tag = uuid4().hex[:8]
     course = datetime.now(LONDON).date() - timedelta(days=30)
-    registered = await service.client.post(f"{lead_page}/facilitators/new", data={
-        "name": f"Report {tag}", "email": f"report.{tag}@another.example.nhs.uk", "organisation": f"Another {tag}",
-        "line_manager_email": participant_email.upper(), "languages": "en", "capacity": "8", "score": "90",
-        "elearning-day": str(course.day), "elearning-month": str(course.month), "elearning-year": str(course.year),
-        "course-day": str(course.day), "course-month": str(course.month), "course-year": str(course.year),
-    })
+    registered = await service.client.post(
+        f"{lead_page}/facilitators/new",
+        data={
+            "name": f"Report {tag}",
+            "email": f"report.{tag}@another.example.nhs.uk",
+            "organisation": f"Another {tag}",
+            "line_manager_email": participant_email.upper(),
+            "languages": "en",
+            "capacity": "8",
+            "score": "90",
+            "elearning-day": str(course.day),
+            "elearning-month": str(course.month),
+            "elearning-year": str(course.year),
+            "course-day": str(course.day),
+            "course-month": str(course.month),
+            "course-year": str(course.year),
+        },
+    )
     assert registered.status_code == 303, registered.text
     async with service.runtime.uow() as uow:
-        report, their_manager = (await uow.session.execute(
-            select(col(Facilitator.id), col(Facilitator.line_manager_email))
-            .where(col(Facilitator.email) == f"report.{tag}@another.example.nhs.uk"))).one()
+        report, their_manager = (
+            await uow.session.execute(
+                select(col(Facilitator.id), col(Facilitator.line_manager_email)).where(
+                    col(Facilitator.email) == f"report.{tag}@another.example.nhs.uk"
+                )
+            )
+        ).one()
     assert their_manager == participant_email
     other = await add_facilitator(service)
     manager_slot = await add_slot(service, manager, monday_in(2))
@@ -154,8 +171,12 @@ async def test_the_participants_management_line_is_never_offered_even_when_chose
 
     # Over Kafka: the participant chose their own line manager (the management line is stored, in any case).
     cycle_id = uuid4()
-    opened, ready = cycle_events(cycle_id=cycle_id, email_address=participant_email, chosen=manager,
-                                 management_line=(manager_email.upper(), "director@participant.example.nhs.uk"))
+    opened, ready = cycle_events(
+        cycle_id=cycle_id,
+        email_address=participant_email,
+        chosen=manager,
+        management_line=(manager_email.upper(), "director@participant.example.nhs.uk"),
+    )
     await publish(settings.hlm360_kafka_bootstrap_servers, opened, ready)
 
     async def booking_offered() -> OutgoingEmail | None:
@@ -166,7 +187,9 @@ async def test_the_participants_management_line_is_never_offered_even_when_chose
         stored = await uow.session.get(Participant, cycle_id)
         assert stored is not None and stored.preferred_language is None
         assert {m.casefold() for m in stored.management_line} == {
-            manager_email.casefold(), "director@participant.example.nhs.uk"}
+            manager_email.casefold(),
+            "director@participant.example.nhs.uk",
+        }
     offered = await offer(service, cycle_id)
     assert offered.choice_unavailable and not offered.chose_facilitator
     assert {o.slot.facilitator_id for o in offered.options} == {other}
@@ -192,10 +215,8 @@ async def test_the_preferred_language_filters_the_offer_and_preselects_the_page_
 
     cycle_id = await open_booking(service, preferred_language="cy")
     assert {o.slot.facilitator_id for o in (await offer(service, cycle_id)).options} == {welsh}
-    assert {o.slot.facilitator_id for o in (await offer(service, cycle_id, language="any")).options} == {
-        welsh, english}
-    assert {o.slot.facilitator_id for o in (await offer(service, cycle_id, language="en")).options} == {
-        welsh, english}
+    assert {o.slot.facilitator_id for o in (await offer(service, cycle_id, language="any")).options} == {welsh, english}
+    assert {o.slot.facilitator_id for o in (await offer(service, cycle_id, language="en")).options} == {welsh, english}
     no_preference = await open_booking(service)
     assert {o.slot.facilitator_id for o in (await offer(service, no_preference)).options} == {welsh, english}
 
@@ -205,11 +226,13 @@ async def test_the_preferred_language_filters_the_offer_and_preselects_the_page_
     everyone = (await service.client.get(booking_path(service, cycle_id), params={"language": "any"})).text
     assert '<option value="any" selected>Any language</option>' in everyone and str(english_slot) in everyone
     # The time chosen is checked against the filter the page showed.
-    refused = await service.client.post(booking_path(service, cycle_id),
-                                        data={"slot": str(english_slot), "language": "cy"})
+    refused = await service.client.post(
+        booking_path(service, cycle_id), data={"slot": str(english_slot), "language": "cy"}
+    )
     assert refused.status_code == 409
-    booked = await service.client.post(booking_path(service, cycle_id),
-                                       data={"slot": str(english_slot), "language": "any"})
+    booked = await service.client.post(
+        booking_path(service, cycle_id), data={"slot": str(english_slot), "language": "any"}
+    )
     assert booked.status_code == 303
 
 
@@ -276,8 +299,13 @@ async def test_forged_foreign_or_stale_links_show_the_not_recognised_page(servic
         refused = await service.client.post(path, data=data)
         assert refused.status_code == 404 and "Link not recognised" in refused.text, path
     assert await live_session(service, cycle_id) is None
-    for path in (book_page, facilitator_page, f"{facilitator_page}/availability", lead_page,
-                 f"{lead_page}/facilitators/new"):
+    for path in (
+        book_page,
+        facilitator_page,
+        f"{facilitator_page}/availability",
+        lead_page,
+        f"{lead_page}/facilitators/new",
+    ):
         assert (await service.client.get(path)).status_code == 200, path
 
 

@@ -83,9 +83,9 @@ async def test_concurrent_participants_cannot_book_the_same_time(service: Servic
     facilitator = await add_facilitator(service)
     contested = await add_slot(service, facilitator, monday_in(2))
     cycles = [await open_booking(service) for _ in range(12)]
-    responses = await asyncio.gather(*(
-        service.client.post(booking_path(service, cycle_id), data={"slot": str(contested)}) for cycle_id in cycles
-    ))
+    responses = await asyncio.gather(
+        *(service.client.post(booking_path(service, cycle_id), data={"slot": str(contested)}) for cycle_id in cycles)
+    )
     codes = sorted(r.status_code for r in responses)
     assert codes == [303] + [409] * 11, codes
     loser = next(r for r in responses if r.status_code == 409)
@@ -94,8 +94,11 @@ async def test_concurrent_participants_cannot_book_the_same_time(service: Servic
         live = await uow.session.execute(select(FeedbackSession).where(col(FeedbackSession.slot_id) == contested))
         assert len(list(live.scalars())) == 1
         scheduled = await uow.session.execute(
-            select(OutboxMessage).where(col(OutboxMessage.event_type) == "FeedbackSessionScheduled",
-                                        col(OutboxMessage.key).in_([str(c) for c in cycles])))
+            select(OutboxMessage).where(
+                col(OutboxMessage.event_type) == "FeedbackSessionScheduled",
+                col(OutboxMessage.key).in_([str(c) for c in cycles]),
+            )
+        )
         assert len(list(scheduled.scalars())) == 1
 
 
@@ -107,13 +110,31 @@ async def test_the_database_itself_refuses_overlapping_sessions(service: Service
     await book(service, await open_booking(service), slot_a)
     async with service.runtime.uow() as uow:
         with pytest.raises(IntegrityError, match="ex_session_facilitator_overlap"):
-            await uow.session.execute(text(
-                "INSERT INTO scheduling.session (id, cycle_id, report_id, facilitator_id, slot_id, starts_at, ends_at,"
-                " mode, status, ics_path) VALUES (:id, :cycle, :report, :f, :slot, :s, :e, 'virtual', 'booked', 'x')"
-            ), {"id": uuid4(), "cycle": uuid4(), "report": uuid4(), "f": facilitator, "slot": slot_b,
-                "s": starts + timedelta(hours=1), "e": starts + timedelta(hours=3)})
+            await uow.session.execute(
+                text(
+                    "INSERT INTO scheduling.session (id, cycle_id, report_id, facilitator_id, slot_id, starts_at,"
+                    " ends_at, mode, status, ics_path)"
+                    " VALUES (:id, :cycle, :report, :f, :slot, :s, :e, 'virtual', 'booked', 'x')"
+                ),
+                {
+                    "id": uuid4(),
+                    "cycle": uuid4(),
+                    "report": uuid4(),
+                    "f": facilitator,
+                    "slot": slot_b,
+                    "s": starts + timedelta(hours=1),
+                    "e": starts + timedelta(hours=3),
+                },
+            )
     async with service.runtime.uow() as uow:
         with pytest.raises(IntegrityError, match="ex_slot_facilitator_overlap"):
-            uow.session.add(Slot(id=uuid4(), facilitator_id=facilitator, starts_at=starts + timedelta(minutes=30),
-                                 ends_at=starts + timedelta(hours=2), mode="virtual"))
+            uow.session.add(
+                Slot(
+                    id=uuid4(),
+                    facilitator_id=facilitator,
+                    starts_at=starts + timedelta(minutes=30),
+                    ends_at=starts + timedelta(hours=2),
+                    mode="virtual",
+                )
+            )
             await uow.session.flush()

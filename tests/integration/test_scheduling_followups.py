@@ -48,8 +48,10 @@ async def test_a_participant_who_has_not_chosen_a_time_is_reminded_once(service:
         async with service.runtime.uow() as uow:
             await followups.remind_unbooked(uow, settings=config(service), now=offered + after)
             await uow.commit()
-        return {cycle: len([m for m in await emails(service, cycle) if m.kind == "booking_reminder"])
-                for cycle in (waiting, booked)}
+        return {
+            cycle: len([m for m in await emails(service, cycle) if m.kind == "booking_reminder"])
+            for cycle in (waiting, booked)
+        }
 
     assert await reminders_after(timedelta(days=2)) == {waiting: 0, booked: 0}
     assert await reminders_after(timedelta(days=3, hours=1)) == {waiting: 1, booked: 0}, "only the one to choose"
@@ -66,8 +68,13 @@ async def test_a_session_without_an_outcome_is_chased_with_the_facilitator_then_
     session = await book(service, cycle_id, await add_slot(service, facilitator, monday_in(2)))
     done = await book(service, done_cycle, await add_slot(service, facilitator, monday_in(2, hour=14)))
     async with service.runtime.uow() as uow:  # the other session's outcome is recorded: never chased
-        await sessions.record_outcome(uow, facilitator_id=facilitator, session_id=done.id, outcome="completed",
-                                      now=done.ends_at + timedelta(minutes=5))
+        await sessions.record_outcome(
+            uow,
+            facilitator_id=facilitator,
+            session_id=done.id,
+            outcome="completed",
+            now=done.ends_at + timedelta(minutes=5),
+        )
         await uow.commit()
 
     async def chase(after_end: timedelta) -> tuple[int, int]:
@@ -93,11 +100,17 @@ async def test_a_session_without_an_outcome_is_chased_with_the_facilitator_then_
 
     # Recording the outcome late still works and releases the report as usual.
     async with service.runtime.uow() as uow:
-        await sessions.record_outcome(uow, facilitator_id=facilitator, session_id=session.id, outcome="completed",
-                                      now=session.ends_at + timedelta(days=8))
+        await sessions.record_outcome(
+            uow,
+            facilitator_id=facilitator,
+            session_id=session.id,
+            outcome="completed",
+            now=session.ends_at + timedelta(days=8),
+        )
         await uow.commit()
-    assert [e["session_id"] for e in await outbox(service, "FeedbackSessionCompleted")
-            if e["cycle_id"] == str(cycle_id)] == [str(session.id)]
+    assert [
+        e["session_id"] for e in await outbox(service, "FeedbackSessionCompleted") if e["cycle_id"] == str(cycle_id)
+    ] == [str(session.id)]
 
 
 async def test_reminders_go_to_both_once(service: ServiceUnderTest) -> None:
@@ -105,8 +118,11 @@ async def test_reminders_go_to_both_once(service: ServiceUnderTest) -> None:
     slot = await add_slot(service, facilitator, monday_in(2))
     cycle_id = await open_booking(service)
     session = await book(service, cycle_id, slot)
-    for when, expected in ((session.starts_at - timedelta(hours=30), 0), (session.starts_at - timedelta(hours=20), 1),
-                           (session.starts_at - timedelta(hours=10), 0)):
+    for when, expected in (
+        (session.starts_at - timedelta(hours=30), 0),
+        (session.starts_at - timedelta(hours=20), 1),
+        (session.starts_at - timedelta(hours=10), 0),
+    ):
         async with service.runtime.uow() as uow:
             count = await followups.send_reminders(uow, settings=config(service), now=when)
             await uow.commit()
@@ -132,8 +148,9 @@ async def test_unbooked_sessions_are_escalated_to_the_regional_lead_once(service
     (escalation,) = [m for m in await emails(service, cycle_id) if m.kind == "escalation"]
     assert escalation.to_address == "northwest.lead@hlm360.example.nhs.uk"
     async with service.runtime.uow() as uow:
-        lead_id = (await uow.session.execute(
-            select(col(RegionalLead.id)).where(col(RegionalLead.region) == "North West"))).scalar_one()
+        lead_id = (
+            await uow.session.execute(select(col(RegionalLead.id)).where(col(RegionalLead.region) == "North West"))
+        ).scalar_one()
     lead_page = common.links(config(service)).path(LinkPurpose.LEAD, lead_id)
     assert lead_page in escalation.body
     page = await service.client.get(lead_page)

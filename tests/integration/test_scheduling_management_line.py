@@ -51,7 +51,8 @@ async def applied(service: ServiceUnderTest, event: Event) -> None:
     async def probe() -> bool:
         async with service.runtime.uow() as uow:
             found = await uow.session.execute(
-                select(ProcessedEvent).where(col(ProcessedEvent.event_id) == event.event_id))
+                select(ProcessedEvent).where(col(ProcessedEvent.event_id) == event.event_id)
+            )
             return found.first() is not None
 
     await eventually(probe, what=f"{event.event_type} applied")
@@ -74,8 +75,12 @@ async def manager_and_another(service: ServiceUnderTest, address: str) -> tuple[
     with a free time two weeks ahead: (manager, manager's slot, other, other's slot)."""
     manager = await add_facilitator(service, email_address=address)
     other = await add_facilitator(service)
-    return (manager, await add_slot(service, manager, monday_in(2)),
-            other, await add_slot(service, other, monday_in(2, hour=14)))
+    return (
+        manager,
+        await add_slot(service, manager, monday_in(2)),
+        other,
+        await add_slot(service, other, monday_in(2, hour=14)),
+    )
 
 
 async def test_a_line_manager_announced_after_opening_is_no_longer_offered_nor_bookable(
@@ -84,12 +89,14 @@ async def test_a_line_manager_announced_after_opening_is_no_longer_offered_nor_b
     tag = uuid4().hex[:8]
     # Another trust's email domain: only the management line makes them a conflict.
     new_manager, manager_slot, other, other_slot = await manager_and_another(
-        service, f"Kim.Manager.{tag}@Elsewhere.example.nhs.uk")
+        service, f"Kim.Manager.{tag}@Elsewhere.example.nhs.uk"
+    )
     cycle_id = await open_booking(service, management_line=(f"director.{tag}@participant.example.nhs.uk",))
     assert await offered_facilitators(service, cycle_id) == {new_manager, other}
 
-    changed = line_changed(cycle_id, f"director.{tag}@participant.example.nhs.uk",
-                           f"kim.manager.{tag}@elsewhere.example.nhs.uk")
+    changed = line_changed(
+        cycle_id, f"director.{tag}@participant.example.nhs.uk", f"kim.manager.{tag}@elsewhere.example.nhs.uk"
+    )
     await publish(settings.hlm360_kafka_bootstrap_servers, changed)
     await applied(service, changed)
     stored = await participant_row(service, cycle_id)
@@ -124,11 +131,17 @@ async def test_a_booked_facilitator_who_joins_the_line_puts_the_cycle_on_the_att
     api = (await service.admin.get("/api/sessions", params={"cycle_id": str(cycle_id)})).json()
     assert (api["id"], api["status"]) == (str(session.id), "booked"), "the booking stands until someone cancels it"
     lead_page = common.links(config(service)).path(LinkPurpose.LEAD, LONDON_LEAD)
-    assert "The booked facilitator is now in the participant&#39;s management line" in (
-        await service.client.get(lead_page)).text
+    assert (
+        "The booked facilitator is now in the participant&#39;s management line"
+        in (await service.client.get(lead_page)).text
+    )
     (warning,) = [r for r in caplog.records if r.getMessage().startswith("booked facilitator is now in")]
     assert (warning.levelno, warning.cycle_id, warning.session_id, warning.facilitator_id) == (  # type: ignore[attr-defined]
-        logging.WARNING, str(cycle_id), str(session.id), str(new_manager))
+        logging.WARNING,
+        str(cycle_id),
+        str(session.id),
+        str(new_manager),
+    )
     logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records).casefold()
     assert address not in logged
 
@@ -143,8 +156,14 @@ async def test_a_booked_facilitator_who_joins_the_line_puts_the_cycle_on_the_att
     assert (await listed() or {}).get("reason") == booking.BOOKED_ACROSS_THE_LINE
     # ... and takes it off once the participant cancels; the new booking cannot be with the new manager.
     async with service.runtime.uow() as uow:
-        await sessions.cancel_session(uow, session_id=session.id, by="participant", settings=config(service),
-                                      now=datetime.now(UTC), cycle_id=cycle_id)
+        await sessions.cancel_session(
+            uow,
+            session_id=session.id,
+            by="participant",
+            settings=config(service),
+            now=datetime.now(UTC),
+            cycle_id=cycle_id,
+        )
         await uow.commit()
 
     async def unlisted() -> bool:
@@ -171,8 +190,9 @@ async def test_line_changes_merge_whatever_their_order_or_the_producers_clocks(
         await uow.commit()
 
     first = line_changed(cycle_id, director, first_manager)
-    behind = line_changed(cycle_id, director, first_manager, new_manager.upper(),
-                          occurred_at=first.occurred_at - timedelta(hours=1))
+    behind = line_changed(
+        cycle_id, director, first_manager, new_manager.upper(), occurred_at=first.occurred_at - timedelta(hours=1)
+    )
     stale = line_changed(cycle_id, director, occurred_at=first.occurred_at + timedelta(hours=1))
     for event in (first, behind, stale):
         await publish(settings.hlm360_kafka_bootstrap_servers, event)
@@ -185,8 +205,9 @@ async def test_line_changes_merge_whatever_their_order_or_the_producers_clocks(
     # Nor does the cycle's CycleOpened delivered again (the inbox would drop a redelivery; this is a replay).
     async with service.runtime.uow() as uow:
         await booking.record_participant(uow, opened)
-        assert await booking.change_management_line(uow, first, settings=config(service),
-                                                     now=datetime.now(UTC)) is False, "nothing new in it"
+        assert (
+            await booking.change_management_line(uow, first, settings=config(service), now=datetime.now(UTC)) is False
+        ), "nothing new in it"
         await uow.commit()
     stored = await participant_row(service, cycle_id)
     assert (stored.management_line, stored.management_line_as_of) == merged
@@ -217,7 +238,9 @@ async def test_a_management_line_arriving_before_the_cycle_opened_is_kept(
     await eventually(booking_offered, what="the booking email")
     stored = await participant_row(service, cycle_id)
     assert (stored.name, stored.email, stored.organisation) == (
-        "Amara Okafor", str(opened.participant_email), "Participant Trust")
-    assert (stored.management_line, stored.management_line_as_of) == ([first_manager, new_manager],
-                                                                        changed.occurred_at)
+        "Amara Okafor",
+        str(opened.participant_email),
+        "Participant Trust",
+    )
+    assert (stored.management_line, stored.management_line_as_of) == ([first_manager, new_manager], changed.occurred_at)
     assert await offered_facilitators(service, cycle_id) == {other}

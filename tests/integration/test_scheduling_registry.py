@@ -56,29 +56,44 @@ async def test_seeded_facilitators_are_announced_once_and_lapse_keeps_bookings(s
     slot = await add_slot(service, facilitator, monday_in(2))
     session = await book(service, await open_booking(service, region="Midlands"), slot)
     async with service.runtime.uow() as uow:
-        lead = (await uow.session.execute(
-            select(RegionalLead).where(col(RegionalLead.region) == "Midlands"))).scalar_one()
-        kept = await registry.change_status(uow, lead=lead, facilitator_id=facilitator,
-                                            status=FacilitatorStatus.LAPSED, settings=config(service),
-                                            now=datetime.now(UTC))
+        lead = (
+            await uow.session.execute(select(RegionalLead).where(col(RegionalLead.region) == "Midlands"))
+        ).scalar_one()
+        kept = await registry.change_status(
+            uow,
+            lead=lead,
+            facilitator_id=facilitator,
+            status=FacilitatorStatus.LAPSED,
+            settings=config(service),
+            now=datetime.now(UTC),
+        )
         await uow.commit()
     assert kept == 0
     async with service.runtime.uow() as uow:
-        cancelled = await registry.change_status(uow, lead=lead, facilitator_id=facilitator,
-                                                 status=FacilitatorStatus.SUSPENDED, settings=config(service),
-                                                 now=datetime.now(UTC))
+        cancelled = await registry.change_status(
+            uow,
+            lead=lead,
+            facilitator_id=facilitator,
+            status=FacilitatorStatus.SUSPENDED,
+            settings=config(service),
+            now=datetime.now(UTC),
+        )
         await uow.commit()
     assert cancelled == 1
     api = (await service.admin.get("/api/sessions", params={"cycle_id": str(session.cycle_id)})).json()
     assert api["status"] == "cancelled"
-    assert [e["status"] for e in await outbox(service, "FacilitatorStatusChanged")
-            if e["facilitator_id"] == str(facilitator)] == ["lapsed", "suspended"]
+    assert [
+        e["status"]
+        for e in await outbox(service, "FacilitatorStatusChanged")
+        if e["facilitator_id"] == str(facilitator)
+    ] == ["lapsed", "suspended"]
 
 
 async def new_link_emails(service: ServiceUnderTest, address: str) -> list[OutgoingEmail]:
     async with service.runtime.uow() as uow:
-        rows = await uow.session.execute(select(OutgoingEmail).where(
-            col(OutgoingEmail.kind) == "new_link", col(OutgoingEmail.to_address) == address))
+        rows = await uow.session.execute(
+            select(OutgoingEmail).where(col(OutgoingEmail.kind) == "new_link", col(OutgoingEmail.to_address) == address)
+        )
         found = list(rows.scalars())
         uow.session.expunge_all()
         return found
@@ -128,8 +143,14 @@ async def test_an_administrator_renews_a_leads_link_from_the_command_line(servic
     environment = {**os.environ, "SCHEDULING_DATABASE_URL": service.database_url, "SCHEDULING_LINK_SECRET": SECRET}
 
     async def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "scheduling", "links", "renew", *args],
-                                       env=environment, capture_output=True, text=True, timeout=120)
+        return await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "scheduling", "links", "renew", *args],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     done = await run("lead", str(LONDON_LEAD))
     assert done.returncode == 0, done.stderr

@@ -43,18 +43,31 @@ SCHEDULING_SECRET = "release-flow-scheduling-secret-" + "s" * 24
 
 @pytest.fixture
 async def reports(settings: StackSettings, tmp_path: Path) -> AsyncIterator[ServiceUnderTest]:
-    async with running_service("reports", settings, link_secret=REPORTS_SECRET, admin_token="release-flow-admin",
-                               output_dir=tmp_path / "reports", public_base_url="http://reports.release.test",
-                               mail_poll_seconds=0.2) as service:
+    async with running_service(
+        "reports",
+        settings,
+        link_secret=REPORTS_SECRET,
+        admin_token="release-flow-admin",
+        output_dir=tmp_path / "reports",
+        public_base_url="http://reports.release.test",
+        mail_poll_seconds=0.2,
+    ) as service:
         yield service
 
 
 @pytest.fixture
 async def scheduling(settings: StackSettings, tmp_path: Path) -> AsyncIterator[ServiceUnderTest]:
     # No notice period, so a session can be booked to start seconds from now and really be held.
-    async with running_service("scheduling", settings, link_secret=SCHEDULING_SECRET,
-                               output_dir=tmp_path / "sessions", seed_availability=False, min_notice_hours=0,
-                               mail_poll_seconds=0.2, retry_unscheduled_seconds=1.0) as service:
+    async with running_service(
+        "scheduling",
+        settings,
+        link_secret=SCHEDULING_SECRET,
+        output_dir=tmp_path / "sessions",
+        seed_availability=False,
+        min_notice_hours=0,
+        mail_poll_seconds=0.2,
+        retry_unscheduled_seconds=1.0,
+    ) as service:
         yield service
 
 
@@ -68,23 +81,40 @@ async def add_facilitator_with_slot(scheduling: ServiceUnderTest) -> UUID:
     monday = today + timedelta(days=14 - today.weekday())
     starts = datetime.combine(monday, time(10), tzinfo=LONDON).astimezone(UTC)
     async with scheduling.runtime.uow() as uow:
-        uow.session.add(Facilitator(
-            id=facilitator_id, name="Fola Facilitator", email=f"f.{facilitator_id.hex[:8]}@facilitators.example.nhs.uk",
-            region="London", organisation=f"Trust {facilitator_id.hex[:6]}", status="active", elearning_score=92,
-            elearning_passed_on=date(2024, 1, 10), course_completed_on=date(2024, 2, 1), monthly_capacity=30,
-            languages=["en"],
-        ))
+        uow.session.add(
+            Facilitator(
+                id=facilitator_id,
+                name="Fola Facilitator",
+                email=f"f.{facilitator_id.hex[:8]}@facilitators.example.nhs.uk",
+                region="London",
+                organisation=f"Trust {facilitator_id.hex[:6]}",
+                status="active",
+                elearning_score=92,
+                elearning_passed_on=date(2024, 1, 10),
+                course_completed_on=date(2024, 2, 1),
+                monthly_capacity=30,
+                languages=["en"],
+            )
+        )
         await uow.session.flush()
-        uow.session.add(Slot(id=uuid4(), facilitator_id=facilitator_id, starts_at=starts,
-                             ends_at=starts + timedelta(hours=2), mode="virtual"))
+        uow.session.add(
+            Slot(
+                id=uuid4(),
+                facilitator_id=facilitator_id,
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=2),
+                mode="virtual",
+            )
+        )
         await uow.commit()
     return facilitator_id
 
 
 async def add_slot_starting_soon(scheduling: ServiceUnderTest, facilitator_id: UUID, *, seconds: int) -> Slot:
     starts = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
-    slot = Slot(id=uuid4(), facilitator_id=facilitator_id, starts_at=starts, ends_at=starts + timedelta(hours=2),
-                mode="virtual")
+    slot = Slot(
+        id=uuid4(), facilitator_id=facilitator_id, starts_at=starts, ends_at=starts + timedelta(hours=2), mode="virtual"
+    )
     async with scheduling.runtime.uow() as uow:
         uow.session.add(slot)
         await uow.commit()
@@ -93,9 +123,13 @@ async def add_slot_starting_soon(scheduling: ServiceUnderTest, facilitator_id: U
 
 async def booking_offer_sent(scheduling: ServiceUnderTest, cycle_id: UUID) -> bool:
     async with scheduling.runtime.uow() as uow:
-        rows = await uow.session.execute(select(OutgoingEmail).where(
-            col(OutgoingEmail.cycle_id) == cycle_id, col(OutgoingEmail.kind) == "booking_offer",
-            col(OutgoingEmail.sent_at).is_not(None)))
+        rows = await uow.session.execute(
+            select(OutgoingEmail).where(
+                col(OutgoingEmail.cycle_id) == cycle_id,
+                col(OutgoingEmail.kind) == "booking_offer",
+                col(OutgoingEmail.sent_at).is_not(None),
+            )
+        )
         return rows.first() is not None
 
 
@@ -118,16 +152,25 @@ async def book_session_starting_soon(
     bootstrap = settings.hlm360_kafka_bootstrap_servers
     facilitator_id = await add_facilitator_with_slot(scheduling)
     cycle_id = uuid4()
-    async with TopicReader(bootstrap, topic_for(ReportGenerated)) as generated, \
-            TopicReader(bootstrap, topic_for(FeedbackSessionScheduled)) as scheduled:
+    async with (
+        TopicReader(bootstrap, topic_for(ReportGenerated)) as generated,
+        TopicReader(bootstrap, topic_for(FeedbackSessionScheduled)) as scheduled,
+    ):
         opened, ratings, closed = closed_cycle(
-            cycle_id, participant_id=f"REL-{cycle_id.hex[:6]}", organisation="Release Flow NHS Trust", seed=23,
-            participant_email=f"amara.{cycle_id.hex[:8]}@example.nhs.uk")
+            cycle_id,
+            participant_id=f"REL-{cycle_id.hex[:6]}",
+            organisation="Release Flow NHS Trust",
+            seed=23,
+            participant_email=f"amara.{cycle_id.hex[:8]}@example.nhs.uk",
+        )
         await publish(bootstrap, opened, *ratings, closed)
         (record,) = await generated.wait_for(lambda r: r.key == str(cycle_id).encode(), timeout=60)
         report_id = UUID(json.loads(record.value)["report_id"])
-        await eventually(lambda: booking_offer_sent(scheduling, cycle_id), timeout=30,
-                         what="scheduling to email the booking link after ReportGenerated")
+        await eventually(
+            lambda: booking_offer_sent(scheduling, cycle_id),
+            timeout=30,
+            what="scheduling to email the booking link after ReportGenerated",
+        )
 
         links = scheduling_links(scheduling.app.state.settings)
         booking = links.path(LinkPurpose.BOOKING, cycle_id)
@@ -161,8 +204,10 @@ async def test_completing_the_session_releases_the_report_to_the_participant(
 ) -> None:
     cycle_id, report_id, action, session = await book_session_starting_soon(settings, reports, scheduling)
     bootstrap = settings.hlm360_kafka_bootstrap_servers
-    async with TopicReader(bootstrap, topic_for(FeedbackSessionCompleted)) as completed, \
-            TopicReader(bootstrap, topic_for(ReportReleased)) as released:
+    async with (
+        TopicReader(bootstrap, topic_for(FeedbackSessionCompleted)) as completed,
+        TopicReader(bootstrap, topic_for(ReportReleased)) as released,
+    ):
         marked = await scheduling.client.post(action, data={"action": "completed"})
         assert marked.status_code == 303, marked.text
         (done,) = await completed.wait_for(lambda r: r.key == str(cycle_id).encode(), timeout=30)

@@ -59,8 +59,12 @@ class Service:
 
     async def compose(self, uow: UnitOfWork, email: ProbeEmail) -> EmailMessage | NotNeeded:
         # a name in the subject may hold a line separator; an address with one cannot be mailed
-        message = new_message(email_id=email.id, sender="HLM 360 <no-reply@hlm360.example.nhs.uk>",
-                              to=email.to_address, subject=f"Shared mail outbox probe {email.to_address}\u2028")
+        message = new_message(
+            email_id=email.id,
+            sender="HLM 360 <no-reply@hlm360.example.nhs.uk>",
+            to=email.to_address,
+            subject=f"Shared mail outbox probe {email.to_address}\u2028",
+        )
         message.set_content("probe")
         return message
 
@@ -72,8 +76,13 @@ class Service:
 
     def sender(self, *, port: int = SINK_PORT) -> MailSender[ProbeEmail]:
         settings = MailSettings(smtp_host="127.0.0.1", smtp_port=port, mail_max_attempts=5)
-        return MailSender(table=ProbeEmail, settings=settings, compose=self.compose, after_sent=self.after_sent,
-                          on_refused=self.on_refused)
+        return MailSender(
+            table=ProbeEmail,
+            settings=settings,
+            compose=self.compose,
+            after_sent=self.after_sent,
+            on_refused=self.on_refused,
+        )
 
 
 @pytest.fixture
@@ -232,9 +241,14 @@ async def test_a_poison_row_between_two_good_ones_is_given_up_and_the_round_goes
 ) -> None:
     started, service, metrics = time.time() - 1, Service(), ServiceMetrics("probe")
     sender = dataclasses.replace(service.sender(), metrics=metrics)
-    first, poison, last = await queue(uow, addresses=[
-        "probe-first@example.nhs.uk", "probe-poison\u2028@example.nhs.uk", "probe-last@example.nhs.uk",
-    ])
+    first, poison, last = await queue(
+        uow,
+        addresses=[
+            "probe-first@example.nhs.uk",
+            "probe-poison\u2028@example.nhs.uk",
+            "probe-last@example.nhs.uk",
+        ],
+    )
     caplog.set_level("INFO", logger="shared.mail_outbox")
 
     assert await sender.drain(uow) == [Outcome.SENT, Outcome.UNSENDABLE, Outcome.SENT]
@@ -297,8 +311,11 @@ async def test_a_resend_after_a_crash_repeats_the_message_id_and_the_follow_up_e
 
     assert await crashing.drain(uow) == [Outcome.SENT]
     assert announced[0] == announced[1] == follow_up_event_id(unsent, "ProbeSent")
-    stored = [p for p in settings.hlm360_mail_dir.glob("*.eml") if p.stat().st_mtime >= started
-              and f"<{email.id}@hlm360.nhs.invalid>" in p.read_text(errors="replace")]
+    stored = [
+        p
+        for p in settings.hlm360_mail_dir.glob("*.eml")
+        if p.stat().st_mtime >= started and f"<{email.id}@hlm360.nhs.invalid>" in p.read_text(errors="replace")
+    ]
     assert len(stored) == 2, "the crash made the email go out twice, both with its one Message-ID"
 
 
@@ -318,25 +335,30 @@ async def test_invitations_announces_a_sent_invitation_once_with_an_id_from_the_
         try:
             sessions = session_factory(engine)
             async with UnitOfWork(sessions) as work:
-                assert await open_cycle(
-                    work, cycle, settings=Settings(database_url=url, link_secret=LINK_SECRET)
-                )
+                assert await open_cycle(work, cycle, settings=Settings(database_url=url, link_secret=LINK_SECRET))
                 await work.commit()
             for calls in (2, 1):  # twice in one transaction, then again in another
                 async with UnitOfWork(sessions) as work:
-                    email = (await work.session.execute(
-                        select(OutgoingEmail).where(col(OutgoingEmail.kind) == "invitation").order_by(
-                            col(OutgoingEmail.id)).limit(1)
-                    )).scalar_one()
+                    email = (
+                        await work.session.execute(
+                            select(OutgoingEmail)
+                            .where(col(OutgoingEmail.kind) == "invitation")
+                            .order_by(col(OutgoingEmail.id))
+                            .limit(1)
+                        )
+                    ).scalar_one()
                     email.sent_at = email.sent_at or datetime.now(UTC)
                     for _ in range(calls):
                         await record_email_sent(work, email)
                     await work.commit()
             async with UnitOfWork(sessions) as work:
-                announced = (await work.session.execute(
-                    select(col(OutboxMessage.event_id), col(OutboxMessage.payload))
-                    .where(col(OutboxMessage.event_type) == "InvitationSent")
-                )).all()
+                announced = (
+                    await work.session.execute(
+                        select(col(OutboxMessage.event_id), col(OutboxMessage.payload)).where(
+                            col(OutboxMessage.event_type) == "InvitationSent"
+                        )
+                    )
+                ).all()
         finally:
             await engine.dispose()
     [(event_id, payload)] = announced

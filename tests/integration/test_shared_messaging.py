@@ -117,8 +117,10 @@ async def test_event_is_applied_once_even_when_delivered_twice(
         (b"not json at all", "invalid event"),
         (b'{"event_type": "ProbeRecorded", "producer": "x"}', "cycle_id"),
         (b'{"event_type": "ProbeRecorded", "producer": "x", "cycle_id": "nope", "value": 1}', "cycle_id"),
-        (b'{"event_type": "Other", "producer": "x", "cycle_id": "' + str(uuid4()).encode() + b'", "value": 1}',
-         "event_type"),
+        (
+            b'{"event_type": "Other", "producer": "x", "cycle_id": "' + str(uuid4()).encode() + b'", "value": 1}',
+            "event_type",
+        ),
     ],
 )
 async def test_invalid_event_goes_to_dead_letter_and_consumer_keeps_going(
@@ -167,9 +169,7 @@ async def test_transient_failure_rolls_back_and_redelivery_applies_once_with_one
     assert header(published[0], "traceparent"), "trace context must travel through the outbox"
 
 
-async def test_outbox_publishes_only_committed_events(
-    runtime: ServiceRuntime, settings: StackSettings
-) -> None:
+async def test_outbox_publishes_only_committed_events(runtime: ServiceRuntime, settings: StackSettings) -> None:
     committed, rolled_back = uuid4(), uuid4()
     async with TopicReader(settings.hlm360_kafka_bootstrap_servers, ACK_TOPIC) as acks:
         async with runtime.uow() as uow:
@@ -240,11 +240,17 @@ async def test_a_web_only_instance_neither_consumes_nor_runs_jobs_nor_relays(set
             )
 
         def instance(**roles: bool) -> ServiceRuntime:
-            runtime = ServiceRuntime(ServiceSettings(
-                service_name="itest-roles", database_url=database_url,  # type: ignore[arg-type]
-                kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, http_port=0,
-                outbox_poll_seconds=0.1, consumer_group_prefix=f"itest-roles-{uuid4().hex[:8]}", **roles,
-            ))
+            runtime = ServiceRuntime(
+                ServiceSettings(
+                    service_name="itest-roles",
+                    database_url=database_url,  # type: ignore[arg-type]
+                    kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers,
+                    http_port=0,
+                    outbox_poll_seconds=0.1,
+                    consumer_group_prefix=f"itest-roles-{uuid4().hex[:8]}",
+                    **roles,
+                )
+            )
             runtime.consumers.on(ProbeRecorded, name="probe-roles")(remember)
             runtime.every(0.05, name="tick")(lambda _: _tick(ticks))
             return runtime
@@ -253,8 +259,9 @@ async def test_a_web_only_instance_neither_consumes_nor_runs_jobs_nor_relays(set
         await web.start()
         try:
             cycle_id = uuid4()
-            await publish_raw(web, ProbeRecorded(producer="itest", cycle_id=cycle_id, value=1)
-                              .model_dump_json().encode(), cycle_id)
+            await publish_raw(
+                web, ProbeRecorded(producer="itest", cycle_id=cycle_id, value=1).model_dump_json().encode(), cycle_id
+            )
             async with web.uow() as uow:
                 uow.emit(ProbeAcknowledged(producer="itest", cycle_id=cycle_id, value=1))
                 await uow.commit()
@@ -262,8 +269,9 @@ async def test_a_web_only_instance_neither_consumes_nor_runs_jobs_nor_relays(set
             await asyncio.sleep(1.5)
             assert consumed == [] and ticks == []
             async with engine.connect() as connection:
-                unpublished = (await connection.execute(
-                    text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one()
+                unpublished = (
+                    await connection.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+                ).scalar_one()
             assert unpublished == 1
         finally:
             await web.stop()
@@ -271,10 +279,12 @@ async def test_a_web_only_instance_neither_consumes_nor_runs_jobs_nor_relays(set
         worker = instance()
         await worker.start()
         try:
+
             async def relayed() -> bool:
                 async with engine.connect() as connection:
-                    return (await connection.execute(
-                        text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one() == 0
+                    return (
+                        await connection.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+                    ).scalar_one() == 0
 
             await eventually(relayed, what="the worker to relay what the web-only instance wrote")
             await eventually(lambda: cycle_id in consumed, what="the worker to consume")
@@ -286,7 +296,6 @@ async def test_a_web_only_instance_neither_consumes_nor_runs_jobs_nor_relays(set
 
 async def _tick(ticks: list[int]) -> None:
     ticks.append(1)
-
 
 
 async def test_an_event_kafka_refuses_is_marked_with_the_error_and_holds_the_ones_after_it(
@@ -301,11 +310,17 @@ async def test_an_event_kafka_refuses_is_marked_with_the_error_and_holds_the_one
         engine = create_engine(database_url)
         async with engine.begin() as connection:
             await connection.run_sync(SQLModel.metadata.create_all, tables=[OutboxMessage.__table__])
-        runtime = ServiceRuntime(ServiceSettings(
-            service_name="itest-relay", database_url=database_url,  # type: ignore[arg-type]
-            kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, http_port=0,
-            run_consumers=False, run_jobs=False, run_outbox_relay=False,
-        ))
+        runtime = ServiceRuntime(
+            ServiceSettings(
+                service_name="itest-relay",
+                database_url=database_url,  # type: ignore[arg-type]
+                kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers,
+                http_port=0,
+                run_consumers=False,
+                run_jobs=False,
+                run_outbox_relay=False,
+            )
+        )
         await runtime.start()
         try:
             async with runtime.uow() as uow:
@@ -314,9 +329,12 @@ async def test_an_event_kafka_refuses_is_marked_with_the_error_and_holds_the_one
                 uow.emit(ProbeAcknowledged(producer="itest", cycle_id=cycle_id, value=3))
                 await uow.commit()
             async with engine.begin() as connection:  # the second event becomes one Kafka refuses
-                await connection.execute(text(
-                    "UPDATE outbox SET payload = payload || repeat(' ', 2 * 1024 * 1024) "
-                    "WHERE id = (SELECT min(id) + 1 FROM outbox)"))
+                await connection.execute(
+                    text(
+                        "UPDATE outbox SET payload = payload || repeat(' ', 2 * 1024 * 1024) "
+                        "WHERE id = (SELECT min(id) + 1 FROM outbox)"
+                    )
+                )
             relay = OutboxRelay(session_factory(engine), runtime.broker, metrics=runtime.metrics)
 
             async with TopicReader(settings.hlm360_kafka_bootstrap_servers, ACK_TOPIC) as acks:
@@ -325,17 +343,26 @@ async def test_an_event_kafka_refuses_is_marked_with_the_error_and_holds_the_one
                         await relay.publish_batch()
                     assert failed.value.event_type == "ProbeAcknowledged"
                     async with engine.connect() as connection:
-                        state = (await connection.execute(text(
-                            "SELECT published_at IS NOT NULL, attempts, last_error FROM outbox ORDER BY id"))).all()
+                        state = (
+                            await connection.execute(
+                                text("SELECT published_at IS NOT NULL, attempts, last_error FROM outbox ORDER BY id")
+                            )
+                        ).all()
                     assert [(published, tries) for published, tries, _ in state] == [
-                        (True, 1), (False, attempt), (False, 0)]
+                        (True, 1),
+                        (False, attempt),
+                        (False, 0),
+                    ]
                     assert "MessageSizeTooLargeError" in state[1][2] and "cycle" not in state[1][2]
-                assert runtime.metrics.registry.get_sample_value(
-                    "hlm360_outbox_publish_failures_total", {"event_type": "ProbeAcknowledged"}) == 2
+                assert (
+                    runtime.metrics.registry.get_sample_value(
+                        "hlm360_outbox_publish_failures_total", {"event_type": "ProbeAcknowledged"}
+                    )
+                    == 2
+                )
 
                 async with engine.begin() as connection:  # what an operator might do: drop the bad row
-                    await connection.execute(text("DELETE FROM outbox WHERE id = :id"),
-                                             {"id": failed.value.outbox_id})
+                    await connection.execute(text("DELETE FROM outbox WHERE id = :id"), {"id": failed.value.outbox_id})
                 assert await relay.publish_batch() == 1
                 found = await acks.wait_for(lambda r: r.key == str(cycle_id).encode(), count=2)
             assert [json.loads(r.value)["value"] for r in found] == [1, 3]
@@ -351,11 +378,16 @@ async def test_background_jobs_are_counted_by_outcome_and_a_failure_does_not_sto
     counted, and the job runs again on its next tick."""
     failures_to_come = [RuntimeError("first"), RuntimeError("second")]
     async with scratch_database(settings, "jobs_itest") as database_url:
-        runtime = ServiceRuntime(ServiceSettings(
-            service_name="itest-jobs", database_url=database_url,  # type: ignore[arg-type]
-            kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, http_port=0,
-            run_consumers=False, run_outbox_relay=False,
-        ))
+        runtime = ServiceRuntime(
+            ServiceSettings(
+                service_name="itest-jobs",
+                database_url=database_url,  # type: ignore[arg-type]
+                kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers,
+                http_port=0,
+                run_consumers=False,
+                run_outbox_relay=False,
+            )
+        )
 
         @runtime.every(0.05, name="flaky")
         async def flaky(_: ServiceRuntime) -> None:
@@ -367,8 +399,10 @@ async def test_background_jobs_are_counted_by_outcome_and_a_failure_does_not_sto
 
         await runtime.start()
         try:
-            await eventually(lambda: sample("hlm360_background_job_runs_total", task="flaky", outcome="ok") >= 2,
-                             what="the job to run cleanly after two failures")
+            await eventually(
+                lambda: sample("hlm360_background_job_runs_total", task="flaky", outcome="ok") >= 2,
+                what="the job to run cleanly after two failures",
+            )
         finally:
             await runtime.stop()
     assert sample("hlm360_background_job_runs_total", task="flaky", outcome="failed") == 2

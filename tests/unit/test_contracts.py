@@ -17,16 +17,22 @@ def test_topics_are_kebab_case_and_versioned() -> None:
 
 def test_events_default_envelope_is_utc_aware_and_keyed_by_cycle() -> None:
     cycle_id = uuid4()
-    event = CycleClosed(producer="ratings", cycle_id=cycle_id, reason=CloseReason.CLOSED_EARLY,
-                        responses_per_group={RaterGroup.SELF: 1})
+    event = CycleClosed(
+        producer="ratings", cycle_id=cycle_id, reason=CloseReason.CLOSED_EARLY, responses_per_group={RaterGroup.SELF: 1}
+    )
     assert event.occurred_at.tzinfo is not None
     assert event.kafka_key() == str(cycle_id).encode()
 
 
 def test_naive_timestamps_are_refused() -> None:
     with pytest.raises(ValidationError):
-        CycleClosed(producer="x", cycle_id=uuid4(), reason=CloseReason.CLOSED_EARLY,
-                    responses_per_group={}, occurred_at=datetime(2026, 1, 1))
+        CycleClosed(
+            producer="x",
+            cycle_id=uuid4(),
+            reason=CloseReason.CLOSED_EARLY,
+            responses_per_group={},
+            occurred_at=datetime(2026, 1, 1),
+        )
 
 
 def test_validation_reason_names_fields_but_never_echoes_values() -> None:

@@ -25,8 +25,12 @@ def exposed_names() -> set[str]:
 
 def test_every_hlm360_metric_on_the_dashboard_exists() -> None:
     panels = json.loads(DASHBOARD.read_text())["panels"]
-    charted = {name for panel in panels for target in panel["targets"]
-               for name in re.findall(r"\bhlm360_[a-z_]+", target["expr"])}
+    charted = {
+        name
+        for panel in panels
+        for target in panel["targets"]
+        for name in re.findall(r"\bhlm360_[a-z_]+", target["expr"])
+    }
     assert {"hlm360_mail_pending_emails", "hlm360_emails_total", "hlm360_outbox_pending_events"} <= charted
     assert charted - exposed_names() == set()
 

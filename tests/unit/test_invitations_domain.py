@@ -48,8 +48,9 @@ THREE = peers("a@nhs.uk", "b@nhs.uk", "c@nhs.uk")
 
 def test_valid_nominations_pass() -> None:
     check_nominations(participant_email="me@nhs.uk", nominees=[LM, *THREE])
-    check_nominations(participant_email="me@nhs.uk", nominees=[LM, *THREE, *reports("x@nhs.uk", "y@nhs.uk",
-                                                                                     "z@nhs.uk")])
+    check_nominations(
+        participant_email="me@nhs.uk", nominees=[LM, *THREE, *reports("x@nhs.uk", "y@nhs.uk", "z@nhs.uk")]
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,14 +79,16 @@ def test_limits_are_configuration_and_direct_reports_follow_the_answer() -> None
     with pytest.raises(Rejected, match="at least 1 direct reports"):
         check_nominations(participant_email="me@nhs.uk", nominees=[LM, *THREE], limits=lax, has_direct_reports=True)
     with pytest.raises(Rejected, match="nobody reports to you"):
-        check_nominations(participant_email="me@nhs.uk", nominees=[LM, *THREE, *reports("x@nhs.uk")],
-                          has_direct_reports=False)
+        check_nominations(
+            participant_email="me@nhs.uk", nominees=[LM, *THREE, *reports("x@nhs.uk")], has_direct_reports=False
+        )
 
 
 def test_reasons_never_contain_names_or_addresses() -> None:
     with pytest.raises(Rejected) as refused:
-        check_nominations(participant_email="me@nhs.uk",
-                          nominees=[Nominee(RaterGroup.PEER, "Secret Name", "secret@nhs.uk")] * 2)
+        check_nominations(
+            participant_email="me@nhs.uk", nominees=[Nominee(RaterGroup.PEER, "Secret Name", "secret@nhs.uk")] * 2
+        )
     assert "secret" not in str(refused.value).lower()
 
 
@@ -130,21 +133,30 @@ def test_reminder_stages_come_due_once_the_time_has_come() -> None:
     gap = timedelta(hours=24)
     assert due_reminder_stages(deadline=deadline, invited_at=invited, now=NOW, stages_days=stages, min_gap=gap) == [7]
     later = NOW + timedelta(days=1, hours=12)
-    assert due_reminder_stages(deadline=deadline, invited_at=invited, now=later, stages_days=stages,
-                               min_gap=gap) == [2, 7]
+    assert due_reminder_stages(deadline=deadline, invited_at=invited, now=later, stages_days=stages, min_gap=gap) == [
+        2,
+        7,
+    ]
     assert due_reminder_stages(deadline=deadline, invited_at=NOW, now=NOW, stages_days=stages, min_gap=gap) == []
     assert due_reminder_stages(deadline=NOW, invited_at=invited, now=NOW, stages_days=stages, min_gap=gap) == []
 
 
 def test_deadline_extension_rules() -> None:
     current = NOW + timedelta(days=5)
-    ok = extension_problem(current=current, requested=current + timedelta(days=3), original=current, now=NOW,
-                           max_extension_days=28)
+    ok = extension_problem(
+        current=current, requested=current + timedelta(days=3), original=current, now=NOW, max_extension_days=28
+    )
     assert ok is None
-    assert "later than" in str(extension_problem(current=current, requested=current - timedelta(days=1),
-                                                 original=current, now=NOW, max_extension_days=28))
-    assert "at most 28 days" in str(extension_problem(current=current, requested=current + timedelta(days=29),
-                                                      original=current, now=NOW, max_extension_days=28))
+    assert "later than" in str(
+        extension_problem(
+            current=current, requested=current - timedelta(days=1), original=current, now=NOW, max_extension_days=28
+        )
+    )
+    assert "at most 28 days" in str(
+        extension_problem(
+            current=current, requested=current + timedelta(days=29), original=current, now=NOW, max_extension_days=28
+        )
+    )
 
 
 def test_fatigue_is_more_than_the_threshold() -> None:
@@ -170,12 +182,21 @@ def test_participant_and_approval_tokens_are_separate_purposes() -> None:
 
 
 ROW = {
-    "participant_id": "ESR-1", "given_name": "Ada", "family_name": "Lovelace", "email": "ada@example.nhs.uk",
-    "organisation": "Trust", "region": "London", "line_manager_name": "Jo", "line_manager_email": "jo@example.nhs.uk",
-    "peers": "Sam Patel <sam@example.nhs.uk>; Kim Lee <kim@example.nhs.uk>", "direct_reports": "", "others": "",
+    "participant_id": "ESR-1",
+    "given_name": "Ada",
+    "family_name": "Lovelace",
+    "email": "ada@example.nhs.uk",
+    "organisation": "Trust",
+    "region": "London",
+    "line_manager_name": "Jo",
+    "line_manager_email": "jo@example.nhs.uk",
+    "peers": "Sam Patel <sam@example.nhs.uk>; Kim Lee <kim@example.nhs.uk>",
+    "direct_reports": "",
+    "others": "",
 }
-DEFAULTS = CohortDefaults(programme="MSP 1", deadline=date(2027, 3, 26), funding_method="programme_credit",
-                          funding_reference="MSP-1")
+DEFAULTS = CohortDefaults(
+    programme="MSP 1", deadline=date(2027, 3, 26), funding_method="programme_credit", funding_reference="MSP-1"
+)
 
 
 def test_cohort_rows_become_requests_with_deterministic_ids() -> None:
@@ -209,8 +230,12 @@ def test_management_line_is_the_request_line_then_line_managers_casefolded_once_
     line = management_line(
         participant_email="Ada@Example.NHS.uk",
         requested=["Director@Example.nhs.uk ", "jo@example.nhs.uk", "ada@example.nhs.uk", "DIRECTOR@example.nhs.uk"],
-        nominated=[lm("JO@Example.nhs.uk"), (RaterGroup.PEER.value, "peer@example.nhs.uk"),
-                   lm("new.manager@Example.nhs.uk"), (RaterGroup.SELF.value, "ada@example.nhs.uk")],
+        nominated=[
+            lm("JO@Example.nhs.uk"),
+            (RaterGroup.PEER.value, "peer@example.nhs.uk"),
+            lm("new.manager@Example.nhs.uk"),
+            (RaterGroup.SELF.value, "ada@example.nhs.uk"),
+        ],
     )
     assert line == ["director@example.nhs.uk", "jo@example.nhs.uk", "new.manager@example.nhs.uk"]
     assert management_line(participant_email="a@nhs.uk", requested=[], nominated=[lm("M@nhs.uk")]) == ["m@nhs.uk"]
@@ -219,38 +244,53 @@ def test_management_line_is_the_request_line_then_line_managers_casefolded_once_
 
 def test_a_replacement_line_manager_joins_the_line_after_the_one_replaced_who_stays() -> None:
     requested = ["director@example.nhs.uk"]
-    opened = management_line(participant_email="ada@example.nhs.uk", requested=requested,
-                             nominated=[lm("Jo@example.nhs.uk"), (RaterGroup.PEER, "p@example.nhs.uk")])
-    replaced = management_line(participant_email="ada@example.nhs.uk", requested=requested,
-                               nominated=[lm("Jo@example.nhs.uk"), (RaterGroup.PEER, "p@example.nhs.uk"),
-                                          lm(" Kim@Example.nhs.uk ")])
+    opened = management_line(
+        participant_email="ada@example.nhs.uk",
+        requested=requested,
+        nominated=[lm("Jo@example.nhs.uk"), (RaterGroup.PEER, "p@example.nhs.uk")],
+    )
+    replaced = management_line(
+        participant_email="ada@example.nhs.uk",
+        requested=requested,
+        nominated=[lm("Jo@example.nhs.uk"), (RaterGroup.PEER, "p@example.nhs.uk"), lm(" Kim@Example.nhs.uk ")],
+    )
     assert opened == ["director@example.nhs.uk", "jo@example.nhs.uk"]
     assert replaced == ["director@example.nhs.uk", "jo@example.nhs.uk", "kim@example.nhs.uk"]
     # A replacement already in the requested line, or a peer replaced, changes nothing.
     for nominee in (lm("DIRECTOR@example.nhs.uk"), (RaterGroup.PEER.value, "new.peer@example.nhs.uk")):
-        assert management_line(participant_email="ada@example.nhs.uk", requested=requested,
-                               nominated=[lm("jo@example.nhs.uk"), nominee]) == opened
+        assert (
+            management_line(
+                participant_email="ada@example.nhs.uk",
+                requested=requested,
+                nominated=[lm("jo@example.nhs.uk"), nominee],
+            )
+            == opened
+        )
 
 
 def test_management_line_problems_point_at_the_entry_without_echoing_it() -> None:
     assert management_line_problems(participant_email="me@nhs.uk", emails=["boss@nhs.uk"]) == []
-    problems = management_line_problems(participant_email="me@nhs.uk",
-                                        emails=["boss@nhs.uk", "secret@", " ME@nhs.uk"])
+    problems = management_line_problems(participant_email="me@nhs.uk", emails=["boss@nhs.uk", "secret@", " ME@nhs.uk"])
     assert problems == ["entry 2 is not a valid email address", "entry 3 is the participant's own email address"]
     assert management_line_problems(participant_email="me@nhs.uk", emails=[f"b{i}@nhs.uk" for i in range(11)]) == [
         "has 11 email addresses; at most 10 can be given"
     ]
 
 
-@pytest.mark.parametrize(("text", "code"), [("cy", "cy"), (" BSL ", "bsl"), ("en", "en"), ("Welsh", None),
-                                            ("e", None), ("en-GB", None), ("", None)])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("cy", "cy"), (" BSL ", "bsl"), ("en", "en"), ("Welsh", None), ("e", None), ("en-GB", None), ("", None)],
+)
 def test_language_codes_are_iso_639_or_bsl(text: str, code: str | None) -> None:
     assert language_code(text) == code
 
 
 def test_cohort_rows_may_give_the_management_line_and_language() -> None:
-    row = {**ROW, "preferred_language": "CY",
-           "management_line": "Director@Example.nhs.uk; Jo Bloggs <jo@example.nhs.uk>"}
+    row = {
+        **ROW,
+        "preferred_language": "CY",
+        "management_line": "Director@Example.nhs.uk; Jo Bloggs <jo@example.nhs.uk>",
+    }
     request = row_to_request(row, defaults=DEFAULTS)
     assert request.participant.preferred_language == "cy"
     assert [str(e) for e in request.participant.management_line] == ["Director@example.nhs.uk", "jo@example.nhs.uk"]
@@ -269,8 +309,9 @@ def test_cohort_rows_may_give_the_management_line_and_language() -> None:
         ({"management_line": ";".join(f"b{i}@example.nhs.uk" for i in range(11))}, "at most 10 can be given"),
     ],
 )
-def test_bad_management_line_or_language_in_a_cohort_row_says_what_is_wrong(change: dict[str, str],
-                                                                           reason: str) -> None:
+def test_bad_management_line_or_language_in_a_cohort_row_says_what_is_wrong(
+    change: dict[str, str], reason: str
+) -> None:
     with pytest.raises(BadRow, match=reason) as refused:
         row_to_request({**ROW, **change}, defaults=DEFAULTS)
     assert "@" not in str(refused.value) and "boss" not in str(refused.value)

@@ -57,14 +57,20 @@ def test_default_bank_scales_and_free_text_questions() -> None:
     bank = load_item_bank(DEFAULT_ITEM_BANK)
 
     assert [(p.value, p.label) for p in bank.frequency_scale] == [
-        (1, "Rarely"), (2, "Sometimes"), (3, "Often"), (4, "Very often"), (5, "Almost always"),
+        (1, "Rarely"),
+        (2, "Sometimes"),
+        (3, "Often"),
+        (4, "Very often"),
+        (5, "Almost always"),
     ]
     assert bank.not_observed_label == "Not observed"
     assert (bank.importance_scale[0].label, bank.importance_scale[-1].label) == (
-        "Not important", "Essential to the role",
+        "Not important",
+        "Essential to the role",
     )
     assert {(c.id, c.required) for c in bank.comments} == {
-        ("overall_strengths", True), ("overall_development", True),
+        ("overall_strengths", True),
+        ("overall_development", True),
     }
     assert bank.dimensions[0].comment_id == "inspiring_shared_purpose_comment"
 

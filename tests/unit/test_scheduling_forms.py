@@ -29,8 +29,15 @@ def test_availability_needs_every_field_and_says_which() -> None:
 
 
 def test_availability_in_person_needs_a_place_and_times_are_24_hour() -> None:
-    values = {"date-day": "11", "date-month": "1", "date-year": "2027", "start": "25:00", "minutes": "120",
-              "mode": "in_person", "weeks": "13"}
+    values = {
+        "date-day": "11",
+        "date-month": "1",
+        "date-year": "2027",
+        "start": "25:00",
+        "minutes": "120",
+        "mode": "in_person",
+        "weeks": "13",
+    }
     errors = parse_availability(values, today=TODAY)
     assert isinstance(errors, list)
     assert dict(errors) == {
@@ -41,10 +48,19 @@ def test_availability_in_person_needs_a_place_and_times_are_24_hour() -> None:
 
 
 def test_availability_parses() -> None:
-    values = {"date-day": "11", "date-month": "1", "date-year": "2027", "start": "9.30", "minutes": "90",
-              "mode": "virtual", "location": "", "weeks": "4"}
+    values = {
+        "date-day": "11",
+        "date-month": "1",
+        "date-year": "2027",
+        "start": "9.30",
+        "minutes": "90",
+        "mode": "virtual",
+        "location": "",
+        "weeks": "4",
+    }
     assert parse_availability(values, today=TODAY) == AvailabilityInput(
-        first_day=date(2027, 1, 11), start=time(9, 30), minutes=90, mode="virtual", location=None, weeks=4)
+        first_day=date(2027, 1, 11), start=time(9, 30), minutes=90, mode="virtual", location=None, weeks=4
+    )
 
 
 def test_dates_must_be_real_and_in_the_future() -> None:
@@ -54,39 +70,74 @@ def test_dates_must_be_real_and_in_the_future() -> None:
         return [error for error in parsed if error[0].startswith("date-")]
 
     assert date_errors({"date-day": "3", "date-month": "1", "date-year": "2027"}) == [
-        ("date-day", "The date of the first session must be in the future")]
+        ("date-day", "The date of the first session must be in the future")
+    ]
     assert date_errors({"date-day": "31", "date-month": "2", "date-year": "2027"}) == [
-        ("date-day", "The date of the first session must be a real date, like 14 1 2027")]
+        ("date-day", "The date of the first session must be a real date, like 14 1 2027")
+    ]
     assert date_errors({"date-day": "31", "date-year": "2027"}) == [
-        ("date-month", "The date of the first session must include a month")]
+        ("date-month", "The date of the first session must include a month")
+    ]
 
 
 def test_callout_period_must_be_in_order() -> None:
-    values = {"title": "Mary Seacole apprenticeship cohort", "details": "Virtual sessions in January-February",
-              "mode": "virtual", "start-day": "28", "start-month": "2", "start-year": "2027", "end-day": "1",
-              "end-month": "2", "end-year": "2027", "participants": "15", "register-day": "5",
-              "register-month": "1", "register-year": "2027"}
+    values = {
+        "title": "Mary Seacole apprenticeship cohort",
+        "details": "Virtual sessions in January-February",
+        "mode": "virtual",
+        "start-day": "28",
+        "start-month": "2",
+        "start-year": "2027",
+        "end-day": "1",
+        "end-month": "2",
+        "end-year": "2027",
+        "participants": "15",
+        "register-day": "5",
+        "register-month": "1",
+        "register-year": "2027",
+    }
     assert parse_callout(values, today=TODAY) == [
-        ("end-day", "The last day must be the same as or after the first day")]
+        ("end-day", "The last day must be the same as or after the first day")
+    ]
     values["start-day"] = "1"
     parsed = parse_callout(values, today=TODAY)
     assert isinstance(parsed, CalloutInput) and parsed.participants == 15 and parsed.register_by == date(2027, 1, 5)
 
 
 def test_cpd_event_end_after_start() -> None:
-    values = {"title": "CPD day", "date-day": "10", "date-month": "3", "date-year": "2027", "start": "16:00",
-              "end": "09:00", "venue": "Online", "places": "30"}
+    values = {
+        "title": "CPD day",
+        "date-day": "10",
+        "date-month": "3",
+        "date-year": "2027",
+        "start": "16:00",
+        "end": "09:00",
+        "venue": "Online",
+        "places": "30",
+    }
     assert parse_cpd_event(values, today=TODAY) == [("end", "The end time must be after the start time")]
 
 
 def test_facilitator_accreditation_is_optional_but_checked_if_given() -> None:
-    values = {"name": "Sam Okoye", "email": "Sam.Okoye@example.nhs.uk", "organisation": "Example Trust",
-              "capacity": "4"}
+    values = {
+        "name": "Sam Okoye",
+        "email": "Sam.Okoye@example.nhs.uk",
+        "organisation": "Example Trust",
+        "capacity": "4",
+    }
     parsed = parse_facilitator(values, ["en", "xx"], today=TODAY)
     assert isinstance(parsed, FacilitatorInput)
     assert parsed.email == "sam.okoye@example.nhs.uk" and parsed.languages == ["en"] and parsed.accreditation is None
-    failing = {**values, "score": "79", "elearning-day": "1", "elearning-month": "12", "elearning-year": "2026",
-               "course-day": "2", "course-month": "12", "course-year": "2026"}
+    failing = {
+        **values,
+        "score": "79",
+        "elearning-day": "1",
+        "elearning-month": "12",
+        "elearning-year": "2026",
+        "course-day": "2",
+        "course-month": "12",
+        "course-year": "2026",
+    }
     errors = parse_facilitator(failing, ["en"], today=TODAY)
     assert errors == [("score", "The e-learning pass mark is 80%: a facilitator with 79% is not accredited")]
     assert parse_facilitator({**values, "email": "not-an-email"}, [], today=TODAY) == [
@@ -96,15 +147,21 @@ def test_facilitator_accreditation_is_optional_but_checked_if_given() -> None:
 
 
 def test_facilitator_line_manager_email_is_optional_but_must_be_an_email_of_someone_else() -> None:
-    values = {"name": "Sam Okoye", "email": "sam.okoye@example.nhs.uk", "organisation": "Example Trust",
-              "capacity": "4"}
+    values = {
+        "name": "Sam Okoye",
+        "email": "sam.okoye@example.nhs.uk",
+        "organisation": "Example Trust",
+        "capacity": "4",
+    }
     without = parse_facilitator({**values, "line_manager_email": "  "}, ["en"], today=TODAY)
     assert isinstance(without, FacilitatorInput) and without.line_manager_email is None
     given = parse_facilitator({**values, "line_manager_email": " Jo.Bloggs@Example.nhs.uk "}, ["en"], today=TODAY)
     assert isinstance(given, FacilitatorInput) and given.line_manager_email == "jo.bloggs@example.nhs.uk"
     assert parse_facilitator({**values, "line_manager_email": "jo bloggs"}, ["en"], today=TODAY) == [
-        ("line_manager_email",
-         "Enter their line manager's email address in the correct format, like name@example.nhs.uk"),
+        (
+            "line_manager_email",
+            "Enter their line manager's email address in the correct format, like name@example.nhs.uk",
+        ),
     ]
     assert parse_facilitator({**values, "line_manager_email": "SAM.OKOYE@example.nhs.uk"}, ["en"], today=TODAY) == [
         ("line_manager_email", "Enter their line manager's email address, not the facilitator's own"),
@@ -112,16 +169,25 @@ def test_facilitator_line_manager_email_is_optional_but_must_be_an_email_of_some
 
 
 def test_accreditation_course_after_elearning() -> None:
-    values = {"score": "80", "elearning-day": "2", "elearning-month": "12", "elearning-year": "2026",
-              "course-day": "1", "course-month": "12", "course-year": "2026"}
+    values = {
+        "score": "80",
+        "elearning-day": "2",
+        "elearning-month": "12",
+        "elearning-year": "2026",
+        "course-day": "1",
+        "course-month": "12",
+        "course-year": "2026",
+    }
     assert parse_accreditation(values, today=TODAY) == [
-        ("course-day", "The one-day course comes after passing the e-learning")]
+        ("course-day", "The one-day course comes after passing the e-learning")
+    ]
 
 
 def test_small_forms() -> None:
     assert parse_volunteer({"sessions": "3"}) == 3
     assert parse_volunteer({"sessions": "0"}) == [
-        ("sessions", "How many sessions you can offer must be a whole number from 1 to 50")]
+        ("sessions", "How many sessions you can offer must be a whole number from 1 to 50")
+    ]
     assert parse_status({"status": "lapsed"}) is FacilitatorStatus.LAPSED
     assert parse_status({"status": "retired"}) == [("status-1", "Select the facilitator's status")]
     assert parse_interest({"mode": "either"}, []) == [("months-1", "Select at least one month")]

@@ -200,11 +200,13 @@ def test_slots_of_unmatched_facilitators_are_never_offered() -> None:
 
 def test_whether_conflicts_overrule_the_participants_own_choice_is_configuration() -> None:
     chosen = facilitator(region="London", organisation="Z")
-    honoured = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id,
-                            conflicts_apply_to_choice=False)
+    honoured = MatchRequest(
+        organisation="Z", region="London", chosen_facilitator_id=chosen.id, conflicts_apply_to_choice=False
+    )
     assert ranked_facilitators([chosen], request=honoured) == [(0, chosen)]
-    strict = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id,
-                          conflicts_apply_to_choice=True)
+    strict = MatchRequest(
+        organisation="Z", region="London", chosen_facilitator_id=chosen.id, conflicts_apply_to_choice=True
+    )
     assert ranked_facilitators([chosen], request=strict) == []
 
 
@@ -216,10 +218,20 @@ DIRECTOR = "sam.director@participant.example.nhs.uk"
 LINE = frozenset({MANAGER, DIRECTOR})
 
 
-def line_conflict(f: Facilitator, *, rules: tuple[str, ...] = ("line",), participant_email: str | None = PARTICIPANT,
-                  management_line: frozenset[str] = LINE) -> bool:
-    return has_conflict_of_interest(f, participant_organisation="Elsewhere Trust", participant_email=participant_email,
-                                    management_line=management_line, rules=rules)
+def line_conflict(
+    f: Facilitator,
+    *,
+    rules: tuple[str, ...] = ("line",),
+    participant_email: str | None = PARTICIPANT,
+    management_line: frozenset[str] = LINE,
+) -> bool:
+    return has_conflict_of_interest(
+        f,
+        participant_organisation="Elsewhere Trust",
+        participant_email=participant_email,
+        management_line=management_line,
+        rules=rules,
+    )
 
 
 def test_a_facilitator_in_the_participants_management_line_is_a_conflict_ignoring_case() -> None:
@@ -230,8 +242,11 @@ def test_a_facilitator_in_the_participants_management_line_is_a_conflict_ignorin
 
 def test_a_facilitator_managed_by_the_participant_is_a_conflict_ignoring_case() -> None:
     assert line_conflict(facilitator(email="report@other.example.nhs.uk", line_manager_email=PARTICIPANT.upper()))
-    assert line_conflict(facilitator(email="report@other.example.nhs.uk", line_manager_email=PARTICIPANT),
-                         participant_email=f"  {PARTICIPANT.title()}", management_line=frozenset())
+    assert line_conflict(
+        facilitator(email="report@other.example.nhs.uk", line_manager_email=PARTICIPANT),
+        participant_email=f"  {PARTICIPANT.title()}",
+        management_line=frozenset(),
+    )
 
 
 def test_the_participant_never_facilitates_their_own_session() -> None:
@@ -250,8 +265,11 @@ def test_no_line_conflict_for_unrelated_or_unknown_people() -> None:
 
 
 def test_the_line_rule_can_be_switched_off() -> None:
-    for related in (facilitator(email=MANAGER), facilitator(email="r@x.nhs.uk", line_manager_email=PARTICIPANT),
-                    facilitator(email=PARTICIPANT)):
+    for related in (
+        facilitator(email=MANAGER),
+        facilitator(email="r@x.nhs.uk", line_manager_email=PARTICIPANT),
+        facilitator(email=PARTICIPANT),
+    ):
         assert in_management_line(related, participant_email=PARTICIPANT, management_line=LINE)
         assert line_conflict(related, rules=CONFLICT_RULES)
         assert not line_conflict(related, rules=("organisation", "email_domain"))
@@ -260,8 +278,9 @@ def test_the_line_rule_can_be_switched_off() -> None:
 
 def test_a_booked_facilitator_now_in_the_line_is_flagged_as_matching_would_judge_them() -> None:
     manager = facilitator(organisation="A", email=MANAGER)
-    grown = MatchRequest(organisation="Z", region="London", participant_email=PARTICIPANT,
-                         management_line=frozenset({MANAGER.upper()}))
+    grown = MatchRequest(
+        organisation="Z", region="London", participant_email=PARTICIPANT, management_line=frozenset({MANAGER.upper()})
+    )
     assert booked_across_the_line(manager, request=grown)
     assert not booked_across_the_line(manager, request=replace(grown, management_line=frozenset({DIRECTOR})))
     assert not booked_across_the_line(manager, request=replace(grown, conflict_rules=frozenset({"organisation"})))
@@ -278,16 +297,36 @@ def test_matching_never_offers_the_participants_management_line_even_when_chosen
     report = facilitator(organisation="B", email="report@b.example.nhs.uk", line_manager_email=PARTICIPANT)
     other = facilitator(organisation="C", email="other@c.example.nhs.uk")
     for chosen in (manager, report):
-        strict = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id,
-                              participant_email=PARTICIPANT, management_line=LINE, conflicts_apply_to_choice=True)
+        strict = MatchRequest(
+            organisation="Z",
+            region="London",
+            chosen_facilitator_id=chosen.id,
+            participant_email=PARTICIPANT,
+            management_line=LINE,
+            conflicts_apply_to_choice=True,
+        )
         assert ranked_facilitators([manager, report, other], request=strict) == [(1, other)]
-        honoured = MatchRequest(organisation="Z", region="London", chosen_facilitator_id=chosen.id,
-                                participant_email=PARTICIPANT, management_line=LINE, conflicts_apply_to_choice=False)
+        honoured = MatchRequest(
+            organisation="Z",
+            region="London",
+            chosen_facilitator_id=chosen.id,
+            participant_email=PARTICIPANT,
+            management_line=LINE,
+            conflicts_apply_to_choice=False,
+        )
         assert ranked_facilitators([manager, report, other], request=honoured) == [(0, chosen), (1, other)]
-    switched_off = MatchRequest(organisation="Z", region="London", participant_email=PARTICIPANT,
-                                management_line=LINE, conflict_rules=frozenset({"organisation", "email_domain"}))
+    switched_off = MatchRequest(
+        organisation="Z",
+        region="London",
+        participant_email=PARTICIPANT,
+        management_line=LINE,
+        conflict_rules=frozenset({"organisation", "email_domain"}),
+    )
     assert {f.id for _, f in ranked_facilitators([manager, report, other], request=switched_off)} == {
-        manager.id, report.id, other.id}
+        manager.id,
+        report.id,
+        other.id,
+    }
 
 
 def test_the_line_rule_is_on_by_default_and_the_setting_accepts_every_rule() -> None:
@@ -302,7 +341,8 @@ def test_the_line_rule_is_on_by_default_and_the_setting_accepts_every_rule() -> 
 
 def test_emails_stay_out_of_the_matching_values_repr() -> None:
     shown = repr(facilitator(email=MANAGER, line_manager_email=PARTICIPANT)) + repr(
-        MatchRequest(organisation="Z", region="London", participant_email=PARTICIPANT, management_line=LINE))
+        MatchRequest(organisation="Z", region="London", participant_email=PARTICIPANT, management_line=LINE)
+    )
     assert "@" not in shown
 
 

@@ -38,11 +38,24 @@ LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2027, 6, 1, 9, tzinfo=UTC)
 
 
-def facilitator(*, organisation: str = "A Trust", region: str = "London", email: str = "x@a.nhs.uk",
-                languages: tuple[str, ...] = ("en",)) -> Facilitator:
-    return Facilitator(id=uuid4(), region=region, organisation=organisation, status=FacilitatorStatus.ACTIVE,
-                       elearning_score=90, course_completed_on=date(2024, 1, 1), monthly_capacity=8,
-                       email_domain=email_domain(email), languages=languages)
+def facilitator(
+    *,
+    organisation: str = "A Trust",
+    region: str = "London",
+    email: str = "x@a.nhs.uk",
+    languages: tuple[str, ...] = ("en",),
+) -> Facilitator:
+    return Facilitator(
+        id=uuid4(),
+        region=region,
+        organisation=organisation,
+        status=FacilitatorStatus.ACTIVE,
+        elearning_score=90,
+        course_completed_on=date(2024, 1, 1),
+        monthly_capacity=8,
+        email_domain=email_domain(email),
+        languages=languages,
+    )
 
 
 # --- time zones ------------------------------------------------------------------------------------
@@ -81,28 +94,43 @@ def test_links_are_signed_per_purpose_and_subject() -> None:
 def test_a_renewed_link_version_signs_differently_and_version_1_signs_as_links_always_did() -> None:
     secret, subject = b"k" * 32, uuid4()
     # version 1 is the HMAC of "purpose:id", as in links emailed before versions existed
-    before_versions = base64.urlsafe_b64encode(
-        hmac.new(secret, f"facilitator:{subject}".encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+    before_versions = (
+        base64.urlsafe_b64encode(hmac.new(secret, f"facilitator:{subject}".encode(), hashlib.sha256).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     assert link_signature(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject) == before_versions
     renewed = link_signature(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, version=2)
     assert renewed != before_versions
-    assert link_is_valid(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, signature=renewed,
-                         version=2)
+    assert link_is_valid(
+        secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, signature=renewed, version=2
+    )
     for version in (1, 3):
-        assert not link_is_valid(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject,
-                                 signature=renewed, version=version)
-    assert not link_is_valid(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject,
-                             signature=before_versions, version=2)
+        assert not link_is_valid(
+            secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, signature=renewed, version=version
+        )
+    assert not link_is_valid(
+        secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, signature=before_versions, version=2
+    )
+
 
 # --- matching --------------------------------------------------------------------------------------
 
 
 def test_the_same_email_domain_is_a_conflict_when_that_rule_is_on() -> None:
     f = facilitator(organisation="Thameside NHS FT", email="a.b@thameside.nhs.uk")
-    assert has_conflict_of_interest(f, participant_organisation="Thameside Hospitals",
-                                    participant_email_domain="THAMESIDE.nhs.uk", rules=("email_domain",))
-    assert not has_conflict_of_interest(f, participant_organisation="Thameside Hospitals",
-                                        participant_email_domain="thameside.nhs.uk", rules=("organisation",))
+    assert has_conflict_of_interest(
+        f,
+        participant_organisation="Thameside Hospitals",
+        participant_email_domain="THAMESIDE.nhs.uk",
+        rules=("email_domain",),
+    )
+    assert not has_conflict_of_interest(
+        f,
+        participant_organisation="Thameside Hospitals",
+        participant_email_domain="thameside.nhs.uk",
+        rules=("organisation",),
+    )
 
 
 def test_language_filters_matches_but_not_an_explicit_choice() -> None:
@@ -178,11 +206,20 @@ def test_reminder_and_escalation_windows() -> None:
 def test_requests_must_lapse_after_the_nearest_bookable_time_would_open() -> None:
     database = "postgresql+asyncpg://u:s3cret-pw@h/d"
     with pytest.raises(ValueError, match=r"confirm_before_start_hours \(24\) must be less than min_notice_hours"):
-        Settings(database_url=database, link_secret="k" * 32,  # type: ignore[arg-type]
-                 booking_confirmation="facilitator", min_notice_hours=24, confirm_before_start_hours=24)
+        Settings(
+            database_url=database,
+            link_secret="k" * 32,  # type: ignore[arg-type]
+            booking_confirmation="facilitator",
+            min_notice_hours=24,
+            confirm_before_start_hours=24,
+        )
     # Without confirmation nothing lapses, so any notice (0 in a test) is fine.
-    Settings(database_url=database, link_secret="k" * 32,  # type: ignore[arg-type]
-             booking_confirmation="automatic", min_notice_hours=0)
+    Settings(
+        database_url=database,
+        link_secret="k" * 32,  # type: ignore[arg-type]
+        booking_confirmation="automatic",
+        min_notice_hours=0,
+    )
 
 
 def test_every_scheduling_job_is_registered() -> None:
@@ -194,6 +231,13 @@ def test_every_scheduling_job_is_registered() -> None:
     jobs.register(runtime, settings)
     registered = {name for name, _, _ in runtime._jobs}  # what start() will run
     assert registered == {
-        "announce-facilitators", "ensure-availability", "retry-unscheduled", "send-emails", "send-reminders",
-        "remind-unbooked", "chase-outcomes", "lapse-unconfirmed", "escalate-unbooked",
+        "announce-facilitators",
+        "ensure-availability",
+        "retry-unscheduled",
+        "send-emails",
+        "send-reminders",
+        "remind-unbooked",
+        "chase-outcomes",
+        "lapse-unconfirmed",
+        "escalate-unbooked",
     }

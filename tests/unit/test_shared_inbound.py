@@ -110,20 +110,36 @@ def test_a_body_that_is_not_an_event_object_is_invalid(body: bytes, fragment: st
 
 
 def test_a_valid_event_parses() -> None:
-    event = CycleClosed(producer="test", cycle_id=uuid4(), reason=CloseReason.ALL_RESPONDED,
-                        responses_per_group={RaterGroup.PEER: 3})
+    event = CycleClosed(
+        producer="test", cycle_id=uuid4(), reason=CloseReason.ALL_RESPONDED, responses_per_group={RaterGroup.PEER: 3}
+    )
     assert parse_event(CycleClosed, event.model_dump_json().encode(), InboundLimits()) == event
 
 
 @pytest.mark.parametrize(
     ("model", "body", "fields"),
     [
-        (CycleRequested, {"event_type": "CycleRequested", "producer": "x", "cycle_id": "Amara-Okafor-not-a-uuid",
-                          "participant": {"email": "amara.okafor@@nhs.net", "given_name": "Amara"}},
-         ["participant.email", "cycle_id"]),
-        (CycleClosed, {"event_type": "CycleClosed", "producer": "x", "cycle_id": str(uuid4()),
-                       "reason": "Amara Okafor left", "responses_per_group": {"Amara Okafor": 1, "peer": "Okafor"}},
-         ["reason", "responses_per_group.?.[key]", "responses_per_group.peer"]),
+        (
+            CycleRequested,
+            {
+                "event_type": "CycleRequested",
+                "producer": "x",
+                "cycle_id": "Amara-Okafor-not-a-uuid",
+                "participant": {"email": "amara.okafor@@nhs.net", "given_name": "Amara"},
+            },
+            ["participant.email", "cycle_id"],
+        ),
+        (
+            CycleClosed,
+            {
+                "event_type": "CycleClosed",
+                "producer": "x",
+                "cycle_id": str(uuid4()),
+                "reason": "Amara Okafor left",
+                "responses_per_group": {"Amara Okafor": 1, "peer": "Okafor"},
+            },
+            ["reason", "responses_per_group.?.[key]", "responses_per_group.peer"],
+        ),
     ],
 )
 def test_reasons_name_fields_but_quote_neither_values_nor_keys_nor_characters(

@@ -124,7 +124,9 @@ def test_each_service_reads_the_mail_settings_under_its_own_env_prefix(monkeypat
     scheduling = SchedulingSettings(**common)
     assert all(isinstance(s, MailSettings) for s in (invitations, reports, scheduling))
     assert (invitations.smtp_host, reports.smtp_host, scheduling.smtp_host) == (
-        "smtp.invitations.example", "127.0.0.1", "127.0.0.1"
+        "smtp.invitations.example",
+        "127.0.0.1",
+        "127.0.0.1",
     )
     assert (invitations.mail_max_attempts, reports.mail_max_attempts, scheduling.mail_max_attempts) == (8, 3, None)
     assert scheduling.smtp_port == 2526 and scheduling.mail_from.startswith("HLM 360 feedback sessions")
@@ -228,8 +230,11 @@ def sender_for(recorder: Recorder, smtp: FakeSmtp, monkeypatch: pytest.MonkeyPat
         ("probe", [], Outcome.SENT),
         ("obsolete", [], Outcome.NOT_NEEDED),
         ("probe", [aiosmtplib.SMTPDataError(451, f"try later {ADDRESS}")], Outcome.RETRY),
-        ("probe", [aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(550, "no", ADDRESS)])],
-         Outcome.REFUSED),
+        (
+            "probe",
+            [aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(550, "no", ADDRESS)])],
+            Outcome.REFUSED,
+        ),
     ],
 )
 async def test_sender_records_each_outcome_in_one_commit_and_traces_only_ids_and_kind(

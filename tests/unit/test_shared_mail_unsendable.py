@@ -63,8 +63,9 @@ class Service:
     async def compose(self, uow: UnitOfWork, email: ProbeEmail) -> EmailMessage | NotNeeded:
         if self.compose_error is not None:
             raise self.compose_error
-        message = new_message(email_id=email.id, sender="HLM 360 <no-reply@nhs.uk>", to=email.to,
-                              subject=f"Feedback for {NAME}")
+        message = new_message(
+            email_id=email.id, sender="HLM 360 <no-reply@nhs.uk>", to=email.to, subject=f"Feedback for {NAME}"
+        )
         message.set_content(f"Dear {NAME}")
         return message
 
@@ -87,8 +88,12 @@ class FakeSmtp:
 
 def sender(service: Service, smtp: FakeSmtp, monkeypatch: pytest.MonkeyPatch) -> MailSender[ProbeEmail]:
     monkeypatch.setattr(mail, "send", smtp.send)
-    return MailSender(table=ProbeEmail, settings=MailSettings(mail_max_attempts=2), compose=service.compose,
-                      after_sent=service.after_sent)
+    return MailSender(
+        table=ProbeEmail,
+        settings=MailSettings(mail_max_attempts=2),
+        compose=service.compose,
+        after_sent=service.after_sent,
+    )
 
 
 # --- headers ------------------------------------------------------------------------------------
@@ -226,5 +231,6 @@ def test_an_event_that_follows_an_email_has_the_same_id_for_every_send() -> None
     email = ProbeEmail(kind="invitation")
     assert follow_up_event_id(email, "InvitationSent") == follow_up_event_id(email, "InvitationSent")
     assert follow_up_event_id(email, "InvitationSent") != follow_up_event_id(email, "RaterWithdrawn")
-    assert follow_up_event_id(email, "InvitationSent") != follow_up_event_id(ProbeEmail(kind="invitation"),
-                                                                              "InvitationSent")
+    assert follow_up_event_id(email, "InvitationSent") != follow_up_event_id(
+        ProbeEmail(kind="invitation"), "InvitationSent"
+    )

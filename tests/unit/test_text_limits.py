@@ -46,8 +46,9 @@ SINGLE_LINE_BAD = (
     ("right-to-left override U+202E", "Amara\u202eOkafor"),
     ("first strong isolate U+2068", "Amara\u2068Okafor"),
 )
-FREE_TEXT_BAD = tuple((what, value) for what, value in SINGLE_LINE_BAD
-                      if what not in ("carriage return", "line feed", "tab"))
+FREE_TEXT_BAD = tuple(
+    (what, value) for what, value in SINGLE_LINE_BAD if what not in ("carriage return", "line feed", "tab")
+)
 
 
 # --- the contract: every text field of every event ------------------------------------------------
@@ -99,8 +100,14 @@ def _text_fields() -> list[tuple[str, TypeAdapter[Any], bool, bool]]:
             patterns = {node.get("pattern") for node in nodes}
             if SINGLE_LINE_PATTERN not in patterns and MULTI_LINE_PATTERN not in patterns:
                 continue
-            found.append((f"{model.__name__}.{name}", adapter, MULTI_LINE_PATTERN in patterns,
-                          any(node.get("type") == "array" for node in nodes)))
+            found.append(
+                (
+                    f"{model.__name__}.{name}",
+                    adapter,
+                    MULTI_LINE_PATTERN in patterns,
+                    any(node.get("type") == "array" for node in nodes),
+                )
+            )
     return found
 
 
@@ -109,11 +116,24 @@ TEXT_FIELDS = _text_fields()
 
 def test_the_names_and_free_text_of_the_contract_are_all_found() -> None:
     names = {name for name, *_ in TEXT_FIELDS}
-    assert {"Participant.given_name", "Participant.family_name", "Participant.organisation", "Participant.region",
-            "Participant.participant_id", "RaterNomination.name", "Funding.reference", "CycleRequested.programme",
-            "CycleOpened.participant_name", "CycleOpened.programme", "FacilitatorRegistered.name",
-            "FacilitatorRegistered.languages", "CommentAnswer.text", "RaterDeclined.reason",
-            "CycleRequested.producer", "RatingSubmitted.producer"} <= names
+    assert {
+        "Participant.given_name",
+        "Participant.family_name",
+        "Participant.organisation",
+        "Participant.region",
+        "Participant.participant_id",
+        "RaterNomination.name",
+        "Funding.reference",
+        "CycleRequested.programme",
+        "CycleOpened.participant_name",
+        "CycleOpened.programme",
+        "FacilitatorRegistered.name",
+        "FacilitatorRegistered.languages",
+        "CommentAnswer.text",
+        "RaterDeclined.reason",
+        "CycleRequested.producer",
+        "RatingSubmitted.producer",
+    } <= names
     free = {name for name, _, is_free, _ in TEXT_FIELDS if is_free}
     assert free == {"CommentAnswer.text", "RaterDeclined.reason"}
 
@@ -150,8 +170,11 @@ def test_every_string_and_list_of_every_event_is_bounded(event_type: type[BaseMo
         if "examples" in path or "/default" in path:
             continue
         if node.get("type") == "string" and "enum" not in node and "const" not in node:
-            bounded = ("maxLength" in node or node.get("format") in ("uuid", "date-time", "date")
-                       or str(node.get("pattern", "")).endswith("}$"))
+            bounded = (
+                "maxLength" in node
+                or node.get("format") in ("uuid", "date-time", "date")
+                or str(node.get("pattern", "")).endswith("}$")
+            )
             assert bounded, f"{event_type.__name__}{path} has no length"
         if node.get("type") == "array":
             assert "maxItems" in node, f"{event_type.__name__}{path} has no maximum size"
@@ -183,9 +206,16 @@ def _requested(**participant: str) -> dict[str, Any]:
 
 
 def _opened() -> dict[str, Any]:
-    return {"producer": "invitations", "cycle_id": "6f1c1a52-4f3e-4b0e-9d83-2b9c4a7e5d10", "participant_id": "P1",
-            "participant_name": "Amara Okafor", "organisation": "Trust", "region": "London",
-            "deadline": "2026-12-17T17:00:00Z", "invited_per_group": {"self": 1}}
+    return {
+        "producer": "invitations",
+        "cycle_id": "6f1c1a52-4f3e-4b0e-9d83-2b9c4a7e5d10",
+        "participant_id": "P1",
+        "participant_name": "Amara Okafor",
+        "organisation": "Trust",
+        "region": "London",
+        "deadline": "2026-12-17T17:00:00Z",
+        "invited_per_group": {"self": 1},
+    }
 
 
 def test_a_name_with_a_line_separator_cannot_become_a_cycle_request_and_the_reason_names_the_field() -> None:
@@ -222,38 +252,55 @@ def test_the_types_are_usable_on_their_own() -> None:
 
 def _nominees(**names: str) -> list[Nominee]:
     people = [(RaterGroup.LINE_MANAGER, "lm")] + [(RaterGroup.PEER, f"peer{n}") for n in (1, 2, 3)]
-    return [Nominee(group=group, name=names.get(key, f"Person {key}"), email=f"{key}@example.nhs.uk")
-            for group, key in people]
+    return [
+        Nominee(group=group, name=names.get(key, f"Person {key}"), email=f"{key}@example.nhs.uk")
+        for group, key in people
+    ]
 
 
 def test_a_nominees_name_must_be_one_line_and_the_problem_points_at_the_name() -> None:
-    ok = nomination_problems(participant_email="me@example.nhs.uk", nominees=_nominees(peer2="Zoë O'Neill"),
-                             limits=NominationLimits())
+    ok = nomination_problems(
+        participant_email="me@example.nhs.uk", nominees=_nominees(peer2="Zoë O'Neill"), limits=NominationLimits()
+    )
     assert ok == []
-    [problem] = nomination_problems(participant_email="me@example.nhs.uk",
-                                    nominees=_nominees(peer2="Sam\u2028Patel"), limits=NominationLimits())
+    [problem] = nomination_problems(
+        participant_email="me@example.nhs.uk", nominees=_nominees(peer2="Sam\u2028Patel"), limits=NominationLimits()
+    )
     assert (problem.index, problem.part) == (2, "name")
     assert problem.message == f"rater 3: their name {SINGLE_LINE_MESSAGE}" and "Sam" not in problem.message
-    [long] = nomination_problems(participant_email="me@example.nhs.uk", nominees=_nominees(lm="x" * 201),
-                                 limits=NominationLimits())
+    [long] = nomination_problems(
+        participant_email="me@example.nhs.uk", nominees=_nominees(lm="x" * 201), limits=NominationLimits()
+    )
     assert long.message == "rater 1: their name must be 200 characters or fewer"
 
 
-HEADER = ("participant_id,given_name,family_name,email,organisation,region,line_manager_name,line_manager_email,"
-          "peers,direct_reports,others")
+HEADER = (
+    "participant_id,given_name,family_name,email,organisation,region,line_manager_name,line_manager_email,"
+    "peers,direct_reports,others"
+)
 PEERS = '"Peer 1 <p1@example.nhs.uk>; Peer 2 <p2@example.nhs.uk>; Peer 3 <p3@example.nhs.uk>"'
 
 
 def _row(n: int, **changes: str) -> str:
-    fields = {"participant_id": f"ESR-{n}", "given_name": "Alex", "family_name": f"Example{n}",
-              "email": f"p{n}@example.nhs.uk", "organisation": "Trust", "region": "London",
-              "line_manager_name": "Manager", "line_manager_email": f"lm{n}@example.nhs.uk", "peers": PEERS,
-              "direct_reports": "", "others": ""}
+    fields = {
+        "participant_id": f"ESR-{n}",
+        "given_name": "Alex",
+        "family_name": f"Example{n}",
+        "email": f"p{n}@example.nhs.uk",
+        "organisation": "Trust",
+        "region": "London",
+        "line_manager_name": "Manager",
+        "line_manager_email": f"lm{n}@example.nhs.uk",
+        "peers": PEERS,
+        "direct_reports": "",
+        "others": "",
+    }
     return ",".join({**fields, **changes}.values())
 
 
-DEFAULTS = CohortDefaults(programme="Mary Seacole", deadline=date(2030, 1, 1), funding_method="purchase_order",
-                          funding_reference="PO-1")
+DEFAULTS = CohortDefaults(
+    programme="Mary Seacole", deadline=date(2030, 1, 1), funding_method="purchase_order", funding_reference="PO-1"
+)
 
 
 def _import(text: str) -> tuple[list[int], list[tuple[int, str]]]:
@@ -271,17 +318,25 @@ def _import(text: str) -> tuple[list[int], list[tuple[int, str]]]:
 
 
 def test_cohort_rows_with_control_characters_are_refused_by_line_without_the_value() -> None:
-    text = "\n".join([
-        HEADER,
-        _row(1),
-        _row(2, given_name="Alex\u2028Bcc"),
-        _row(3, family_name='"O\x85Neill"'),
-        _row(4, organisation="Trust\x00"),
-        _row(5, peers='"Peer 1 <p1@example.nhs.uk>; Pe\u202eer 2 <p2@example.nhs.uk>; Peer 3 <p3@example.nhs.uk>"'),
-        _row(6, given_name='"Alex\nSam"'),  # a quoted field over two lines (line 7 too)
-        _row(8, given_name="Siân", family_name="O'Neill-Jones"),
-        _row(9, region="Lon\vdon"),
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                HEADER,
+                _row(1),
+                _row(2, given_name="Alex\u2028Bcc"),
+                _row(3, family_name='"O\x85Neill"'),
+                _row(4, organisation="Trust\x00"),
+                _row(
+                    5,
+                    peers='"Peer 1 <p1@example.nhs.uk>; Pe\u202eer 2 <p2@example.nhs.uk>; Peer 3 <p3@example.nhs.uk>"',
+                ),
+                _row(6, given_name='"Alex\nSam"'),  # a quoted field over two lines (line 7 too)
+                _row(8, given_name="Siân", family_name="O'Neill-Jones"),
+                _row(9, region="Lon\vdon"),
+            ]
+        )
+        + "\n"
+    )
     good, bad = _import(text)
     assert good == [2, 9]
     assert bad == [
@@ -296,17 +351,22 @@ def test_cohort_rows_with_control_characters_are_refused_by_line_without_the_val
 
 
 def test_cohort_rows_with_too_many_or_too_few_fields_or_overlong_ones_are_refused_by_line() -> None:
-    text = "\n".join([
-        HEADER,
-        _row(1) + ",extra",
-        _row(2).rsplit(",", 2)[0],
-        _row(3, given_name="x" * 101),
-        _row(4, organisation="x" * 201),
-        _row(5, peers='"' + "; ".join(f"P {i} <p{i}@example.nhs.uk>" for i in range(3000)) + '"'),
-        _row(6, family_name='"unbalanced"quote'),
-        "",
-        _row(8),
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                HEADER,
+                _row(1) + ",extra",
+                _row(2).rsplit(",", 2)[0],
+                _row(3, given_name="x" * 101),
+                _row(4, organisation="x" * 201),
+                _row(5, peers='"' + "; ".join(f"P {i} <p{i}@example.nhs.uk>" for i in range(3000)) + '"'),
+                _row(6, family_name='"unbalanced"quote'),
+                "",
+                _row(8),
+            ]
+        )
+        + "\n"
+    )
     good, bad = _import(text)
     assert good == [9]
     assert bad == [
@@ -348,8 +408,7 @@ def _complete() -> dict[str, str]:
 
 
 def test_comments_keep_new_lines_and_refuse_other_control_characters_naming_the_question() -> None:
-    kept = parse_form(BANK, _complete() | {"comment:overall_strengths": "Calm.\r\n\r\nKind.\tFair."},
-                      self_rating=False)
+    kept = parse_form(BANK, _complete() | {"comment:overall_strengths": "Calm.\r\n\r\nKind.\tFair."}, self_rating=False)
     assert kept.submission is not None
     assert dict(kept.submission.comments)["overall_strengths"] == "Calm.\n\nKind.\tFair."
     for _, bad in FREE_TEXT_BAD:
@@ -373,17 +432,34 @@ def test_a_page_posted_with_a_nul_is_not_stored_and_shows_the_field_to_correct()
     item = posted | {f"item:{section.items[0].id}": "4\x00"}
     assert unstorable(BANK, page, item)
     assert [e.field for e in page_errors(BANK, page, merge_page(BANK, page, {}, item), self_rating=True)] == [
-        f"item:{section.items[0].id}"]
+        f"item:{section.items[0].id}"
+    ]
 
 
 # --- scheduling: the lead's and the facilitator's forms ------------------------------------------
 
 TODAY = date(2027, 1, 4)
-FACILITATOR = {"name": "Sam Okoye", "email": "sam.okoye@example.nhs.uk", "organisation": "Example Trust",
-               "capacity": "4"}
-CALLOUT = {"title": "Mary Seacole cohort", "details": "Virtual sessions", "mode": "virtual", "start-day": "1",
-           "start-month": "2", "start-year": "2027", "end-day": "28", "end-month": "2", "end-year": "2027",
-           "participants": "15", "register-day": "5", "register-month": "1", "register-year": "2027"}
+FACILITATOR = {
+    "name": "Sam Okoye",
+    "email": "sam.okoye@example.nhs.uk",
+    "organisation": "Example Trust",
+    "capacity": "4",
+}
+CALLOUT = {
+    "title": "Mary Seacole cohort",
+    "details": "Virtual sessions",
+    "mode": "virtual",
+    "start-day": "1",
+    "start-month": "2",
+    "start-year": "2027",
+    "end-day": "28",
+    "end-month": "2",
+    "end-year": "2027",
+    "participants": "15",
+    "register-day": "5",
+    "register-month": "1",
+    "register-year": "2027",
+}
 
 
 def test_scheduling_single_line_fields_refuse_control_characters_with_an_error_on_the_field() -> None:
@@ -392,12 +468,15 @@ def test_scheduling_single_line_fields_refuse_control_characters_with_an_error_o
         assert isinstance(parsed, FacilitatorInput) and parsed.name == name
     for _, bad in SINGLE_LINE_BAD:
         assert parse_facilitator({**FACILITATOR, "name": bad}, ["en"], today=TODAY) == [
-            ("name", f"The facilitator's full name {SINGLE_LINE_MESSAGE}")]
+            ("name", f"The facilitator's full name {SINGLE_LINE_MESSAGE}")
+        ]
         assert parse_facilitator({**FACILITATOR, "organisation": bad}, ["en"], today=TODAY) == [
-            ("organisation", f"The facilitator's organisation {SINGLE_LINE_MESSAGE}")]
+            ("organisation", f"The facilitator's organisation {SINGLE_LINE_MESSAGE}")
+        ]
         assert parse_callout({**CALLOUT, "title": bad}, today=TODAY) == [("title", f"A title {SINGLE_LINE_MESSAGE}")]
     assert parse_facilitator({**FACILITATOR, "name": "x" * 201}, ["en"], today=TODAY) == [
-        ("name", "The facilitator's full name must be 200 characters or fewer")]
+        ("name", "The facilitator's full name must be 200 characters or fewer")
+    ]
 
 
 def test_scheduling_free_text_keeps_lines_and_refuses_other_control_characters() -> None:
@@ -405,8 +484,11 @@ def test_scheduling_free_text_keeps_lines_and_refuses_other_control_characters()
     assert isinstance(parsed, CalloutInput) and parsed.details == "Two sessions:\n- January\n- February"
     for _, bad in FREE_TEXT_BAD:
         assert parse_callout({**CALLOUT, "details": bad}, today=TODAY) == [
-            ("details", f"What facilitators are needed for {MULTI_LINE_MESSAGE}")]
+            ("details", f"What facilitators are needed for {MULTI_LINE_MESSAGE}")
+        ]
         assert parse_interest({"mode": "either", "topics": bad}, ["March"]) == [
-            ("topics", f"Topics {MULTI_LINE_MESSAGE}")]
+            ("topics", f"Topics {MULTI_LINE_MESSAGE}")
+        ]
     assert parse_callout({**CALLOUT, "details": "x" * 2001}, today=TODAY) == [
-        ("details", "What facilitators are needed for must be 2,000 characters or fewer")]
+        ("details", "What facilitators are needed for must be 2,000 characters or fewer")
+    ]

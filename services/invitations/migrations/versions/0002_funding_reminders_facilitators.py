@@ -62,8 +62,9 @@ def upgrade() -> None:
     op.create_table(
         "credit_entry",
         sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
-        sa.Column("reference", sa.String, sa.ForeignKey("invitations.credit_account.reference"), nullable=False,
-                  index=True),
+        sa.Column(
+            "reference", sa.String, sa.ForeignKey("invitations.credit_account.reference"), nullable=False, index=True
+        ),
         sa.Column("kind", sa.String, nullable=False),
         sa.Column("delta", sa.Integer, nullable=False),
         sa.Column("cycle_id", sa.Uuid),
@@ -77,7 +78,11 @@ def upgrade() -> None:
         schema=S,
     )
     op.create_index(
-        "uq_credit_entry_cycle_kind", "credit_entry", ["cycle_id", "kind"], unique=True, schema=S,
+        "uq_credit_entry_cycle_kind",
+        "credit_entry",
+        ["cycle_id", "kind"],
+        unique=True,
+        schema=S,
         postgresql_where=sa.text("cycle_id IS NOT NULL"),
     )
     op.create_table(
@@ -110,6 +115,13 @@ def downgrade() -> None:
     for column in ("replaces_rater_id", "status_note", "status_changed_at", "invited_at"):
         op.drop_column("rater", column, schema=S)
     op.drop_constraint("ck_cycle_amount_positive", "cycle", schema=S)
-    for column in ("report_released_at", "closed_at", "close_requested_at", "correlation_id", "amount_vat",
-                   "amount_net", "original_deadline"):
+    for column in (
+        "report_released_at",
+        "closed_at",
+        "close_requested_at",
+        "correlation_id",
+        "amount_vat",
+        "amount_net",
+        "original_deadline",
+    ):
         op.drop_column("cycle", column, schema=S)

@@ -56,13 +56,19 @@ async def import_cohort(
     engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
     try:
         with Progress(
-            TextColumn("[bold]Importing cohort"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("[bold]Importing cohort"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
             console=console,
         ) as progress:
             task = progress.add_task("rows", total=len(rows))
             progress.advance(task, len(rows) - len(requests))
             return await import_rows(
-                session_factory(engine), requests, settings=settings, bad_rows=bad_rows,
+                session_factory(engine),
+                requests,
+                settings=settings,
+                bad_rows=bad_rows,
                 advance=lambda: progress.advance(task),
             )
     finally:
@@ -105,8 +111,9 @@ def main(argv: Sequence[str]) -> int:
     if argv and argv[0] in COMMANDS:
         upgrade(MIGRATIONS, settings.database_url.get_secret_value())
         return run_command(argv, settings=settings)
-    serve_or_migrate(factory="invitations.main:create_app", settings=settings, migrations=MIGRATIONS,
-                     argv=["invitations", *argv])
+    serve_or_migrate(
+        factory="invitations.main:create_app", settings=settings, migrations=MIGRATIONS, argv=["invitations", *argv]
+    )
     return 0
 
 
@@ -130,8 +137,10 @@ def run_command(argv: Sequence[str], *, settings: Settings | None = None) -> int
     args = parser.parse_args(list(argv))
     if args.command == "import-cohort":
         for option, value in (("--programme", args.programme), ("--funding-reference", args.funding_reference)):
-            if value is not None and (problem := single_line_problem(value.strip(), max_length=SHORT_TEXT_MAX)
-                                      or ("must not be empty" if not value.strip() else None)):
+            if value is not None and (
+                problem := single_line_problem(value.strip(), max_length=SHORT_TEXT_MAX)
+                or ("must not be empty" if not value.strip() else None)
+            ):
                 parser.error(f"{option} {problem}")
     settings = settings or Settings()  # type: ignore[call-arg]
     console = Console(stderr=True)
@@ -153,4 +162,3 @@ def run_command(argv: Sequence[str], *, settings: Settings | None = None) -> int
         return 2
     _report(result, console)
     return 1 if result.bad_rows else 0
-

@@ -105,24 +105,29 @@ def nomination_problems(
             continue
         email = normalise_email(nominee.email)
         if email == own:
-            problems.append(Problem(
-                f"{label} is the participant: you rate yourself as 'self' automatically, so do not nominate yourself",
-                index,
-            ))
+            problems.append(
+                Problem(
+                    f"{label} is the participant: you rate yourself as 'self' automatically, "
+                    "so do not nominate yourself",
+                    index,
+                )
+            )
             continue
         if email in first_seen:
             other = first_seen[email]
             before = nominees[other]
             if before.group is nominee.group:
-                problems.append(Problem(
-                    f"{label} is nominated more than once (same email address as rater {other + 1})", index
-                ))
+                problems.append(
+                    Problem(f"{label} is nominated more than once (same email address as rater {other + 1})", index)
+                )
             else:
-                problems.append(Problem(
-                    f"{label} ({GROUP_NAMES[nominee.group]}) is the same person as rater {other + 1} "
-                    f"({GROUP_NAMES[before.group]}): a person can only be in one group",
-                    index,
-                ))
+                problems.append(
+                    Problem(
+                        f"{label} ({GROUP_NAMES[nominee.group]}) is the same person as rater {other + 1} "
+                        f"({GROUP_NAMES[before.group]}): a person can only be in one group",
+                        index,
+                    )
+                )
             continue
         first_seen[email] = index
     return problems + _count_problems(nominees, limits=limits, has_direct_reports=has_direct_reports)
@@ -144,9 +149,12 @@ def _count_problems(
     if has_direct_reports is False and reports:
         problems.append(Problem(f"you said nobody reports to you, but {reports} direct report(s) are nominated"))
     elif (has_direct_reports or reports) and reports < limits.min_direct_reports:
-        problems.append(Problem(
-            f"at least {limits.min_direct_reports} direct reports are needed when people report to you (got {reports})"
-        ))
+        problems.append(
+            Problem(
+                f"at least {limits.min_direct_reports} direct reports are needed "
+                f"when people report to you (got {reports})"
+            )
+        )
     if len(nominees) > limits.maximum:
         problems.append(Problem(f"at most {limits.maximum} raters can be nominated (got {len(nominees)})"))
     return problems
@@ -184,10 +192,27 @@ MAX_MANAGEMENT_LINE = 10
 # ISO 639 codes ('bsl' for British Sign Language), the ones the scheduling service names; the start
 # page offers these, the Kafka intake and the cohort import accept any code the contract allows.
 SESSION_LANGUAGES: dict[str, str] = {
-    "en": "English", "cy": "Welsh", "bsl": "British Sign Language",
-    "ar": "Arabic", "bn": "Bengali", "kw": "Cornish", "fr": "French", "gu": "Gujarati", "hi": "Hindi",
-    "it": "Italian", "ml": "Malayalam", "pl": "Polish", "pt": "Portuguese", "pa": "Punjabi", "ro": "Romanian",
-    "gd": "Scottish Gaelic", "so": "Somali", "es": "Spanish", "tl": "Tagalog", "ta": "Tamil", "ur": "Urdu",
+    "en": "English",
+    "cy": "Welsh",
+    "bsl": "British Sign Language",
+    "ar": "Arabic",
+    "bn": "Bengali",
+    "kw": "Cornish",
+    "fr": "French",
+    "gu": "Gujarati",
+    "hi": "Hindi",
+    "it": "Italian",
+    "ml": "Malayalam",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "pa": "Punjabi",
+    "ro": "Romanian",
+    "gd": "Scottish Gaelic",
+    "so": "Somali",
+    "es": "Spanish",
+    "tl": "Tagalog",
+    "ta": "Tamil",
+    "ur": "Urdu",
     "yo": "Yoruba",
 }
 DEFAULT_LANGUAGE = "en"
@@ -270,8 +295,10 @@ def funding_problem(*, method: FundingMethod, reference: str) -> str | None:
     if not reference.strip():
         return f"funding by {method.value} needs a {name}"
     if not _REFERENCE.match(reference.strip()):
-        return (f"the {name} must start with a letter or digit and use only letters, digits, spaces "
-                "and . _ / # : - (at most 100 characters)")
+        return (
+            f"the {name} must start with a letter or digit and use only letters, digits, spaces "
+            "and . _ / # : - (at most 100 characters)"
+        )
     return None
 
 

@@ -122,7 +122,8 @@ def _reminder(facts: EmailFacts, context: dict[str, object], *, settings: Settin
         return NotNeeded("the person has nothing left to answer")
     context["items"] = [
         {
-            "participant_name": "yourself" if RaterGroup(r.group) is RaterGroup.SELF
+            "participant_name": "yourself"
+            if RaterGroup(r.group) is RaterGroup.SELF
             else f"{c.given_name} {c.family_name}",
             "role": ROLES[RaterGroup(r.group)],
             "deadline": when(c.deadline),
@@ -139,7 +140,8 @@ def _approval_request(facts: EmailFacts, context: dict[str, object], *, settings
     raters = facts.raters
     context["groups"] = [
         (GROUP_TITLES[g], [r.name for r in raters if r.group == g.value])
-        for g in NOMINATED_GROUPS if any(r.group == g.value for r in raters)
+        for g in NOMINATED_GROUPS
+        if any(r.group == g.value for r in raters)
     ]
     context["approval_link"] = approval_link(settings, facts.cycle.id)
     return None

@@ -56,10 +56,20 @@ log = logging.getLogger(__name__)
 
 # --- the start page ---------------------------------------------------------------------------
 
-REGIONS = ("East of England", "London", "Midlands", "North East and Yorkshire", "North West", "South East",
-           "South West")
-ROWS = {RaterGroup.PEER: ("peer", "Peer", 6), RaterGroup.DIRECT_REPORT: ("report", "Direct report", 6),
-        RaterGroup.OTHER: ("other", "Other colleague", 4)}
+REGIONS = (
+    "East of England",
+    "London",
+    "Midlands",
+    "North East and Yorkshire",
+    "North West",
+    "South East",
+    "South West",
+)
+ROWS = {
+    RaterGroup.PEER: ("peer", "Peer", 6),
+    RaterGroup.DIRECT_REPORT: ("report", "Direct report", 6),
+    RaterGroup.OTHER: ("other", "Other colleague", 4),
+}
 CHECK_ANSWERS = "Some details could not be accepted; check every answer and try again"
 CHECK_ANSWER = "This answer could not be accepted; check it and try again"
 # (form key, field id, label, message when empty (None: optional), maximum length)
@@ -70,9 +80,16 @@ START_TEXT_FIELDS = (
     ("organisation", "organisation", "Organisation", "Enter the organisation you work for", SHORT_TEXT_MAX),
     ("programme", "programme", "Leadership programme", None, SHORT_TEXT_MAX),
 )
-_PARTICIPANT_FIELD_IDS = {"given_name": "given-name", "family_name": "family-name", "email": "email",
-                          "participant_id": "participant-id", "organisation": "organisation", "region": "region",
-                          "management_line": "lm-manager-email", "preferred_language": "preferred-language"}
+_PARTICIPANT_FIELD_IDS = {
+    "given_name": "given-name",
+    "family_name": "family-name",
+    "email": "email",
+    "participant_id": "participant-id",
+    "organisation": "organisation",
+    "region": "region",
+    "management_line": "lm-manager-email",
+    "preferred_language": "preferred-language",
+}
 
 
 @dataclass
@@ -109,8 +126,14 @@ def read_start_form(
     no event when an answer is wrong (each error is added to the form, against its field)."""
     _check_participant(form)
     deadline = read_date(form, prefix="deadline", legend="the date feedback closes")
-    if deadline is not None and (problem := deadline_problem(deadline=deadline, now=datetime.now(UTC),
-                                   min_hours=settings.min_deadline_hours, max_days=settings.max_deadline_days)):
+    if deadline is not None and (
+        problem := deadline_problem(
+            deadline=deadline,
+            now=datetime.now(UTC),
+            min_hours=settings.min_deadline_hours,
+            max_days=settings.max_deadline_days,
+        )
+    ):
         form.add("deadline-day", _sentence(problem))
     has_reports = {"yes": True, "no": False}.get(form.values.get("has_reports", ""))
     if has_reports is None:
@@ -211,13 +234,17 @@ def _read_session_and_line(form: StartForm) -> tuple[str, str]:
     senior = v.get("lm_manager_email", "")
     if senior:
         if not email_is_valid(senior):
-            form.add("lm-manager-email", "Enter your line manager's manager's work email address, like "
-                                         "name@example.nhs.uk, or leave it empty")
+            form.add(
+                "lm-manager-email",
+                "Enter your line manager's manager's work email address, like name@example.nhs.uk, or leave it empty",
+            )
         elif normalise_email(senior) == normalise_email(v.get("email", "")):
             form.add("lm-manager-email", "Enter your line manager's manager's email address, not your own")
         elif normalise_email(senior) == normalise_email(v.get("lm_email", "")):
-            form.add("lm-manager-email", "This is your line manager's email address: enter their manager's, "
-                                         "or leave it empty")
+            form.add(
+                "lm-manager-email",
+                "This is your line manager's email address: enter their manager's, or leave it empty",
+            )
     return language, senior
 
 
@@ -294,18 +321,39 @@ def _sentence(message: str) -> str:
 
 # --- cohort CSV files -------------------------------------------------------------------------
 
-REQUIRED = ("participant_id", "given_name", "family_name", "email", "organisation", "region",
-            "line_manager_name", "line_manager_email")
+REQUIRED = (
+    "participant_id",
+    "given_name",
+    "family_name",
+    "email",
+    "organisation",
+    "region",
+    "line_manager_name",
+    "line_manager_email",
+)
 GROUP_COLUMNS = {"peers": "peer", "direct_reports": "direct_report", "others": "other"}
-OPTIONAL = ("deadline", "funding_method", "funding_reference", "facilitator_id", "preferred_language",
-            "management_line")
+OPTIONAL = (
+    "deadline",
+    "funding_method",
+    "funding_reference",
+    "facilitator_id",
+    "preferred_language",
+    "management_line",
+)
 PERSON = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<\s*(?P<email>[^<>\s]+)\s*>\s*$")
 MAX_FILE_BYTES = 10_000_000
 # longest value each column may hold (a list column holds up to 50 "Name <email>" entries)
 MAX_LIST_CHARS = 50 * (SHORT_TEXT_MAX + 260)
-MAX_CHARS = {"given_name": PERSON_NAME_MAX, "family_name": PERSON_NAME_MAX, "email": 254,
-             "line_manager_email": 254, "peers": MAX_LIST_CHARS, "direct_reports": MAX_LIST_CHARS,
-             "others": MAX_LIST_CHARS, "management_line": 20 * 260}
+MAX_CHARS = {
+    "given_name": PERSON_NAME_MAX,
+    "family_name": PERSON_NAME_MAX,
+    "email": 254,
+    "line_manager_email": 254,
+    "peers": MAX_LIST_CHARS,
+    "direct_reports": MAX_LIST_CHARS,
+    "others": MAX_LIST_CHARS,
+    "management_line": 20 * 260,
+}
 
 
 @dataclass(frozen=True)
@@ -418,8 +466,10 @@ def read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[tuple
             if "field limit" in str(error):
                 # mostly a quote left open, so that the rest of the file reads as one field: the
                 # rows after it cannot be trusted
-                raise BadRow(f"line {line} has a field longer than {csv.field_size_limit():,} characters "
-                             "(is a closing quote missing?); nothing was imported") from error
+                raise BadRow(
+                    f"line {line} has a field longer than {csv.field_size_limit():,} characters "
+                    "(is a closing quote missing?); nothing was imported"
+                ) from error
             bad.append((line, f"is not valid CSV ({error})"))
             continue
         if not fields:

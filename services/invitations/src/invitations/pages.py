@@ -42,14 +42,16 @@ def render(name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse
 
 
 def message(*, title: str, body: str, heading: str | None = None, status_code: int = 200) -> HTMLResponse:
-    return render("pages/message.html", status_code=status_code, page_title=title, heading=heading or title,
-                  body=body)
+    return render("pages/message.html", status_code=status_code, page_title=title, heading=heading or title, body=body)
 
 
 def bad_link(status_code: int = 404) -> HTMLResponse:
-    return message(title="This link does not work", status_code=status_code,
-                   body="Check that you copied the whole link from your email. If it still does not work, "
-                        "contact the person who asked you to take part.")
+    return message(
+        title="This link does not work",
+        status_code=status_code,
+        body="Check that you copied the whole link from your email. If it still does not work, "
+        "contact the person who asked you to take part.",
+    )
 
 
 def start(form: StartForm, *, facilitators: Sequence[Facilitator], settings: Settings) -> HTMLResponse:
@@ -88,12 +90,20 @@ def started(status: str | None) -> HTMLResponse:
 
 
 def dashboard(
-    view: ParticipantView, *, base: str, settings: Settings, errors: list[tuple[str, str]] | None = None,
-    values: dict[str, str] | None = None, notice: str | None = None,
+    view: ParticipantView,
+    *,
+    base: str,
+    settings: Settings,
+    errors: list[tuple[str, str]] | None = None,
+    values: dict[str, str] | None = None,
+    notice: str | None = None,
 ) -> HTMLResponse:
     local_deadline = view.cycle.deadline.astimezone(LONDON)
-    values = values or {"deadline_day": str(local_deadline.day), "deadline_month": str(local_deadline.month),
-                        "deadline_year": str(local_deadline.year)}
+    values = values or {
+        "deadline_day": str(local_deadline.day),
+        "deadline_month": str(local_deadline.month),
+        "deadline_year": str(local_deadline.year),
+    }
     return render(
         "pages/dashboard.html",
         status_code=422 if errors else 200,
@@ -115,9 +125,7 @@ def close(*, base: str) -> HTMLResponse:
     return render("pages/close.html", page_title="Close your 360 now?", base=base)
 
 
-def replace(
-    rater: Rater | None, *, base: str, values: dict[str, str], errors: list[tuple[str, str]]
-) -> HTMLResponse:
+def replace(rater: Rater | None, *, base: str, values: dict[str, str], errors: list[tuple[str, str]]) -> HTMLResponse:
     if rater is None:
         return message(title="No replacement needed", status_code=404, body="This person does not need replacing.")
     return render(
@@ -135,12 +143,21 @@ def replace(
 def approval(view: ApprovalView | None, *, errors: list[tuple[str, str]]) -> HTMLResponse:
     if view is None:
         return bad_link()
-    return render("pages/approve.html", status_code=422 if errors else 200, page_title="Approve the feedback list",
-                  errors=errors, cycle=view.cycle, groups=view.groups, decided=view.decided)
+    return render(
+        "pages/approve.html",
+        status_code=422 if errors else 200,
+        page_title="Approve the feedback list",
+        errors=errors,
+        cycle=view.cycle,
+        groups=view.groups,
+        decided=view.decided,
+    )
 
 
 def decision_saved(*, approved: bool) -> HTMLResponse:
-    body = ("Thank you. Everyone on the list is being invited, including you."
-            if approved else "Thank you. Nobody will be invited; we have told the participant.")
+    body = (
+        "Thank you. Everyone on the list is being invited, including you."
+        if approved
+        else "Thank you. Nobody will be invited; we have told the participant."
+    )
     return message(title="Decision saved", body=body)
-

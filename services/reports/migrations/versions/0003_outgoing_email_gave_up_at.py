@@ -17,9 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("outgoing_email", sa.Column("gave_up_at", sa.DateTime(timezone=True)), schema="reports")
-    op.execute(
-        "UPDATE reports.outgoing_email SET gave_up_at = next_attempt_at WHERE sent_at IS NULL AND attempts >= 8"
-    )
+    op.execute("UPDATE reports.outgoing_email SET gave_up_at = next_attempt_at WHERE sent_at IS NULL AND attempts >= 8")
 
 
 def downgrade() -> None:

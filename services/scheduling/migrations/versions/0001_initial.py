@@ -89,8 +89,7 @@ def upgrade() -> None:
         "EXCLUDE USING gist (facilitator_id WITH =, tstzrange(starts_at, ends_at) WITH &&) "
         "WHERE (status <> 'cancelled')"
     )
-    op.create_index("ix_session_facilitator_starts_at", "session", ["facilitator_id", "starts_at"],
-                    schema="scheduling")
+    op.create_index("ix_session_facilitator_starts_at", "session", ["facilitator_id", "starts_at"], schema="scheduling")
     op.create_table(
         "unscheduled_cycle",
         sa.Column("cycle_id", sa.Uuid, primary_key=True),

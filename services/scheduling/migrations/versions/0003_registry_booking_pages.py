@@ -38,10 +38,10 @@ REGIONAL_LEADS = [
 
 def upgrade() -> None:
     op.add_column("facilitator", sa.Column("phone", sa.String), schema=S)
-    op.add_column("facilitator", sa.Column("timezone", sa.String, nullable=False,
-                                           server_default="Europe/London"), schema=S)
-    op.add_column("facilitator", sa.Column("registered_at", TZ, nullable=False, server_default=sa.func.now()),
-                  schema=S)
+    op.add_column(
+        "facilitator", sa.Column("timezone", sa.String, nullable=False, server_default="Europe/London"), schema=S
+    )
+    op.add_column("facilitator", sa.Column("registered_at", TZ, nullable=False, server_default=sa.func.now()), schema=S)
     op.add_column("facilitator", sa.Column("announced_at", TZ), schema=S)
 
     op.add_column("slot", sa.Column("location", sa.String), schema=S)
@@ -51,12 +51,20 @@ def upgrade() -> None:
     )
 
     op.drop_constraint("uq_session_cycle_id", "session", schema=S)
-    op.create_index("uq_session_cycle_live", "session", ["cycle_id"], unique=True, schema=S,
-                    postgresql_where=sa.text("status <> 'cancelled'"))
+    op.create_index(
+        "uq_session_cycle_live",
+        "session",
+        ["cycle_id"],
+        unique=True,
+        schema=S,
+        postgresql_where=sa.text("status <> 'cancelled'"),
+    )
     op.drop_constraint("ck_session_status", "session", schema=S)
     op.create_check_constraint(
-        "ck_session_status", "session",
-        "status IN ('requested', 'booked', 'completed', 'no_show', 'cancelled')", schema=S,
+        "ck_session_status",
+        "session",
+        "status IN ('requested', 'booked', 'completed', 'no_show', 'cancelled')",
+        schema=S,
     )
     op.add_column("session", sa.Column("sequence", sa.Integer, nullable=False, server_default="0"), schema=S)
     op.add_column("session", sa.Column("location", sa.String), schema=S)
@@ -100,8 +108,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("region", name="uq_regional_lead_region"),
         schema=S,
     )
-    lead = sa.table("regional_lead", sa.column("id", sa.Uuid), sa.column("region", sa.String),
-                    sa.column("name", sa.String), sa.column("email", sa.String), schema=S)
+    lead = sa.table(
+        "regional_lead",
+        sa.column("id", sa.Uuid),
+        sa.column("region", sa.String),
+        sa.column("name", sa.String),
+        sa.column("email", sa.String),
+        schema=S,
+    )
     op.execute(
         postgresql.insert(lead)
         .values([{"id": i, "region": r, "name": n, "email": e} for i, r, n, e in REGIONAL_LEADS])
@@ -124,8 +138,13 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text),
         schema=S,
     )
-    op.create_index("ix_outgoing_email_due", "outgoing_email", ["next_attempt_at"], schema=S,
-                    postgresql_where=sa.text("sent_at IS NULL"))
+    op.create_index(
+        "ix_outgoing_email_due",
+        "outgoing_email",
+        ["next_attempt_at"],
+        schema=S,
+        postgresql_where=sa.text("sent_at IS NULL"),
+    )
     op.create_table(
         "callout",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -191,15 +210,32 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("cpd_interest", "cpd_registration", "cpd_event", "callout_volunteer", "callout",
-                  "outgoing_email", "regional_lead", "booking_request", "participant"):
+    for table in (
+        "cpd_interest",
+        "cpd_registration",
+        "cpd_event",
+        "callout_volunteer",
+        "callout",
+        "outgoing_email",
+        "regional_lead",
+        "booking_request",
+        "participant",
+    ):
         op.drop_table(table, schema=S)
-    for column in ("updated_at", "reminder_sent_at", "cancelled_by", "outcome_at", "confirmed_at", "location",
-                   "sequence"):
+    for column in (
+        "updated_at",
+        "reminder_sent_at",
+        "cancelled_by",
+        "outcome_at",
+        "confirmed_at",
+        "location",
+        "sequence",
+    ):
         op.drop_column("session", column, schema=S)
     op.drop_constraint("ck_session_status", "session", schema=S)
-    op.create_check_constraint("ck_session_status", "session", "status IN ('booked', 'completed', 'cancelled')",
-                               schema=S)
+    op.create_check_constraint(
+        "ck_session_status", "session", "status IN ('booked', 'completed', 'cancelled')", schema=S
+    )
     op.drop_index("uq_session_cycle_live", "session", schema=S)
     op.create_unique_constraint("uq_session_cycle_id", "session", ["cycle_id"], schema=S)
     op.execute("ALTER TABLE scheduling.slot DROP CONSTRAINT ex_slot_facilitator_overlap")

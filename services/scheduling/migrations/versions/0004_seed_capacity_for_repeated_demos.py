@@ -25,8 +25,11 @@ PREVIOUS_CAPACITY = {
     UUID("c84e1b52-7d3a-4f69-a1e8-0b5d9c2f6a43"): 10,
 }
 facilitator = sa.table(
-    "facilitator", sa.column("id", sa.Uuid), sa.column("monthly_capacity", sa.Integer),
-    sa.column("announced_at", sa.DateTime(timezone=True)), schema="scheduling",
+    "facilitator",
+    sa.column("id", sa.Uuid),
+    sa.column("monthly_capacity", sa.Integer),
+    sa.column("announced_at", sa.DateTime(timezone=True)),
+    schema="scheduling",
 )
 
 

@@ -23,8 +23,11 @@ S = "scheduling"
 
 
 def upgrade() -> None:
-    op.add_column("participant", sa.Column("management_line", postgresql.ARRAY(sa.String), nullable=False,
-                                           server_default="{}"), schema=S)
+    op.add_column(
+        "participant",
+        sa.Column("management_line", postgresql.ARRAY(sa.String), nullable=False, server_default="{}"),
+        schema=S,
+    )
     op.add_column("participant", sa.Column("preferred_language", sa.Text), schema=S)
     op.add_column("facilitator", sa.Column("line_manager_email", sa.String), schema=S)
 

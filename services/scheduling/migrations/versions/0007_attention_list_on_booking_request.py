@@ -29,8 +29,9 @@ OPEN_INDEX = "ix_booking_request_unscheduled"
 
 def upgrade() -> None:
     op.add_column("booking_request", sa.Column("unscheduled_reason", sa.Text), schema=S)
-    op.add_column("booking_request", sa.Column("offer_attempts", sa.Integer, nullable=False, server_default="0"),
-                  schema=S)
+    op.add_column(
+        "booking_request", sa.Column("offer_attempts", sa.Integer, nullable=False, server_default="0"), schema=S
+    )
     op.add_column("booking_request", sa.Column("last_offer_attempt_at", sa.DateTime(timezone=True)), schema=S)
     op.execute("""
         INSERT INTO scheduling.booking_request
@@ -50,8 +51,13 @@ def upgrade() -> None:
         FROM scheduling.unscheduled_cycle AS waiting
         WHERE waiting.cycle_id = request.cycle_id
     """)
-    op.create_index(OPEN_INDEX, "booking_request", ["last_offer_attempt_at"], schema=S,
-                    postgresql_where=sa.text("unscheduled_reason IS NOT NULL"))
+    op.create_index(
+        OPEN_INDEX,
+        "booking_request",
+        ["last_offer_attempt_at"],
+        schema=S,
+        postgresql_where=sa.text("unscheduled_reason IS NOT NULL"),
+    )
     op.drop_index("ix_unscheduled_cycle_open", "unscheduled_cycle", schema=S)
     op.drop_table("unscheduled_cycle", schema=S)
 
@@ -74,8 +80,13 @@ def downgrade() -> None:
             scheduled_at TIMESTAMP WITH TIME ZONE
         )
     """)
-    op.create_index("ix_unscheduled_cycle_open", "unscheduled_cycle", ["last_attempt_at"], schema=S,
-                    postgresql_where=sa.text("scheduled_at IS NULL"))
+    op.create_index(
+        "ix_unscheduled_cycle_open",
+        "unscheduled_cycle",
+        ["last_attempt_at"],
+        schema=S,
+        postgresql_where=sa.text("scheduled_at IS NULL"),
+    )
     # A cycle off the list keeps its attempts but not its last reason, nor when it left the list:
     # the reason was only shown while waiting, and it left no earlier than its last attempt.
     op.execute("""

@@ -20,8 +20,9 @@ TABLES = ("facilitator", "regional_lead")
 
 def upgrade() -> None:
     for table in TABLES:
-        op.add_column(table, sa.Column("link_version", sa.Integer, nullable=False, server_default="1"),
-                      schema="scheduling")
+        op.add_column(
+            table, sa.Column("link_version", sa.Integer, nullable=False, server_default="1"), schema="scheduling"
+        )
 
 
 def downgrade() -> None:

@@ -14,8 +14,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("booking_request", sa.Column("booking_reminder_sent_at", sa.DateTime(timezone=True)),
-                  schema="scheduling")
+    op.add_column(
+        "booking_request", sa.Column("booking_reminder_sent_at", sa.DateTime(timezone=True)), schema="scheduling"
+    )
 
 
 def downgrade() -> None:

@@ -25,8 +25,10 @@ async def _links(settings: Settings) -> list[str]:
     engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
     try:
         async with UnitOfWork(session_factory(engine)) as uow:
-            return [f"{kind:<12} {region:<26} {link}"
-                    for kind, region, link in await registry.personal_links(uow, settings=settings)]
+            return [
+                f"{kind:<12} {region:<26} {link}"
+                for kind, region, link in await registry.personal_links(uow, settings=settings)
+            ]
     finally:
         await engine.dispose()
 

@@ -45,10 +45,28 @@ ConflictRule = str  # one of CONFLICT_RULES; config.ConflictRule validates the s
 CONFLICT_RULES: tuple[ConflictRule, ...] = ("organisation", "email_domain", "line")
 
 LANGUAGE_NAMES: dict[str, str] = {
-    "en": "English", "cy": "Welsh", "gd": "Scottish Gaelic", "kw": "Cornish", "ar": "Arabic", "bn": "Bengali",
-    "fr": "French", "gu": "Gujarati", "hi": "Hindi", "it": "Italian", "ml": "Malayalam", "pa": "Punjabi",
-    "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "so": "Somali", "es": "Spanish", "ta": "Tamil",
-    "tl": "Tagalog", "ur": "Urdu", "yo": "Yoruba", "bsl": "British Sign Language",
+    "en": "English",
+    "cy": "Welsh",
+    "gd": "Scottish Gaelic",
+    "kw": "Cornish",
+    "ar": "Arabic",
+    "bn": "Bengali",
+    "fr": "French",
+    "gu": "Gujarati",
+    "hi": "Hindi",
+    "it": "Italian",
+    "ml": "Malayalam",
+    "pa": "Punjabi",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ro": "Romanian",
+    "so": "Somali",
+    "es": "Spanish",
+    "ta": "Tamil",
+    "tl": "Tagalog",
+    "ur": "Urdu",
+    "yo": "Yoruba",
+    "bsl": "British Sign Language",
 }
 
 
@@ -223,16 +241,12 @@ def month_bounds(key: MonthKey, *, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def count_by_month(
-    bookings: Iterable[tuple[UUID, datetime]], *, tz: ZoneInfo
-) -> Counter[tuple[UUID, MonthKey]]:
+def count_by_month(bookings: Iterable[tuple[UUID, datetime]], *, tz: ZoneInfo) -> Counter[tuple[UUID, MonthKey]]:
     """Booked sessions per (facilitator, local month) from (facilitator_id, starts_at) pairs."""
     return Counter((facilitator_id, month_key(starts_at, tz=tz)) for facilitator_id, starts_at in bookings)
 
 
-def ranked_facilitators(
-    facilitators: Iterable[Facilitator], *, request: MatchRequest
-) -> list[tuple[int, Facilitator]]:
+def ranked_facilitators(facilitators: Iterable[Facilitator], *, request: MatchRequest) -> list[tuple[int, Facilitator]]:
     """Facilitators who may take the session, each with its preference rank (lower is better).
 
     0: the participant's own choice, if active and accredited (and free of conflicts, if
@@ -349,8 +363,9 @@ def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datet
 
 # --- what a session may become ---------------------------------------------------------------------
 
-LIVE_STATUSES = frozenset({SessionStatus.REQUESTED, SessionStatus.BOOKED, SessionStatus.COMPLETED,
-                           SessionStatus.NO_SHOW})
+LIVE_STATUSES = frozenset(
+    {SessionStatus.REQUESTED, SessionStatus.BOOKED, SessionStatus.COMPLETED, SessionStatus.NO_SHOW}
+)
 CHANGEABLE_STATUSES = frozenset({SessionStatus.REQUESTED, SessionStatus.BOOKED})
 
 

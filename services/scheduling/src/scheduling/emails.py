@@ -64,8 +64,14 @@ def compose(
     return message
 
 
-
 def message_of(email: OutgoingEmail, *, sender: str) -> EmailMessage:
     """The message of a queued email, as it was rendered when queued."""
-    return compose(email_id=email.id, sender=sender, to=email.to_address, subject=email.subject, body=email.body,
-                   ics=email.ics, ics_method=email.ics_method)
+    return compose(
+        email_id=email.id,
+        sender=sender,
+        to=email.to_address,
+        subject=email.subject,
+        body=email.body,
+        ics=email.ics,
+        ics_method=email.ics_method,
+    )

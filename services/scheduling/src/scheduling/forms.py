@@ -17,12 +17,29 @@ Errors = list[tuple[str, str]]
 Values = Mapping[str, str]
 MultiValues = Mapping[str, Sequence[str]]
 
-DURATIONS = (("60", "1 hour"), ("90", "1 hour 30 minutes"), ("120", "2 hours"), ("150", "2 hours 30 minutes"),
-             ("180", "3 hours"))
+DURATIONS = (
+    ("60", "1 hour"),
+    ("90", "1 hour 30 minutes"),
+    ("120", "2 hours"),
+    ("150", "2 hours 30 minutes"),
+    ("180", "3 hours"),
+)
 SESSION_MODES = {"virtual": "Online (video call)", "in_person": "In person"}
 CALLOUT_MODES = {"virtual": "Online (video call)", "in_person": "In person", "either": "Online or in person"}
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 MAX_WEEKS = 12
 MAX_TEXT = 2000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -37,8 +54,16 @@ class Parsed:
         self.errors.append((field_id, message))
 
 
-def text(values: Values, name: str, *, label: str, parsed: Parsed, required: bool = True,
-         max_length: int = 200, multi_line: bool = False) -> str:
+def text(
+    values: Values,
+    name: str,
+    *,
+    label: str,
+    parsed: Parsed,
+    required: bool = True,
+    max_length: int = 200,
+    multi_line: bool = False,
+) -> str:
     """Single-line text (no control or line-separator characters), or free text when `multi_line`
     (new lines kept, CRLF made LF)."""
     value = values.get(name, "")
@@ -62,8 +87,15 @@ def whole_number(values: Values, name: str, *, label: str, parsed: Parsed, low: 
     return int(raw)
 
 
-def choice(values: Values, name: str, *, options: Mapping[str, str] | Sequence[str], message: str,
-           parsed: Parsed, field_id: str | None = None) -> str | None:
+def choice(
+    values: Values,
+    name: str,
+    *,
+    options: Mapping[str, str] | Sequence[str],
+    message: str,
+    parsed: Parsed,
+    field_id: str | None = None,
+) -> str | None:
     value = values.get(name, "")
     if value not in options:
         parsed.error(field_id or f"{name}-1", message)
@@ -122,17 +154,20 @@ def parse_availability(values: Values, *, today: date) -> AvailabilityInput | Er
     if day is not None and day <= today:
         parsed.error("date-day", "The date of the first session must be in the future")
     start = time_input(values, "start", label="the start time", parsed=parsed)
-    minutes_raw = choice(values, "minutes", options=dict(DURATIONS),
-                         message="Select how long the session is", parsed=parsed)
+    minutes_raw = choice(
+        values, "minutes", options=dict(DURATIONS), message="Select how long the session is", parsed=parsed
+    )
     mode = choice(values, "mode", options=SESSION_MODES, message="Select online or in person", parsed=parsed)
-    location = text(values, "location", label="where the session takes place", parsed=parsed,
-                    required=mode == "in_person")
+    location = text(
+        values, "location", label="where the session takes place", parsed=parsed, required=mode == "in_person"
+    )
     weeks = whole_number(values, "weeks", label="how many weeks to repeat it", parsed=parsed, low=1, high=MAX_WEEKS)
     if parsed.errors:
         return parsed.errors
     assert day and start and minutes_raw and mode and weeks
-    return AvailabilityInput(first_day=day, start=start, minutes=int(minutes_raw), mode=mode,
-                             location=location or None, weeks=weeks)
+    return AvailabilityInput(
+        first_day=day, start=start, minutes=int(minutes_raw), mode=mode, location=location or None, weeks=weeks
+    )
 
 
 def parse_volunteer(values: Values) -> int | Errors:
@@ -154,8 +189,7 @@ def parse_interest(values: Values, months: Sequence[str]) -> InterestInput | Err
     chosen = [m for m in MONTHS if m in set(months)]
     if not chosen:
         parsed.error("months-1", "Select at least one month")
-    topics = text(values, "topics", label="topics", parsed=parsed, required=False, max_length=MAX_TEXT,
-                  multi_line=True)
+    topics = text(values, "topics", label="topics", parsed=parsed, required=False, max_length=MAX_TEXT, multi_line=True)
     if parsed.errors:
         return parsed.errors
     assert mode
@@ -179,23 +213,32 @@ class CalloutInput:
 def parse_callout(values: Values, *, today: date) -> CalloutInput | Errors:
     parsed = Parsed()
     title = text(values, "title", label="a title", parsed=parsed)
-    details = text(values, "details", label="what facilitators are needed for", parsed=parsed, max_length=MAX_TEXT,
-                   multi_line=True)
+    details = text(
+        values, "details", label="what facilitators are needed for", parsed=parsed, max_length=MAX_TEXT, multi_line=True
+    )
     mode = choice(values, "mode", options=CALLOUT_MODES, message="Select how the sessions take place", parsed=parsed)
     start = date_input(values, "start", label="the first day sessions are needed", parsed=parsed)
     end = date_input(values, "end", label="the last day sessions are needed", parsed=parsed)
     if start and end and end < start:
         parsed.error("end-day", "The last day must be the same as or after the first day")
-    participants = whole_number(values, "participants", label="the number of participants", parsed=parsed,
-                                low=1, high=1000)
+    participants = whole_number(
+        values, "participants", label="the number of participants", parsed=parsed, low=1, high=1000
+    )
     register_by = date_input(values, "register", label="the date to volunteer by", parsed=parsed)
     if register_by and register_by < today:
         parsed.error("register-day", "The date to volunteer by must be today or in the future")
     if parsed.errors:
         return parsed.errors
     assert mode and start and end and participants and register_by
-    return CalloutInput(title=title, details=details, mode=mode, period_start=start, period_end=end,
-                        participants=participants, register_by=register_by)
+    return CalloutInput(
+        title=title,
+        details=details,
+        mode=mode,
+        period_start=start,
+        period_end=end,
+        participants=participants,
+        register_by=register_by,
+    )
 
 
 @dataclass(frozen=True)
@@ -240,14 +283,26 @@ class AccreditationInput:
 
 
 def _accreditation(values: Values, parsed: Parsed, *, today: date, required: bool) -> AccreditationInput | None:
-    given = any(values.get(k, "").strip() for k in ("score", "elearning-day", "elearning-month", "elearning-year",
-                                                    "course-day", "course-month", "course-year"))
+    given = any(
+        values.get(k, "").strip()
+        for k in (
+            "score",
+            "elearning-day",
+            "elearning-month",
+            "elearning-year",
+            "course-day",
+            "course-month",
+            "course-year",
+        )
+    )
     if not required and not given:
         return None
     score = whole_number(values, "score", label="the e-learning score", parsed=parsed, low=0, high=100)
     if score is not None and score < ELEARNING_PASS_MARK:
-        parsed.error("score", f"The e-learning pass mark is {ELEARNING_PASS_MARK}%: a facilitator with "
-                              f"{score}% is not accredited")
+        parsed.error(
+            "score",
+            f"The e-learning pass mark is {ELEARNING_PASS_MARK}%: a facilitator with {score}% is not accredited",
+        )
     passed = date_input(values, "elearning", label="the date the e-learning was passed", parsed=parsed)
     course = date_input(values, "course", label="the date of the one-day course", parsed=parsed)
     for prefix, day in (("elearning", passed), ("course", course)):
@@ -286,11 +341,14 @@ def parse_facilitator(values: Values, languages: Sequence[str], *, today: date) 
         parsed.error("email", "Enter an email address in the correct format, like name@example.nhs.uk")
     phone = text(values, "phone", label="a phone number", parsed=parsed, required=False, max_length=30)
     organisation = text(values, "organisation", label="the facilitator's organisation", parsed=parsed)
-    line_manager = text(values, "line_manager_email", label="their line manager's email address", parsed=parsed,
-                        required=False)
+    line_manager = text(
+        values, "line_manager_email", label="their line manager's email address", parsed=parsed, required=False
+    )
     if line_manager and not _EMAIL.match(line_manager):
-        parsed.error("line_manager_email",
-                     "Enter their line manager's email address in the correct format, like name@example.nhs.uk")
+        parsed.error(
+            "line_manager_email",
+            "Enter their line manager's email address in the correct format, like name@example.nhs.uk",
+        )
     elif line_manager and email and line_manager.casefold() == email.casefold():
         parsed.error("line_manager_email", "Enter their line manager's email address, not the facilitator's own")
     chosen = [code for code in LANGUAGE_NAMES if code in set(languages)]
@@ -301,15 +359,27 @@ def parse_facilitator(values: Values, languages: Sequence[str], *, today: date) 
     if parsed.errors:
         return parsed.errors
     assert capacity is not None
-    return FacilitatorInput(name=name, email=email.lower(), phone=phone or None, organisation=organisation,
-                            languages=chosen, monthly_capacity=capacity, accreditation=accreditation,
-                            line_manager_email=line_manager.lower() or None)
+    return FacilitatorInput(
+        name=name,
+        email=email.lower(),
+        phone=phone or None,
+        organisation=organisation,
+        languages=chosen,
+        monthly_capacity=capacity,
+        accreditation=accreditation,
+        line_manager_email=line_manager.lower() or None,
+    )
 
 
 def parse_status(values: Values) -> FacilitatorStatus | Errors:
     parsed = Parsed()
-    status = choice(values, "status", options=[s.value for s in FacilitatorStatus],
-                    message="Select the facilitator's status", parsed=parsed)
+    status = choice(
+        values,
+        "status",
+        options=[s.value for s in FacilitatorStatus],
+        message="Select the facilitator's status",
+        parsed=parsed,
+    )
     return parsed.errors if status is None else FacilitatorStatus(status)
 
 

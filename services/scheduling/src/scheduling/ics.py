@@ -1,16 +1,19 @@
-"""The session as an iCalendar object (RFC 5545/5546). The UID is the session id, so an update
-(METHOD:REQUEST, SEQUENCE+1) or a cancellation (METHOD:CANCEL) replaces the same calendar event.
-The file on disk has no names or emails; the emailed copies name the organiser and attendees."""
+"""The session as an iTIP message (RFC 5545/5546). The UID is the session id, so an update
+(METHOD:REQUEST, SEQUENCE+1) or a cancellation (METHOD:CANCEL, STATUS:CANCELLED) replaces the same
+calendar event. RFC 5546 requires an ORGANIZER and the ATTENDEEs in both: the facilitator runs the
+session, so they organise it and the service sends on their behalf (SENT-BY); replies reach a person,
+not the no-reply sender. The file on disk is the same calendar as the emailed copies."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress
 
 from shared.contracts.vocabulary import SessionMode
 
@@ -30,6 +33,23 @@ REQUEST = "REQUEST"
 CANCEL = "CANCEL"
 
 
+@dataclass(frozen=True)
+class CalendarUser:
+    """A person in the calendar object: an email address and, where known, a display name (CN)."""
+
+    email: str
+    name: str | None = None
+
+
+def _address(user: CalendarUser, **parameters: str) -> vCalAddress:
+    address = vCalAddress(f"mailto:{user.email}")
+    if user.name:
+        # A parameter value cannot hold a DQUOTE or control characters (RFC 5545 3.1).
+        address.params["CN"] = "".join(c for c in user.name if c != '"' and c.isprintable()).strip()
+    address.params.update(parameters)
+    return address
+
+
 def session_ics(
     *,
     session_id: UUID,
@@ -37,12 +57,18 @@ def session_ics(
     ends_at: datetime,
     mode: SessionMode,
     stamp: datetime,
+    organizer: CalendarUser,
+    attendees: tuple[CalendarUser, ...],
+    sent_by: str | None = None,
     sequence: int = 0,
     method: str = REQUEST,
     location: str | None = None,
-    organizer: str | None = None,
-    attendees: tuple[str, ...] = (),
 ) -> bytes:
+    """A REQUEST (new or updated event) or CANCEL of the session, with its organiser and attendees."""
+    if method not in (REQUEST, CANCEL):
+        raise ValueError(f"unsupported iTIP method {method!r}")
+    if not attendees:
+        raise ValueError("an iTIP request or cancellation names at least one attendee (RFC 5546 3.2)")
     calendar = Calendar()
     calendar.add("prodid", "-//hlm360//scheduling//EN")
     calendar.add("version", "2.0")
@@ -57,10 +83,14 @@ def session_ics(
     event.add("description", DESCRIPTION)
     event.add("location", location or LOCATIONS[mode])
     event.add("status", "CANCELLED" if method == CANCEL else "CONFIRMED")
-    if organizer:
-        event.add("organizer", f"mailto:{organizer}")
+    event.add("organizer", _address(organizer, **({"SENT-BY": f"mailto:{sent_by}"} if sent_by else {})))
+    # A request asks each attendee to reply; a cancellation expects no reply.
+    rsvp = "TRUE" if method == REQUEST else "FALSE"
     for attendee in attendees:
-        event.add("attendee", f"mailto:{attendee}", parameters={"ROLE": "REQ-PARTICIPANT", "RSVP": "FALSE"})
+        event.add(
+            "attendee",
+            _address(attendee, CUTYPE="INDIVIDUAL", ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP=rsvp),
+        )
     calendar.add_component(event)
     content: bytes = calendar.to_ical()
     return content

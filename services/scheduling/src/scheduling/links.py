@@ -76,4 +76,5 @@ class Links:
     def is_valid(self, purpose: LinkPurpose, subject_id: UUID, signature: str, version: int = 1) -> bool:
         """Checks the length first, so a huge signature costs nothing."""
         return len(signature) <= MAX_SIGNATURE and link_is_valid(
-            secret=self.secret, purpose=purpose, subject_id=subject_id, signature=signature, version=version)
+            secret=self.secret, purpose=purpose, subject_id=subject_id, signature=signature, version=version
+        )

@@ -13,8 +13,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings)
     handlers.register(runtime, settings)
     jobs.register(runtime, settings)
-    app = runtime.http_app(api.router, participant.router, facilitator.router, lead.router,
-                           title="hlm360 scheduling")
+    app = runtime.http_app(api.router, participant.router, facilitator.router, lead.router, title="hlm360 scheduling")
     app.add_exception_handler(deps.LinkNotRecognised, deps.link_not_recognised)
     app.state.settings = settings
     return app

@@ -101,12 +101,8 @@ class FeedbackSession(SQLModel, table=True):
     # the regional lead told (the participant's report stays held until the outcome). Migration 0011.
     outcome_reminder_sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     outcome_escalated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    created_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
-    )
-    updated_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
-    )
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
 
 
 def _now() -> datetime:

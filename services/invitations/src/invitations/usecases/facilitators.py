@@ -23,7 +23,8 @@ from shared.db import UnitOfWork
 async def _facilitator(uow: UnitOfWork, facilitator_id: UUID) -> Facilitator:
     # events of one facilitator arrive on several topics in any order: upsert, then update fields
     await uow.session.execute(
-        insert(Facilitator).values(id=facilitator_id, registered=False, accredited=False, modes="")
+        insert(Facilitator)
+        .values(id=facilitator_id, registered=False, accredited=False, modes="")
         .on_conflict_do_nothing()
     )
     found: Facilitator = (
@@ -66,6 +67,7 @@ async def choosable_facilitators(uow: UnitOfWork) -> list[Facilitator]:
         select(Facilitator).order_by(col(Facilitator.free_slots) == 0, col(Facilitator.region), col(Facilitator.name))
     )
     return [
-        f for f in rows.scalars()
+        f
+        for f in rows.scalars()
         if not not_choosable_because(FacilitatorState(f.registered, f.accredited, f.status, f.free_slots))
     ]

@@ -41,7 +41,9 @@ async def open_cycle(
     if await uow.session.get(Cycle, request.cycle_id) is not None:
         return False
     problem = deadline_problem(
-        deadline=request.deadline, now=datetime.now(UTC), min_hours=settings.min_deadline_hours,
+        deadline=request.deadline,
+        now=datetime.now(UTC),
+        min_hours=settings.min_deadline_hours,
         max_days=settings.max_deadline_days,
     )
     if problem:
@@ -76,8 +78,12 @@ async def open_cycle(
         invite_all(uow, cycle, raters, settings=settings)
     log.info(
         "cycle requested",
-        extra={"cycle_id": str(cycle.id), "raters": len(raters), "status": cycle.status,
-               "funding": cycle.funding_method},
+        extra={
+            "cycle_id": str(cycle.id),
+            "raters": len(raters),
+            "status": cycle.status,
+            "funding": cycle.funding_method,
+        },
     )
     return True
 
@@ -96,8 +102,9 @@ def _new_cycle(request: CycleRequested, *, settings: Settings) -> Cycle:
         region=person.region,
         programme=request.programme,
         facilitator_id=request.facilitator_id,
-        management_line=management_line(participant_email=str(person.email),
-                                         requested=[str(e) for e in person.management_line]),
+        management_line=management_line(
+            participant_email=str(person.email), requested=[str(e) for e in person.management_line]
+        ),
         preferred_language=person.preferred_language,
         deadline=request.deadline,
         original_deadline=request.deadline,

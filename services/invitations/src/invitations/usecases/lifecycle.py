@@ -70,8 +70,7 @@ async def record_cycle_closed(uow: UnitOfWork, event: CycleClosed) -> None:
         kind="cycle_closed",
         cycle_id=cycle.id,
         rater_id=participant.id,
-        context={"reason": event.reason.value,
-                 "responses": {g.value: n for g, n in event.responses_per_group.items()}},
+        context={"reason": event.reason.value, "responses": {g.value: n for g, n in event.responses_per_group.items()}},
     )
 
 

@@ -77,7 +77,11 @@ async def replace_rater(
     cycle = await get_cycle(uow, cycle_id)
     old = await _to_replace(uow, cycle, old_rater_id=old_rater_id, name=name, email=email)
     new = Rater(
-        id=uuid4(), cycle_id=cycle_id, group=old.group, name=name.strip(), email=email.strip(),
+        id=uuid4(),
+        cycle_id=cycle_id,
+        group=old.group,
+        name=name.strip(),
+        email=email.strip(),
         replaces_rater_id=old.id,
     )
     raters = await all_raters(uow, cycle_id)
@@ -108,8 +112,15 @@ async def replace_rater(
                 producer=PRODUCER, correlation_id=cycle.correlation_id, cycle_id=cycle.id, management_line=line
             )
         )
-    log.info("rater replaced", extra={"cycle_id": str(cycle_id), "group": old.group, "was": was,
-                                      "management_line_changed": line != line_before})
+    log.info(
+        "rater replaced",
+        extra={
+            "cycle_id": str(cycle_id),
+            "group": old.group,
+            "was": was,
+            "management_line_changed": line != line_before,
+        },
+    )
     return new
 
 

@@ -123,5 +123,9 @@ async def facilitators(runtime: Runtime) -> list[FacilitatorChoice]:
     """Facilitators a participant may choose now (from scheduling's events)."""
     async with reading(runtime) as uow:
         rows = await choosable_facilitators(uow)
-    return [FacilitatorChoice(id=f.id, name=f.name, region=f.region, free_slots=f.free_slots,
-                              next_free_slot_at=f.next_free_slot_at) for f in rows]
+    return [
+        FacilitatorChoice(
+            id=f.id, name=f.name, region=f.region, free_slots=f.free_slots, next_free_slot_at=f.next_free_slot_at
+        )
+        for f in rows
+    ]

@@ -58,9 +58,7 @@ class SignedLink:
         return f"/p/{self.cycle_id}/{self.token}"
 
 
-def signed_link(
-    purpose: str, *, rate_limited: bool = False
-) -> Callable[..., Coroutine[Any, Any, SignedLink]]:
+def signed_link(purpose: str, *, rate_limited: bool = False) -> Callable[..., Coroutine[Any, Any, SignedLink]]:
     """A dependency that lets the route run only for a link signed for `purpose` (else BadLink)."""
 
     async def check(cycle_id: UUID, token: str, request: Request, settings: Config) -> SignedLink:

@@ -30,8 +30,13 @@ RaterToReplace = Annotated[UUID, Depends(_rater_id)]
 
 
 async def _dashboard(
-    runtime: ServiceRuntime, settings: Settings, link: SignedLink, *,
-    errors: list[tuple[str, str]] | None = None, values: dict[str, str] | None = None, notice: str | None = None,
+    runtime: ServiceRuntime,
+    settings: Settings,
+    link: SignedLink,
+    *,
+    errors: list[tuple[str, str]] | None = None,
+    values: dict[str, str] | None = None,
+    notice: str | None = None,
 ) -> HTMLResponse:
     async with reading(runtime) as uow:
         try:
@@ -83,8 +88,12 @@ async def close_now(link: ParticipantLink, runtime: Runtime, settings: Config) -
 
 
 async def _replace_page(
-    runtime: ServiceRuntime, link: SignedLink, rater_id: UUID, *,
-    values: dict[str, str], errors: list[tuple[str, str]],
+    runtime: ServiceRuntime,
+    link: SignedLink,
+    rater_id: UUID,
+    *,
+    values: dict[str, str],
+    errors: list[tuple[str, str]],
 ) -> HTMLResponse:
     async with reading(runtime) as uow:
         rater = await rater_to_replace(uow, cycle_id=link.cycle_id, rater_id=rater_id)
@@ -107,8 +116,9 @@ async def replace_submit(
     if not errors:
         try:
             async with runtime.uow() as uow:
-                await nominations.replace_rater(uow, cycle_id=link.cycle_id, old_rater_id=rater_id, name=name,
-                                                email=address, settings=settings)
+                await nominations.replace_rater(
+                    uow, cycle_id=link.cycle_id, old_rater_id=rater_id, name=name, email=address, settings=settings
+                )
                 await uow.commit()
         except Rejected as rejection:
             errors = [("email", str(rejection).capitalize())]

@@ -12,7 +12,7 @@ from enum import StrEnum
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ARRAY, Boolean, DateTime, String, exists, literal_column, or_, select, update
+from sqlalchemy import ARRAY, Boolean, DateTime, String, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
@@ -28,12 +28,10 @@ from scheduling.tables import (
     Participant,
 )
 from scheduling.usecases.common import (
-    LIVE,
     MODE_PHRASES,
     SLOT_TAKEN,
     announce_booked,
     free_slots,
-    in_region,
     links,
     live_bookings,
     live_session_of,
@@ -52,8 +50,10 @@ log = logging.getLogger(__name__)
 
 
 # On the attention list while the session stands (shown to the regional lead: no names).
-BOOKED_ACROSS_THE_LINE = ("the booked facilitator is now in the participant's management line: cancel the "
-                          "session so the participant can choose another time")
+BOOKED_ACROSS_THE_LINE = (
+    "the booked facilitator is now in the participant's management line: cancel the "
+    "session so the participant can choose another time"
+)
 
 
 class Outcome(StrEnum):
@@ -94,8 +94,9 @@ _MERGED_LINE = literal_column(
 _LINE_GROWS = literal_column("NOT (excluded.management_line <@ participant.management_line)", type_=Boolean)
 
 
-_LINE_AS_OF = literal_column("greatest(participant.management_line_as_of, excluded.management_line_as_of)",
-                             type_=DateTime(timezone=True))
+_LINE_AS_OF = literal_column(
+    "greatest(participant.management_line_as_of, excluded.management_line_as_of)", type_=DateTime(timezone=True)
+)
 
 
 def _line(addresses: Iterable[str]) -> list[str]:
@@ -156,12 +157,19 @@ async def change_management_line(
         return False
     request = await uow.session.get(BookingRequest, changed.cycle_id)
     live = await live_session_of(uow, cycle_id=changed.cycle_id)
-    if request is not None and live is not None and await _booked_across_the_line(
-        uow, request, live, settings=settings, now=now
+    if (
+        request is not None
+        and live is not None
+        and await _booked_across_the_line(uow, request, live, settings=settings, now=now)
     ):
-        log.warning("booked facilitator is now in the participant's management line",
-                    extra={"cycle_id": str(request.cycle_id), "session_id": str(live.id),
-                           "facilitator_id": str(live.facilitator_id)})
+        log.warning(
+            "booked facilitator is now in the participant's management line",
+            extra={
+                "cycle_id": str(request.cycle_id),
+                "session_id": str(live.id),
+                "facilitator_id": str(live.facilitator_id),
+            },
+        )
         _needs_attention(uow, request, now=now, reason=BOOKED_ACROSS_THE_LINE)
     return True
 
@@ -207,7 +215,10 @@ async def offer_booking(uow: UnitOfWork, request: BookingRequest, *, settings: S
         await _record_unscheduled(uow, request, now=now, reason=_nothing_to_offer(offer, settings=settings))
         return Outcome.UNSCHEDULED
     queue_email(
-        uow, kind="booking_offer", to=participant.email, cycle_id=request.cycle_id,
+        uow,
+        kind="booking_offer",
+        to=participant.email,
+        cycle_id=request.cycle_id,
         context={"name": participant.name, "link": links(settings).url(LinkPurpose.BOOKING, request.cycle_id)},
     )
     request.offered_at = now
@@ -220,10 +231,13 @@ async def offer_booking(uow: UnitOfWork, request: BookingRequest, *, settings: S
 def _nothing_to_offer(offer: Offer, *, settings: Settings) -> str:
     """Why a cycle is on the attention list (shown to the regional lead, so it names the language)."""
     if offer.language:
-        return (f"no facilitator who speaks {domain.language_name(offer.language)} has a free slot at least "
-                f"{settings.min_notice_hours}h ahead and monthly capacity")
-    return (f"no free slot at least {settings.min_notice_hours}h ahead with a matching facilitator "
-            "who has monthly capacity")
+        return (
+            f"no facilitator who speaks {domain.language_name(offer.language)} has a free slot at least "
+            f"{settings.min_notice_hours}h ahead and monthly capacity"
+        )
+    return (
+        f"no free slot at least {settings.min_notice_hours}h ahead with a matching facilitator who has monthly capacity"
+    )
 
 
 def _match_request(
@@ -287,8 +301,11 @@ async def offered_slots(
     own_choice = chose and any(o.facilitator_id == request.chosen_facilitator_id for o in offered)
     return Offer(
         options=[
-            Option(slot=o, facilitator_name=facilitators[o.facilitator_id].name,
-                   languages=tuple(facilitators[o.facilitator_id].languages))
+            Option(
+                slot=o,
+                facilitator_name=facilitators[o.facilitator_id].name,
+                languages=tuple(facilitators[o.facilitator_id].languages),
+            )
             for o in offered
         ],
         chose_facilitator=own_choice,
@@ -321,11 +338,20 @@ async def choose_slot(
             await lock_facilitator_month(uow, facilitator, starts_at=chosen.starts_at, tz=tz, excluding=None)
             await uow.session.execute(
                 insert(FeedbackSession).values(
-                    id=session_id, cycle_id=cycle_id, report_id=request.report_id,
-                    facilitator_id=chosen.facilitator_id, slot_id=chosen.id,
-                    starts_at=chosen.starts_at, ends_at=chosen.ends_at, mode=chosen.mode, location=chosen.location,
+                    id=session_id,
+                    cycle_id=cycle_id,
+                    report_id=request.report_id,
+                    facilitator_id=chosen.facilitator_id,
+                    slot_id=chosen.id,
+                    starts_at=chosen.starts_at,
+                    ends_at=chosen.ends_at,
+                    mode=chosen.mode,
+                    location=chosen.location,
                     status=(SessionStatus.BOOKED if automatic else SessionStatus.REQUESTED).value,
-                    ics_path=str(path), confirmed_at=now if automatic else None, created_at=now, updated_at=now,
+                    ics_path=str(path),
+                    confirmed_at=now if automatic else None,
+                    created_at=now,
+                    updated_at=now,
                 )
             )
     except IntegrityError as error:
@@ -335,26 +361,56 @@ async def choose_slot(
         raise Rejected(SLOT_TAKEN) from error
     session = await uow.session.get(FeedbackSession, session_id)
     assert session is not None
-    participant = await uow.session.get(Participant, cycle_id)
     if automatic:
         await announce_booked(uow, session, request=request, settings=settings, now=now)
     else:
-        when = domain.format_when(session.starts_at, session.ends_at, tz=tz)
-        confirm_by = min(now + timedelta(hours=settings.confirm_within_hours),
-                         session.starts_at - timedelta(hours=settings.confirm_before_start_hours)).astimezone(tz)
-        queue_email(uow, kind="booking_requested", to=facilitator.email, cycle_id=cycle_id, context={
-            "facilitator": facilitator.name, "when": when, "mode": MODE_PHRASES[session.mode],
+        await _ask_to_confirm(uow, session, facilitator=facilitator, settings=settings, now=now)
+    log.info(
+        "feedback session chosen",
+        extra={"cycle_id": str(cycle_id), "session_id": str(session_id), "status": session.status},
+    )
+    return session
+
+
+async def _ask_to_confirm(
+    uow: UnitOfWork, session: FeedbackSession, *, facilitator: Facilitator, settings: Settings, now: datetime
+) -> None:
+    """A requested time: the facilitator is asked to confirm it by a deadline, the participant told it waits."""
+    tz = ZoneInfo(settings.timezone)
+    cycle_id = session.cycle_id
+    participant = await uow.session.get(Participant, cycle_id)
+    when = domain.format_when(session.starts_at, session.ends_at, tz=tz)
+    confirm_by = min(
+        now + timedelta(hours=settings.confirm_within_hours),
+        session.starts_at - timedelta(hours=settings.confirm_before_start_hours),
+    ).astimezone(tz)
+    queue_email(
+        uow,
+        kind="booking_requested",
+        to=facilitator.email,
+        cycle_id=cycle_id,
+        context={
+            "facilitator": facilitator.name,
+            "when": when,
+            "mode": MODE_PHRASES[session.mode],
             "confirm_by": f"{confirm_by:%H:%M} on {confirm_by:%A} {confirm_by.day} {confirm_by:%B %Y}",
             "link": links(settings).facilitator(facilitator),
-        })
-        if participant is not None and participant.email:
-            queue_email(uow, kind="booking_pending", to=participant.email, cycle_id=cycle_id, context={
-                "name": participant.name, "when": when, "mode": MODE_PHRASES[session.mode],
-                "facilitator": facilitator.name, "link": links(settings).url(LinkPurpose.BOOKING, cycle_id),
-            })
-    log.info("feedback session chosen", extra={"cycle_id": str(cycle_id), "session_id": str(session_id),
-                                               "status": session.status})
-    return session
+        },
+    )
+    if participant is not None and participant.email:
+        queue_email(
+            uow,
+            kind="booking_pending",
+            to=participant.email,
+            cycle_id=cycle_id,
+            context={
+                "name": participant.name,
+                "when": when,
+                "mode": MODE_PHRASES[session.mode],
+                "facilitator": facilitator.name,
+                "link": links(settings).url(LinkPurpose.BOOKING, cycle_id),
+            },
+        )
 
 
 def _mark_scheduled(uow: UnitOfWork, request: BookingRequest) -> None:
@@ -374,13 +430,18 @@ def _needs_attention(uow: UnitOfWork, request: BookingRequest, *, now: datetime,
 
 async def _record_unscheduled(uow: UnitOfWork, request: BookingRequest, *, now: datetime, reason: str) -> None:
     """Keep the cycle on the needs-attention list (the reason shown to the lead, attempts counted)."""
-    attempts = (await uow.session.execute(
-        update(BookingRequest)
-        .where(col(BookingRequest.cycle_id) == request.cycle_id)
-        .values(unscheduled_reason=reason, offer_attempts=col(BookingRequest.offer_attempts) + 1,
-                last_offer_attempt_at=now)
-        .returning(col(BookingRequest.offer_attempts))
-    )).scalar_one()
+    attempts = (
+        await uow.session.execute(
+            update(BookingRequest)
+            .where(col(BookingRequest.cycle_id) == request.cycle_id)
+            .values(
+                unscheduled_reason=reason,
+                offer_attempts=col(BookingRequest.offer_attempts) + 1,
+                last_offer_attempt_at=now,
+            )
+            .returning(col(BookingRequest.offer_attempts))
+        )
+    ).scalar_one()
     # Warn once per cycle; the retry job tries again every minute and the list is at /api/unscheduled.
     (log.warning if attempts == 1 else log.debug)(
         "feedback session could not be offered", extra={"cycle_id": str(request.cycle_id), "attempts": attempts}
@@ -391,67 +452,12 @@ async def claim_unscheduled(uow: UnitOfWork, *, attempted_before: datetime) -> B
     """Lock the longest-waiting unscheduled cycle not yet retried in this round (other instances skip it)."""
     result = await uow.session.execute(
         select(BookingRequest)
-        .where(col(BookingRequest.unscheduled_reason).is_not(None),
-               col(BookingRequest.last_offer_attempt_at) < attempted_before)
+        .where(
+            col(BookingRequest.unscheduled_reason).is_not(None),
+            col(BookingRequest.last_offer_attempt_at) < attempted_before,
+        )
         .order_by(col(BookingRequest.last_offer_attempt_at))
         .limit(1)
         .with_for_update(skip_locked=True)
     )
     return result.scalars().first()
-
-
-# --- what the participant's booking page shows -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BookingPage:
-    """The booking page: the live session (and its facilitator), else the times on offer."""
-
-    session: FeedbackSession | None
-    facilitator: Facilitator | None
-    offer: Offer | None
-    languages: list[str]  # every language someone with a time on offer speaks (the filter's choices)
-    participant_name: str | None
-
-
-async def booking_page(
-    uow: UnitOfWork, *, cycle_id: UUID, language: str | None, settings: Settings, now: datetime
-) -> BookingPage | None:
-    """What the participant sees on their booking page; None while the report is being prepared."""
-    request = await uow.session.get(BookingRequest, cycle_id)
-    if request is None:
-        return None
-    session = await live_session_of(uow, cycle_id=cycle_id)
-    facilitator = await uow.session.get(Facilitator, session.facilitator_id) if session else None
-    offer = everyone = None
-    if session is None:
-        offer = await offered_slots(uow, request, settings=settings, now=now, language=language)
-        everyone = await offered_slots(uow, request, settings=settings, now=now, language=domain.ANY_LANGUAGE)
-    languages = sorted({code for o in (everyone.options if everyone else []) for code in o.languages},
-                       key=domain.language_name)
-    participant = await uow.session.get(Participant, cycle_id)
-    return BookingPage(session=session, facilitator=facilitator, offer=offer, languages=languages,
-                       participant_name=participant.name if participant else None)
-
-
-async def attention_list(uow: UnitOfWork) -> list[BookingRequest]:
-    """Cycles with nothing offered yet (or booked across the management line), longest waiting first."""
-    rows = await uow.session.execute(
-        select(BookingRequest)
-        .where(col(BookingRequest.unscheduled_reason).is_not(None))
-        .order_by(col(BookingRequest.created_at))
-    )
-    return list(rows.scalars())
-
-
-async def waiting_in_region(uow: UnitOfWork, *, region: str) -> list[BookingRequest]:
-    """The region's cycles with no live session, and booked ones while flagged (a facilitator now in the
-    participant's management line), oldest first: the regional lead's list."""
-    has_live = exists().where(col(FeedbackSession.cycle_id) == col(BookingRequest.cycle_id), LIVE)
-    rows = await uow.session.execute(
-        select(BookingRequest)
-        .where(in_region(BookingRequest.region, region),
-               or_(~has_live, col(BookingRequest.unscheduled_reason).is_not(None)))
-        .order_by(col(BookingRequest.created_at))
-    )
-    return list(rows.scalars())

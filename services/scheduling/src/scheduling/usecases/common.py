@@ -52,23 +52,35 @@ SLOT_TAKEN = "That time has just been taken by someone else. Choose another time
 Actor = Literal["participant", "facilitator", "admin"]
 
 
-
 def queue_email(
-    uow: UnitOfWork, *, kind: str, to: str, cycle_id: UUID | None, context: dict[str, object],
-    ics_content: bytes | None = None, ics_method: str | None = None,
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    to: str,
+    cycle_id: UUID | None,
+    context: dict[str, object],
+    ics_content: bytes | None = None,
+    ics_method: str | None = None,
 ) -> OutgoingEmail:
     """Render an email into the mail outbox, in the caller's transaction."""
     subject, body = render_email(kind, context)
-    return mail_outbox.queue_email(uow, OutgoingEmail(
-        id=uuid4(), kind=kind, cycle_id=cycle_id, to_address=to, subject=subject, body=body,
-        ics=ics_content, ics_method=ics_method,
-    ))
+    return mail_outbox.queue_email(
+        uow,
+        OutgoingEmail(
+            id=uuid4(),
+            kind=kind,
+            cycle_id=cycle_id,
+            to_address=to,
+            subject=subject,
+            body=body,
+            ics=ics_content,
+            ics_method=ics_method,
+        ),
+    )
 
 
 async def live_session_of(uow: UnitOfWork, *, cycle_id: UUID) -> FeedbackSession | None:
-    result = await uow.session.execute(
-        select(FeedbackSession).where(col(FeedbackSession.cycle_id) == cycle_id, LIVE)
-    )
+    result = await uow.session.execute(select(FeedbackSession).where(col(FeedbackSession.cycle_id) == cycle_id, LIVE))
     return result.scalars().first()
 
 
@@ -95,7 +107,11 @@ async def free_slots(
     )
     numbered = (
         select(
-            col(Slot.id), col(Slot.facilitator_id), col(Slot.starts_at), col(Slot.ends_at), col(Slot.mode),
+            col(Slot.id),
+            col(Slot.facilitator_id),
+            col(Slot.starts_at),
+            col(Slot.ends_at),
+            col(Slot.mode),
             col(Slot.location),
             func.row_number().over(partition_by=col(Slot.facilitator_id), order_by=col(Slot.starts_at)).label("n"),
         )
@@ -103,14 +119,26 @@ async def free_slots(
         .subquery()
     )
     rows = await uow.session.execute(
-        select(numbered.c.id, numbered.c.facilitator_id, numbered.c.starts_at, numbered.c.ends_at, numbered.c.mode,
-               numbered.c.location)
+        select(
+            numbered.c.id,
+            numbered.c.facilitator_id,
+            numbered.c.starts_at,
+            numbered.c.ends_at,
+            numbered.c.mode,
+            numbered.c.location,
+        )
         .where(numbered.c.n <= per_facilitator)
         .order_by(numbered.c.starts_at)
     )
     return [
-        domain.FreeSlot(id=row.id, facilitator_id=row.facilitator_id, starts_at=row.starts_at,
-                        ends_at=row.ends_at, mode=row.mode, location=row.location)
+        domain.FreeSlot(
+            id=row.id,
+            facilitator_id=row.facilitator_id,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            mode=row.mode,
+            location=row.location,
+        )
         for row in rows
     ]
 
@@ -120,7 +148,9 @@ async def live_bookings(
 ) -> list[tuple[UUID, datetime]]:
     rows = await uow.session.execute(
         select(col(FeedbackSession.facilitator_id), col(FeedbackSession.starts_at)).where(
-            col(FeedbackSession.facilitator_id).in_(facilitator_ids), col(FeedbackSession.starts_at) >= since, LIVE,
+            col(FeedbackSession.facilitator_id).in_(facilitator_ids),
+            col(FeedbackSession.starts_at) >= since,
+            LIVE,
         )
     )
     return [(row[0], row[1]) for row in rows]
@@ -147,16 +177,40 @@ def organiser_address(sender: str) -> str:
     return sender.rsplit("<", 1)[-1].rstrip(">").strip()
 
 
-async def write_calendar_file(session: FeedbackSession, *, settings: Settings, now: datetime,
-                               method: str = ics.REQUEST) -> None:
-    content = ics.session_ics(
-        session_id=session.id, starts_at=session.starts_at, ends_at=session.ends_at,
-        mode=SessionMode(session.mode), stamp=now, sequence=session.sequence, method=method,
-        location=session.location, organizer=organiser_address(settings.mail_from),
+async def session_calendar(
+    uow: UnitOfWork, session: FeedbackSession, *, method: str, settings: Settings, now: datetime
+) -> bytes:
+    """The session's iTIP message: organised by the facilitator (sent by the service), both people invited."""
+    facilitator = await uow.session.get(Facilitator, session.facilitator_id)
+    participant = await uow.session.get(Participant, session.cycle_id)
+    assert facilitator is not None
+    host = ics.CalendarUser(email=facilitator.email, name=facilitator.name)
+    guest = (
+        ics.CalendarUser(email=participant.email, name=participant.name or None)
+        if participant is not None and participant.email
+        else None
     )
+    return ics.session_ics(
+        session_id=session.id,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        mode=SessionMode(session.mode),
+        stamp=now,
+        sequence=session.sequence,
+        method=method,
+        location=session.location,
+        organizer=host,
+        sent_by=organiser_address(settings.mail_from),
+        attendees=(guest, host) if guest is not None else (host,),
+    )
+
+
+async def write_calendar_file(
+    uow: UnitOfWork, session: FeedbackSession, *, settings: Settings, now: datetime, method: str = ics.REQUEST
+) -> None:
+    content = await session_calendar(uow, session, method=method, settings=settings, now=now)
     # Written before commit: if the commit fails, the retry writes it again.
-    await asyncio.to_thread(ics.write_atomically, ics.ics_path(settings.output_dir, cycle_id=session.cycle_id),
-                            content)
+    await asyncio.to_thread(ics.write_atomically, ics.ics_path(settings.output_dir, cycle_id=session.cycle_id), content)
 
 
 async def notify_both(
@@ -176,16 +230,7 @@ async def notify_both(
     participant = await uow.session.get(Participant, session.cycle_id)
     assert facilitator is not None
     participant_email = participant.email if participant is not None else None
-    attendees = tuple(a for a in (participant_email, facilitator.email) if a)
-    content = (
-        ics.session_ics(
-            session_id=session.id, starts_at=session.starts_at, ends_at=session.ends_at,
-            mode=SessionMode(session.mode), stamp=now, sequence=session.sequence, method=method,
-            location=session.location, organizer=organiser_address(settings.mail_from), attendees=attendees,
-        )
-        if method
-        else None
-    )
+    content = await session_calendar(uow, session, method=method, settings=settings, now=now) if method else None
     context: dict[str, object] = {
         "when": domain.format_when(session.starts_at, session.ends_at, tz=tz),
         "mode": MODE_PHRASES[session.mode],
@@ -196,13 +241,34 @@ async def notify_both(
     }
     booking_link = links(settings).url(LinkPurpose.BOOKING, session.cycle_id)
     if participant is not None and participant_email:
-        queue_email(uow, kind=kind, to=participant_email, cycle_id=session.cycle_id, ics_content=content,
-                    ics_method=method, context={**context, "recipient": participant.name, "link": booking_link,
-                                                "link_text": "Choose another time for your feedback session:"})
-    queue_email(uow, kind=kind, to=facilitator.email, cycle_id=session.cycle_id, ics_content=content,
-                ics_method=method, context={**context, "recipient": facilitator.name,
-                                            "link": links(settings).facilitator(facilitator),
-                                            "link_text": "Your facilitator page:"})
+        queue_email(
+            uow,
+            kind=kind,
+            to=participant_email,
+            cycle_id=session.cycle_id,
+            ics_content=content,
+            ics_method=method,
+            context={
+                **context,
+                "recipient": participant.name,
+                "link": booking_link,
+                "link_text": "Choose another time for your feedback session:",
+            },
+        )
+    queue_email(
+        uow,
+        kind=kind,
+        to=facilitator.email,
+        cycle_id=session.cycle_id,
+        ics_content=content,
+        ics_method=method,
+        context={
+            **context,
+            "recipient": facilitator.name,
+            "link": links(settings).facilitator(facilitator),
+            "link_text": "Your facilitator page:",
+        },
+    )
 
 
 def mark_cancelled(uow: UnitOfWork, session: FeedbackSession, *, by: str, now: datetime) -> None:
@@ -239,17 +305,29 @@ async def announce_booked(
     uow: UnitOfWork, session: FeedbackSession, *, request: BookingRequest, settings: Settings, now: datetime
 ) -> None:
     """A session is booked: calendar file, FeedbackSessionScheduled, invitations to both people."""
-    await write_calendar_file(session, settings=settings, now=now)
+    await write_calendar_file(uow, session, settings=settings, now=now)
     uow.emit(
         FeedbackSessionScheduled(
-            producer="scheduling", correlation_id=request.correlation_id, cycle_id=session.cycle_id,
-            session_id=session.id, report_id=session.report_id, facilitator_id=session.facilitator_id,
-            starts_at=session.starts_at, ends_at=session.ends_at, mode=SessionMode(session.mode),
+            producer="scheduling",
+            correlation_id=request.correlation_id,
+            cycle_id=session.cycle_id,
+            session_id=session.id,
+            report_id=session.report_id,
+            facilitator_id=session.facilitator_id,
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            mode=SessionMode(session.mode),
         )
     )
     await notify_both(uow, session, kind="session_booked", method=ics.REQUEST, settings=settings, now=now)
-    log.info("feedback session booked", extra={"cycle_id": str(session.cycle_id), "session_id": str(session.id),
-                                               "facilitator_id": str(session.facilitator_id)})
+    log.info(
+        "feedback session booked",
+        extra={
+            "cycle_id": str(session.cycle_id),
+            "session_id": str(session.id),
+            "facilitator_id": str(session.facilitator_id),
+        },
+    )
 
 
 def links(settings: Settings) -> Links:

@@ -32,9 +32,18 @@ log = logging.getLogger(__name__)
 
 
 async def publish_callout(uow: UnitOfWork, *, lead: RegionalLead, details: forms.CalloutInput) -> Callout:
-    callout = Callout(id=uuid4(), lead_id=lead.id, region=lead.region, title=details.title, details=details.details,
-                      mode=details.mode, period_start=details.period_start, period_end=details.period_end,
-                      participants=details.participants, register_by=details.register_by)
+    callout = Callout(
+        id=uuid4(),
+        lead_id=lead.id,
+        region=lead.region,
+        title=details.title,
+        details=details.details,
+        mode=details.mode,
+        period_start=details.period_start,
+        period_end=details.period_end,
+        participants=details.participants,
+        register_by=details.register_by,
+    )
     uow.session.add(callout)
     log.info("call-out published", extra={"callout_id": str(callout.id)})
     return callout
@@ -51,12 +60,15 @@ async def volunteer(
         raise Rejected("The date to volunteer by has passed")
     if not domain.can_facilitate(facilitator.rules_view()):
         raise Rejected("Only active accredited facilitators can volunteer")
-    statement = insert(CalloutVolunteer).values(callout_id=callout_id, facilitator_id=facilitator.id,
-                                                sessions_offered=sessions, volunteered_at=now)
-    await uow.session.execute(statement.on_conflict_do_update(
-        index_elements=[col(CalloutVolunteer.callout_id), col(CalloutVolunteer.facilitator_id)],
-        set_={"sessions_offered": sessions, "volunteered_at": now},
-    ))
+    statement = insert(CalloutVolunteer).values(
+        callout_id=callout_id, facilitator_id=facilitator.id, sessions_offered=sessions, volunteered_at=now
+    )
+    await uow.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[col(CalloutVolunteer.callout_id), col(CalloutVolunteer.facilitator_id)],
+            set_={"sessions_offered": sessions, "volunteered_at": now},
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -93,11 +105,13 @@ async def callout_view(uow: UnitOfWork, *, callout: Callout, settings: Settings)
     period_end = datetime.combine(callout.period_end + timedelta(days=1), datetime.min.time(), tzinfo=tz)
     volunteers = []
     for offered, facilitator in rows.all():
-        free = await free_slots(uow, facilitator_ids=[facilitator.id], not_before=period_start,
-                                         per_facilitator=10_000)
+        free = await free_slots(uow, facilitator_ids=[facilitator.id], not_before=period_start, per_facilitator=10_000)
         in_period = sum(1 for s in free if s.starts_at < period_end)
-        volunteers.append(VolunteerView(facilitator=facilitator, sessions_offered=offered.sessions_offered,
-                                        free_slots_in_period=in_period))
+        volunteers.append(
+            VolunteerView(
+                facilitator=facilitator, sessions_offered=offered.sessions_offered, free_slots_in_period=in_period
+            )
+        )
     return CalloutView(callout=callout, volunteers=volunteers)
 
 
@@ -106,9 +120,14 @@ async def publish_cpd_event(
 ) -> CpdEvent:
     tz = ZoneInfo(settings.timezone)
     event = CpdEvent(
-        id=uuid4(), lead_id=lead.id, region=lead.region, title=details.title,
+        id=uuid4(),
+        lead_id=lead.id,
+        region=lead.region,
+        title=details.title,
         starts_at=domain.local_to_utc(details.day, details.start, tz=tz),
-        ends_at=domain.local_to_utc(details.day, details.end, tz=tz), venue=details.venue, places=details.places,
+        ends_at=domain.local_to_utc(details.day, details.end, tz=tz),
+        venue=details.venue,
+        places=details.places,
     )
     uow.session.add(event)
     log.info("CPD event published", extra={"cpd_event_id": str(event.id)})
@@ -123,8 +142,9 @@ async def register_for_cpd(uow: UnitOfWork, *, facilitator: Facilitator, event_i
         raise Rejected("This CPD event has already started")
     if await uow.session.get(CpdRegistration, (event_id, facilitator.id)) is not None:
         return
-    taken = (await uow.session.execute(
-        select(func.count()).where(col(CpdRegistration.event_id) == event_id))).scalar_one()
+    taken = (
+        await uow.session.execute(select(func.count()).where(col(CpdRegistration.event_id) == event_id))
+    ).scalar_one()
     if taken >= event.places:
         raise Rejected("This CPD event is full")
     uow.session.add(CpdRegistration(event_id=event_id, facilitator_id=facilitator.id, registered_at=now))
@@ -154,8 +174,14 @@ async def cpd_record(uow: UnitOfWork, *, facilitator_id: UUID) -> list[CpdEvent]
 
 
 async def express_interest(uow: UnitOfWork, *, facilitator: Facilitator, interest: forms.InterestInput) -> CpdInterest:
-    row = CpdInterest(id=uuid4(), facilitator_id=facilitator.id, region=facilitator.region, mode=interest.mode,
-                      months=interest.months, topics=interest.topics)
+    row = CpdInterest(
+        id=uuid4(),
+        facilitator_id=facilitator.id,
+        region=facilitator.region,
+        mode=interest.mode,
+        months=interest.months,
+        topics=interest.topics,
+    )
     uow.session.add(row)
     return row
 
@@ -169,8 +195,11 @@ async def open_callouts(
     """Call-outs in the facilitator's region still open to volunteers, with their own offer if any."""
     rows = await uow.session.execute(
         select(Callout, CalloutVolunteer)
-        .outerjoin(CalloutVolunteer, (col(CalloutVolunteer.callout_id) == col(Callout.id))
-                   & (col(CalloutVolunteer.facilitator_id) == facilitator.id))
+        .outerjoin(
+            CalloutVolunteer,
+            (col(CalloutVolunteer.callout_id) == col(Callout.id))
+            & (col(CalloutVolunteer.facilitator_id) == facilitator.id),
+        )
         .where(in_region(Callout.region, facilitator.region), col(Callout.register_by) >= today)
         .order_by(col(Callout.register_by))
     )
@@ -183,8 +212,11 @@ async def upcoming_cpd_events(
     """CPD events to come in the facilitator's region, with their registration if any."""
     rows = await uow.session.execute(
         select(CpdEvent, CpdRegistration)
-        .outerjoin(CpdRegistration, (col(CpdRegistration.event_id) == col(CpdEvent.id))
-                   & (col(CpdRegistration.facilitator_id) == facilitator.id))
+        .outerjoin(
+            CpdRegistration,
+            (col(CpdRegistration.event_id) == col(CpdEvent.id))
+            & (col(CpdRegistration.facilitator_id) == facilitator.id),
+        )
         .where(in_region(CpdEvent.region, facilitator.region), col(CpdEvent.starts_at) > now)
         .order_by(col(CpdEvent.starts_at))
     )
@@ -219,8 +251,11 @@ async def lead_callout(
 async def lead_callouts(uow: UnitOfWork, *, lead: RegionalLead) -> list[tuple[Callout, int, int]]:
     """The lead's call-outs, latest first: (call-out, volunteers, sessions offered)."""
     rows = await uow.session.execute(
-        select(Callout, func.count(col(CalloutVolunteer.facilitator_id)),
-               func.coalesce(func.sum(CalloutVolunteer.sessions_offered), 0))
+        select(
+            Callout,
+            func.count(col(CalloutVolunteer.facilitator_id)),
+            func.coalesce(func.sum(CalloutVolunteer.sessions_offered), 0),
+        )
         .outerjoin(CalloutVolunteer, col(CalloutVolunteer.callout_id) == col(Callout.id))
         .where(col(Callout.lead_id) == lead.id)
         .group_by(col(Callout.id))
@@ -276,5 +311,6 @@ async def lead_cpd_event(uow: UnitOfWork, *, lead: RegionalLead, event_id: UUID)
 async def registered_for(uow: UnitOfWork, *, event_id: UUID) -> list[UUID]:
     """The facilitators registered for a CPD event (the attendance form's choices)."""
     rows = await uow.session.execute(
-        select(col(CpdRegistration.facilitator_id)).where(col(CpdRegistration.event_id) == event_id))
+        select(col(CpdRegistration.facilitator_id)).where(col(CpdRegistration.event_id) == event_id)
+    )
     return list(rows.scalars())

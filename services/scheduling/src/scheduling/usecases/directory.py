@@ -40,8 +40,11 @@ async def ensure_availability(uow: UnitOfWork, *, settings: Settings, today: dat
     rows = await uow.session.execute(select(Facilitator).where(col(Facilitator.id).in_(domain.SEEDED_FACILITATOR_IDS)))
     facilitators = [f for f in rows.scalars() if domain.can_facilitate(f.rules_view())]
     times = domain.weekday_slots(
-        first_day=today, days=settings.availability_days_ahead, local_times=settings.availability_local_times,
-        duration=timedelta(minutes=settings.availability_slot_minutes), tz=tz,
+        first_day=today,
+        days=settings.availability_days_ahead,
+        local_times=settings.availability_local_times,
+        duration=timedelta(minutes=settings.availability_slot_minutes),
+        tz=tz,
     )
     if not facilitators or not times:
         return 0
@@ -56,8 +59,9 @@ async def ensure_availability(uow: UnitOfWork, *, settings: Settings, today: dat
     )
     added = [row[0] for row in result.all()]
     for facilitator_id in sorted(set(added), key=str):
-        await publish_availability_summary(uow, facilitator_id=facilitator_id,
-                                           now=datetime.combine(today, datetime.min.time(), tzinfo=tz))
+        await publish_availability_summary(
+            uow, facilitator_id=facilitator_id, now=datetime.combine(today, datetime.min.time(), tzinfo=tz)
+        )
     if added:
         log.info("availability added", extra={"slots": len(added), "facilitators": len(set(added))})
     return len(added)
@@ -66,20 +70,29 @@ async def ensure_availability(uow: UnitOfWork, *, settings: Settings, today: dat
 async def publish_availability_summary(uow: UnitOfWork, *, facilitator_id: UUID, now: datetime) -> None:
     """AvailabilityPublished: how many free future slots a facilitator has, and the next one."""
     free = await free_slots(uow, facilitator_ids=[facilitator_id], not_before=now, per_facilitator=10_000)
-    uow.emit(AvailabilityPublished(
-        producer="scheduling", facilitator_id=facilitator_id, free_slots=len(free),
-        next_free_slot_at=free[0].starts_at if free else None,
-        modes=sorted({SessionMode(s.mode) for s in free}),
-    ))
+    uow.emit(
+        AvailabilityPublished(
+            producer="scheduling",
+            facilitator_id=facilitator_id,
+            free_slots=len(free),
+            next_free_slot_at=free[0].starts_at if free else None,
+            modes=sorted({SessionMode(s.mode) for s in free}),
+        )
+    )
 
 
-def directory_events(facilitator: Facilitator) -> list[FacilitatorRegistered | FacilitatorAccredited
-                                                         | FacilitatorStatusChanged]:
+def directory_events(
+    facilitator: Facilitator,
+) -> list[FacilitatorRegistered | FacilitatorAccredited | FacilitatorStatusChanged]:
     """The events that describe a facilitator to other services (registration, accreditation, status)."""
     events: list[FacilitatorRegistered | FacilitatorAccredited | FacilitatorStatusChanged] = [
         FacilitatorRegistered(
-            producer="scheduling", facilitator_id=facilitator.id, name=facilitator.name, email=facilitator.email,
-            region=facilitator.region, organisation=facilitator.organisation,
+            producer="scheduling",
+            facilitator_id=facilitator.id,
+            name=facilitator.name,
+            email=facilitator.email,
+            region=facilitator.region,
+            organisation=facilitator.organisation,
             languages=[domain.language_name(code) for code in facilitator.languages] or ["English"],
             monthly_capacity=facilitator.monthly_capacity,
         )
@@ -87,13 +100,18 @@ def directory_events(facilitator: Facilitator) -> list[FacilitatorRegistered | F
     view = facilitator.rules_view()
     if domain.is_accredited(view):
         assert facilitator.elearning_score is not None and facilitator.course_completed_on is not None
-        events.append(FacilitatorAccredited(
-            producer="scheduling", facilitator_id=facilitator.id, elearning_score=facilitator.elearning_score,
-            elearning_passed_on=facilitator.elearning_passed_on or facilitator.course_completed_on,
-            course_completed_on=facilitator.course_completed_on,
-        ))
-    events.append(FacilitatorStatusChanged(producer="scheduling", facilitator_id=facilitator.id,
-                                           status=view.status.value))  # type: ignore[arg-type]
+        events.append(
+            FacilitatorAccredited(
+                producer="scheduling",
+                facilitator_id=facilitator.id,
+                elearning_score=facilitator.elearning_score,
+                elearning_passed_on=facilitator.elearning_passed_on or facilitator.course_completed_on,
+                course_completed_on=facilitator.course_completed_on,
+            )
+        )
+    events.append(
+        FacilitatorStatusChanged(producer="scheduling", facilitator_id=facilitator.id, status=view.status.value)
+    )  # type: ignore[arg-type]
     return events
 
 
@@ -135,11 +153,19 @@ async def publish_slots(
         clash = next((s for s in mine if domain.overlaps(s.starts_at, s.ends_at, start, start + duration)), None)
         if clash is not None:
             local = clash.starts_at.astimezone(tz)
-            raise Rejected(f"You already have a time on {local:%A} {local.day} {local:%B %Y} at {local:%H:%M} "
-                           "that overlaps. Choose a different time or fewer weeks")
+            raise Rejected(
+                f"You already have a time on {local:%A} {local.day} {local:%B %Y} at {local:%H:%M} "
+                "that overlaps. Choose a different time or fewer weeks"
+            )
     slots = [
-        Slot(id=uuid4(), facilitator_id=facilitator.id, starts_at=start, ends_at=start + duration,
-             mode=availability.mode, location=availability.location if availability.mode == "in_person" else None)
+        Slot(
+            id=uuid4(),
+            facilitator_id=facilitator.id,
+            starts_at=start,
+            ends_at=start + duration,
+            mode=availability.mode,
+            location=availability.location if availability.mode == "in_person" else None,
+        )
         for start in starts
     ]
     try:

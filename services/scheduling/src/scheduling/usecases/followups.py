@@ -41,9 +41,12 @@ async def remind_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetime,
     rows = await uow.session.execute(
         select(BookingRequest, Participant)
         .join(Participant, col(Participant.cycle_id) == col(BookingRequest.cycle_id))
-        .where(col(BookingRequest.booking_reminder_sent_at).is_(None),
-               col(BookingRequest.offered_at) <= now - timedelta(days=settings.booking_reminder_days),
-               col(Participant.email).is_not(None), ~has_live)
+        .where(
+            col(BookingRequest.booking_reminder_sent_at).is_(None),
+            col(BookingRequest.offered_at) <= now - timedelta(days=settings.booking_reminder_days),
+            col(Participant.email).is_not(None),
+            ~has_live,
+        )
         .order_by(col(BookingRequest.offered_at))
         .limit(limit)
         .with_for_update(of=BookingRequest, skip_locked=True)
@@ -51,9 +54,16 @@ async def remind_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetime,
     waiting = list(rows.all())
     for request, participant in waiting:
         assert participant.email is not None
-        queue_email(uow, kind="booking_reminder", to=participant.email, cycle_id=request.cycle_id, context={
-            "name": participant.name, "link": links(settings).url(LinkPurpose.BOOKING, request.cycle_id),
-        })
+        queue_email(
+            uow,
+            kind="booking_reminder",
+            to=participant.email,
+            cycle_id=request.cycle_id,
+            context={
+                "name": participant.name,
+                "link": links(settings).url(LinkPurpose.BOOKING, request.cycle_id),
+            },
+        )
         request.booking_reminder_sent_at = now
         uow.session.add(request)
     if waiting:
@@ -82,16 +92,27 @@ async def escalate_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetim
             continue
         lead = lead_of(request.region)
         if lead is None:
-            log.warning("no regional lead for the region; escalation not sent",
-                        extra={"cycle_id": str(request.cycle_id)})
+            log.warning(
+                "no regional lead for the region; escalation not sent", extra={"cycle_id": str(request.cycle_id)}
+            )
         else:
-            queue_email(uow, kind="escalation", to=lead.email, cycle_id=request.cycle_id, context={
-                "lead": lead.name, "region": lead.region, "days": (now - request.created_at).days,
-                "participant_id": request.participant_id, "organisation": request.organisation,
-                "cycle_id": str(request.cycle_id), "since": f"{request.created_at.astimezone(tz):%-d %B %Y}",
-                "reason": request.unscheduled_reason or "",
-                "link": links(settings).lead(lead),
-            })
+            queue_email(
+                uow,
+                kind="escalation",
+                to=lead.email,
+                cycle_id=request.cycle_id,
+                context={
+                    "lead": lead.name,
+                    "region": lead.region,
+                    "days": (now - request.created_at).days,
+                    "participant_id": request.participant_id,
+                    "organisation": request.organisation,
+                    "cycle_id": str(request.cycle_id),
+                    "since": f"{request.created_at.astimezone(tz):%-d %B %Y}",
+                    "reason": request.unscheduled_reason or "",
+                    "link": links(settings).lead(lead),
+                },
+            )
         request.escalated_at = now
         uow.session.add(request)
     log.info("unbooked sessions escalated", extra={"count": len(waiting)})
@@ -102,50 +123,101 @@ async def chase_outcomes(uow: UnitOfWork, *, settings: Settings, now: datetime, 
     """Booked sessions that ended without an outcome (the participant's report stays held until one is
     recorded): remind the facilitator `outcome_reminder_hours` after the end, once; tell the region's
     lead `outcome_escalate_days` after, once. Returns (reminded, escalated)."""
-    booked = col(FeedbackSession.status) == SessionStatus.BOOKED.value
+    reminded = await _remind_missing_outcomes(uow, settings=settings, now=now, limit=limit)
+    escalated = await _escalate_missing_outcomes(uow, settings=settings, now=now, limit=limit)
+    if reminded or escalated:
+        log.info("missing session outcomes chased", extra={"reminded": reminded, "escalated": escalated})
+    return reminded, escalated
+
+
+_BOOKED = col(FeedbackSession.status) == SessionStatus.BOOKED.value
+
+
+async def _remind_missing_outcomes(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int) -> int:
+    """Remind each facilitator once, `outcome_reminder_hours` after a session ended without an outcome."""
     tz = ZoneInfo(settings.timezone)
-    to_remind = list((await uow.session.execute(
-        select(FeedbackSession)
-        .where(booked, col(FeedbackSession.outcome_reminder_sent_at).is_(None),
-               col(FeedbackSession.ends_at) <= now - timedelta(hours=settings.outcome_reminder_hours))
-        .order_by(col(FeedbackSession.ends_at)).limit(limit).with_for_update(skip_locked=True)
-    )).scalars())
+    to_remind = list(
+        (
+            await uow.session.execute(
+                select(FeedbackSession)
+                .where(
+                    _BOOKED,
+                    col(FeedbackSession.outcome_reminder_sent_at).is_(None),
+                    col(FeedbackSession.ends_at) <= now - timedelta(hours=settings.outcome_reminder_hours),
+                )
+                .order_by(col(FeedbackSession.ends_at))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+    )
     for session in to_remind:
         facilitator = await uow.session.get(Facilitator, session.facilitator_id)
         if facilitator is not None:
-            queue_email(uow, kind="outcome_reminder", to=facilitator.email, cycle_id=session.cycle_id, context={
-                "facilitator": facilitator.name, "when": domain.format_when(session.starts_at, session.ends_at, tz=tz),
-                "link": links(settings).facilitator(facilitator),
-            })
+            queue_email(
+                uow,
+                kind="outcome_reminder",
+                to=facilitator.email,
+                cycle_id=session.cycle_id,
+                context={
+                    "facilitator": facilitator.name,
+                    "when": domain.format_when(session.starts_at, session.ends_at, tz=tz),
+                    "link": links(settings).facilitator(facilitator),
+                },
+            )
         session.outcome_reminder_sent_at = now
         uow.session.add(session)
+    return len(to_remind)
 
-    to_escalate = list((await uow.session.execute(
-        select(FeedbackSession, BookingRequest)
-        .join(BookingRequest, col(BookingRequest.cycle_id) == col(FeedbackSession.cycle_id))
-        .where(booked, col(FeedbackSession.outcome_escalated_at).is_(None),
-               col(FeedbackSession.ends_at) <= now - timedelta(days=settings.outcome_escalate_days))
-        .order_by(col(FeedbackSession.ends_at)).limit(limit).with_for_update(of=FeedbackSession, skip_locked=True)
-    )).all())
+
+async def _escalate_missing_outcomes(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int) -> int:
+    """Tell the region's lead once, `outcome_escalate_days` after a session ended without an outcome."""
+    tz = ZoneInfo(settings.timezone)
+    to_escalate = list(
+        (
+            await uow.session.execute(
+                select(FeedbackSession, BookingRequest)
+                .join(BookingRequest, col(BookingRequest.cycle_id) == col(FeedbackSession.cycle_id))
+                .where(
+                    _BOOKED,
+                    col(FeedbackSession.outcome_escalated_at).is_(None),
+                    col(FeedbackSession.ends_at) <= now - timedelta(days=settings.outcome_escalate_days),
+                )
+                .order_by(col(FeedbackSession.ends_at))
+                .limit(limit)
+                .with_for_update(of=FeedbackSession, skip_locked=True)
+            )
+        ).all()
+    )
     lead_of = await lead_of_region(uow) if to_escalate else (lambda region: None)
     for session, request in to_escalate:
         lead = lead_of(request.region)
         facilitator = await uow.session.get(Facilitator, session.facilitator_id)
         if lead is None:
-            log.warning("no regional lead for the region; missing outcome not escalated",
-                        extra={"cycle_id": str(session.cycle_id), "session_id": str(session.id)})
+            log.warning(
+                "no regional lead for the region; missing outcome not escalated",
+                extra={"cycle_id": str(session.cycle_id), "session_id": str(session.id)},
+            )
         else:
-            queue_email(uow, kind="outcome_escalation", to=lead.email, cycle_id=session.cycle_id, context={
-                "lead": lead.name, "region": lead.region, "days": (now - session.ends_at).days,
-                "participant_id": request.participant_id, "cycle_id": str(session.cycle_id),
-                "when": domain.format_when(session.starts_at, session.ends_at, tz=tz),
-                "facilitator": facilitator.name if facilitator else "unknown", "link": links(settings).lead(lead),
-            })
+            queue_email(
+                uow,
+                kind="outcome_escalation",
+                to=lead.email,
+                cycle_id=session.cycle_id,
+                context={
+                    "lead": lead.name,
+                    "region": lead.region,
+                    "days": (now - session.ends_at).days,
+                    "participant_id": request.participant_id,
+                    "cycle_id": str(session.cycle_id),
+                    "when": domain.format_when(session.starts_at, session.ends_at, tz=tz),
+                    "facilitator": facilitator.name if facilitator else "unknown",
+                    "link": links(settings).lead(lead),
+                },
+            )
         session.outcome_escalated_at = now
         uow.session.add(session)
-    if to_remind or to_escalate:
-        log.info("missing session outcomes chased", extra={"reminded": len(to_remind), "escalated": len(to_escalate)})
-    return len(to_remind), len(to_escalate)
+    return len(to_escalate)
 
 
 async def lapse_unconfirmed_requests(uow: UnitOfWork, *, settings: Settings, now: datetime, limit: int = 50) -> int:
@@ -156,8 +228,10 @@ async def lapse_unconfirmed_requests(uow: UnitOfWork, *, settings: Settings, now
         select(FeedbackSession)
         .where(
             col(FeedbackSession.status) == SessionStatus.REQUESTED.value,
-            or_(col(FeedbackSession.created_at) <= now - timedelta(hours=settings.confirm_within_hours),
-                col(FeedbackSession.starts_at) <= now + timedelta(hours=settings.confirm_before_start_hours)),
+            or_(
+                col(FeedbackSession.created_at) <= now - timedelta(hours=settings.confirm_within_hours),
+                col(FeedbackSession.starts_at) <= now + timedelta(hours=settings.confirm_before_start_hours),
+            ),
         )
         .order_by(col(FeedbackSession.created_at))
         .limit(limit)
@@ -170,17 +244,34 @@ async def lapse_unconfirmed_requests(uow: UnitOfWork, *, settings: Settings, now
         when = domain.format_when(session.starts_at, session.ends_at, tz=tz)
         participant = await uow.session.get(Participant, session.cycle_id)
         if participant is not None and participant.email:
-            queue_email(uow, kind="booking_lapsed", to=participant.email, cycle_id=session.cycle_id, context={
-                "name": participant.name, "when": when,
-                "link": links(settings).url(LinkPurpose.BOOKING, session.cycle_id),
-            })
+            queue_email(
+                uow,
+                kind="booking_lapsed",
+                to=participant.email,
+                cycle_id=session.cycle_id,
+                context={
+                    "name": participant.name,
+                    "when": when,
+                    "link": links(settings).url(LinkPurpose.BOOKING, session.cycle_id),
+                },
+            )
         facilitator = await uow.session.get(Facilitator, session.facilitator_id)
         if facilitator is not None:
-            queue_email(uow, kind="request_lapsed", to=facilitator.email, cycle_id=session.cycle_id, context={
-                "facilitator": facilitator.name, "when": when, "link": links(settings).facilitator(facilitator),
-            })
-        log.info("unconfirmed session request lapsed", extra={"cycle_id": str(session.cycle_id),
-                                                               "session_id": str(session.id)})
+            queue_email(
+                uow,
+                kind="request_lapsed",
+                to=facilitator.email,
+                cycle_id=session.cycle_id,
+                context={
+                    "facilitator": facilitator.name,
+                    "when": when,
+                    "link": links(settings).facilitator(facilitator),
+                },
+            )
+        log.info(
+            "unconfirmed session request lapsed",
+            extra={"cycle_id": str(session.cycle_id), "session_id": str(session.id)},
+        )
     await uow.session.flush()
     return len(sessions)
 

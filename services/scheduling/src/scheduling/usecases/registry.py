@@ -25,11 +25,11 @@ from scheduling.tables import (
     FeedbackSession,
     RegionalLead,
 )
-from scheduling.usecases.booking import waiting_in_region
 from scheduling.usecases.common import LIVE, in_region, links, queue_email
 from scheduling.usecases.community import cpd_record, interests_in_region, lead_callouts, lead_cpd_events
 from scheduling.usecases.directory import directory_events
 from scheduling.usecases.sessions import cancel_future_sessions
+from scheduling.usecases.waiting import waiting_in_region
 from shared.contracts.events import (
     FacilitatorAccredited,
     FacilitatorStatusChanged,
@@ -45,19 +45,26 @@ async def renew_link(uow: UnitOfWork, subject: Facilitator | RegionalLead, *, se
     lost): their link version goes up, so every older link stops working, and the new link is
     emailed to them (never shown to whoever asked). Returns the new link."""
     table = type(subject)
-    version = (await uow.session.execute(
-        update(table).where(col(table.id) == subject.id)
-        .values(link_version=col(table.link_version) + 1).returning(col(table.link_version))
-    )).scalar_one()
+    version = (
+        await uow.session.execute(
+            update(table)
+            .where(col(table.id) == subject.id)
+            .values(link_version=col(table.link_version) + 1)
+            .returning(col(table.link_version))
+        )
+    ).scalar_one()
     set_committed_value(subject, "link_version", version)
     if isinstance(subject, Facilitator):
         url, page, purpose = links(settings).facilitator(subject), "facilitator page", LinkPurpose.FACILITATOR
     else:
         url, page, purpose = links(settings).lead(subject), "regional lead page", LinkPurpose.LEAD
-    queue_email(uow, kind="new_link", to=subject.email, cycle_id=None,
-                context={"name": subject.name, "link": url, "page": page})
-    log.info("personal link renewed", extra={"link_purpose": purpose.value, "subject_id": str(subject.id),
-                                             "link_version": version})
+    queue_email(
+        uow, kind="new_link", to=subject.email, cycle_id=None, context={"name": subject.name, "link": url, "page": page}
+    )
+    log.info(
+        "personal link renewed",
+        extra={"link_purpose": purpose.value, "subject_id": str(subject.id), "link_version": version},
+    )
     return url
 
 
@@ -70,12 +77,20 @@ async def register_facilitator(
         raise Rejected("A facilitator with this email address is already registered")
     accreditation = details.accreditation
     facilitator = Facilitator(
-        id=uuid4(), name=details.name, email=details.email, phone=details.phone, region=lead.region,
-        organisation=details.organisation, status=domain.FacilitatorStatus.ACTIVE.value,
+        id=uuid4(),
+        name=details.name,
+        email=details.email,
+        phone=details.phone,
+        region=lead.region,
+        organisation=details.organisation,
+        status=domain.FacilitatorStatus.ACTIVE.value,
         elearning_score=accreditation.score if accreditation else None,
         elearning_passed_on=accreditation.passed_on if accreditation else None,
         course_completed_on=accreditation.course_on if accreditation else None,
-        monthly_capacity=details.monthly_capacity, languages=details.languages, registered_at=now, announced_at=now,
+        monthly_capacity=details.monthly_capacity,
+        languages=details.languages,
+        registered_at=now,
+        announced_at=now,
         line_manager_email=details.line_manager_email,
     )
     uow.session.add(facilitator)
@@ -104,16 +119,26 @@ async def record_accreditation(
     if not domain.is_accredited(facilitator.rules_view()):
         raise Rejected("These results do not meet the accreditation rules")
     uow.session.add(facilitator)
-    uow.emit(FacilitatorAccredited(
-        producer="scheduling", facilitator_id=facilitator.id, elearning_score=accreditation.score,
-        elearning_passed_on=accreditation.passed_on, course_completed_on=accreditation.course_on,
-    ))
+    uow.emit(
+        FacilitatorAccredited(
+            producer="scheduling",
+            facilitator_id=facilitator.id,
+            elearning_score=accreditation.score,
+            elearning_passed_on=accreditation.passed_on,
+            course_completed_on=accreditation.course_on,
+        )
+    )
     return facilitator
 
 
 async def change_status(
-    uow: UnitOfWork, *, lead: RegionalLead, facilitator_id: UUID, status: domain.FacilitatorStatus,
-    settings: Settings, now: datetime,
+    uow: UnitOfWork,
+    *,
+    lead: RegionalLead,
+    facilitator_id: UUID,
+    status: domain.FacilitatorStatus,
+    settings: Settings,
+    now: datetime,
 ) -> int:
     """Active, lapsed or suspended. Returns how many future sessions were cancelled (per configuration)."""
     facilitator = await facilitator_in_region(uow, lead=lead, facilitator_id=facilitator_id)
@@ -121,15 +146,16 @@ async def change_status(
         return 0
     facilitator.status = status.value
     uow.session.add(facilitator)
-    uow.emit(FacilitatorStatusChanged(producer="scheduling", facilitator_id=facilitator.id,
-                                      status=status.value))  # type: ignore[arg-type]
+    uow.emit(FacilitatorStatusChanged(producer="scheduling", facilitator_id=facilitator.id, status=status.value))  # type: ignore[arg-type]
     cancelled = 0
-    if not domain.keeps_bookings(status, lapsed_keeps=settings.lapsed_keeps_bookings,
-                                 suspended_keeps=settings.suspended_keeps_bookings):
-        cancelled = await cancel_future_sessions(uow, facilitator_id=facilitator.id, settings=settings,
-                                                          now=now)
-    log.info("facilitator status changed", extra={"facilitator_id": str(facilitator.id), "status": status.value,
-                                                  "sessions_cancelled": cancelled})
+    if not domain.keeps_bookings(
+        status, lapsed_keeps=settings.lapsed_keeps_bookings, suspended_keeps=settings.suspended_keeps_bookings
+    ):
+        cancelled = await cancel_future_sessions(uow, facilitator_id=facilitator.id, settings=settings, now=now)
+    log.info(
+        "facilitator status changed",
+        extra={"facilitator_id": str(facilitator.id), "status": status.value, "sessions_cancelled": cancelled},
+    )
     return cancelled
 
 
@@ -147,8 +173,9 @@ LinkKind = Literal["facilitator", "lead"]
 async def personal_links(uow: UnitOfWork, *, settings: Settings) -> list[tuple[str, str, str]]:
     """(kind, region, link) of every regional lead, then every facilitator (for an administrator)."""
     leads = (await uow.session.execute(select(RegionalLead).order_by(col(RegionalLead.region)))).scalars()
-    facilitators = (await uow.session.execute(
-        select(Facilitator).order_by(col(Facilitator.region), col(Facilitator.name)))).scalars()
+    facilitators = (
+        await uow.session.execute(select(Facilitator).order_by(col(Facilitator.region), col(Facilitator.name)))
+    ).scalars()
     signer = links(settings)
     found = [("lead", lead.region, signer.lead(lead)) for lead in leads]
     return found + [("facilitator", f.region, signer.facilitator(f)) for f in facilitators]
@@ -178,8 +205,9 @@ async def lead_of(uow: UnitOfWork, *, lead_id: UUID) -> RegionalLead | None:
 async def link_version(uow: UnitOfWork, *, kind: LinkKind, subject_id: UUID) -> int | None:
     """The facilitator's or lead's current link version (older versions no longer verify); None: nobody."""
     table: type[Facilitator] | type[RegionalLead] = Facilitator if kind == "facilitator" else RegionalLead
-    version = (await uow.session.execute(
-        select(col(table.link_version)).where(col(table.id) == subject_id))).scalar_one_or_none()
+    version = (
+        await uow.session.execute(select(col(table.link_version)).where(col(table.id) == subject_id))
+    ).scalar_one_or_none()
     return None if version is None else int(version)
 
 
@@ -221,8 +249,13 @@ async def lead_facilitator_page(
 ) -> LeadFacilitatorPage:
     """Refused (Rejected) if the facilitator is not in the lead's region."""
     facilitator = await facilitator_in_region(uow, lead=lead, facilitator_id=facilitator_id)
-    upcoming = (await uow.session.execute(
-        select(func.count()).where(col(FeedbackSession.facilitator_id) == facilitator.id, LIVE,
-                                   col(FeedbackSession.starts_at) > now))).scalar_one()
-    return LeadFacilitatorPage(facilitator=facilitator, upcoming=upcoming,
-                               cpd=await cpd_record(uow, facilitator_id=facilitator.id))
+    upcoming = (
+        await uow.session.execute(
+            select(func.count()).where(
+                col(FeedbackSession.facilitator_id) == facilitator.id, LIVE, col(FeedbackSession.starts_at) > now
+            )
+        )
+    ).scalar_one()
+    return LeadFacilitatorPage(
+        facilitator=facilitator, upcoming=upcoming, cpd=await cpd_record(uow, facilitator_id=facilitator.id)
+    )

@@ -83,8 +83,14 @@ async def confirm_session(
 
 
 async def cancel_session(
-    uow: UnitOfWork, *, session_id: UUID, by: Actor, settings: Settings, now: datetime,
-    facilitator_id: UUID | None = None, cycle_id: UUID | None = None,
+    uow: UnitOfWork,
+    *,
+    session_id: UUID,
+    by: Actor,
+    settings: Settings,
+    now: datetime,
+    facilitator_id: UUID | None = None,
+    cycle_id: UUID | None = None,
 ) -> FeedbackSession:
     """Cancel (or, for a request, decline) a session that is still to come; the participant may choose again."""
     session = await _session_for_update(uow, session_id=session_id, facilitator_id=facilitator_id)
@@ -97,47 +103,50 @@ async def cancel_session(
     if status is SessionStatus.REQUESTED:
         participant = await uow.session.get(Participant, session.cycle_id)
         if by != "participant" and participant is not None and participant.email:
-            queue_email(uow, kind="booking_declined", to=participant.email, cycle_id=session.cycle_id, context={
-                "name": participant.name,
-                "when": domain.format_when(session.starts_at, session.ends_at, tz=ZoneInfo(settings.timezone)),
-                "link": links(settings).url(LinkPurpose.BOOKING, session.cycle_id),
-            })
+            queue_email(
+                uow,
+                kind="booking_declined",
+                to=participant.email,
+                cycle_id=session.cycle_id,
+                context={
+                    "name": participant.name,
+                    "when": domain.format_when(session.starts_at, session.ends_at, tz=ZoneInfo(settings.timezone)),
+                    "link": links(settings).url(LinkPurpose.BOOKING, session.cycle_id),
+                },
+            )
         return session
-    await write_calendar_file(session, settings=settings, now=now, method=ics.CANCEL)
-    uow.emit(FeedbackSessionCancelled(producer="scheduling", correlation_id=await correlation_of(uow, session),
-                                      cycle_id=session.cycle_id, session_id=session.id, reason=by))
-    await notify_both(uow, session, kind="session_cancelled", method=ics.CANCEL, settings=settings, now=now,
-                       cancelled_by=by)
+    await write_calendar_file(uow, session, settings=settings, now=now, method=ics.CANCEL)
+    uow.emit(
+        FeedbackSessionCancelled(
+            producer="scheduling",
+            correlation_id=await correlation_of(uow, session),
+            cycle_id=session.cycle_id,
+            session_id=session.id,
+            reason=by,
+        )
+    )
+    await notify_both(
+        uow, session, kind="session_cancelled", method=ics.CANCEL, settings=settings, now=now, cancelled_by=by
+    )
     log.info("feedback session cancelled", extra={"cycle_id": str(session.cycle_id), "session_id": str(session.id)})
     return session
 
 
-async def reschedule_session(
-    uow: UnitOfWork, *, session_id: UUID, slot_id: UUID, by: Actor, settings: Settings, now: datetime,
-    facilitator_id: UUID | None = None, cycle_id: UUID | None = None,
-) -> FeedbackSession:
-    """Move a booked session to another free slot of the same facilitator (same calendar event, SEQUENCE+1)."""
-    session = await _session_for_update(uow, session_id=session_id, facilitator_id=facilitator_id)
-    if cycle_id is not None and session.cycle_id != cycle_id:
-        raise Rejected("There is no such session")
-    status = SessionStatus(session.status)
-    domain.check_can_change(status, starts_at=session.starts_at, now=now)
-    if status is not SessionStatus.BOOKED:
-        raise Rejected("Confirm or decline the request before moving it")
-    candidates = await free_slots(
-        uow, facilitator_ids=[session.facilitator_id], not_before=now + timedelta(hours=settings.min_notice_hours),
-        per_facilitator=settings.slot_search_limit,
-    )
-    target = next((s for s in candidates if s.id == slot_id), None)
-    if target is None:
-        raise Rejected(SLOT_TAKEN)
-    facilitator = await uow.session.get(Facilitator, session.facilitator_id)
-    assert facilitator is not None
-    previous = domain.format_when(session.starts_at, session.ends_at, tz=ZoneInfo(settings.timezone))
+async def _move_to(
+    uow: UnitOfWork,
+    session: FeedbackSession,
+    target: domain.FreeSlot,
+    *,
+    facilitator: Facilitator,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Put the session on the target slot under the facilitator's month lock; SLOT_TAKEN if it went."""
     try:
         async with uow.session.begin_nested():
-            await lock_facilitator_month(uow, facilitator, starts_at=target.starts_at,
-                                          tz=ZoneInfo(settings.timezone), excluding=session.id)
+            await lock_facilitator_month(
+                uow, facilitator, starts_at=target.starts_at, tz=ZoneInfo(settings.timezone), excluding=session.id
+            )
             session.slot_id = target.id
             session.starts_at = target.starts_at
             session.ends_at = target.ends_at
@@ -151,21 +160,75 @@ async def reschedule_session(
     except IntegrityError as error:
         await uow.session.refresh(session)
         raise Rejected(SLOT_TAKEN) from error
-    await write_calendar_file(session, settings=settings, now=now)
-    uow.emit(FeedbackSessionRescheduled(
-        producer="scheduling", correlation_id=await correlation_of(uow, session), cycle_id=session.cycle_id,
-        session_id=session.id, facilitator_id=session.facilitator_id, starts_at=session.starts_at,
-        ends_at=session.ends_at, mode=SessionMode(session.mode),
-    ))
-    await notify_both(uow, session, kind="session_rescheduled", method=ics.REQUEST, settings=settings, now=now,
-                       extra={"previous_when": previous})
-    log.info("feedback session rescheduled", extra={"cycle_id": str(session.cycle_id),
-                                                    "session_id": str(session.id), "sequence": session.sequence})
+
+
+async def reschedule_session(
+    uow: UnitOfWork,
+    *,
+    session_id: UUID,
+    slot_id: UUID,
+    by: Actor,
+    settings: Settings,
+    now: datetime,
+    facilitator_id: UUID | None = None,
+    cycle_id: UUID | None = None,
+) -> FeedbackSession:
+    """Move a booked session to another free slot of the same facilitator (same calendar event, SEQUENCE+1)."""
+    session = await _session_for_update(uow, session_id=session_id, facilitator_id=facilitator_id)
+    if cycle_id is not None and session.cycle_id != cycle_id:
+        raise Rejected("There is no such session")
+    status = SessionStatus(session.status)
+    domain.check_can_change(status, starts_at=session.starts_at, now=now)
+    if status is not SessionStatus.BOOKED:
+        raise Rejected("Confirm or decline the request before moving it")
+    candidates = await free_slots(
+        uow,
+        facilitator_ids=[session.facilitator_id],
+        not_before=now + timedelta(hours=settings.min_notice_hours),
+        per_facilitator=settings.slot_search_limit,
+    )
+    target = next((s for s in candidates if s.id == slot_id), None)
+    if target is None:
+        raise Rejected(SLOT_TAKEN)
+    facilitator = await uow.session.get(Facilitator, session.facilitator_id)
+    assert facilitator is not None
+    previous = domain.format_when(session.starts_at, session.ends_at, tz=ZoneInfo(settings.timezone))
+    await _move_to(uow, session, target, facilitator=facilitator, settings=settings, now=now)
+    await write_calendar_file(uow, session, settings=settings, now=now)
+    uow.emit(
+        FeedbackSessionRescheduled(
+            producer="scheduling",
+            correlation_id=await correlation_of(uow, session),
+            cycle_id=session.cycle_id,
+            session_id=session.id,
+            facilitator_id=session.facilitator_id,
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            mode=SessionMode(session.mode),
+        )
+    )
+    await notify_both(
+        uow,
+        session,
+        kind="session_rescheduled",
+        method=ics.REQUEST,
+        settings=settings,
+        now=now,
+        extra={"previous_when": previous},
+    )
+    log.info(
+        "feedback session rescheduled",
+        extra={"cycle_id": str(session.cycle_id), "session_id": str(session.id), "sequence": session.sequence},
+    )
     return session
 
 
 async def record_outcome(
-    uow: UnitOfWork, *, facilitator_id: UUID, session_id: UUID, outcome: Literal["completed", "no_show"],
+    uow: UnitOfWork,
+    *,
+    facilitator_id: UUID,
+    session_id: UUID,
+    outcome: Literal["completed", "no_show"],
     now: datetime,
 ) -> FeedbackSession:
     """The facilitator records that the session took place (releases the report) or that nobody came."""
@@ -175,18 +238,25 @@ async def record_outcome(
     session.outcome_at = now
     session.updated_at = now
     uow.session.add(session)
-    uow.emit(FeedbackSessionCompleted(
-        producer="scheduling", correlation_id=await correlation_of(uow, session), cycle_id=session.cycle_id,
-        session_id=session.id, report_id=session.report_id, facilitator_id=session.facilitator_id, outcome=outcome,
-    ))
-    log.info("feedback session outcome recorded", extra={"cycle_id": str(session.cycle_id),
-                                                         "session_id": str(session.id), "outcome": outcome})
+    uow.emit(
+        FeedbackSessionCompleted(
+            producer="scheduling",
+            correlation_id=await correlation_of(uow, session),
+            cycle_id=session.cycle_id,
+            session_id=session.id,
+            report_id=session.report_id,
+            facilitator_id=session.facilitator_id,
+            outcome=outcome,
+        )
+    )
+    log.info(
+        "feedback session outcome recorded",
+        extra={"cycle_id": str(session.cycle_id), "session_id": str(session.id), "outcome": outcome},
+    )
     return session
 
 
-async def cancel_future_sessions(
-    uow: UnitOfWork, *, facilitator_id: UUID, settings: Settings, now: datetime
-) -> int:
+async def cancel_future_sessions(uow: UnitOfWork, *, facilitator_id: UUID, settings: Settings, now: datetime) -> int:
     """A facilitator can no longer take their sessions: cancel those still to come (participants choose again)."""
     rows = await uow.session.execute(
         select(col(FeedbackSession.id)).where(
@@ -243,7 +313,10 @@ async def reschedule_choices(
     session = await uow.session.get(FeedbackSession, session_id)
     if session is None or session.facilitator_id != facilitator.id:
         return None
-    free = await free_slots(uow, facilitator_ids=[facilitator.id],
-                            not_before=now + timedelta(hours=settings.min_notice_hours),
-                            per_facilitator=settings.offer_limit * 2)
+    free = await free_slots(
+        uow,
+        facilitator_ids=[facilitator.id],
+        not_before=now + timedelta(hours=settings.min_notice_hours),
+        per_facilitator=settings.offer_limit * 2,
+    )
     return RescheduleChoices(session=session, free=free)

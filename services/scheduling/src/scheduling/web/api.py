@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from scheduling.tables import BookingRequest
-from scheduling.usecases import booking, common, directory
+from scheduling.usecases import common, directory, waiting
 from shared.service import ServiceRuntime, runtime_of
 from shared.web.admin import Admin
 
@@ -48,9 +48,14 @@ class UnscheduledPublic(BaseModel):
     @classmethod
     def of(cls, request: BookingRequest) -> "UnscheduledPublic":
         assert request.unscheduled_reason is not None and request.last_offer_attempt_at is not None
-        return cls(cycle_id=request.cycle_id, report_id=request.report_id, reason=request.unscheduled_reason,
-                   attempts=request.offer_attempts, first_seen_at=request.created_at,
-                   last_attempt_at=request.last_offer_attempt_at)
+        return cls(
+            cycle_id=request.cycle_id,
+            report_id=request.report_id,
+            reason=request.unscheduled_reason,
+            attempts=request.offer_attempts,
+            first_seen_at=request.created_at,
+            last_attempt_at=request.last_offer_attempt_at,
+        )
 
 
 @router.get("/api/facilitators")
@@ -80,4 +85,4 @@ async def unscheduled_cycles(
 ) -> list[UnscheduledPublic]:
     """Cycles with nothing offered yet, longest waiting first."""
     async with runtime.uow() as uow:
-        return [UnscheduledPublic.of(request) for request in await booking.attention_list(uow)]
+        return [UnscheduledPublic.of(request) for request in await waiting.attention_list(uow)]

@@ -35,8 +35,13 @@ if TYPE_CHECKING:
 router = APIRouter(include_in_schema=False)
 
 SessionAction = Literal["confirm", "decline", "cancel", "completed", "no_show"]
-ACTION_DONE = {"confirm": "confirmed", "decline": "declined", "cancel": "cancelled", "completed": "completed",
-               "no_show": "no_show"}
+ACTION_DONE = {
+    "confirm": "confirmed",
+    "decline": "declined",
+    "cancel": "cancelled",
+    "completed": "completed",
+    "no_show": "no_show",
+}
 
 
 async def _facilitator(uow: UnitOfWork, link: SignedLink) -> Facilitator:
@@ -46,42 +51,61 @@ async def _facilitator(uow: UnitOfWork, link: SignedLink) -> Facilitator:
     return facilitator
 
 
-async def _home(uow: UnitOfWork, facilitator: Facilitator, *, settings: Settings, base: str,
-                errors: forms.Errors, done: str | None, status_code: int = 200) -> HTMLResponse:
+async def _home(
+    uow: UnitOfWork,
+    facilitator: Facilitator,
+    *,
+    settings: Settings,
+    base: str,
+    errors: forms.Errors,
+    done: str | None,
+    status_code: int = 200,
+) -> HTMLResponse:
     moment = now()
     home = await sessions.facilitator_home(uow, facilitator=facilitator, today=today(settings), now=moment)
-    return pages.facilitator_home(settings, facilitator, home, base=base, now=moment, errors=errors, done=done,
-                                  status_code=status_code)
+    return pages.facilitator_home(
+        settings, facilitator, home, base=base, now=moment, errors=errors, done=done, status_code=status_code
+    )
 
 
 @router.get("/facilitator/{facilitator_id}/{signature}", response_class=HTMLResponse)
-async def facilitator_page(link: FacilitatorLink, request: Request, runtime: Runtime,
-                           settings: Config) -> HTMLResponse:
+async def facilitator_page(link: FacilitatorLink, request: Request, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
         facilitator = await _facilitator(uow, link)
-        return await _home(uow, facilitator, settings=settings, base=request.url.path, errors=[],
-                           done=request.query_params.get("done"))
+        return await _home(
+            uow, facilitator, settings=settings, base=request.url.path, errors=[], done=request.query_params.get("done")
+        )
 
 
-async def _act_on_session(uow: UnitOfWork, facilitator: Facilitator, *, session_id: UUID, action: str,
-                          settings: Settings) -> None:
+async def _act_on_session(
+    uow: UnitOfWork, facilitator: Facilitator, *, session_id: UUID, action: str, settings: Settings
+) -> None:
     if action == "confirm":
-        await sessions.confirm_session(uow, facilitator_id=facilitator.id, session_id=session_id,
-                                       settings=settings, now=now())
+        await sessions.confirm_session(
+            uow, facilitator_id=facilitator.id, session_id=session_id, settings=settings, now=now()
+        )
     elif action in ("decline", "cancel"):
-        await sessions.cancel_session(uow, session_id=session_id, by="facilitator", settings=settings,
-                                      now=now(), facilitator_id=facilitator.id)
+        await sessions.cancel_session(
+            uow, session_id=session_id, by="facilitator", settings=settings, now=now(), facilitator_id=facilitator.id
+        )
     elif action in ("completed", "no_show"):
-        await sessions.record_outcome(uow, facilitator_id=facilitator.id, session_id=session_id,
-                                      outcome=action, now=now())  # type: ignore[arg-type]
+        await sessions.record_outcome(
+            uow,
+            facilitator_id=facilitator.id,
+            session_id=session_id,
+            outcome=action,  # type: ignore[arg-type]
+            now=now(),
+        )
     else:
         raise Rejected("Choose what to do with the session")
 
 
-@router.post("/facilitator/{facilitator_id}/{signature}/sessions/{session_id}", response_class=HTMLResponse,
-             response_model=None)
-async def session_action(link: FacilitatorLink, session_id: UUID, request: Request, runtime: Runtime,
-                         settings: Config) -> HTMLResponse | RedirectResponse:
+@router.post(
+    "/facilitator/{facilitator_id}/{signature}/sessions/{session_id}", response_class=HTMLResponse, response_model=None
+)
+async def session_action(
+    link: FacilitatorLink, session_id: UUID, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
     action = values.get("action", "")
     async with runtime.uow() as uow:
@@ -91,33 +115,51 @@ async def session_action(link: FacilitatorLink, session_id: UUID, request: Reque
             await uow.commit()
         except Rejected as rejection:
             await reset(uow, facilitator)
-            return await _home(uow, facilitator, settings=settings, base=link.base,
-                               errors=[(f"session-{session_id}", str(rejection))], done=None, status_code=409)
+            return await _home(
+                uow,
+                facilitator,
+                settings=settings,
+                base=link.base,
+                errors=[(f"session-{session_id}", str(rejection))],
+                done=None,
+                status_code=409,
+            )
     return redirect(link.base, done=ACTION_DONE[action])
 
 
-async def _reschedule_page(uow: UnitOfWork, facilitator: Facilitator, session_id: UUID, *, settings: Settings,
-                           base: str, errors: forms.Errors, status_code: int = 200) -> HTMLResponse:
-    choices = await sessions.reschedule_choices(uow, facilitator=facilitator, session_id=session_id,
-                                                settings=settings, now=now())
+async def _reschedule_page(
+    uow: UnitOfWork,
+    facilitator: Facilitator,
+    session_id: UUID,
+    *,
+    settings: Settings,
+    base: str,
+    errors: forms.Errors,
+    status_code: int = 200,
+) -> HTMLResponse:
+    choices = await sessions.reschedule_choices(
+        uow, facilitator=facilitator, session_id=session_id, settings=settings, now=now()
+    )
     if choices is None:
         return pages.no_such(settings, "session", "facilitator")
     return pages.reschedule(settings, choices, base=base, errors=errors, status_code=status_code)
 
 
-@router.get("/facilitator/{facilitator_id}/{signature}/sessions/{session_id}/reschedule",
-            response_class=HTMLResponse)
-async def reschedule_form(link: FacilitatorLink, session_id: UUID, runtime: Runtime,
-                          settings: Config) -> HTMLResponse:
+@router.get("/facilitator/{facilitator_id}/{signature}/sessions/{session_id}/reschedule", response_class=HTMLResponse)
+async def reschedule_form(link: FacilitatorLink, session_id: UUID, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
         facilitator = await _facilitator(uow, link)
         return await _reschedule_page(uow, facilitator, session_id, settings=settings, base=link.base, errors=[])
 
 
-@router.post("/facilitator/{facilitator_id}/{signature}/sessions/{session_id}/reschedule",
-             response_class=HTMLResponse, response_model=None)
-async def reschedule(link: FacilitatorLink, session_id: UUID, request: Request, runtime: Runtime,
-                     settings: Config) -> HTMLResponse | RedirectResponse:
+@router.post(
+    "/facilitator/{facilitator_id}/{signature}/sessions/{session_id}/reschedule",
+    response_class=HTMLResponse,
+    response_model=None,
+)
+async def reschedule(
+    link: FacilitatorLink, session_id: UUID, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
     slot_id = forms.parse_uuid(values.get("slot"))
     async with runtime.uow() as uow:
@@ -125,13 +167,27 @@ async def reschedule(link: FacilitatorLink, session_id: UUID, request: Request, 
         try:
             if slot_id is None:
                 raise Rejected("Select the new time")
-            await sessions.reschedule_session(uow, session_id=session_id, slot_id=slot_id, by="facilitator",
-                                              settings=settings, now=now(), facilitator_id=facilitator.id)
+            await sessions.reschedule_session(
+                uow,
+                session_id=session_id,
+                slot_id=slot_id,
+                by="facilitator",
+                settings=settings,
+                now=now(),
+                facilitator_id=facilitator.id,
+            )
             await uow.commit()
         except Rejected as rejection:
             await reset(uow, facilitator)
-            return await _reschedule_page(uow, facilitator, session_id, settings=settings, base=link.base,
-                                          errors=[("slot-1", str(rejection))], status_code=409)
+            return await _reschedule_page(
+                uow,
+                facilitator,
+                session_id,
+                settings=settings,
+                base=link.base,
+                errors=[("slot-1", str(rejection))],
+                status_code=409,
+            )
     return redirect(link.base, done="rescheduled")
 
 
@@ -139,14 +195,15 @@ async def reschedule(link: FacilitatorLink, session_id: UUID, request: Request, 
 async def availability_form(link: FacilitatorLink, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
         facilitator = await _facilitator(uow, link)
-        return pages.availability(settings, facilitator, base=link.base, values={"weeks": "1", "minutes": "120"},
-                                  errors=[])
+        return pages.availability(
+            settings, facilitator, base=link.base, values={"weeks": "1", "minutes": "120"}, errors=[]
+        )
 
 
-@router.post("/facilitator/{facilitator_id}/{signature}/availability", response_class=HTMLResponse,
-             response_model=None)
-async def publish_availability(link: FacilitatorLink, request: Request, runtime: Runtime,
-                               settings: Config) -> HTMLResponse | RedirectResponse:
+@router.post("/facilitator/{facilitator_id}/{signature}/availability", response_class=HTMLResponse, response_model=None)
+async def publish_availability(
+    link: FacilitatorLink, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
     async with runtime.uow() as uow:
         facilitator = await _facilitator(uow, link)
@@ -160,14 +217,15 @@ async def publish_availability(link: FacilitatorLink, request: Request, runtime:
             except Rejected as rejection:
                 await reset(uow, facilitator)
                 errors = [("start", str(rejection))]
-        return pages.availability(settings, facilitator, base=link.base, values=values, errors=errors,
-                                  status_code=400)
+        return pages.availability(settings, facilitator, base=link.base, values=values, errors=errors, status_code=400)
 
 
-@router.post("/facilitator/{facilitator_id}/{signature}/slots/{slot_id}/remove", response_class=HTMLResponse,
-             response_model=None)
-async def remove_slot(link: FacilitatorLink, slot_id: UUID, runtime: Runtime,
-                      settings: Config) -> HTMLResponse | RedirectResponse:
+@router.post(
+    "/facilitator/{facilitator_id}/{signature}/slots/{slot_id}/remove", response_class=HTMLResponse, response_model=None
+)
+async def remove_slot(
+    link: FacilitatorLink, slot_id: UUID, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     async with runtime.uow() as uow:
         facilitator = await _facilitator(uow, link)
         try:
@@ -175,13 +233,29 @@ async def remove_slot(link: FacilitatorLink, slot_id: UUID, runtime: Runtime,
             await uow.commit()
         except Rejected as rejection:
             await reset(uow, facilitator)
-            return await _home(uow, facilitator, settings=settings, base=link.base,
-                               errors=[(f"slot-{slot_id}", str(rejection))], done=None, status_code=409)
+            return await _home(
+                uow,
+                facilitator,
+                settings=settings,
+                base=link.base,
+                errors=[(f"slot-{slot_id}", str(rejection))],
+                done=None,
+                status_code=409,
+            )
     return redirect(link.base, done="removed")
 
 
-async def _callout_page(uow: UnitOfWork, facilitator: Facilitator, callout_id: UUID, *, settings: Settings, base: str,
-                        values: Mapping[str, str], errors: forms.Errors, status_code: int = 200) -> HTMLResponse:
+async def _callout_page(
+    uow: UnitOfWork,
+    facilitator: Facilitator,
+    callout_id: UUID,
+    *,
+    settings: Settings,
+    base: str,
+    values: Mapping[str, str],
+    errors: forms.Errors,
+    status_code: int = 200,
+) -> HTMLResponse:
     offer = await community.callout_offer(uow, facilitator=facilitator, callout_id=callout_id)
     if offer is None:
         return pages.no_such(settings, "call-out", "facilitator")
@@ -189,18 +263,20 @@ async def _callout_page(uow: UnitOfWork, facilitator: Facilitator, callout_id: U
 
 
 @router.get("/facilitator/{facilitator_id}/{signature}/callouts/{callout_id}", response_class=HTMLResponse)
-async def callout_page(link: FacilitatorLink, callout_id: UUID, runtime: Runtime,
-                       settings: Config) -> HTMLResponse:
+async def callout_page(link: FacilitatorLink, callout_id: UUID, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
         facilitator = await _facilitator(uow, link)
-        return await _callout_page(uow, facilitator, callout_id, settings=settings, base=link.base, values={},
-                                   errors=[])
+        return await _callout_page(
+            uow, facilitator, callout_id, settings=settings, base=link.base, values={}, errors=[]
+        )
 
 
-@router.post("/facilitator/{facilitator_id}/{signature}/callouts/{callout_id}", response_class=HTMLResponse,
-             response_model=None)
-async def volunteer(link: FacilitatorLink, callout_id: UUID, request: Request, runtime: Runtime,
-                    settings: Config) -> HTMLResponse | RedirectResponse:
+@router.post(
+    "/facilitator/{facilitator_id}/{signature}/callouts/{callout_id}", response_class=HTMLResponse, response_model=None
+)
+async def volunteer(
+    link: FacilitatorLink, callout_id: UUID, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
     async with runtime.uow() as uow:
         facilitator = await _facilitator(uow, link)
@@ -208,21 +284,32 @@ async def volunteer(link: FacilitatorLink, callout_id: UUID, request: Request, r
         errors = parsed if isinstance(parsed, list) else []
         if isinstance(parsed, int):
             try:
-                await community.volunteer(uow, facilitator=facilitator, callout_id=callout_id, sessions=parsed,
-                                          now=now(), settings=settings)
+                await community.volunteer(
+                    uow, facilitator=facilitator, callout_id=callout_id, sessions=parsed, now=now(), settings=settings
+                )
                 await uow.commit()
                 return redirect(link.base, done="volunteered")
             except Rejected as rejection:
                 await reset(uow, facilitator)
                 errors = [("sessions", str(rejection))]
-        return await _callout_page(uow, facilitator, callout_id, settings=settings, base=link.base, values=values,
-                                   errors=errors, status_code=400)
+        return await _callout_page(
+            uow,
+            facilitator,
+            callout_id,
+            settings=settings,
+            base=link.base,
+            values=values,
+            errors=errors,
+            status_code=400,
+        )
 
 
-@router.post("/facilitator/{facilitator_id}/{signature}/cpd/{event_id}", response_class=HTMLResponse,
-             response_model=None)
-async def register_for_cpd(link: FacilitatorLink, event_id: UUID, runtime: Runtime,
-                           settings: Config) -> HTMLResponse | RedirectResponse:
+@router.post(
+    "/facilitator/{facilitator_id}/{signature}/cpd/{event_id}", response_class=HTMLResponse, response_model=None
+)
+async def register_for_cpd(
+    link: FacilitatorLink, event_id: UUID, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     async with runtime.uow() as uow:
         facilitator = await _facilitator(uow, link)
         try:
@@ -230,8 +317,15 @@ async def register_for_cpd(link: FacilitatorLink, event_id: UUID, runtime: Runti
             await uow.commit()
         except Rejected as rejection:
             await reset(uow, facilitator)
-            return await _home(uow, facilitator, settings=settings, base=link.base,
-                               errors=[(f"cpd-{event_id}", str(rejection))], done=None, status_code=409)
+            return await _home(
+                uow,
+                facilitator,
+                settings=settings,
+                base=link.base,
+                errors=[(f"cpd-{event_id}", str(rejection))],
+                done=None,
+                status_code=409,
+            )
     return redirect(link.base, done="registered")
 
 
@@ -243,8 +337,9 @@ async def interest_form(link: FacilitatorLink, runtime: Runtime, settings: Confi
 
 
 @router.post("/facilitator/{facilitator_id}/{signature}/interest", response_class=HTMLResponse, response_model=None)
-async def express_interest(link: FacilitatorLink, request: Request, runtime: Runtime,
-                           settings: Config) -> HTMLResponse | RedirectResponse:
+async def express_interest(
+    link: FacilitatorLink, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     values, multi = await form_values(request)
     async with runtime.uow() as uow:
         facilitator = await _facilitator(uow, link)
@@ -253,5 +348,6 @@ async def express_interest(link: FacilitatorLink, request: Request, runtime: Run
             await community.express_interest(uow, facilitator=facilitator, interest=parsed)
             await uow.commit()
             return redirect(link.base, done="interest")
-    return pages.interest(settings, base=link.base, values=values, chosen_months=multi.get("months", []),
-                          errors=parsed, status_code=400)
+    return pages.interest(
+        settings, base=link.base, values=values, chosen_months=multi.get("months", []), errors=parsed, status_code=400
+    )

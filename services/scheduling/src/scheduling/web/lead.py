@@ -46,8 +46,7 @@ async def lead_page(link: LeadLink, request: Request, runtime: Runtime, settings
     async with runtime.uow() as uow:
         lead = await _lead(uow, link)
         home = await registry.lead_home(uow, lead=lead)
-        return pages.lead_home(settings, lead, home, base=link.base, done=request.query_params.get("done"),
-                               now=now())
+        return pages.lead_home(settings, lead, home, base=link.base, done=request.query_params.get("done"), now=now())
 
 
 @router.get("/lead/{lead_id}/{signature}/facilitators/new", response_class=HTMLResponse)
@@ -58,8 +57,9 @@ async def new_facilitator_form(link: LeadLink, runtime: Runtime, settings: Confi
 
 
 @router.post("/lead/{lead_id}/{signature}/facilitators/new", response_class=HTMLResponse, response_model=None)
-async def add_facilitator(link: LeadLink, request: Request, runtime: Runtime,
-                          settings: Config) -> HTMLResponse | RedirectResponse:
+async def add_facilitator(
+    link: LeadLink, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     values, multi = await form_values(request)
     async with runtime.uow() as uow:
         lead = await _lead(uow, link)
@@ -72,13 +72,22 @@ async def add_facilitator(link: LeadLink, request: Request, runtime: Runtime,
                 return redirect(link.base, done="facilitator")
             except Rejected as rejection:
                 errors = [("email", str(rejection))]
-    return pages.new_facilitator(settings, base=link.base, values=values, languages=multi.get("languages", []),
-                                 errors=errors, status_code=400)
+    return pages.new_facilitator(
+        settings, base=link.base, values=values, languages=multi.get("languages", []), errors=errors, status_code=400
+    )
 
 
-async def _lead_facilitator_page(uow: UnitOfWork, lead: RegionalLead, facilitator_id: UUID, *, settings: Settings,
-                                 base: str, values: Mapping[str, str], errors: forms.Errors,
-                                 status_code: int = 200) -> HTMLResponse:
+async def _lead_facilitator_page(
+    uow: UnitOfWork,
+    lead: RegionalLead,
+    facilitator_id: UUID,
+    *,
+    settings: Settings,
+    base: str,
+    values: Mapping[str, str],
+    errors: forms.Errors,
+    status_code: int = 200,
+) -> HTMLResponse:
     try:
         view = await registry.lead_facilitator_page(uow, lead=lead, facilitator_id=facilitator_id, now=now())
     except Rejected as rejection:
@@ -87,16 +96,17 @@ async def _lead_facilitator_page(uow: UnitOfWork, lead: RegionalLead, facilitato
 
 
 @router.get("/lead/{lead_id}/{signature}/facilitators/{facilitator_id}", response_class=HTMLResponse)
-async def lead_facilitator(link: LeadLink, facilitator_id: UUID, runtime: Runtime,
-                           settings: Config) -> HTMLResponse:
+async def lead_facilitator(link: LeadLink, facilitator_id: UUID, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
         lead = await _lead(uow, link)
-        return await _lead_facilitator_page(uow, lead, facilitator_id, settings=settings, base=link.base, values={},
-                                            errors=[])
+        return await _lead_facilitator_page(
+            uow, lead, facilitator_id, settings=settings, base=link.base, values={}, errors=[]
+        )
 
 
-async def _change_facilitator(uow: UnitOfWork, lead: RegionalLead, facilitator_id: UUID, *,
-                              values: Mapping[str, str], settings: Settings) -> str | forms.Errors:
+async def _change_facilitator(
+    uow: UnitOfWork, lead: RegionalLead, facilitator_id: UUID, *, values: Mapping[str, str], settings: Settings
+) -> str | forms.Errors:
     """One of the register page's three forms: the done message's key, or the form's errors."""
     if values.get("form") == "link":
         await registry.renew_facilitator_link(uow, lead=lead, facilitator_id=facilitator_id, settings=settings)
@@ -105,21 +115,23 @@ async def _change_facilitator(uow: UnitOfWork, lead: RegionalLead, facilitator_i
         accreditation = forms.parse_accreditation(values, today=today(settings))
         if isinstance(accreditation, list):
             return accreditation
-        await registry.record_accreditation(uow, lead=lead, facilitator_id=facilitator_id,
-                                            accreditation=accreditation)
+        await registry.record_accreditation(uow, lead=lead, facilitator_id=facilitator_id, accreditation=accreditation)
         return "accredited"
     status = forms.parse_status(values)
     if isinstance(status, list):
         return status
-    await registry.change_status(uow, lead=lead, facilitator_id=facilitator_id, status=status, settings=settings,
-                                 now=now())
+    await registry.change_status(
+        uow, lead=lead, facilitator_id=facilitator_id, status=status, settings=settings, now=now()
+    )
     return "status"
 
 
-@router.post("/lead/{lead_id}/{signature}/facilitators/{facilitator_id}", response_class=HTMLResponse,
-             response_model=None)
-async def update_facilitator(link: LeadLink, facilitator_id: UUID, request: Request, runtime: Runtime,
-                             settings: Config) -> HTMLResponse | RedirectResponse:
+@router.post(
+    "/lead/{lead_id}/{signature}/facilitators/{facilitator_id}", response_class=HTMLResponse, response_model=None
+)
+async def update_facilitator(
+    link: LeadLink, facilitator_id: UUID, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
     async with runtime.uow() as uow:
         lead = await _lead(uow, link)
@@ -132,8 +144,9 @@ async def update_facilitator(link: LeadLink, facilitator_id: UUID, request: Requ
         except Rejected as rejection:
             errors = [("status-1" if values.get("form") != "accreditation" else "score", str(rejection))]
         await reset(uow, lead)
-        return await _lead_facilitator_page(uow, lead, facilitator_id, settings=settings, base=link.base,
-                                            values=values, errors=errors, status_code=400)
+        return await _lead_facilitator_page(
+            uow, lead, facilitator_id, settings=settings, base=link.base, values=values, errors=errors, status_code=400
+        )
 
 
 @router.get("/lead/{lead_id}/{signature}/callouts/new", response_class=HTMLResponse)
@@ -144,8 +157,9 @@ async def new_callout_form(link: LeadLink, runtime: Runtime, settings: Config) -
 
 
 @router.post("/lead/{lead_id}/{signature}/callouts/new", response_class=HTMLResponse, response_model=None)
-async def publish_callout(link: LeadLink, request: Request, runtime: Runtime,
-                          settings: Config) -> HTMLResponse | RedirectResponse:
+async def publish_callout(
+    link: LeadLink, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
     async with runtime.uow() as uow:
         lead = await _lead(uow, link)
@@ -158,8 +172,9 @@ async def publish_callout(link: LeadLink, request: Request, runtime: Runtime,
 
 
 @router.get("/lead/{lead_id}/{signature}/callouts/{callout_id}", response_class=HTMLResponse)
-async def lead_callout(link: LeadLink, callout_id: UUID, request: Request, runtime: Runtime,
-                       settings: Config) -> HTMLResponse:
+async def lead_callout(
+    link: LeadLink, callout_id: UUID, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse:
     async with runtime.uow() as uow:
         lead = await _lead(uow, link)
         view = await community.lead_callout(uow, lead=lead, callout_id=callout_id, settings=settings)
@@ -176,8 +191,9 @@ async def new_cpd_form(link: LeadLink, runtime: Runtime, settings: Config) -> HT
 
 
 @router.post("/lead/{lead_id}/{signature}/cpd/new", response_class=HTMLResponse, response_model=None)
-async def publish_cpd(link: LeadLink, request: Request, runtime: Runtime,
-                      settings: Config) -> HTMLResponse | RedirectResponse:
+async def publish_cpd(
+    link: LeadLink, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
     async with runtime.uow() as uow:
         lead = await _lead(uow, link)
@@ -193,27 +209,38 @@ async def publish_cpd(link: LeadLink, request: Request, runtime: Runtime,
     return pages.new_cpd_event(settings, base=link.base, values=values, errors=errors, status_code=400)
 
 
-async def _lead_cpd_page(uow: UnitOfWork, lead: RegionalLead, event_id: UUID, *, settings: Settings, base: str,
-                         done: str | None, errors: forms.Errors, status_code: int = 200) -> HTMLResponse:
+async def _lead_cpd_page(
+    uow: UnitOfWork,
+    lead: RegionalLead,
+    event_id: UUID,
+    *,
+    settings: Settings,
+    base: str,
+    done: str | None,
+    errors: forms.Errors,
+    status_code: int = 200,
+) -> HTMLResponse:
     view = await community.lead_cpd_event(uow, lead=lead, event_id=event_id)
     if view is None:
         return pages.no_such(settings, "CPD event", "regional lead")
-    return pages.lead_cpd_event(settings, view, base=base, done=done, errors=errors, now=now(),
-                                status_code=status_code)
+    return pages.lead_cpd_event(settings, view, base=base, done=done, errors=errors, now=now(), status_code=status_code)
 
 
 @router.get("/lead/{lead_id}/{signature}/cpd/{event_id}", response_class=HTMLResponse)
-async def lead_cpd(link: LeadLink, event_id: UUID, request: Request, runtime: Runtime,
-                   settings: Config) -> HTMLResponse:
+async def lead_cpd(
+    link: LeadLink, event_id: UUID, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse:
     async with runtime.uow() as uow:
         lead = await _lead(uow, link)
-        return await _lead_cpd_page(uow, lead, event_id, settings=settings, base=link.base,
-                                    done=request.query_params.get("done"), errors=[])
+        return await _lead_cpd_page(
+            uow, lead, event_id, settings=settings, base=link.base, done=request.query_params.get("done"), errors=[]
+        )
 
 
 @router.post("/lead/{lead_id}/{signature}/cpd/{event_id}", response_class=HTMLResponse, response_model=None)
-async def record_attendance(link: LeadLink, event_id: UUID, request: Request, runtime: Runtime,
-                            settings: Config) -> HTMLResponse | RedirectResponse:
+async def record_attendance(
+    link: LeadLink, event_id: UUID, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     _, multi = await form_values(request)
     async with runtime.uow() as uow:
         lead = await _lead(uow, link)
@@ -223,6 +250,14 @@ async def record_attendance(link: LeadLink, event_id: UUID, request: Request, ru
             await community.record_attendance(uow, lead=lead, event_id=event_id, attended=attended)
             await uow.commit()
         except Rejected as rejection:
-            return await _lead_cpd_page(uow, lead, event_id, settings=settings, base=link.base, done=None,
-                                        errors=[("attendance", str(rejection))], status_code=404)
+            return await _lead_cpd_page(
+                uow,
+                lead,
+                event_id,
+                settings=settings,
+                base=link.base,
+                done=None,
+                errors=[("attendance", str(rejection))],
+                status_code=404,
+            )
     return redirect(f"{link.base}/cpd/{event_id}", done="attendance")

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from scheduling import domain, forms, pages
 from scheduling.config import Settings
-from scheduling.usecases import booking, sessions
+from scheduling.usecases import booking, participant_view, sessions
 from scheduling.web.deps import BookingLink, Config, Runtime, SignedLink, form_values, now, redirect
 from shared.db import UnitOfWork
 from shared.errors import Rejected
@@ -24,27 +24,42 @@ def language_asked(raw: str | None) -> str | None:
 
 
 async def _booking_page(
-    uow: UnitOfWork, link: SignedLink, *, settings: Settings, language: str | None, errors: forms.Errors,
-    values: Mapping[str, str], done: str | None, status_code: int = 200,
+    uow: UnitOfWork,
+    link: SignedLink,
+    *,
+    settings: Settings,
+    language: str | None,
+    errors: forms.Errors,
+    values: Mapping[str, str],
+    done: str | None,
+    status_code: int = 200,
 ) -> HTMLResponse:
-    view = await booking.booking_page(uow, cycle_id=link.id, language=language, settings=settings, now=now())
+    view = await participant_view.booking_page(uow, cycle_id=link.id, language=language, settings=settings, now=now())
     if view is None:
         return pages.not_bookable_yet(settings)
-    return pages.booking(settings, view, base=link.base, errors=errors, values=values, done=done,
-                         status_code=status_code)
+    return pages.booking(
+        settings, view, base=link.base, errors=errors, values=values, done=done, status_code=status_code
+    )
 
 
 @router.get("/book/{cycle_id}/{signature}", response_class=HTMLResponse)
 async def booking_page(link: BookingLink, request: Request, runtime: Runtime, settings: Config) -> HTMLResponse:
     async with runtime.uow() as uow:
-        return await _booking_page(uow, link, settings=settings,
-                                   language=language_asked(request.query_params.get("language")), errors=[],
-                                   values={}, done=request.query_params.get("done"))
+        return await _booking_page(
+            uow,
+            link,
+            settings=settings,
+            language=language_asked(request.query_params.get("language")),
+            errors=[],
+            values={},
+            done=request.query_params.get("done"),
+        )
 
 
 @router.post("/book/{cycle_id}/{signature}", response_class=HTMLResponse, response_model=None)
-async def choose_time(link: BookingLink, request: Request, runtime: Runtime,
-                      settings: Config) -> HTMLResponse | RedirectResponse:
+async def choose_time(
+    link: BookingLink, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
     language = language_asked(values.get("language"))
     slot_id = forms.parse_uuid(values.get("slot"))
@@ -52,31 +67,50 @@ async def choose_time(link: BookingLink, request: Request, runtime: Runtime,
         error = "Select a time for your feedback session"
         if slot_id is not None:
             try:
-                await booking.choose_slot(uow, cycle_id=link.id, slot_id=slot_id, language=language,
-                                          settings=settings, now=now())
+                await booking.choose_slot(
+                    uow, cycle_id=link.id, slot_id=slot_id, language=language, settings=settings, now=now()
+                )
                 await uow.commit()
                 return redirect(link.base, done="booked")
             except Rejected as rejection:
                 error = str(rejection)
         await uow.session.rollback()
-        return await _booking_page(uow, link, settings=settings, language=language, errors=[("slot-1", error)],
-                                   values=values, done=None, status_code=409 if slot_id else 400)
+        return await _booking_page(
+            uow,
+            link,
+            settings=settings,
+            language=language,
+            errors=[("slot-1", error)],
+            values=values,
+            done=None,
+            status_code=409 if slot_id else 400,
+        )
 
 
 @router.post("/book/{cycle_id}/{signature}/cancel", response_class=HTMLResponse, response_model=None)
-async def participant_cancels(link: BookingLink, request: Request, runtime: Runtime,
-                              settings: Config) -> HTMLResponse | RedirectResponse:
+async def participant_cancels(
+    link: BookingLink, request: Request, runtime: Runtime, settings: Config
+) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
     session_id = forms.parse_uuid(values.get("session_id"))
     async with runtime.uow() as uow:
         try:
             if session_id is None:
                 raise Rejected("There is no such session")
-            await sessions.cancel_session(uow, session_id=session_id, by="participant", settings=settings, now=now(),
-                                          cycle_id=link.id)
+            await sessions.cancel_session(
+                uow, session_id=session_id, by="participant", settings=settings, now=now(), cycle_id=link.id
+            )
             await uow.commit()
         except Rejected as rejection:
             await uow.session.rollback()
-            return await _booking_page(uow, link, settings=settings, language=None,
-                                       errors=[("cancel", str(rejection))], values={}, done=None, status_code=409)
+            return await _booking_page(
+                uow,
+                link,
+                settings=settings,
+                language=None,
+                errors=[("cancel", str(rejection))],
+                values={},
+                done=None,
+                status_code=409,
+            )
     return redirect(link.base, done="cancelled")
