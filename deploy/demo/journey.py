@@ -127,11 +127,21 @@ def _links_in_mail(mail_dir: Path, recipients: set[str]) -> dict[str, str]:
     return found
 
 
-async def first_london_facilitator(http: httpx.AsyncClient, settings: JourneySettings) -> UUID | None:
-    facilitators = (await http.get(f"{settings.scheduling_url}/api/facilitators")).raise_for_status().json()
-    london = [f for f in facilitators if f.get("region") == "London"]
-    chosen = (london or facilitators or [None])[0]
-    return UUID(chosen["id"]) if chosen else None
+async def first_london_facilitator(
+    http: httpx.AsyncClient, settings: JourneySettings, *, timeout: float = 60.0
+) -> UUID | None:
+    """The facilitator a participant would pick on the start page: the first London one invitations
+    offers. Invitations learns facilitators from scheduling's events, so right after a start the list
+    can lag behind scheduling's directory: wait until it offers one."""
+
+    async def offered() -> list[dict[str, Any]] | None:
+        response = await http.get(f"{settings.invitations_url}/api/facilitators")
+        facilitators: list[dict[str, Any]] = response.json() if response.status_code == 200 else []
+        london = [f for f in facilitators if f.get("region") == "London"]
+        return london or None
+
+    london = await _poll(offered, timeout=timeout, what="invitations to offer a London facilitator")
+    return UUID(london[0]["id"])
 
 
 async def run_journey(
