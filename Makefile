@@ -34,7 +34,7 @@ shared/web/static/.built: deploy/frontend/package-lock.json deploy/frontend/buil
 
 stack: bootstrap
 	@bash deploy/local/stack.sh up
-	@$(ENV) && $(PY) -m shared.admin ensure-topics
+	@$(ENV) && $(PY) -m shared.cli ensure-topics
 
 up: stack
 	@bash deploy/local/services.sh up

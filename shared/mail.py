@@ -1,6 +1,6 @@
 """Email plumbing shared by the services that send mail (each keeps its own templates; the mail
-outbox they all use is `shared.mail_outbox`): template environments, message headers, real SMTP
-delivery and what an SMTP failure means."""
+outbox they all use is `shared.mail_outbox`, sent by `shared.mail_sender`): template environments,
+message headers, real SMTP delivery and what an SMTP failure means."""
 
 from __future__ import annotations
 

@@ -69,6 +69,14 @@ class TopicSettings(BaseSettings):
     topic_namespace: str = Field(default="hlm360", pattern=r"^[a-z][a-z0-9-]{0,40}$")
 
 
+class AdminSettings(BaseSettings):
+    """What `python -m shared.cli` (the operator commands no single service owns) connects to."""
+
+    model_config = SettingsConfigDict(env_prefix="HLM360_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+
+
 class MailSettings(BaseSettings):
     """SMTP and mail outbox settings, mixed into the Settings of each service that sends email
     (`class Settings(ServiceSettings, MailSettings)`), so they take that service's env prefix."""

@@ -22,15 +22,8 @@ from sqlmodel import SQLModel, col, select
 
 from shared.db import OutboxMessage, UnitOfWork, UnitOfWorkFactory, create_engine, session_factory
 from shared.mail import new_message
-from shared.mail_outbox import (
-    MailSender,
-    NotNeeded,
-    Outcome,
-    OutgoingEmailBase,
-    due_email_query,
-    follow_up_event_id,
-    queue_email,
-)
+from shared.mail_outbox import NotNeeded, OutgoingEmailBase, due_email_query, follow_up_event_id, queue_email
+from shared.mail_sender import MailSender, Outcome
 from shared.metrics import ServiceMetrics
 from shared.migrations import upgrade
 from shared.settings import MailSettings
@@ -249,7 +242,7 @@ async def test_a_poison_row_between_two_good_ones_is_given_up_and_the_round_goes
             "probe-last@example.nhs.uk",
         ],
     )
-    caplog.set_level("INFO", logger="shared.mail_outbox")
+    caplog.set_level("INFO", logger="shared.mail_sender")
 
     assert await sender.drain(uow) == [Outcome.SENT, Outcome.UNSENDABLE, Outcome.SENT]
     assert await sender.drain(uow) == [], "the poison row is not tried again"
@@ -263,7 +256,7 @@ async def test_a_poison_row_between_two_good_ones_is_given_up_and_the_round_goes
     assert metrics.registry.get_sample_value("hlm360_emails_total", {"kind": "probe", "outcome": "unsendable"}) == 1
     assert metrics.registry.get_sample_value("hlm360_emails_total", {"kind": "probe", "outcome": "sent"}) == 2
     assert metrics.registry.get_sample_value("hlm360_emails_total", {"kind": "probe", "outcome": "retry"}) == 0
-    [logged] = [r for r in caplog.records if r.name == "shared.mail_outbox" and r.levelname == "ERROR"]
+    [logged] = [r for r in caplog.records if r.name == "shared.mail_sender" and r.levelname == "ERROR"]
     assert logged.__dict__["email_id"] == str(poison.id)
     assert logged.__dict__["reason"] == "could not compose: ValueError"
     assert "@" not in str(logged.__dict__) and "probe-poison" not in logged.getMessage()

@@ -19,9 +19,7 @@ from shared import mail
 from shared.db import UnitOfWork
 from shared.mail import email_templates, failure_summary, new_message, permanent_failure_code
 from shared.mail_outbox import (
-    MailSender,
     NotNeeded,
-    Outcome,
     OutgoingEmailBase,
     backoff,
     mark_email_failed,
@@ -29,6 +27,7 @@ from shared.mail_outbox import (
     mark_email_refused,
     mark_email_sent,
 )
+from shared.mail_sender import MailSender, Outcome
 from shared.settings import MailSettings
 
 ADDRESS = "jo.bloggs@nhs.uk"
@@ -248,7 +247,7 @@ async def test_sender_records_each_outcome_in_one_commit_and_traces_only_ids_and
     recorder, smtp, uow = Recorder(), FakeSmtp(*errors), FakeUnitOfWork()
     email = ProbeEmail(kind=kind)
     spans.clear()
-    caplog.set_level("DEBUG", logger="shared.mail_outbox")
+    caplog.set_level("DEBUG", logger="shared.mail_sender")
 
     assert await sender_for(recorder, smtp, monkeypatch).send(uow.typed, email) is outcome
 
@@ -262,7 +261,7 @@ async def test_sender_records_each_outcome_in_one_commit_and_traces_only_ids_and
     assert dict(span.attributes or {}) == {"hlm360.email.id": str(email.id), "hlm360.email.kind": kind}
     assert not span.events, "exceptions (their text may hold the address) are not recorded on the span"
     assert "@" not in (email.last_error or "")
-    [record] = [r for r in caplog.records if r.name == "shared.mail_outbox"]
+    [record] = [r for r in caplog.records if r.name == "shared.mail_sender"]
     assert record.__dict__["email_id"] == str(email.id)
     assert "@" not in str(record.__dict__) and "Bloggs" not in str(record.__dict__)
 

@@ -17,7 +17,8 @@ from sqlalchemy import exc as sa_exc
 from shared import mail
 from shared.db import UnitOfWork
 from shared.mail import may_pass, new_message, one_line
-from shared.mail_outbox import MailSender, NotNeeded, Outcome, OutgoingEmailBase, follow_up_event_id, is_outage
+from shared.mail_outbox import NotNeeded, OutgoingEmailBase, follow_up_event_id
+from shared.mail_sender import MailSender, Outcome, is_outage
 from shared.settings import MailSettings
 
 NAME = "Jo\u2028Bloggs"
@@ -158,13 +159,13 @@ async def test_a_row_that_cannot_be_composed_is_given_up_with_the_error_type_onl
 ) -> None:
     service, smtp, uow = Service(compose_error=ValueError(f"bad name {NAME} <{ADDRESS}>")), FakeSmtp(), FakeUnitOfWork()
     email = ProbeEmail(kind="probe")
-    caplog.set_level("DEBUG", logger="shared.mail_outbox")
+    caplog.set_level("DEBUG", logger="shared.mail_sender")
 
     assert await sender(service, smtp, monkeypatch).send(uow.typed, email) is Outcome.UNSENDABLE
 
     assert (email.sent_at, email.attempts, email.last_error) == (None, 1, "could not compose: ValueError")
     assert email.gave_up_at is not None and uow.commits == 1 and smtp.sent == [] and service.sent == []
-    [record] = [r for r in caplog.records if r.name == "shared.mail_outbox"]
+    [record] = [r for r in caplog.records if r.name == "shared.mail_sender"]
     assert record.levelname == "ERROR" and record.__dict__["email_id"] == str(email.id)
     assert record.__dict__["reason"] == "could not compose: ValueError"
     assert "@" not in str(record.__dict__) and "Bloggs" not in str(record.__dict__)
@@ -210,7 +211,7 @@ async def test_a_failing_after_sent_step_still_records_the_delivery(
 ) -> None:
     service, smtp, uow = Service(after_error=AssertionError(f"{NAME}")), FakeSmtp(), FakeUnitOfWork()
     email = ProbeEmail(kind="probe")
-    caplog.set_level("DEBUG", logger="shared.mail_outbox")
+    caplog.set_level("DEBUG", logger="shared.mail_sender")
     assert await sender(service, smtp, monkeypatch).send(uow.typed, email) is Outcome.SENT
     assert email.sent_at is not None and email.gave_up_at is None and uow.commits == 1
     assert email.last_error == "after sent: AssertionError" and len(smtp.sent) == 1

@@ -1,5 +1,5 @@
 """Composing emails: what each kind of email says (jinja2 templates, text + HTML), from a queued row
-and the facts its use case looked up (usecases.mail); shared.mail_outbox sends them."""
+and the facts its use case looked up (usecases.mail); shared.mail_sender sends them."""
 
 from __future__ import annotations
 

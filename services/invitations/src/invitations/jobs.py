@@ -9,7 +9,8 @@ from invitations.tables import OutgoingEmail
 from invitations.usecases.mail import compose_email, record_bounce, record_email_sent
 from invitations.usecases.reminders import plan_reminders as plan_due_reminders
 from shared.db import UnitOfWork
-from shared.mail_outbox import NotNeeded, register_send_emails
+from shared.mail_outbox import NotNeeded
+from shared.mail_sender import register_send_emails
 from shared.service import ServiceRuntime, stop_if_cancelled
 
 

@@ -8,7 +8,7 @@ from reports import emails, usecases
 from reports.config import Settings
 from reports.tables import OutgoingEmail
 from shared.db import UnitOfWork
-from shared.mail_outbox import register_send_emails
+from shared.mail_sender import register_send_emails
 from shared.service import ServiceRuntime
 
 

@@ -14,7 +14,7 @@ from scheduling.config import Settings
 from scheduling.tables import OutgoingEmail
 from scheduling.usecases import booking, directory, followups
 from shared.db import UnitOfWork
-from shared.mail_outbox import register_send_emails
+from shared.mail_sender import register_send_emails
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The mail outbox's callbacks (shared.mail_outbox sends): what an email says when it goes, what a
+"""The mail outbox's callbacks (shared.mail_sender sends): what an email says when it goes, what a
 sent invitation means (the rater is invited) and what a refused one means (the rater bounced)."""
 
 from __future__ import annotations
