@@ -1,8 +1,7 @@
 from collections.abc import Iterator
-from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any
 from uuid import uuid4
 
 import aiosmtplib
@@ -29,6 +28,7 @@ from shared.mail_outbox import (
 )
 from shared.mail_sender import MailSender, Outcome
 from shared.settings import MailSettings
+from tests.unit.fakes import FakeUnitOfWork
 
 ADDRESS = "jo.bloggs@nhs.uk"
 SECRET = "s" * 40
@@ -139,31 +139,6 @@ def test_mail_settings_refuse_nonsense() -> None:
 
 
 # --- the sender, with a fake unit of work and a fake SMTP server -------------------------------
-
-
-class FakeSession:
-    def __init__(self) -> None:
-        self.added: list[object] = []
-
-    def add(self, row: object) -> None:
-        self.added.append(row)
-
-    def begin_nested(self) -> AbstractAsyncContextManager[None]:
-        """The sender runs the service's steps in a savepoint (the integration tests roll one back)."""
-        return nullcontext()
-
-
-class FakeUnitOfWork:
-    def __init__(self) -> None:
-        self.session = FakeSession()
-        self.commits = 0
-
-    async def commit(self) -> None:
-        self.commits += 1
-
-    @property
-    def typed(self) -> UnitOfWork:
-        return cast(UnitOfWork, self)
 
 
 class FakeSmtp:

@@ -5,9 +5,7 @@ delivery. Events that follow an email take their id from the row."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractAsyncContextManager, nullcontext
 from email.message import EmailMessage
-from typing import cast
 from uuid import uuid4
 
 import aiosmtplib
@@ -20,6 +18,7 @@ from shared.mail import may_pass, new_message, one_line
 from shared.mail_outbox import NotNeeded, OutgoingEmailBase, follow_up_event_id
 from shared.mail_sender import MailSender, Outcome, is_outage
 from shared.settings import MailSettings
+from tests.unit.fakes import FakeUnitOfWork
 
 NAME = "Jo\u2028Bloggs"
 ADDRESS = "jo.bloggs@nhs.uk"
@@ -27,30 +26,6 @@ ADDRESS = "jo.bloggs@nhs.uk"
 
 class ProbeEmail(OutgoingEmailBase):
     to: str = ADDRESS
-
-
-class FakeSession:
-    def __init__(self) -> None:
-        self.added: list[object] = []
-
-    def add(self, row: object) -> None:
-        self.added.append(row)
-
-    def begin_nested(self) -> AbstractAsyncContextManager[None]:
-        return nullcontext()
-
-
-class FakeUnitOfWork:
-    def __init__(self) -> None:
-        self.session = FakeSession()
-        self.commits = 0
-
-    async def commit(self) -> None:
-        self.commits += 1
-
-    @property
-    def typed(self) -> UnitOfWork:
-        return cast(UnitOfWork, self)
 
 
 class Service:

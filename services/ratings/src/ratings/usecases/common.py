@@ -52,6 +52,41 @@ async def rater_by_token(uow: UnitOfWork, token_hash: str) -> Rater | None:
     return (await uow.session.exec(select(Rater).where(col(Rater.link_token_sha256) == token_hash))).first()
 
 
+@dataclass(frozen=True)
+class LockedRater:
+    """A link's rater with its cycle locked (the rater re-read under the lock)."""
+
+    rater: Rater
+    cycle: Cycle
+    group: RaterGroup
+    submitted: bool
+
+    def already_answered(self) -> RaterAccess | None:
+        """SUBMITTED or DECLINED if this rater has already answered, else None."""
+        if self.submitted:
+            return RaterAccess(Access.SUBMITTED, self.group, self.submitted)
+        if self.rater.declined_at is not None:
+            return RaterAccess(Access.DECLINED, self.group)
+        return None
+
+
+async def lock_rater(uow: UnitOfWork, token_hash: str) -> LockedRater | RaterAccess:
+    """The link's rater with its cycle locked, or why there is no one to act for: an unknown link,
+    a cycle not opened yet, or a withdrawn link."""
+    rater = await rater_by_token(uow, token_hash)
+    if rater is None:
+        return RaterAccess(Access.UNKNOWN)
+    group = RaterGroup(rater.group)
+    cycle = await lock_cycle(uow, rater.cycle_id)
+    if cycle is None:
+        return RaterAccess(Access.NOT_OPEN, group)
+    await uow.session.refresh(rater)
+    submitted = rater.submitted_at is not None
+    if rater.withdrawn_at is not None:
+        return RaterAccess(Access.WITHDRAWN, group, submitted)
+    return LockedRater(rater, cycle, group, submitted)
+
+
 async def lock_cycle(uow: UnitOfWork, cycle_id: UUID) -> Cycle | None:
     statement = (
         select(Cycle).where(col(Cycle.id) == cycle_id).with_for_update().execution_options(populate_existing=True)

@@ -9,12 +9,11 @@ from ratings.domain import (
     CycleStatus,
     accepts_responses,
 )
-from ratings.usecases.common import PRODUCER, Access, RaterAccess, delete_draft, lock_cycle, rater_by_token
+from ratings.usecases.common import PRODUCER, Access, RaterAccess, delete_draft, lock_rater
 from ratings.usecases.cycles import close_if_complete
 from shared.contracts.events import (
     RaterDeclined,
 )
-from shared.contracts.vocabulary import RaterGroup
 from shared.db import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -22,23 +21,14 @@ log = logging.getLogger(__name__)
 
 async def decline(uow: UnitOfWork, *, token_hash: str, reason: str | None, now: datetime) -> RaterAccess:
     """The rater declines to give feedback: emit RaterDeclined, forget any draft; it counts as answered."""
-    rater = await rater_by_token(uow, token_hash)
-    if rater is None:
-        return RaterAccess(Access.UNKNOWN)
-    group = RaterGroup(rater.group)
-    cycle = await lock_cycle(uow, rater.cycle_id)
-    if cycle is None:
-        return RaterAccess(Access.NOT_OPEN, group)
-    await uow.session.refresh(rater)
-    submitted = rater.submitted_at is not None
-    if rater.withdrawn_at is not None:
-        return RaterAccess(Access.WITHDRAWN, group, submitted)
+    locked = await lock_rater(uow, token_hash)
+    if isinstance(locked, RaterAccess):
+        return locked
+    rater, cycle, group, submitted = locked.rater, locked.cycle, locked.group, locked.submitted
     if not accepts_responses(status=CycleStatus(cycle.status), deadline=cycle.deadline, now=now):
         return RaterAccess(Access.CLOSED, group, submitted)
-    if submitted:
-        return RaterAccess(Access.SUBMITTED, group, submitted)
-    if rater.declined_at is not None:
-        return RaterAccess(Access.DECLINED, group)
+    if (answered := locked.already_answered()) is not None:
+        return answered
     rater.declined_at = now
     uow.session.add(rater)
     await delete_draft(uow, token_hash)

@@ -21,7 +21,7 @@ from ratings.usecases.common import (
     RaterAccess,
     delete_draft,
     event_answers,
-    lock_cycle,
+    lock_rater,
     rater_by_token,
     save_draft,
 )
@@ -78,26 +78,17 @@ async def submit_response(uow: UnitOfWork, *, token_hash: str, bank: ItemBank, n
     Returns ACCEPTED when stored, INCOMPLETE with the errors when answers are missing, otherwise why not.
     At the deadline: a submission whose transaction holds the cycle lock before the deadline counts;
     one that gets the lock at or after the deadline is refused and closes the cycle itself."""
-    rater = await rater_by_token(uow, token_hash)
-    if rater is None:
-        return RaterAccess(Access.UNKNOWN)
-    group = RaterGroup(rater.group)
-    cycle = await lock_cycle(uow, rater.cycle_id)
-    if cycle is None:
-        return RaterAccess(Access.NOT_OPEN, group)
-    await uow.session.refresh(rater)
-    submitted = rater.submitted_at is not None
-    if rater.withdrawn_at is not None:
-        return RaterAccess(Access.WITHDRAWN, group, submitted)
+    locked = await lock_rater(uow, token_hash)
+    if isinstance(locked, RaterAccess):
+        return locked
+    rater, cycle, group, submitted = locked.rater, locked.cycle, locked.group, locked.submitted
     if cycle.status != CycleStatus.OPEN.value:
         return RaterAccess(Access.CLOSED, group, submitted)
     if deadline_passed(deadline=cycle.deadline, now=now):
         await close_locked_cycle(uow, cycle, reason=CloseReason.DEADLINE_PASSED, now=now)
         return RaterAccess(Access.CLOSED, group, submitted)
-    if submitted:
-        return RaterAccess(Access.SUBMITTED, group, submitted)
-    if rater.declined_at is not None:
-        return RaterAccess(Access.DECLINED, group)
+    if (answered := locked.already_answered()) is not None:
+        return answered
     draft = await uow.session.get(Draft, token_hash)
     answers = dict(draft.answers) if draft else {}
     result = parse_form(bank, answers, self_rating=group is RaterGroup.SELF)
