@@ -3,7 +3,7 @@ move, cancel, completed, no-show), free times, availability, call-outs, CPD even
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from scheduling.web.deps import (
 )
 from shared.db import UnitOfWork
 from shared.errors import Rejected
+from shared.service import ServiceRuntime
 
 if TYPE_CHECKING:
     from scheduling.tables import Facilitator
@@ -66,6 +67,36 @@ async def _home(
     return pages.facilitator_home(
         settings, facilitator, home, base=base, now=moment, errors=errors, done=done, status_code=status_code
     )
+
+
+async def _act_from_home(
+    link: SignedLink,
+    runtime: ServiceRuntime,
+    settings: Settings,
+    act: Callable[[UnitOfWork, Facilitator], Awaitable[object]],
+    *,
+    field: str,
+    done: str,
+) -> HTMLResponse | RedirectResponse:
+    """One action from the home page: done, back home with `done`; refused, the home page again with
+    the refusal next to `field` (409)."""
+    async with runtime.uow() as uow:
+        facilitator = await _facilitator(uow, link)
+        try:
+            await act(uow, facilitator)
+            await uow.commit()
+        except Rejected as rejection:
+            await reset(uow, facilitator)
+            return await _home(
+                uow,
+                facilitator,
+                settings=settings,
+                base=link.base,
+                errors=[(field, str(rejection))],
+                done=None,
+                status_code=409,
+            )
+    return redirect(link.base, done=done)
 
 
 @router.get("/facilitator/{facilitator_id}/{signature}", response_class=HTMLResponse)
@@ -108,23 +139,13 @@ async def session_action(
 ) -> HTMLResponse | RedirectResponse:
     values, _ = await form_values(request)
     action = values.get("action", "")
-    async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, link)
-        try:
-            await _act_on_session(uow, facilitator, session_id=session_id, action=action, settings=settings)
-            await uow.commit()
-        except Rejected as rejection:
-            await reset(uow, facilitator)
-            return await _home(
-                uow,
-                facilitator,
-                settings=settings,
-                base=link.base,
-                errors=[(f"session-{session_id}", str(rejection))],
-                done=None,
-                status_code=409,
-            )
-    return redirect(link.base, done=ACTION_DONE[action])
+
+    async def act(uow: UnitOfWork, facilitator: Facilitator) -> None:
+        await _act_on_session(uow, facilitator, session_id=session_id, action=action, settings=settings)
+
+    return await _act_from_home(
+        link, runtime, settings, act, field=f"session-{session_id}", done=ACTION_DONE.get(action, "")
+    )
 
 
 async def _reschedule_page(
@@ -226,23 +247,10 @@ async def publish_availability(
 async def remove_slot(
     link: FacilitatorLink, slot_id: UUID, runtime: Runtime, settings: Config
 ) -> HTMLResponse | RedirectResponse:
-    async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, link)
-        try:
-            await directory.remove_slot(uow, facilitator=facilitator, slot_id=slot_id, now=now())
-            await uow.commit()
-        except Rejected as rejection:
-            await reset(uow, facilitator)
-            return await _home(
-                uow,
-                facilitator,
-                settings=settings,
-                base=link.base,
-                errors=[(f"slot-{slot_id}", str(rejection))],
-                done=None,
-                status_code=409,
-            )
-    return redirect(link.base, done="removed")
+    async def act(uow: UnitOfWork, facilitator: Facilitator) -> None:
+        await directory.remove_slot(uow, facilitator=facilitator, slot_id=slot_id, now=now())
+
+    return await _act_from_home(link, runtime, settings, act, field=f"slot-{slot_id}", done="removed")
 
 
 async def _callout_page(
@@ -310,23 +318,10 @@ async def volunteer(
 async def register_for_cpd(
     link: FacilitatorLink, event_id: UUID, runtime: Runtime, settings: Config
 ) -> HTMLResponse | RedirectResponse:
-    async with runtime.uow() as uow:
-        facilitator = await _facilitator(uow, link)
-        try:
-            await community.register_for_cpd(uow, facilitator=facilitator, event_id=event_id, now=now())
-            await uow.commit()
-        except Rejected as rejection:
-            await reset(uow, facilitator)
-            return await _home(
-                uow,
-                facilitator,
-                settings=settings,
-                base=link.base,
-                errors=[(f"cpd-{event_id}", str(rejection))],
-                done=None,
-                status_code=409,
-            )
-    return redirect(link.base, done="registered")
+    async def act(uow: UnitOfWork, facilitator: Facilitator) -> None:
+        await community.register_for_cpd(uow, facilitator=facilitator, event_id=event_id, now=now())
+
+    return await _act_from_home(link, runtime, settings, act, field=f"cpd-{event_id}", done="registered")
 
 
 @router.get("/facilitator/{facilitator_id}/{signature}/interest", response_class=HTMLResponse)
