@@ -21,7 +21,9 @@ from shared.telemetry import current_trace_headers
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    """`hide_parameters`: an error's text never carries the values bound to its statement (names,
+    comments), so nothing personal reaches a log or a trace through an exception."""
+    return create_async_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -5,12 +5,15 @@ message headers, real SMTP delivery and what an SMTP failure means."""
 from __future__ import annotations
 
 import re
+import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 from uuid import UUID
 
 import aiosmtplib
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from shared.settings import MailSettings
 
 
 def email_templates(package: str, folder: str = "templates", *, keep_trailing_newline: bool = False) -> Environment:
@@ -52,8 +55,23 @@ def new_message(*, email_id: UUID, sender: str, to: str, subject: str) -> EmailM
     return message
 
 
-async def send(message: EmailMessage, *, host: str, port: int, timeout: float) -> None:
-    await aiosmtplib.send(message, hostname=host, port=port, timeout=timeout, start_tls=False, use_tls=False)
+async def send(message: EmailMessage, settings: MailSettings) -> None:
+    """Hand the message to the relay, over TLS unless the relay is on this machine (`smtp_tls`); the
+    relay's certificate is always verified, and a login only ever happens over TLS."""
+    tls = settings.smtp_tls
+    context = ssl.create_default_context(cafile=settings.smtp_ca_file) if tls != "none" else None
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    await aiosmtplib.send(
+        message,
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        timeout=settings.smtp_timeout_seconds,
+        use_tls=tls == "tls",
+        start_tls=tls == "starttls",
+        tls_context=context,
+        username=settings.smtp_username,
+        password=password,
+    )
 
 
 def permanent_failure_code(error: BaseException) -> int | None:

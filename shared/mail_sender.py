@@ -168,12 +168,7 @@ class MailSender(Generic[E]):
                 log.info("email not needed", extra=ids)
                 return Outcome.NOT_NEEDED
             try:
-                await mail.send(
-                    message,
-                    host=self.settings.smtp_host,
-                    port=self.settings.smtp_port,
-                    timeout=self.settings.smtp_timeout_seconds,
-                )
+                await mail.send(message, self.settings)
             except Exception as error:
                 span.set_status(StatusCode.ERROR)
                 return await self._failed(uow, email, error, ids)

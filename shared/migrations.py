@@ -77,7 +77,7 @@ def run_env(database_url: str) -> None:
             connection.commit()
 
     async def run_async() -> None:
-        engine = create_async_engine(database_url)
+        engine = create_async_engine(database_url, hide_parameters=True)
         async with engine.connect() as connection:
             await connection.run_sync(do_run)
         await engine.dispose()

@@ -1,10 +1,12 @@
 """Base settings every service extends in its own config.py (env prefix = service name)."""
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "example", "todo", ""}
 
 
@@ -86,6 +88,14 @@ class MailSettings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How the connection is protected: `starttls` (upgrade on the submission port, usually 587),
+    # `tls` (implicit TLS, usually 465) or `none`. `auto` is `none` for a relay on this machine
+    # (the local sink) and `starttls` for any other host, so mail never crosses a network in clear.
+    smtp_security: Literal["auto", "none", "starttls", "tls"] = "auto"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # A PEM bundle of the CAs the relay's certificate is checked against (default: the system's).
+    smtp_ca_file: Path | None = None
     mail_from: str = "HLM 360 <no-reply@hlm360.example.nhs.uk>"
     # The send-emails job: how often it looks for due emails, and how many it sends per look.
     mail_poll_seconds: float = Field(default=0.5, gt=0)
@@ -93,3 +103,18 @@ class MailSettings(BaseSettings):
     # Temporary failures are retried with exponential backoff (2 s, 4 s, ... at most 10 min apart)
     # until this many attempts; None retries for ever. A permanent (5xx) refusal is never retried.
     mail_max_attempts: int | None = Field(default=8, ge=1)
+
+    @property
+    def smtp_tls(self) -> Literal["none", "starttls", "tls"]:
+        """The protection in force (`auto` resolved by the host)."""
+        if self.smtp_security != "auto":
+            return self.smtp_security
+        return "none" if self.smtp_host in _LOOPBACK_HOSTS else "starttls"
+
+    @model_validator(mode="after")
+    def _no_login_in_clear(self) -> Self:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("set smtp_username and smtp_password together")
+        if self.smtp_username is not None and self.smtp_tls == "none":
+            raise ValueError("an SMTP login needs smtp_security starttls or tls: a password is never sent in clear")
+        return self

@@ -148,7 +148,7 @@ class FakeSmtp:
         self.errors = list(errors)
         self.sent: list[EmailMessage] = []
 
-    async def send(self, message: EmailMessage, *, host: str, port: int, timeout: float) -> None:
+    async def send(self, message: EmailMessage, settings: MailSettings) -> None:
         if self.errors:
             raise self.errors.pop(0)
         self.sent.append(message)

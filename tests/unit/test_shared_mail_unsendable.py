@@ -56,7 +56,7 @@ class FakeSmtp:
         self.error = error
         self.sent: list[bytes] = []
 
-    async def send(self, message: EmailMessage, *, host: str, port: int, timeout: float) -> None:
+    async def send(self, message: EmailMessage, settings: MailSettings) -> None:
         if self.error is not None:
             raise self.error
         self.sent.append(message.as_bytes())
