@@ -36,11 +36,11 @@ from opentelemetry import trace
 from sqlalchemy import exc as sa
 
 from shared.contracts.events import Event
-from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
+from shared.contracts.topics import DEAD_LETTER_TOPIC, DeadLetterKind, topic_for
 from shared.db import UnitOfWork
 from shared.errors import Rejected
 from shared.inbound import InboundLimits, Undecodable, parse_event, raw_body, readable_headers
-from shared.metrics import DeadLetterKind, RetryCause, ServiceMetrics
+from shared.metrics import RetryCause, ServiceMetrics
 from shared.telemetry import ATTR_CYCLE_ID, ATTR_EVENT_ID, ATTR_EVENT_TYPE
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,8 @@ from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-# Why a consumer dead-lettered a message (docs/adr/0009-consumer-failure-classification.md).
-DeadLetterKind = Literal["undecodable", "invalid", "rejected", "failed"]
-DEAD_LETTER_KINDS: tuple[DeadLetterKind, ...] = ("undecodable", "invalid", "rejected", "failed")
+from shared.contracts.topics import DEAD_LETTER_KINDS  # why a consumer dead-lettered a message (ADR 0009)
+
 # Why a consumer put a message back: an error (counts towards dead-lettering) or an outage (never does).
 RetryCause = Literal["error", "outage"]
 RETRY_CAUSES: tuple[RetryCause, ...] = ("error", "outage")

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from faststream.security import SASLScram512
 from faststream.specification import AsyncAPI
 
-from shared.contracts.events import EVENT_TYPES
-from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
+from shared.contracts.channels import EXTERNAL, READERS, SERVICES, WRITERS
+from shared.contracts.events import EVENT_TYPES, Event
+from shared.contracts.topics import DEAD_LETTER_KINDS, DEAD_LETTER_TOPIC, topic_for
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
 
@@ -25,15 +27,66 @@ DESCRIPTION = """Events of hlm360, the NHS Healthcare Leadership Model 360 feedb
 * Values are UTF-8 JSON. Every event carries `event_id` (consumers drop duplicates by it),
   `event_type`, `schema_version`, `occurred_at` (UTC-aware ISO 8601), `correlation_id`, `producer`.
 * Additive changes only within a schema version; readers ignore unknown fields.
-* Other NHS systems may publish `CycleRequested`. A message that fails validation or is refused
-  goes to `hlm360.dead-letter.v1` unchanged, with headers `x-dead-letter-reason`,
-  `x-dead-letter-consumer`, `x-dead-letter-source-topic`, `x-dead-letter-source-partition`,
-  `x-dead-letter-source-offset`, `x-dead-letter-at`.
+* The broker authenticates every client (SASL/SCRAM-SHA-512) and authorises each topic: each
+  channel's `x-hlm360-access` names who may write and who reads it. Other NHS systems connect as
+  the `external` principal: they may write `CycleRequested` (operation `CycleRequested`, a
+  `receive` of hlm360) and read `CycleClosed`, `ReportReleased` and `FeedbackSessionCompleted`;
+  the broker refuses anything else.
+* A message that fails validation or is refused goes to `hlm360.dead-letter.v1` unchanged, with
+  the headers of the `DeadLetter` message (reason, kind, consumer, source topic, partition, offset).
 """
 
 
+KEY_DESCRIPTIONS = {
+    "cycle_id": "the cycle id: one cycle's events stay in order on each topic",
+    "assessment_id": "the self-assessment id",
+    "facilitator_id": "the facilitator id: one facilitator's events stay in order on each topic",
+}
+HEADERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event_type": {"type": "string", "description": "The event's type, as in the payload."},
+        "event_id": {"type": "string", "format": "uuid", "description": "The event's id, as in the payload."},
+        "content-type": {"type": "string", "const": "application/json"},
+        "traceparent": {"type": "string", "description": "W3C trace context (optional): one trace across systems."},
+        "tracestate": {"type": "string", "description": "W3C trace context vendor state (optional)."},
+    },
+}
+DEAD_LETTER_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "x-dead-letter-reason",
+        "x-dead-letter-kind",
+        "x-dead-letter-consumer",
+        "x-dead-letter-source-topic",
+        "x-dead-letter-source-partition",
+        "x-dead-letter-source-offset",
+        "x-dead-letter-at",
+    ],
+    "properties": {
+        "x-dead-letter-reason": {"type": "string", "maxLength": 4000, "description": "Why; never quotes input."},
+        "x-dead-letter-kind": {"type": "string", "enum": list(DEAD_LETTER_KINDS)},
+        "x-dead-letter-consumer": {"type": "string", "description": "`<service>.<consumer>` that refused it."},
+        "x-dead-letter-source-topic": {"type": "string"},
+        "x-dead-letter-source-partition": {"type": "string", "pattern": "^[0-9]+$"},
+        "x-dead-letter-source-offset": {"type": "string", "pattern": "^[0-9]+$"},
+        "x-dead-letter-at": {"type": "string", "format": "date-time"},
+        "x-dead-letter-body": {"type": "string", "description": "Set when the original was too large to copy."},
+    },
+}
+SECURITY_DESCRIPTION = (
+    "SASL/SCRAM-SHA-512 over TLS in deployments: one principal per service and one (`external`) for "
+    "other NHS systems, credentials from the hlm360 operators. Topic rights: each channel's x-hlm360-access."
+)
+
+
 def build_document() -> dict[str, Any]:
-    broker = KafkaBroker("kafka:9092", description="Apache Kafka (KRaft)")
+    # the credentials only make FastStream describe the scheme; they are not in the document
+    broker = KafkaBroker(
+        "kafka:9092",
+        description="Apache Kafka (KRaft)",
+        security=SASLScram512(username="-", password="-"),  # noqa: S106
+    )
     for event_type in EVENT_TYPES:
         broker.publisher(
             topic_for(event_type),
@@ -48,7 +101,36 @@ def build_document() -> dict[str, Any]:
     )
     spec = AsyncAPI(broker, title="hlm360 events", version="1.0.0", description=DESCRIPTION)
     document: dict[str, Any] = json.loads(spec.to_specification().to_json())
+    for event_type in EVENT_TYPES:
+        _describe_event(document, event_type)
+    dead_letter = document["components"]["messages"]["DeadLetter:Message"]
+    dead_letter["headers"] = DEAD_LETTER_HEADERS
+    document["channels"]["DeadLetter"]["x-hlm360-access"] = {"write": list(SERVICES), "read": ["operators"]}
+    document["components"]["securitySchemes"]["scram512"]["description"] = SECURITY_DESCRIPTION
     return document
+
+
+def _describe_event(document: dict[str, Any], event_type: type[Event]) -> None:
+    """Key binding, headers and access of one event; hlm360's operations on it: `send` if a service
+    writes it, `receive` if a service reads it (both for most: one service sends, others receive)."""
+    name = event_type.__name__
+    key_field = event_type.key_field
+    message = document["components"]["messages"][f"{name}:Message"]
+    message["headers"] = HEADERS
+    message["bindings"] = {
+        "kafka": {
+            "key": {"type": "string", "format": "uuid", "description": f"`{key_field}`: {KEY_DESCRIPTIONS[key_field]}"},
+            "bindingVersion": "0.5.0",
+        }
+    }
+    writers, readers = WRITERS[event_type], READERS[event_type]
+    document["channels"][name]["x-hlm360-access"] = {"write": sorted(writers), "read": sorted(readers)}
+    operations = document["operations"]
+    send = operations.pop(name)
+    if writers - {EXTERNAL}:
+        operations[name] = send
+    if readers - {EXTERNAL}:
+        operations[f"{name}:receive" if name in operations else name] = {**send, "action": "receive"}
 
 
 def render() -> str:

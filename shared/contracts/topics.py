@@ -1,6 +1,7 @@
 """Kafka topic names: one topic per event type and schema version, plus the dead-letter topic."""
 
 import re
+from typing import Literal
 
 from shared.contracts.events import EVENT_TYPES, Event
 from shared.settings import TopicSettings
@@ -8,6 +9,9 @@ from shared.settings import TopicSettings
 NAMESPACE = TopicSettings().topic_namespace
 DEAD_LETTER_TOPIC = f"{NAMESPACE}.dead-letter.v1"
 PARTITIONS = 12
+# What a dead letter's `x-dead-letter-kind` header says (the AsyncAPI document lists them).
+DeadLetterKind = Literal["undecodable", "invalid", "rejected", "failed"]
+DEAD_LETTER_KINDS: tuple[DeadLetterKind, ...] = ("undecodable", "invalid", "rejected", "failed")
 
 
 def _kebab(name: str) -> str:

@@ -5,6 +5,7 @@ import json
 from pydantic import TypeAdapter
 
 from shared.contracts.asyncapi import DOC_PATH, build_document, render
+from shared.contracts.channels import EXTERNAL, READERS, WRITERS
 from shared.contracts.events import EVENT_TYPES
 from shared.contracts.topics import ALL_TOPICS, topic_for
 
@@ -42,3 +43,47 @@ def test_every_event_carries_the_envelope() -> None:
             assert field in schema["properties"], (event_type.__name__, field)
         assert event_type.key_field in schema["required"], event_type.__name__
     assert json.loads(DOC_PATH.read_text())["asyncapi"].startswith("3.")
+
+
+def test_operations_say_what_hlm360_sends_and_receives() -> None:
+    operations = build_document()["operations"]
+    # other systems write CycleRequested: hlm360 only receives it
+    assert operations["CycleRequested"]["action"] == "receive"
+    assert "CycleRequested:receive" not in operations
+    # a service writes RatingSubmitted and others read it: both operations
+    assert operations["RatingSubmitted"]["action"] == "send"
+    assert operations["RatingSubmitted:receive"]["action"] == "receive"
+    # nobody inside hlm360 reads InvitationSent: a send only
+    assert operations["InvitationSent"]["action"] == "send" and "InvitationSent:receive" not in operations
+    for event_type in EVENT_TYPES:
+        name = event_type.__name__
+        sent = {op["action"] for key, op in operations.items() if key.split(":")[0] == name}
+        assert sent == ({"send"} if WRITERS[event_type] - {EXTERNAL} else set()) | (
+            {"receive"} if READERS[event_type] - {EXTERNAL} else set()
+        ), name
+
+
+def test_every_message_has_its_key_binding_and_headers() -> None:
+    document = build_document()
+    for event_type in EVENT_TYPES:
+        message = document["components"]["messages"][f"{event_type.__name__}:Message"]
+        key = message["bindings"]["kafka"]["key"]
+        assert key["type"] == "string" and key["format"] == "uuid"
+        assert f"`{event_type.key_field}`" in key["description"]
+        assert {"event_type", "event_id", "traceparent"} <= set(message["headers"]["properties"])
+    dead_letter = document["components"]["messages"]["DeadLetter:Message"]["headers"]
+    assert "x-dead-letter-reason" in dead_letter["required"]
+    assert dead_letter["properties"]["x-dead-letter-kind"]["enum"] == ["undecodable", "invalid", "rejected", "failed"]
+
+
+def test_servers_carry_the_security_scheme_and_channels_their_access() -> None:
+    document = build_document()
+    for server in document["servers"].values():
+        assert server["security"] == [{"$ref": "#/components/securitySchemes/scram512"}]
+    assert document["components"]["securitySchemes"]["scram512"]["type"] == "scramSha512"
+    assert "password" not in json.dumps(document["servers"])
+    for event_type in EVENT_TYPES:
+        access = document["channels"][event_type.__name__]["x-hlm360-access"]
+        assert access == {"write": sorted(WRITERS[event_type]), "read": sorted(READERS[event_type])}
+    assert document["channels"]["CycleRequested"]["x-hlm360-access"]["write"] == [EXTERNAL]
+    assert EXTERNAL not in document["channels"]["RatingSubmitted"]["x-hlm360-access"]["read"]
