@@ -1,13 +1,17 @@
 """The committed AsyncAPI document is what other NHS systems build against: it must match the code."""
 
 import json
+from pathlib import Path
 
+import jsonschema
 from pydantic import TypeAdapter
 
 from shared.contracts.asyncapi import DOC_PATH, build_document, render
 from shared.contracts.channels import EXTERNAL, READERS, WRITERS
 from shared.contracts.events import EVENT_TYPES
 from shared.contracts.topics import ALL_TOPICS, topic_for
+
+SCHEMAS = Path(__file__).parent / "schemas"
 
 
 def test_committed_asyncapi_document_matches_the_code() -> None:
@@ -87,3 +91,14 @@ def test_servers_carry_the_security_scheme_and_channels_their_access() -> None:
         assert access == {"write": sorted(WRITERS[event_type]), "read": sorted(READERS[event_type])}
     assert document["channels"]["CycleRequested"]["x-hlm360-access"]["write"] == [EXTERNAL]
     assert EXTERNAL not in document["channels"]["RatingSubmitted"]["x-hlm360-access"]["read"]
+
+
+def test_the_document_is_valid_asyncapi_3() -> None:
+    """Validated against the AsyncAPI 3.0.0 JSON schema (asyncapi/spec-json-schemas, Apache-2.0,
+    committed under tests/contract/schemas with its licence)."""
+    schema = json.loads((SCHEMAS / "asyncapi-3.0.0.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft7Validator(schema)
+    document = json.loads(DOC_PATH.read_text(encoding="utf-8"))
+    assert [error.message for error in validator.iter_errors(document)] == []
+    broken = {**document, "operations": {"x": {"action": "sideways", "channel": {"$ref": "#/channels/CycleOpened"}}}}
+    assert list(validator.iter_errors(broken)), "the schema must refuse an operation that is neither send nor receive"
