@@ -17,7 +17,7 @@ PYTEST := $(ENV) && $(PY) -m pytest
 help:
 	@echo "make demo   - bring everything up and run one complete 360 journey"
 	@echo "make test   - install, start the stack and run every test tier, ruff and mypy"
-	@echo "make up / make down / make status - the local stack and the four services"
+	@echo "make up / make down / make status - the local stack and the four services (with the demo's people)"
 
 bootstrap:
 	@bash deploy/local/install-uv.sh "$(UV_HOME)" "$(UV_VERSION)"
@@ -36,8 +36,11 @@ stack: bootstrap
 	@bash deploy/local/stack.sh up
 	@$(ENV) && $(PY) -m shared.cli ensure-topics
 
+# The local stack is the demo and test environment: after the services, the demo's fictional
+# facilitators and regional leads (never in migrations, ADR 11; idempotent, so every `make up` may run it).
 up: stack
 	@bash deploy/local/services.sh up
+	@$(ENV) && $(PY) -m scheduling seed-demo
 
 down:
 	@bash deploy/local/services.sh down || true

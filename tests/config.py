@@ -1,5 +1,8 @@
 """Where the tests find the local stack: the env file written by `deploy/local/stack.sh up`."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -39,3 +42,14 @@ def load() -> StackSettings:
     if not ENV_FILE.exists():
         raise RuntimeError(f"{ENV_FILE} is missing: run `make stack` (make test does it for you)")
     return StackSettings()  # type: ignore[call-arg]
+
+
+def services_with_demo_data() -> StackSettings:
+    """The four services running (deploy/local/services.sh, idempotent) with the demo's people
+    (`python -m scheduling seed-demo`, idempotent, as `make up` runs it): the e2e and browser tiers
+    start from here, so they also run by themselves after `make stack`."""
+    subprocess.run(["bash", str(REPO / "deploy/local/services.sh"), "up"], check=True)
+    settings = load()
+    stack = dict(line.split("=", 1) for line in ENV_FILE.read_text().splitlines() if "=" in line)
+    subprocess.run([sys.executable, "-m", "scheduling", "seed-demo"], cwd=REPO, env={**os.environ, **stack}, check=True)
+    return settings

@@ -560,6 +560,9 @@ write_env() {
         echo "INVITATIONS_RATINGS_BASE_URL=http://127.0.0.1:8102"
         echo "REPORTS_OUTPUT_DIR=$LOCAL/reports"
         echo "SCHEDULING_OUTPUT_DIR=$LOCAL/sessions"
+        # The local stack is the demo and test environment (ADR 11): keep the demo facilitators'
+        # diaries open (`make up` seeds them with `python -m scheduling seed-demo`). Off by default.
+        echo "SCHEDULING_SEED_AVAILABILITY=true"
         for s in "${SERVICES[@]}"; do
             echo "${s^^}_TRACE_FILE=$LOCAL/traces/$s.jsonl"
         done

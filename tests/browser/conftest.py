@@ -4,14 +4,13 @@ desktop and phone width are saved under test-artifacts/screenshots/ for people t
 
 import json
 import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.config import REPO, StackSettings, load
+from tests.config import REPO, StackSettings, services_with_demo_data
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = REPO / "deploy" / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
@@ -32,8 +31,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def settings() -> StackSettings:
-    subprocess.run(["bash", str(REPO / "deploy/local/services.sh"), "up"], check=True)
-    return load()
+    return services_with_demo_data()
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,18 @@
 """End-to-end tier: the four services running as separate processes against the real stack."""
 
-import subprocess
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
 
-from tests.config import REPO, StackSettings, load
+from tests.config import StackSettings, services_with_demo_data
 
 Query = Callable[..., object]
 
 
 @pytest.fixture(scope="session")
 def settings() -> StackSettings:
-    subprocess.run(["bash", str(REPO / "deploy/local/services.sh"), "up"], check=True)
-    return load()
+    return services_with_demo_data()
 
 
 class Databases:

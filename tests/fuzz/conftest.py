@@ -25,6 +25,7 @@ from tests.config import StackSettings
 from tests.fuzz.strategies import EXAMPLES, SEED, STRATEGIES, draw_examples, registered_subscriptions
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.integration.conftest import settings as settings  # the stack, with this run's topics
+from tests.integration.scheduling_support import seed_demo_people
 
 SECRET = "fuzz-tier-link-secret-" + "f" * 40
 
@@ -110,4 +111,5 @@ async def fleet(
             name: await stack.enter_async_context(running_service(name, settings, **extra))
             for name, extra in overrides.items()
         }
+        await seed_demo_people(services["scheduling"])  # the demo's people, as `make up` seeds them
         yield services

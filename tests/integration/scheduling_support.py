@@ -1,11 +1,13 @@
 """Shared helpers of the scheduling integration tests (test_scheduling_*.py): the running service
-fixture, facilitators and slots, cycle events, booking and reading emails, events and calendars."""
+fixture (with the demo's people, as `seed-demo` adds them), facilitators and slots, cycle events,
+booking and reading emails, events and calendars."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 from sqlmodel import col
 
+from scheduling import demo_seed
 from scheduling.config import Settings
 from scheduling.links import LinkPurpose
 from scheduling.tables import (
@@ -50,10 +53,25 @@ LINK = re.compile(r"https?://\S+(/book/[0-9a-f-]{36}/[A-Za-z0-9_\-]+)")
 LONDON_LEAD = UUID("1d0c5a7e-0b1f-4e55-9a51-3c6f0a1e2b01")
 
 
+@asynccontextmanager
+async def running_scheduling(settings: StackSettings, **overrides: object) -> AsyncIterator[ServiceUnderTest]:
+    """Scheduling in-process on a fresh database, with the demo's facilitators and regional leads
+    added by the seed `make up` runs (scheduling/demo_seed.py), but not their availability."""
+    async with running_service("scheduling", settings, **overrides) as running:
+        await seed_demo_people(running)
+        yield running
+
+
+async def seed_demo_people(service: ServiceUnderTest) -> demo_seed.Seeded:
+    async with service.runtime.uow() as uow:
+        seeded = await demo_seed.seed(uow, settings=config(service), now=datetime.now(UTC), availability=False)
+        await uow.commit()
+    return seeded
+
+
 @pytest.fixture(name="service")
 async def service_fixture(settings: StackSettings, tmp_path: Path) -> AsyncIterator[ServiceUnderTest]:
-    async with running_service(
-        "scheduling",
+    async with running_scheduling(
         settings,
         link_secret=SECRET,
         output_dir=tmp_path,

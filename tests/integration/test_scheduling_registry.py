@@ -15,7 +15,8 @@ from uuid import UUID, uuid4
 from sqlalchemy import select
 from sqlmodel import col
 
-from scheduling.domain import SEEDED_FACILITATOR_IDS, FacilitatorStatus
+from scheduling.demo_seed import FACILITATOR_IDS as SEEDED_FACILITATOR_IDS
+from scheduling.domain import FacilitatorStatus
 from scheduling.links import LinkPurpose
 from scheduling.tables import (
     Facilitator,

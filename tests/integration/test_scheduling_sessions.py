@@ -27,7 +27,7 @@ from shared.contracts.events import (
 from shared.contracts.topics import topic_for
 from shared.errors import Rejected
 from tests.config import StackSettings
-from tests.integration.conftest import ServiceUnderTest, running_service
+from tests.integration.conftest import ServiceUnderTest
 from tests.integration.scheduling_support import (
     LONDON,
     SECRET,
@@ -42,6 +42,7 @@ from tests.integration.scheduling_support import (
     open_booking,
     outbox,
     quiesce,
+    running_scheduling,
     service_fixture,  # noqa: F401 (the `service` fixture)
 )
 from tests.support import TopicReader, eventually
@@ -126,8 +127,7 @@ async def test_reschedule_and_cancel_update_the_same_calendar_event(
 
 
 async def test_facilitator_confirmation_mode(settings: StackSettings, tmp_path: Path) -> None:
-    async with running_service(
-        "scheduling",
+    async with running_scheduling(
         settings,
         link_secret=SECRET,
         output_dir=tmp_path,
@@ -168,8 +168,7 @@ async def lapse(service: ServiceUnderTest, now: datetime, settings: Settings | N
 async def test_a_request_the_facilitator_leaves_unconfirmed_lapses_and_the_participant_chooses_again(
     settings: StackSettings, tmp_path: Path
 ) -> None:
-    async with running_service(
-        "scheduling",
+    async with running_scheduling(
         settings,
         link_secret=SECRET,
         output_dir=tmp_path,

@@ -34,6 +34,7 @@ from shared.contracts.events import (
 from shared.contracts.topics import topic_for
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
+from tests.integration.scheduling_support import running_scheduling
 from tests.support import TopicReader, closed_cycle, eventually, publish_events
 
 LONDON = ZoneInfo("Europe/London")
@@ -58,8 +59,7 @@ async def reports(settings: StackSettings, tmp_path: Path) -> AsyncIterator[Serv
 @pytest.fixture
 async def scheduling(settings: StackSettings, tmp_path: Path) -> AsyncIterator[ServiceUnderTest]:
     # No notice period, so a session can be booked to start seconds from now and really be held.
-    async with running_service(
-        "scheduling",
+    async with running_scheduling(
         settings,
         link_secret=SCHEDULING_SECRET,
         output_dir=tmp_path / "sessions",

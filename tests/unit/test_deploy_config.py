@@ -12,6 +12,7 @@ from tests.config import REPO
 
 SERVICES = ("invitations", "ratings", "reports", "scheduling")
 LOCAL_ONLY = {"TRACE_FILE", "OUTPUT_DIR"}  # files under .local/; the container keeps the defaults
+DEMO_ONLY = {"SEED_AVAILABILITY"}  # the local stack is the demo environment (ADR 11); compose never seeds
 
 
 def compose_environment(service: str) -> dict[str, str]:
@@ -24,7 +25,7 @@ def native_settings(service: str) -> set[str]:
     prefix = f"{service.upper()}_"
     written = {name.removeprefix(prefix) for name in re.findall(r'echo "([A-Z_]+)=', script) if name.startswith(prefix)}
     per_service = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"}  # written in a loop over the services
-    return (written | per_service) - LOCAL_ONLY
+    return (written | per_service) - LOCAL_ONLY - DEMO_ONLY
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -35,6 +36,7 @@ def test_compose_gives_each_service_what_the_native_runner_does(service: str) ->
     given = {key.removeprefix(f"{service.upper()}_") for key in environment}
     assert required <= given, f"{service}: settings without a default missing from compose"
     assert native_settings(service) <= given, f"{service}: compose lacks what deploy/local/stack.sh sets"
+    assert not DEMO_ONLY & given, f"{service}: compose is not a demo environment"
     for key, value in environment.items():
         assert "127.0.0.1" not in value, f"{key}: containers reach each other by service name"
         if key.endswith(("SECRET", "TOKEN")):

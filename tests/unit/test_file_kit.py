@@ -39,3 +39,25 @@ def test_routes_and_rendering_import_no_query_builder(service: str) -> None:
         }
         builders = {name for name in imported if name.split(".")[0] in ("sqlalchemy", "sqlmodel")}
         assert builders <= {"sqlalchemy.exc"}, path.name  # catching a database error is not a query
+
+
+def _imports_demo_seed(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            names = {f"{node.module}.{alias.name}" for alias in node.names} | {node.module or ""}
+        elif isinstance(node, ast.Import):
+            names = {alias.name for alias in node.names}
+        else:
+            continue
+        if "scheduling.demo_seed" in names:
+            return True
+    return False
+
+
+def test_demo_data_is_reached_only_from_the_command_line_and_the_demo_availability_job() -> None:
+    """ADR 11: the demo's people are not production data; serving code never imports them."""
+    source = REPO / "services" / "scheduling" / "src" / "scheduling"
+    importers = [
+        path.relative_to(source).as_posix() for path in sorted(source.rglob("*.py")) if _imports_demo_seed(path)
+    ]
+    assert importers == ["cli.py", "jobs.py"]

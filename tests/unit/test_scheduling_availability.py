@@ -1,16 +1,14 @@
-"""Availability: weekday slots at London wall-clock times, right across the clock changes; seed data."""
+"""Availability: weekday slots at London wall-clock times, right across the clock changes; demo data."""
 
-import importlib.util
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
-from types import ModuleType
 from zoneinfo import ZoneInfo
 
-from scheduling.domain import SEEDED_FACILITATOR_IDS, FacilitatorStatus, weekday_slots
+from scheduling import demo_seed
+from scheduling.domain import FacilitatorStatus, weekday_slots
+from scheduling.forms import RegionalLeadInput, parse_regional_lead
 
 LONDON = ZoneInfo("Europe/London")
 TWO_HOURS = timedelta(hours=2)
-MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "scheduling" / "migrations" / "versions"
 
 
 def slots(first_day: date, days: int) -> list[tuple[datetime, datetime]]:
@@ -52,20 +50,25 @@ def test_slots_are_two_hours_on_weekdays_only_and_always_at_local_ten_and_two() 
         assert (local.hour, local.minute) in {(10, 0), (14, 0)}
 
 
-def load_seed_migration() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("seed_0002", MIGRATIONS / "0002_seed_facilitators.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_seed_migration_matches_the_seeded_ids_the_availability_job_serves() -> None:
-    seeded = load_seed_migration().FACILITATORS
-    assert [f["id"] for f in seeded] == list(SEEDED_FACILITATOR_IDS)
+def test_demo_facilitators_are_the_ids_the_availability_job_serves() -> None:
+    seeded = demo_seed.FACILITATORS
+    assert [f["id"] for f in seeded] == list(demo_seed.FACILITATOR_IDS)
     assert len({f["region"] for f in seeded}) == len(seeded)
     assert len({f["organisation"] for f in seeded}) == len(seeded)
     statuses = [f["status"] for f in seeded]
     assert statuses.count(FacilitatorStatus.LAPSED.value) == 1
     assert statuses.count(FacilitatorStatus.ACTIVE.value) == 3
     assert all(f["elearning_score"] >= 80 and f["course_completed_on"] for f in seeded)
+    # Room for repeated demo and end-to-end runs on one machine.
+    assert [f["monthly_capacity"] for f in seeded if f["status"] == FacilitatorStatus.ACTIVE.value] == [40, 40, 40]
+
+
+def test_demo_regional_leads_one_per_region_by_the_rules_for_managed_leads() -> None:
+    leads = demo_seed.REGIONAL_LEADS
+    regions = [region for _, region, _, _ in leads]
+    assert len(regions) == len(set(regions)) == 7
+    assert len({lead_id for lead_id, _, _, _ in leads}) == 7
+    assert {f["region"] for f in demo_seed.FACILITATORS} <= set(regions)
+    for _, region, name, email in leads:
+        parsed = parse_regional_lead({"region": region, "name": name, "email": email})
+        assert parsed == RegionalLeadInput(region=region, name=name, email=email)

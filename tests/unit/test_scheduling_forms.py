@@ -8,6 +8,7 @@ from scheduling.forms import (
     AvailabilityInput,
     CalloutInput,
     FacilitatorInput,
+    RegionalLeadInput,
     parse_accreditation,
     parse_attendance,
     parse_availability,
@@ -15,6 +16,7 @@ from scheduling.forms import (
     parse_cpd_event,
     parse_facilitator,
     parse_interest,
+    parse_regional_lead,
     parse_status,
     parse_volunteer,
 )
@@ -193,3 +195,22 @@ def test_small_forms() -> None:
     assert parse_interest({"mode": "either"}, []) == [("months-1", "Select at least one month")]
     registered = [uuid4(), uuid4()]
     assert parse_attendance({"attended": [str(registered[1]), str(uuid4())]}, registered=registered) == {registered[1]}
+
+
+def test_a_regional_lead_needs_a_region_a_name_and_an_email_in_one_line_each() -> None:
+    assert parse_regional_lead(
+        {"region": "  North   West ", "name": "Siobhán O'Neill", "email": "S.ONeill@NW.example.nhs.uk"}
+    ) == (RegionalLeadInput(region="North West", name="Siobhán O'Neill", email="s.oneill@nw.example.nhs.uk"))
+    assert parse_regional_lead({}) == [
+        ("region", "Enter the region"),
+        ("name", "Enter the regional lead's full name"),
+        ("email", "Enter the regional lead's email address"),
+    ]
+    errors = parse_regional_lead({"region": "Lon\u2028don", "name": "A\tB", "email": "not an email"})
+    assert isinstance(errors, list)
+    assert [field for field, _ in errors] == ["region", "name", "email"]
+    assert errors[0][1] == "The region must be one line of text, without control characters or line breaks"
+    assert errors[2][1] == "Enter an email address in the correct format, like name@example.nhs.uk"
+    assert parse_regional_lead({"region": "R" * 101, "name": "N", "email": "n@e.nhs.uk"}) == [
+        ("region", "The region must be 100 characters or fewer")
+    ]

@@ -222,14 +222,22 @@ def test_requests_must_lapse_after_the_nearest_bookable_time_would_open() -> Non
     )
 
 
-def test_every_scheduling_job_is_registered() -> None:
+def registered_jobs(*, seed_availability: bool) -> set[str]:
     from scheduling import jobs
     from shared.service import ServiceRuntime
 
-    settings = Settings(database_url="postgresql+asyncpg://u:s3cret-pw@h/d", link_secret="k" * 32)  # type: ignore[arg-type]
+    settings = Settings(
+        database_url="postgresql+asyncpg://u:s3cret-pw@h/d",  # type: ignore[arg-type]
+        link_secret="k" * 32,  # type: ignore[arg-type]
+        seed_availability=seed_availability,
+    )
     runtime = ServiceRuntime(settings)
     jobs.register(runtime, settings)
-    registered = {name for name, _, _ in runtime._jobs}  # what start() will run
+    return {name for name, _, _ in runtime._jobs}  # what start() will run
+
+
+def test_every_scheduling_job_is_registered() -> None:
+    registered = registered_jobs(seed_availability=True)  # the demo environment (deploy/local/stack.sh)
     assert registered == {
         "announce-facilitators",
         "ensure-availability",
@@ -241,3 +249,5 @@ def test_every_scheduling_job_is_registered() -> None:
         "lapse-unconfirmed",
         "escalate-unbooked",
     }
+    # Elsewhere the demo's diaries are not kept open (ADR 11).
+    assert registered_jobs(seed_availability=False) == registered - {"ensure-availability"}

@@ -1,6 +1,9 @@
-"""Facilitator registry (contact, time zone, CPD), participant-chosen bookings with confirmation,
-reschedule/cancel (calendar sequence), outcomes, mail outbox, regional leads, call-outs, CPD events
-and expressions of interest.
+"""Participant-chosen bookings with confirmation, reschedule/cancel (calendar sequence), outcomes,
+regional leads, call-outs, CPD events and expressions of interest.
+
+Regional leads are managed data (`python -m scheduling regional-lead set`): this revision used to
+insert fictional ones for the demo; migrations insert no people (ADR 11). The facilitator's
+directory columns moved to 0002 and the mail outbox to 0004 (no deployment existed yet).
 
 A cancelled session frees its cycle: the cycle uniqueness becomes a partial index on live sessions.
 Slots of one facilitator may not overlap (exclusion constraint, like sessions).
@@ -8,8 +11,6 @@ Slots of one facilitator may not overlap (exclusion constraint, like sessions).
 Revision ID: 0003
 Revises: 0002
 """
-
-from uuid import UUID
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,27 +24,8 @@ depends_on = None
 TZ = sa.DateTime(timezone=True)
 S = "scheduling"
 
-# Fictional regional leads, one per NHS England region (documented in the service README).
-LEAD_ID = "1d0c5a7e-0b1f-4e55-9a51-3c6f0a1e2b0"
-REGIONAL_LEADS = [
-    (UUID(f"{LEAD_ID}1"), "London", "Hannah Okoro", "london.lead@hlm360.example.nhs.uk"),
-    (UUID(f"{LEAD_ID}2"), "South East", "Tom Whitfield", "southeast.lead@hlm360.example.nhs.uk"),
-    (UUID(f"{LEAD_ID}3"), "South West", "Kerensa Pascoe", "southwest.lead@hlm360.example.nhs.uk"),
-    (UUID(f"{LEAD_ID}4"), "Midlands", "Rajinder Bassi", "midlands.lead@hlm360.example.nhs.uk"),
-    (UUID(f"{LEAD_ID}5"), "East of England", "Claire Ashby", "east.lead@hlm360.example.nhs.uk"),
-    (UUID(f"{LEAD_ID}6"), "North West", "Declan Murphy", "northwest.lead@hlm360.example.nhs.uk"),
-    (UUID(f"{LEAD_ID}7"), "North East and Yorkshire", "Aisha Rahman", "neyorks.lead@hlm360.example.nhs.uk"),
-]
-
 
 def upgrade() -> None:
-    op.add_column("facilitator", sa.Column("phone", sa.String), schema=S)
-    op.add_column(
-        "facilitator", sa.Column("timezone", sa.String, nullable=False, server_default="Europe/London"), schema=S
-    )
-    op.add_column("facilitator", sa.Column("registered_at", TZ, nullable=False, server_default=sa.func.now()), schema=S)
-    op.add_column("facilitator", sa.Column("announced_at", TZ), schema=S)
-
     op.add_column("slot", sa.Column("location", sa.String), schema=S)
     op.execute(
         "ALTER TABLE scheduling.slot ADD CONSTRAINT ex_slot_facilitator_overlap "
@@ -107,43 +89,6 @@ def upgrade() -> None:
         sa.Column("email", sa.String, nullable=False),
         sa.UniqueConstraint("region", name="uq_regional_lead_region"),
         schema=S,
-    )
-    lead = sa.table(
-        "regional_lead",
-        sa.column("id", sa.Uuid),
-        sa.column("region", sa.String),
-        sa.column("name", sa.String),
-        sa.column("email", sa.String),
-        schema=S,
-    )
-    op.execute(
-        postgresql.insert(lead)
-        .values([{"id": i, "region": r, "name": n, "email": e} for i, r, n, e in REGIONAL_LEADS])
-        .on_conflict_do_nothing()
-    )
-    op.create_table(
-        "outgoing_email",
-        sa.Column("id", sa.Uuid, primary_key=True),
-        sa.Column("kind", sa.String, nullable=False),
-        sa.Column("cycle_id", sa.Uuid),
-        sa.Column("to_address", sa.String, nullable=False),
-        sa.Column("subject", sa.String, nullable=False),
-        sa.Column("body", sa.Text, nullable=False),
-        sa.Column("ics", sa.LargeBinary),
-        sa.Column("ics_method", sa.String),
-        sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
-        sa.Column("sent_at", TZ),
-        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("next_attempt_at", TZ, nullable=False, server_default=sa.func.now()),
-        sa.Column("last_error", sa.Text),
-        schema=S,
-    )
-    op.create_index(
-        "ix_outgoing_email_due",
-        "outgoing_email",
-        ["next_attempt_at"],
-        schema=S,
-        postgresql_where=sa.text("sent_at IS NULL"),
     )
     op.create_table(
         "callout",
@@ -216,7 +161,6 @@ def downgrade() -> None:
         "cpd_event",
         "callout_volunteer",
         "callout",
-        "outgoing_email",
         "regional_lead",
         "booking_request",
         "participant",
@@ -240,5 +184,3 @@ def downgrade() -> None:
     op.create_unique_constraint("uq_session_cycle_id", "session", ["cycle_id"], schema=S)
     op.execute("ALTER TABLE scheduling.slot DROP CONSTRAINT ex_slot_facilitator_overlap")
     op.drop_column("slot", "location", schema=S)
-    for column in ("announced_at", "registered_at", "timezone", "phone"):
-        op.drop_column("facilitator", column, schema=S)

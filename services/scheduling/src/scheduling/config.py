@@ -55,8 +55,9 @@ class Settings(ServiceSettings, MailSettings):
     outcome_escalate_days: float = Field(default=7.0, gt=0)
     chase_outcomes_seconds: float = 300.0
 
-    # Availability of the seeded facilitators (demo and fresh machines)
-    seed_availability: bool = True
+    # Demo only (ADR 11): job `ensure-availability` keeps the demo facilitators' diaries open
+    # (scheduling/demo_seed.py). Off unless the demo environment turns it on (deploy/local/stack.sh).
+    seed_availability: bool = False
     availability_days_ahead: int = 90
     availability_local_times: tuple[time, ...] = (time(10, 0), time(14, 0))
     availability_slot_minutes: int = 120

@@ -16,14 +16,6 @@ from shared.errors import Rejected
 
 ELEARNING_PASS_MARK = 80
 
-# Facilitators seeded by migration 0002; the availability job keeps their diaries filled.
-SEEDED_FACILITATOR_IDS: tuple[UUID, ...] = (
-    UUID("9a3b8c1d-2e4f-4a5b-8c6d-7e8f9a0b1c2d"),
-    UUID("3f6d2a8e-51c4-4b7a-9e0d-6c2b8a4f1e37"),
-    UUID("c84e1b52-7d3a-4f69-a1e8-0b5d9c2f6a43"),
-    UUID("5e0a9d7c-2b8f-4c16-b3e4-8f7a1d6c0b95"),
-)
-
 MonthKey = tuple[int, int]
 
 

@@ -371,6 +371,26 @@ def parse_facilitator(values: Values, languages: Sequence[str], *, today: date) 
     )
 
 
+@dataclass(frozen=True)
+class RegionalLeadInput:
+    region: str
+    name: str
+    email: str
+
+
+def parse_regional_lead(values: Values) -> RegionalLeadInput | Errors:
+    """A region's lead (the operator's `regional-lead set` command; later the operator console)."""
+    parsed = Parsed()
+    region = " ".join(text(values, "region", label="the region", parsed=parsed, max_length=100).split())
+    name = text(values, "name", label="the regional lead's full name", parsed=parsed)
+    email = text(values, "email", label="the regional lead's email address", parsed=parsed)
+    if email and not _EMAIL.match(email):
+        parsed.error("email", "Enter an email address in the correct format, like name@example.nhs.uk")
+    if parsed.errors:
+        return parsed.errors
+    return RegionalLeadInput(region=region, name=name, email=email.lower())
+
+
 def parse_status(values: Values) -> FacilitatorStatus | Errors:
     parsed = Parsed()
     status = choice(

@@ -1,15 +1,14 @@
-"""Background jobs: announce facilitators, keep seeded diaries open, retry cycles with nothing to
-offer, send the mail outbox, remind before sessions, remind participants to choose a time, chase
-missing outcomes, lapse unconfirmed requests, escalate unbooked sessions to regional leads."""
+"""Background jobs: announce facilitators, keep the demo's diaries open (demo only), retry cycles
+with nothing to offer, send the mail outbox, remind before sessions, remind participants to choose a
+time, chase missing outcomes, lapse unconfirmed requests, escalate unbooked sessions to regional leads."""
 
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-from scheduling import emails
+from scheduling import demo_seed, emails
 from scheduling.config import Settings
 from scheduling.tables import OutgoingEmail
 from scheduling.usecases import booking, directory, followups
@@ -23,7 +22,8 @@ log = logging.getLogger(__name__)
 def register(runtime: ServiceRuntime, settings: Settings) -> None:
     @runtime.every(settings.announce_facilitators_seconds, name="announce-facilitators")
     async def announce_facilitators(runtime: ServiceRuntime) -> None:
-        """Publish the directory events of facilitators never announced (the seeded ones, once)."""
+        """Publish the directory events of facilitators never announced (a safety net: registering and
+        the demo's seed announce at once)."""
         async with runtime.uow() as uow:
             await directory.announce_facilitators(uow, now=datetime.now(UTC))
             await uow.commit()
@@ -32,10 +32,9 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
 
         @runtime.every(settings.availability_refresh_seconds, name="ensure-availability")
         async def ensure_availability(runtime: ServiceRuntime) -> None:
-            """Top up the seeded facilitators' weekday slots for the coming weeks (idempotent)."""
-            today = datetime.now(ZoneInfo(settings.timezone)).date()
+            """Top up the demo facilitators' weekday slots for the coming weeks (idempotent; demo only)."""
             async with runtime.uow() as uow:
-                await directory.ensure_availability(uow, settings=settings, today=today)
+                await demo_seed.top_up_availability(uow, settings=settings, now=datetime.now(UTC))
                 await uow.commit()
 
     @runtime.every(settings.retry_unscheduled_seconds, name="retry-unscheduled")

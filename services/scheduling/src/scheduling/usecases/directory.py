@@ -1,9 +1,11 @@
-"""The facilitator directory on Kafka and availability: announcing facilitators, the seeded diaries,
-publishing and removing free times (AvailabilityPublished). The caller commits."""
+"""The facilitator directory on Kafka and availability: announcing facilitators, keeping given
+facilitators' diaries open (the demo's), publishing and removing free times (AvailabilityPublished).
+The caller commits."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -34,10 +36,13 @@ from shared.errors import Rejected
 log = logging.getLogger(__name__)
 
 
-async def ensure_availability(uow: UnitOfWork, *, settings: Settings, today: date) -> int:
-    """Give each active accredited seeded facilitator weekday slots for the coming weeks; returns slots added."""
+async def ensure_availability(
+    uow: UnitOfWork, *, facilitator_ids: Sequence[UUID], settings: Settings, today: date
+) -> int:
+    """Give each active accredited facilitator of `facilitator_ids` (the demo's) weekday slots for the
+    coming weeks; returns slots added."""
     tz = ZoneInfo(settings.timezone)
-    rows = await uow.session.execute(select(Facilitator).where(col(Facilitator.id).in_(domain.SEEDED_FACILITATOR_IDS)))
+    rows = await uow.session.execute(select(Facilitator).where(col(Facilitator.id).in_(list(facilitator_ids))))
     facilitators = [f for f in rows.scalars() if domain.can_facilitate(f.rules_view())]
     times = domain.weekday_slots(
         first_day=today,
@@ -116,7 +121,8 @@ def directory_events(
 
 
 async def announce_facilitators(uow: UnitOfWork, *, now: datetime) -> int:
-    """Publish the directory events of facilitators not yet announced (the seeded ones, once)."""
+    """Publish the directory events of facilitators not yet announced (those written without the
+    register's use case, such as the demo's seed, once)."""
     rows = await uow.session.execute(
         select(Facilitator).where(col(Facilitator.announced_at).is_(None)).with_for_update(skip_locked=True)
     )

@@ -167,6 +167,47 @@ async def renew_facilitator_link(
     await renew_link(uow, facilitator, settings=settings)
 
 
+async def lead_in_region(uow: UnitOfWork, *, region: str) -> RegionalLead | None:
+    """The lead of `region` (compared ignoring case and spacing), locked for update."""
+    rows = await uow.session.execute(
+        select(RegionalLead).where(in_region(RegionalLead.region, region)).with_for_update()
+    )
+    return rows.scalars().first()
+
+
+@dataclass(frozen=True)
+class LeadSet:
+    lead: RegionalLead
+    created: bool
+    # A different person now leads the region: the previous lead's link stops working.
+    link_renewed: bool
+
+
+async def set_regional_lead(uow: UnitOfWork, *, details: forms.RegionalLeadInput) -> LeadSet:
+    """Add a region's lead, or change who leads it (the region keeps its lead id, so its call-outs and
+    CPD events stay with it). A new email address is a new person: the link version goes up, so the
+    previous lead's link stops working; a corrected name keeps the link."""
+    lead = await lead_in_region(uow, region=details.region)
+    if lead is None:
+        lead = RegionalLead(id=uuid4(), region=details.region, name=details.name, email=details.email)
+        uow.session.add(lead)
+        await uow.session.flush()
+        log.info("regional lead added", extra={"lead_id": str(lead.id)})
+        return LeadSet(lead=lead, created=True, link_renewed=False)
+    renewed = lead.email.casefold() != details.email.casefold()
+    lead.name, lead.email = details.name, details.email
+    if renewed:
+        lead.link_version += 1
+    uow.session.add(lead)
+    await uow.session.flush()
+    log.info("regional lead changed", extra={"lead_id": str(lead.id), "link_renewed": renewed})
+    return LeadSet(lead=lead, created=False, link_renewed=renewed)
+
+
+async def regional_leads(uow: UnitOfWork) -> list[RegionalLead]:
+    return list((await uow.session.execute(select(RegionalLead).order_by(col(RegionalLead.region)))).scalars())
+
+
 LinkKind = Literal["facilitator", "lead"]
 
 
