@@ -21,7 +21,6 @@ from sqlmodel import col, func, select
 from deploy.demo.raters import answer_questionnaire
 from ratings import usecases
 from ratings.config import DEFAULT_ITEM_BANK, Settings
-from ratings.domain import token_sha256
 from ratings.main import create_app
 from ratings.tables import Draft
 from ratings.web.deps import Limits
@@ -40,6 +39,7 @@ from shared.contracts.events import (
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import Dimension, RaterGroup
 from shared.db import OutboxMessage
+from shared.links import token_sha256
 from shared.questionnaire import load_item_bank
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service

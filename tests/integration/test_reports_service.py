@@ -39,6 +39,7 @@ from shared.contracts.events import (
 )
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import SessionMode
+from shared.links import SigningKeys
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.support import TopicReader, closed_cycle, eventually
@@ -282,7 +283,9 @@ async def test_an_admin_can_release_a_report_without_a_session_once(
     located = await eventually(lambda: report_row(reports, cycle_id), timeout=60, what="the report")
     report_id = UUID(located["report_id"])
     far = datetime.now(UTC) + timedelta(days=5)
-    participant_link = f"/report/{sign(Link('report', report_id, 'participant', None, far), secret=SECRET.encode())}"
+    participant_link = (
+        f"/report/{sign(Link('report', report_id, 'participant', None, far), keys=SigningKeys(SECRET.encode()))}"
+    )
     assert (await reports.client.get(participant_link)).status_code == 403
     release = f"/api/cycles/{cycle_id}/report/release"
 
