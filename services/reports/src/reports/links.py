@@ -49,7 +49,7 @@ def sign(link: Link, *, keys: SigningKeys) -> str:
 def verify(token: str, *, keys: SigningKeys) -> Link:
     """The link a token stands for, if its signature is right (expiry is checked by the caller)."""
     message, _, signature = token.rpartition(".")
-    parts = message.split(".", _PARTS)  # at most one part too many: a huge token costs nothing
+    parts = message.split(".", _PARTS)  # however many dots a token holds: at most one part too many
     if len(parts) != _PARTS or not keys.verify(signature, _SERVICE, *parts):
         raise BadLink("bad_signature")
     kind, subject, role, holder, expires = parts
