@@ -6,7 +6,10 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.links import SigningKeys
+
 _LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+MIN_LINK_SECRET = 32
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "example", "todo", ""}
 
 
@@ -118,3 +121,35 @@ class MailSettings(BaseSettings):
         if self.smtp_username is not None and self.smtp_tls == "none":
             raise ValueError("an SMTP login needs smtp_security starttls or tls: a password is never sent in clear")
         return self
+
+
+class LinkSettings(BaseSettings):
+    """The secrets of a service's signed links (shared.links), mixed into the Settings of each
+    service that signs links (`class Settings(ServiceSettings, LinkSettings)`), so they take that
+    service's env prefix: `LINK_SECRET` signs new links; `LINK_SECRETS_PREVIOUS` (a JSON list) are
+    still accepted, for rotation (docs/adr/0012). No defaults: each deployment sets its own."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    link_secret: SecretStr
+    link_secrets_previous: tuple[SecretStr, ...] = ()
+
+    @field_validator("link_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_LINK_SECRET:
+            raise ValueError(f"link_secret must be at least {MIN_LINK_SECRET} characters")
+        return value
+
+    @field_validator("link_secrets_previous")
+    @classmethod
+    def _long_previous_secrets(cls, values: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(value.get_secret_value()) < MIN_LINK_SECRET for value in values):
+            raise ValueError(f"each of link_secrets_previous must be at least {MIN_LINK_SECRET} characters")
+        return values
+
+    def signing_keys(self) -> SigningKeys:
+        return SigningKeys(
+            current=self.link_secret.get_secret_value().encode(),
+            previous=tuple(secret.get_secret_value().encode() for secret in self.link_secrets_previous),
+        )

@@ -16,9 +16,10 @@ import uvicorn
 from playwright.async_api import Page, expect
 
 from deploy.demo.journey import build_request
-from invitations.domain import purpose_token
+from invitations.links import purpose_token
 from shared.contracts.events import RaterDeclined
 from shared.contracts.vocabulary import RaterGroup
+from shared.links import SigningKeys
 from tests.browser.conftest import assert_accessible, snapshot
 from tests.config import ENV_FILE, StackSettings
 from tests.integration.conftest import running_service
@@ -90,7 +91,7 @@ async def _open_cycle(settings: StackSettings) -> tuple[str, str, str]:
     async with httpx.AsyncClient() as http:
         response = await http.post(f"{settings.invitations_url}/api/cycles", json=body)
     assert response.status_code == 202, response.text
-    token = purpose_token(secret=link_secret().encode(), purpose="participant", subject=event.cycle_id)
+    token = purpose_token(SigningKeys(link_secret().encode()), "participant", event.cycle_id)
     return str(event.cycle_id), f"{settings.invitations_url}/p/{event.cycle_id}/{token}", str(event.raters[2].email)
 
 
@@ -202,7 +203,7 @@ async def test_line_manager_approval_page_with_the_keyboard(page: Page, settings
         body = event.model_dump(mode="json", include={"cycle_id", "participant", "deadline", "funding", "raters"})
         async with httpx.AsyncClient() as http:
             assert (await http.post(f"{base}/api/cycles", json=body)).status_code == 202
-        token = purpose_token(secret=secret.encode(), purpose="approval", subject=event.cycle_id)
+        token = purpose_token(SigningKeys(secret.encode()), "approval", event.cycle_id)
 
         await page.goto(f"{base}/approve/{event.cycle_id}/{token}")
         await expect(page.get_by_role("heading", level=1)).to_have_text("Approve the feedback list for Amara Okafor")

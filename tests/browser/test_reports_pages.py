@@ -27,6 +27,7 @@ from shared.contracts.events import (
     SelfAssessmentCompleted,
 )
 from shared.contracts.vocabulary import DIMENSION_TITLES, SessionMode
+from shared.links import SigningKeys
 from tests.browser.conftest import assert_accessible, snapshot
 from tests.config import ENV_FILE, StackSettings
 from tests.support import closed_cycle, eventually, publish_events
@@ -48,7 +49,7 @@ def secrets() -> ReportsSecrets:
 
 def report_path(report_id: UUID, *, role: str, holder: UUID | None = None, expires: datetime | None = None) -> str:
     link = Link("report", report_id, role, holder, expires or datetime.now(UTC) + timedelta(days=2))
-    return "/report/" + sign(link, secret=secrets().reports_link_secret.get_secret_value().encode())
+    return "/report/" + sign(link, keys=SigningKeys(secrets().reports_link_secret.get_secret_value().encode()))
 
 
 async def publish(settings: StackSettings, *events: Event) -> None:

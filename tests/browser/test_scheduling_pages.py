@@ -13,9 +13,10 @@ import httpx
 from playwright.async_api import Page, expect
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from scheduling.links import LinkPurpose, link_signature
+from scheduling.links import LinkPurpose, Links
 from shared.contracts.events import CycleOpened, ReportGenerated
 from shared.contracts.vocabulary import RaterGroup
+from shared.links import SigningKeys
 from tests.browser.conftest import assert_accessible, snapshot
 from tests.config import ENV_FILE, StackSettings
 from tests.support import eventually, publish_events
@@ -31,10 +32,8 @@ class LinkSecret(BaseSettings):
 
 
 def signed_path(purpose: LinkPurpose, subject_id: UUID, version: int = 1) -> str:
-    prefix = {LinkPurpose.BOOKING: "book", LinkPurpose.FACILITATOR: "facilitator", LinkPurpose.LEAD: "lead"}[purpose]
-    secret = LinkSecret().scheduling_link_secret.encode()  # type: ignore[call-arg]
-    signature = link_signature(secret=secret, purpose=purpose, subject_id=subject_id, version=version)
-    return f"/{prefix}/{subject_id}/{signature}"
+    keys = SigningKeys(LinkSecret().scheduling_link_secret.encode())  # type: ignore[call-arg]
+    return Links(keys=keys, base_url="").path(purpose, subject_id, version)
 
 
 async def report_ready(settings: StackSettings) -> str:

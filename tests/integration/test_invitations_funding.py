@@ -10,7 +10,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from invitations.domain import purpose_token
+from invitations.links import purpose_token
 from shared.contracts.events import (
     AvailabilityPublished,
     FacilitatorAccredited,
@@ -18,6 +18,7 @@ from shared.contracts.events import (
     FacilitatorStatusChanged,
 )
 from shared.contracts.vocabulary import FundingMethod
+from shared.links import SigningKeys
 from tests.config import StackSettings
 from tests.integration.conftest import running_service
 from tests.integration.test_invitations_intake import start_form
@@ -250,7 +251,7 @@ async def test_line_manager_approves_the_list_before_invitations_go(settings: St
         )
         assert mail.to(yes["raters"][1]["email"], None) == [], "nobody else is invited yet"
         cycle_id = uuid.UUID(yes["cycle_id"])
-        token = purpose_token(secret=LINK_SECRET.encode(), purpose="approval", subject=cycle_id)
+        token = purpose_token(SigningKeys(LINK_SECRET.encode()), "approval", cycle_id)
         assert f"/approve/{cycle_id}/{token}" in approval.text and "Peer 1" in approval.text
         assert await rows(service, "SELECT 1 FROM outbox WHERE key = :k", k=str(cycle_id)) == []
 
@@ -274,7 +275,7 @@ async def test_line_manager_approves_the_list_before_invitations_go(settings: St
         assert announced["preferred_language"] == "gd"
 
         other = uuid.UUID(no["cycle_id"])
-        other_token = purpose_token(secret=LINK_SECRET.encode(), purpose="approval", subject=other)
+        other_token = purpose_token(SigningKeys(LINK_SECRET.encode()), "approval", other)
         await service.client.post(f"/approve/{other}/{other_token}", data={"decision": "reject"})
         [state] = await rows(service, "SELECT status FROM invitations.cycle WHERE id = :id", id=other)
         [balance] = await rows(
@@ -298,7 +299,7 @@ async def test_a_rater_asked_for_many_open_360s_is_flagged_to_the_participant(se
             bodies.append(body)
             assert (await service.client.post("/api/cycles", json=body)).status_code == 202
         last = uuid.UUID(bodies[-1]["cycle_id"])
-        token = purpose_token(secret=LINK_SECRET.encode(), purpose="participant", subject=last)
+        token = purpose_token(SigningKeys(LINK_SECRET.encode()), "participant", last)
         page = (await service.client.get(f"/p/{last}/{token}")).text
         assert "Some people have been asked a lot" in page and "Busy Person (peers): 3 other 360s" in page
         assert "Peer 2" not in page.split("Some people have been asked a lot")[1]

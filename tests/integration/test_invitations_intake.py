@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from invitations.domain import cohort_cycle_id, purpose_token
+from invitations.domain import cohort_cycle_id
+from invitations.links import purpose_token
 from shared.contracts.events import (
     CycleRequested,
     FacilitatorAccredited,
@@ -27,6 +28,7 @@ from shared.contracts.events import (
 )
 from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
 from shared.contracts.vocabulary import RaterGroup
+from shared.links import SigningKeys
 from tests.config import REPO, StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.integration.test_invitations_support import LINK_SECRET, fast, publish, request, rows
@@ -96,7 +98,7 @@ async def test_web_page_starts_a_360_through_real_smtp_and_mails_a_private_parti
 
         [message] = await eventually(participant_mail, timeout=30, what="the participant's email in .local/mail")
         text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-        token = purpose_token(secret=LINK_SECRET.encode(), purpose="participant", subject=cycle_id)
+        token = purpose_token(SigningKeys(LINK_SECRET.encode()), "participant", cycle_id)
         assert f"/p/{cycle_id}/{token}" in text
         page = await service.client.get(f"/p/{cycle_id}/{token}")
         assert page.status_code == 200 and "Responses so far" in page.text

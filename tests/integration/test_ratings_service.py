@@ -21,7 +21,6 @@ from sqlmodel import col, func, select
 from deploy.demo.raters import answer_questionnaire
 from ratings import usecases
 from ratings.config import DEFAULT_ITEM_BANK, Settings
-from ratings.domain import token_sha256
 from ratings.main import create_app
 from ratings.tables import Draft
 from ratings.web.deps import Limits
@@ -40,6 +39,7 @@ from shared.contracts.events import (
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import Dimension, RaterGroup
 from shared.db import OutboxMessage
+from shared.links import token_sha256
 from shared.questionnaire import load_item_bank
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
@@ -393,6 +393,28 @@ async def test_a_withdrawn_link_stops_working_and_its_replacement_is_awaited(rat
 
     state = await wait_for_state(ratings, cycle_id, lambda s: s["status"] == "closed", what="closed")
     assert (state["close_reason"], state["responded_per_group"]) == ("all_responded", {"peer": 2})
+
+
+async def test_a_rater_nominated_again_with_a_new_link_keeps_their_draft_and_loses_the_old_link(
+    ratings: ServiceUnderTest,
+) -> None:
+    """invitations re-keyed the rater's link after its secret was retired (docs/adr/0012)."""
+    cycle_id = uuid4()
+    rater, old_token = nominated(cycle_id, RaterGroup.PEER)
+    await publish(ratings, opened(cycle_id, invited={RaterGroup.PEER: 3}), rater)
+    await link_ready(ratings, old_token)
+    assert (await ratings.client.post(f"/r/{old_token}/1", data=complete_page(1))).status_code == 303
+
+    new_token = secrets.token_urlsafe(32)
+    await publish(ratings, rater.model_copy(update={"event_id": uuid4(), "link_token_sha256": token_sha256(new_token)}))
+    await link_ready(ratings, new_token)
+    ratings.app.state.limits = Limits(ratings.app.state.settings)  # other tests' unknown links do not count
+    assert (await ratings.client.get(f"/r/{old_token}")).status_code == 404
+    resumed = await ratings.client.get(f"/r/{new_token}")
+    assert "Continue where you left off" in resumed.text and f'href="/r/{new_token}/2"' in resumed.text
+    assert await drafts(ratings, old_token) == 0 and await drafts(ratings, new_token) == 1
+    state = await cycle_state(ratings, cycle_id) or {}
+    assert state["expected"] == 3 and state["status"] == "open"
 
 
 async def test_withdrawing_the_last_awaited_rater_closes_the_cycle(ratings: ServiceUnderTest) -> None:

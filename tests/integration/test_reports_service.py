@@ -39,6 +39,7 @@ from shared.contracts.events import (
 )
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import SessionMode
+from shared.links import SigningKeys
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.support import TopicReader, closed_cycle, eventually
@@ -195,21 +196,21 @@ async def test_facilitator_first_then_participant_after_the_session_with_audit(
     pdf = await reports.client.get(path + "/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
-    secret = SECRET.encode()
+    keys = SigningKeys(SECRET.encode())
     far = datetime.now(UTC) + timedelta(days=5)
-    participant_link = sign(Link("report", report_id, "participant", None, far), secret=secret)
+    participant_link = sign(Link("report", report_id, "participant", None, far), keys=keys)
     assert (await reports.client.get(f"/report/{participant_link}")).status_code == 403  # not released yet
-    stranger = sign(Link("report", report_id, "facilitator", uuid4(), far), secret=secret)
+    stranger = sign(Link("report", report_id, "facilitator", uuid4(), far), keys=keys)
     assert (await reports.client.get(f"/report/{stranger}/pdf")).status_code == 403  # not this cycle's facilitator
     expired = sign(
         Link("report", report_id, "facilitator", facilitator_id, datetime.now(UTC) - timedelta(seconds=5)),
-        secret=secret,
+        keys=keys,
     )
     expired_page = await reports.client.get(f"/report/{expired}")
     assert expired_page.status_code == 410 and "This link has expired" in expired_page.text
     forged = path.split("/")[-1].replace(str(facilitator_id), str(uuid4()))
     assert (await reports.client.get(f"/report/{forged}")).status_code == 404
-    other_secret = sign(Link("report", report_id, "participant", None, far), secret=b"y" * 40)
+    other_secret = sign(Link("report", report_id, "participant", None, far), keys=SigningKeys(b"y" * 40))
     assert (await reports.client.get(f"/report/{other_secret}")).status_code == 404
 
     # moved session: a fresh link; completed session: released, participant emailed and let in
@@ -282,7 +283,9 @@ async def test_an_admin_can_release_a_report_without_a_session_once(
     located = await eventually(lambda: report_row(reports, cycle_id), timeout=60, what="the report")
     report_id = UUID(located["report_id"])
     far = datetime.now(UTC) + timedelta(days=5)
-    participant_link = f"/report/{sign(Link('report', report_id, 'participant', None, far), secret=SECRET.encode())}"
+    participant_link = (
+        f"/report/{sign(Link('report', report_id, 'participant', None, far), keys=SigningKeys(SECRET.encode()))}"
+    )
     assert (await reports.client.get(participant_link)).status_code == 403
     release = f"/api/cycles/{cycle_id}/report/release"
 

@@ -32,6 +32,7 @@ from shared.contracts.events import (
     ReportReleased,
 )
 from shared.contracts.topics import topic_for
+from shared.links import SigningKeys
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.integration.scheduling_support import running_scheduling
@@ -141,7 +142,7 @@ async def session_status_in_reports(reports: ServiceUnderTest, session_id: str) 
 
 def participant_link(report_id: UUID) -> str:
     link = Link("report", report_id, "participant", None, datetime.now(UTC) + timedelta(days=5))
-    return f"/report/{sign(link, secret=REPORTS_SECRET.encode())}"
+    return f"/report/{sign(link, keys=SigningKeys(REPORTS_SECRET.encode()))}"
 
 
 async def book_session_starting_soon(

@@ -17,19 +17,17 @@ from invitations.domain import (
     extension_problem,
     fatigued,
     language_code,
-    link_token,
     management_line,
     management_line_problems,
     not_choosable_because,
     price_with_vat,
-    purpose_token,
     quote,
-    token_matches,
-    token_sha256,
 )
 from invitations.forms import BadRow, CohortDefaults, row_to_request
+from invitations.links import APPROVAL, PARTICIPANT, purpose_token, rater_token, token_matches
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
 from shared.errors import Rejected
+from shared.links import SigningKeys, key_id, token_sha256
 
 LM = Nominee(group=RaterGroup.LINE_MANAGER, name="M", email="m@nhs.uk")
 NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
@@ -165,20 +163,31 @@ def test_fatigue_is_more_than_the_threshold() -> None:
 
 
 def test_link_tokens_are_long_unique_and_only_their_hash_is_shared() -> None:
-    a, b = uuid4(), uuid4()
-    token_a = link_token(secret=b"k" * 32, rater_id=a)
-    assert len(token_a) >= 43 and token_a != link_token(secret=b"k" * 32, rater_id=b)
-    assert token_a == link_token(secret=b"k" * 32, rater_id=a)
-    assert token_a != link_token(secret=b"other" * 8, rater_id=a)
+    a, b, keys = uuid4(), uuid4(), SigningKeys(b"k" * 32)
+    token_a = rater_token(keys, a, None)
+    assert token_a is not None
+    assert len(token_a) >= 43 and token_a != rater_token(keys, b, None)
+    assert token_a == rater_token(keys, a, keys.current_id)
+    assert token_a != rater_token(SigningKeys(b"other" * 8), a, None)
     assert len(token_sha256(token_a)) == 64 and token_a not in token_sha256(token_a)
 
 
+def test_a_rater_token_is_derived_with_its_recorded_key_while_that_key_is_configured() -> None:
+    rater, old, new = uuid4(), b"o" * 32, b"n" * 32
+    first = rater_token(SigningKeys(old), rater, key_id(old))
+    assert rater_token(SigningKeys(new, previous=(old,)), rater, key_id(old)) == first
+    assert rater_token(SigningKeys(new), rater, key_id(old)) is None  # retired: re-key
+    assert rater_token(SigningKeys(new), rater, None) == rater_token(SigningKeys(new), rater, key_id(new)) != first
+
+
 def test_participant_and_approval_tokens_are_separate_purposes() -> None:
-    cycle = uuid4()
-    mine = purpose_token(secret=b"k" * 32, purpose="participant", subject=cycle)
-    assert token_matches(secret=b"k" * 32, purpose="participant", subject=cycle, token=mine)
-    assert not token_matches(secret=b"k" * 32, purpose="approval", subject=cycle, token=mine)
-    assert mine != link_token(secret=b"k" * 32, rater_id=cycle)
+    cycle, keys = uuid4(), SigningKeys(b"k" * 32)
+    mine = purpose_token(keys, PARTICIPANT, cycle)
+    assert token_matches(keys, PARTICIPANT, cycle, mine)
+    assert not token_matches(keys, APPROVAL, cycle, mine)
+    assert mine != rater_token(keys, cycle, None)
+    assert token_matches(SigningKeys(b"n" * 32, previous=(b"k" * 32,)), PARTICIPANT, cycle, mine)
+    assert not token_matches(SigningKeys(b"n" * 32), PARTICIPANT, cycle, mine)
 
 
 ROW = {

@@ -10,7 +10,6 @@ from ratings.domain import (
     expected_answers,
     extension_applies,
     responses_per_group,
-    token_sha256,
 )
 from shared.contracts.vocabulary import CloseReason, RaterGroup
 
@@ -73,7 +72,3 @@ def test_responses_per_group_shows_zero_for_invited_groups_that_gave_none() -> N
     counts = responses_per_group(invited_per_group=INVITED, responded_per_group={RaterGroup.PEER: 2})
 
     assert counts == {RaterGroup.SELF: 0, RaterGroup.LINE_MANAGER: 0, RaterGroup.PEER: 2}
-
-
-def test_link_tokens_are_looked_up_by_their_sha256_hex() -> None:
-    assert token_sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -20,6 +20,7 @@ from reports.itembank import wording_for
 from reports.pages import ReportMeta, document, render, render_html
 from reports.pdf import render_pdf
 from shared.contracts.vocabulary import DIMENSION_TITLES, RaterGroup
+from shared.links import SigningKeys
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report-pages"
 HOSTILE = '#set page(fill: red) $x^2$ *bold* <script>alert("x")</script> ]) \\ "}` @label <b>&amp;'
@@ -200,7 +201,7 @@ def test_blind_spots_stay_with_their_heading_and_the_conversation_page_is_whole(
 
 
 def test_links_are_signed_bound_to_their_holder_and_expire() -> None:
-    secret = b"s" * 40
+    keys = SigningKeys(b"s" * 40)
     link = links.Link(
         kind="report",
         subject_id=uuid4(),
@@ -208,13 +209,15 @@ def test_links_are_signed_bound_to_their_holder_and_expire() -> None:
         holder_id=uuid4(),
         expires_at=datetime(2027, 1, 1, tzinfo=UTC),
     )
-    token = links.sign(link, secret=secret)
-    assert links.verify(token, secret=secret) == link
+    token = links.sign(link, keys=keys)
+    assert links.verify(token, keys=keys) == link
     assert not links.expired(link, now=link.expires_at - timedelta(seconds=1))
     assert links.expired(link, now=link.expires_at)
     forged = token.replace("facilitator", "participant")
     for bad in (forged, token[:-1] + ("0" if token[-1] != "0" else "1"), "nonsense", ""):
         with pytest.raises(links.BadLink):
-            links.verify(bad, secret=secret)
+            links.verify(bad, keys=keys)
     with pytest.raises(links.BadLink):
-        links.verify(token, secret=b"t" * 40)
+        links.verify(token, keys=SigningKeys(b"t" * 40))
+    # rotation: still valid while its secret is a previous one, refused once it is removed
+    assert links.verify(token, keys=SigningKeys(b"t" * 40, previous=(b"s" * 40,))) == link

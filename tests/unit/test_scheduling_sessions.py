@@ -1,9 +1,6 @@
 """Pure rules added for booking by the participant: local times across clock changes, signed links,
 conflicts by email domain, language, what a session may become, reminders and escalation."""
 
-import base64
-import hashlib
-import hmac
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -31,8 +28,9 @@ from scheduling.domain import (
     reminder_due,
     weekly_starts,
 )
-from scheduling.links import LinkPurpose, link_is_valid, link_signature
+from scheduling.links import LinkPurpose, Links
 from shared.errors import Rejected
+from shared.links import SigningKeys
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2027, 6, 1, 9, tzinfo=UTC)
@@ -82,36 +80,37 @@ def test_a_time_that_happens_twice_is_refused() -> None:
 
 
 def test_links_are_signed_per_purpose_and_subject() -> None:
-    secret, subject = b"k" * 32, uuid4()
-    signature = link_signature(secret=secret, purpose=LinkPurpose.BOOKING, subject_id=subject)
+    codec, subject = Links(keys=SigningKeys(b"k" * 32), base_url="https://s.example"), uuid4()
+    signature = codec.signature(LinkPurpose.BOOKING, subject)
     assert len(signature) == 43
-    assert link_is_valid(secret=secret, purpose=LinkPurpose.BOOKING, subject_id=subject, signature=signature)
-    assert not link_is_valid(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, signature=signature)
-    assert not link_is_valid(secret=secret, purpose=LinkPurpose.BOOKING, subject_id=uuid4(), signature=signature)
-    assert not link_is_valid(secret=b"j" * 32, purpose=LinkPurpose.BOOKING, subject_id=subject, signature=signature)
+    assert codec.path(LinkPurpose.BOOKING, subject) == f"/book/{subject}/{signature}"
+    assert codec.url(LinkPurpose.BOOKING, subject) == f"https://s.example/book/{subject}/{signature}"
+    assert codec.is_valid(LinkPurpose.BOOKING, subject, signature)
+    assert not codec.is_valid(LinkPurpose.FACILITATOR, subject, signature)
+    assert not codec.is_valid(LinkPurpose.BOOKING, uuid4(), signature)
+    other = Links(keys=SigningKeys(b"j" * 32), base_url="https://s.example")
+    assert not other.is_valid(LinkPurpose.BOOKING, subject, signature)
 
 
-def test_a_renewed_link_version_signs_differently_and_version_1_signs_as_links_always_did() -> None:
-    secret, subject = b"k" * 32, uuid4()
-    # version 1 is the HMAC of "purpose:id", as in links emailed before versions existed
-    before_versions = (
-        base64.urlsafe_b64encode(hmac.new(secret, f"facilitator:{subject}".encode(), hashlib.sha256).digest())
-        .rstrip(b"=")
-        .decode()
-    )
-    assert link_signature(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject) == before_versions
-    renewed = link_signature(secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, version=2)
-    assert renewed != before_versions
-    assert link_is_valid(
-        secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, signature=renewed, version=2
-    )
+def test_a_renewed_link_version_signs_differently_and_version_1_is_the_default() -> None:
+    codec, subject = Links(keys=SigningKeys(b"k" * 32), base_url=""), uuid4()
+    first = codec.signature(LinkPurpose.FACILITATOR, subject)
+    assert first == codec.signature(LinkPurpose.FACILITATOR, subject, version=1)
+    renewed = codec.signature(LinkPurpose.FACILITATOR, subject, version=2)
+    assert renewed != first
+    assert codec.is_valid(LinkPurpose.FACILITATOR, subject, renewed, version=2)
     for version in (1, 3):
-        assert not link_is_valid(
-            secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, signature=renewed, version=version
-        )
-    assert not link_is_valid(
-        secret=secret, purpose=LinkPurpose.FACILITATOR, subject_id=subject, signature=before_versions, version=2
-    )
+        assert not codec.is_valid(LinkPurpose.FACILITATOR, subject, renewed, version=version)
+    assert not codec.is_valid(LinkPurpose.FACILITATOR, subject, first, version=2)
+
+
+def test_a_link_signed_with_a_previous_secret_still_opens_until_that_secret_is_removed() -> None:
+    subject, old, new = uuid4(), b"o" * 32, b"n" * 32
+    sent = Links(keys=SigningKeys(old), base_url="").signature(LinkPurpose.LEAD, subject)
+    rotated = Links(keys=SigningKeys(new, previous=(old,)), base_url="")
+    assert rotated.is_valid(LinkPurpose.LEAD, subject, sent)
+    assert rotated.signature(LinkPurpose.LEAD, subject) != sent  # new links: the new secret
+    assert not Links(keys=SigningKeys(new), base_url="").is_valid(LinkPurpose.LEAD, subject, sent)
 
 
 # --- matching --------------------------------------------------------------------------------------

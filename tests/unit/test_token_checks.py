@@ -13,14 +13,16 @@ from fastapi import HTTPException, Request
 from hypothesis import given
 from hypothesis import strategies as st
 
-from invitations.domain import purpose_token, token_matches
+from invitations.links import purpose_token, token_matches
 from reports import links
 from reports.usecases import hmac_equal
-from scheduling.links import LinkPurpose, link_is_valid, link_signature
+from scheduling.links import LinkPurpose, Links
+from shared.links import SigningKeys, token_sha256
 from shared.settings import ServiceSettings
 from shared.web.admin import require_admin
 
-SECRET = b"s" * 32
+KEYS = SigningKeys(b"s" * 32, previous=(b"p" * 32,))
+SCHEDULING = Links(keys=KEYS, base_url="")
 HUGE = "é" * 1_000_000
 
 # st.text() leaves out lone surrogates, which a JSON body may still carry ("\ud800").
@@ -29,52 +31,52 @@ ANY_TEXT = st.text(st.one_of(st.characters(), st.characters(min_codepoint=0xD800
 
 @given(token=ANY_TEXT, subject=st.uuids())
 def test_invitations_token_check_refuses_any_other_text(token: str, subject: UUID) -> None:
-    assert token_matches(secret=SECRET, purpose="view", subject=subject, token=token) is False
+    assert token_matches(KEYS, "view", subject, token) is False
 
 
 def test_invitations_token_check_accepts_its_own_token_and_refuses_huge_text() -> None:
     subject = uuid4()
-    token = purpose_token(secret=SECRET, purpose="view", subject=subject)
-    assert token_matches(secret=SECRET, purpose="view", subject=subject, token=token)
-    assert not token_matches(secret=SECRET, purpose="view", subject=subject, token=token + "é")
-    assert not token_matches(secret=SECRET, purpose="view", subject=subject, token=HUGE)
+    token = purpose_token(KEYS, "view", subject)
+    assert token_matches(KEYS, "view", subject, token)
+    assert not token_matches(KEYS, "view", subject, token + "é")
+    assert not token_matches(KEYS, "view", subject, HUGE)
 
 
 @given(signature=ANY_TEXT, subject=st.uuids())
 def test_scheduling_link_check_refuses_any_other_text(signature: str, subject: UUID) -> None:
-    assert link_is_valid(secret=SECRET, purpose=LinkPurpose.BOOKING, subject_id=subject, signature=signature) is False
+    assert SCHEDULING.is_valid(LinkPurpose.BOOKING, subject, signature) is False
 
 
 def test_scheduling_link_check_accepts_its_own_signature() -> None:
     subject = uuid4()
-    signature = link_signature(secret=SECRET, purpose=LinkPurpose.LEAD, subject_id=subject)
-    assert link_is_valid(secret=SECRET, purpose=LinkPurpose.LEAD, subject_id=subject, signature=signature)
-    assert not link_is_valid(secret=SECRET, purpose=LinkPurpose.LEAD, subject_id=subject, signature=HUGE)
+    signature = SCHEDULING.signature(LinkPurpose.LEAD, subject)
+    assert SCHEDULING.is_valid(LinkPurpose.LEAD, subject, signature)
+    assert not SCHEDULING.is_valid(LinkPurpose.LEAD, subject, HUGE)
 
 
 @given(token=ANY_TEXT)
 def test_reports_link_verify_refuses_any_other_text_as_a_bad_link(token: str) -> None:
     with pytest.raises(links.BadLink):
-        links.verify(token, secret=SECRET)
+        links.verify(token, keys=KEYS)
 
 
 @given(prefix=ANY_TEXT, signature=ANY_TEXT)
 def test_reports_link_verify_refuses_any_signature_after_a_dot(prefix: str, signature: str) -> None:
     with pytest.raises(links.BadLink):
-        links.verify(f"{prefix}.{signature}", secret=SECRET)
+        links.verify(f"{prefix}.{signature}", keys=KEYS)
 
 
 def test_reports_link_verify_accepts_its_own_link() -> None:
     expires_at = datetime(2030, 1, 1, tzinfo=UTC)
     link = links.Link(kind="report", subject_id=uuid4(), role="participant", holder_id=None, expires_at=expires_at)
-    assert links.verify(links.sign(link, secret=SECRET), secret=SECRET) == link
+    assert links.verify(links.sign(link, keys=KEYS), keys=KEYS) == link
     with pytest.raises(links.BadLink):
-        links.verify(HUGE + "." + HUGE, secret=SECRET)
+        links.verify(HUGE + "." + HUGE, keys=KEYS)
 
 
 @given(a=ANY_TEXT, b=ANY_TEXT)
 def test_reports_token_hash_and_comparison_never_raise(a: str, b: str) -> None:
-    assert hmac_equal(links.token_sha256(a), links.token_sha256(b)) == (a == b)
+    assert hmac_equal(token_sha256(a), token_sha256(b)) == (a == b)
     assert hmac_equal(a, b) == (a == b)
 
 

@@ -2,19 +2,17 @@
 
 from decimal import Decimal
 
-from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import MailSettings, ServiceSettings
+from shared.settings import LinkSettings, MailSettings, ServiceSettings
 
 
-class Settings(ServiceSettings, MailSettings):
+class Settings(ServiceSettings, MailSettings, LinkSettings):
     model_config = SettingsConfigDict(env_prefix="INVITATIONS_", extra="ignore", frozen=True)
 
     service_name: str = "invitations"
     http_port: int = 8101
     ratings_base_url: str = "http://127.0.0.1:8102"
-    link_secret: SecretStr
 
     # Funding: one 360 costs price_net + VAT (exact decimals); one programme credit pays for one 360.
     price_net: Decimal = Decimal("40.00")
@@ -38,10 +36,3 @@ class Settings(ServiceSettings, MailSettings):
     reminder_days_before: tuple[int, ...] = (7, 2)  # env as JSON, e.g. [7, 2]
     reminder_min_gap_hours: float = 24.0
     reminder_poll_seconds: float = 60.0
-
-    @field_validator("link_secret")
-    @classmethod
-    def _long_secret(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 32:
-            raise ValueError("link_secret must be at least 32 characters")
-        return value

@@ -1,13 +1,10 @@
 """Pure rules for starting a 360: nominations, the participant's management line and session
-language, funding, facilitator choice, deadlines, reminders, rater fatigue and personal link
-tokens. No I/O; messages are written for the participant and never contain names or email
+language, funding, facilitator choice, deadlines, reminders and rater fatigue (personal links: invitations.links).
+No I/O; messages are written for the participant and never contain names or email
 addresses (they may end up in dead-letter headers and logs)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -373,36 +370,9 @@ def fatigued(*, open_requests_elsewhere: int, threshold: int) -> bool:
     return open_requests_elsewhere > threshold
 
 
-# --- personal links ---------------------------------------------------------------------------
-
-
-def link_token(*, secret: bytes, rater_id: UUID) -> str:
-    """The rater's personal link token: 256 bits, derived so it never has to be stored."""
-    return _b64(hmac.new(secret, rater_id.bytes, hashlib.sha256).digest())
-
-
-def purpose_token(*, secret: bytes, purpose: str, subject: UUID) -> str:
-    """A personal token for one purpose (participant's view, line manager's approval) of one cycle."""
-    return _b64(hmac.new(secret, f"{purpose}:".encode() + subject.bytes, hashlib.sha256).digest())
-
-
-def token_matches(*, secret: bytes, purpose: str, subject: UUID, token: str) -> bool:
-    # Bytes, not str: compare_digest refuses non-ASCII str, and a lone surrogate cannot be encoded strictly.
-    expected = purpose_token(secret=secret, purpose=purpose, subject=subject).encode()
-    return hmac.compare_digest(expected, token.encode("utf-8", "surrogatepass"))
-
-
-def token_sha256(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def cohort_cycle_id(*, programme: str, participant_id: str) -> UUID:
     """Deterministic cycle id for a cohort row, so importing the same file twice adds nothing."""
     return uuid5(COHORT_NAMESPACE, f"{programme.strip().lower()}|{participant_id.strip().lower()}")
-
-
-def _b64(digest: bytes) -> str:
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def when(moment: datetime) -> str:

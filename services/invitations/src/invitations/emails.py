@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from uuid import UUID
 
+from invitations import links
 from invitations.config import Settings
-from invitations.domain import GROUP_TITLES, link_token, purpose_token, when
+from invitations.domain import GROUP_TITLES, when
 from invitations.tables import Cycle, OutgoingEmail, Rater
 from shared.contracts.vocabulary import NOMINATED_GROUPS, RaterGroup
 from shared.mail import email_templates, new_message
@@ -156,18 +157,19 @@ def _cycle_closed(email: OutgoingEmail, context: dict[str, object]) -> None:
 
 
 def participant_link(settings: Settings, cycle_id: UUID) -> str:
-    token = purpose_token(secret=_secret(settings), purpose="participant", subject=cycle_id)
+    token = links.purpose_token(settings.signing_keys(), links.PARTICIPANT, cycle_id)
     return f"{settings.base_url}/p/{cycle_id}/{token}"
 
 
 def approval_link(settings: Settings, cycle_id: UUID) -> str:
-    token = purpose_token(secret=_secret(settings), purpose="approval", subject=cycle_id)
+    token = links.purpose_token(settings.signing_keys(), links.APPROVAL, cycle_id)
     return f"{settings.base_url}/approve/{cycle_id}/{token}"
 
 
 def rater_link(settings: Settings, rater: Rater) -> str:
-    return f"{settings.ratings_base_url}/r/{link_token(secret=_secret(settings), rater_id=rater.id)}"
-
-
-def _secret(settings: Settings) -> bytes:
-    return settings.link_secret.get_secret_value().encode()
+    """The rater's personal ratings link. Its key must still be configured: whoever composes it
+    re-keys the rater first if it is not (usecases.intake.keep_link_key)."""
+    token = links.rater_token(settings.signing_keys(), rater.id, rater.link_key_id)
+    if token is None:
+        raise LookupError("the rater's link key is no longer configured; re-key the rater first")
+    return f"{settings.ratings_base_url}/r/{token}"

@@ -73,6 +73,9 @@ class Rater(SQLModel, table=True):
     status_changed_at: datetime | None = Field(default=None, sa_column=_tz(True))
     status_note: str | None = Field(default=None, sa_column=Column(Text))
     replaces_rater_id: UUID | None = None
+    # The id (shared.links.key_id) of the key this rater's link token is derived with; NULL for a
+    # rater recorded before keys had ids: derived with the current key (invitations.links).
+    link_key_id: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
 
 
 class OutgoingEmail(OutgoingEmailBase, table=True):

@@ -1,8 +1,8 @@
-"""Pure rules of the ratings service: link tokens, and when a cycle stops taking responses."""
+"""Pure rules of the ratings service: when a cycle stops taking responses. Link tokens are looked up by
+their SHA-256 (shared.links.token_sha256); only the hash is stored, the token is only in the rater's email."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -13,11 +13,6 @@ from shared.contracts.vocabulary import CloseReason, RaterGroup
 class CycleStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
-
-
-def token_sha256(token: str) -> str:
-    """Only hashes of link tokens are stored; the token itself is only in the rater's email."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def total(counts: Mapping[RaterGroup, int]) -> int:

@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
 from reports.domain import check_threshold
-from shared.settings import MailSettings, ServiceSettings
+from shared.settings import LinkSettings, MailSettings, ServiceSettings
 
 
-class Settings(ServiceSettings, MailSettings):
+class Settings(ServiceSettings, MailSettings, LinkSettings):
     model_config = SettingsConfigDict(env_prefix="REPORTS_", extra="ignore", frozen=True)
 
     service_name: str = "reports"
@@ -17,8 +17,7 @@ class Settings(ServiceSettings, MailSettings):
     min_group_size: int = 3
     gap_threshold: float = 0.75
     output_dir: Path = Path(".local/reports")
-    # Signed download links (HMAC-SHA256); no default: each deployment sets its own secret.
-    link_secret: SecretStr
+    # Signed download links (shared.links: LINK_SECRET, LINK_SECRETS_PREVIOUS from LinkSettings).
     facilitator_link_days_after_session: int = 7
     participant_link_days: int = 28
     cohort_link_days: int = 28
@@ -36,11 +35,4 @@ class Settings(ServiceSettings, MailSettings):
     def _positive_gap(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("gap_threshold must be positive")
-        return value
-
-    @field_validator("link_secret")
-    @classmethod
-    def _long_secret(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 32:
-            raise ValueError("link_secret must be at least 32 characters")
         return value

@@ -4,25 +4,25 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import MailSettings, ServiceSettings
+from shared.settings import LinkSettings, MailSettings, ServiceSettings
 
 # organisation: same organisation name; email_domain: same work email domain; line: the facilitator is in the
 # participant's management line (CycleOpened.management_line), is line-managed by the participant, or is them.
 ConflictRule = Literal["organisation", "email_domain", "line"]
 
 
-class Settings(ServiceSettings, MailSettings):
+class Settings(ServiceSettings, MailSettings, LinkSettings):
     model_config = SettingsConfigDict(env_prefix="SCHEDULING_", extra="ignore", frozen=True)
 
     service_name: str = "scheduling"
     http_port: int = 8104
     output_dir: Path = Path(".local/sessions")
     timezone: str = "Europe/London"
-    # Signs the personal links of participants, facilitators and regional leads (HMAC-SHA256).
-    link_secret: SecretStr
+    # The personal links of participants, facilitators and regional leads are signed with
+    # LINK_SECRET (LINK_SECRETS_PREVIOUS still accepted; LinkSettings, shared.links).
 
     # Booking
     booking_confirmation: Literal["automatic", "facilitator"] = "automatic"

@@ -14,6 +14,7 @@ from invitations.config import Settings
 from invitations.domain import GROUP_TITLES, NEEDS_REPLACEMENT, fatigued, normalise_email
 from invitations.tables import Cycle, Rater
 from invitations.usecases.common import ACTIVE_CYCLE, ACTIVE_RATER, all_raters, get_cycle
+from invitations.usecases.intake import keep_link_key
 from shared.contracts.vocabulary import NOMINATED_GROUPS, RaterGroup
 from shared.db import UnitOfWork
 
@@ -64,7 +65,9 @@ async def participant_view(uow: UnitOfWork, cycle_id: UUID, *, settings: Setting
         group = RaterGroup(rater.group)
         if group is RaterGroup.SELF:
             view.self_done = rater.status == "submitted"
-            view.self_link = "" if view.self_done else emails.rater_link(settings, rater)
+            if not view.self_done:
+                keep_link_key(uow, cycle, rater, settings=settings)
+                view.self_link = emails.rater_link(settings, rater)
             continue
         if rater.status in ("replaced", "bounced"):
             pass

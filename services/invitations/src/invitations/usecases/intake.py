@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+from invitations import links
 from invitations.config import Settings
 from invitations.domain import (
     FacilitatorState,
@@ -16,11 +17,9 @@ from invitations.domain import (
     check_nominations,
     count_groups,
     deadline_problem,
-    link_token,
     management_line,
     not_choosable_because,
     quote,
-    token_sha256,
 )
 from invitations.tables import Cycle, Facilitator, Rater
 from invitations.usecases.common import PRODUCER, limits_of, queue_email
@@ -29,6 +28,7 @@ from shared.contracts.events import CycleOpened, CycleRequested, RaterNominated
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
 from shared.db import UnitOfWork
 from shared.errors import Rejected
+from shared.links import token_sha256
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,30 @@ def _in_nomination_order(raters: Iterable[Rater]) -> list[Rater]:
 
 
 def nominate(uow: UnitOfWork, cycle: Cycle, rater: Rater, *, settings: Settings) -> None:
-    secret = settings.link_secret.get_secret_value().encode()
+    """Announce the rater (with the hash of a link token derived with the current key) and queue their invitation."""
+    _announce_link(uow, cycle, rater, settings=settings)
+    queue_email(uow, kind="invitation", cycle_id=cycle.id, rater_id=rater.id)
+
+
+def keep_link_key(uow: UnitOfWork, cycle: Cycle, rater: Rater, *, settings: Settings) -> bool:
+    """Call before composing a rater's link. Their token is derived with the key it was first derived
+    with while that key is still configured (current or previous), so the link stays the one ratings
+    knows. If that key has been retired, the rater is re-keyed: a token derived with the current key,
+    announced again in RaterNominated so ratings replaces the hash (the old link stops working).
+    True if the rater was re-keyed."""
+    if links.rater_token(settings.signing_keys(), rater.id, rater.link_key_id) is not None:
+        return False
+    _announce_link(uow, cycle, rater, settings=settings)
+    log.info("rater link re-keyed", extra={"cycle_id": str(cycle.id), "rater_id": str(rater.id)})
+    return True
+
+
+def _announce_link(uow: UnitOfWork, cycle: Cycle, rater: Rater, *, settings: Settings) -> None:
+    keys = settings.signing_keys()
+    rater.link_key_id = keys.current_id
+    uow.session.add(rater)
+    token = links.rater_token(keys, rater.id, rater.link_key_id)
+    assert token is not None  # the current key is always configured
     uow.emit(
         RaterNominated(
             producer=PRODUCER,
@@ -177,11 +200,10 @@ def nominate(uow: UnitOfWork, cycle: Cycle, rater: Rater, *, settings: Settings)
             cycle_id=cycle.id,
             rater_id=rater.id,
             group=RaterGroup(rater.group),
-            link_token_sha256=token_sha256(link_token(secret=secret, rater_id=rater.id)),
+            link_token_sha256=token_sha256(token),
             replaces_rater_id=rater.replaces_rater_id,
         )
     )
-    queue_email(uow, kind="invitation", cycle_id=cycle.id, rater_id=rater.id)
 
 
 async def check_facilitator(uow: UnitOfWork, facilitator_id: UUID) -> None:

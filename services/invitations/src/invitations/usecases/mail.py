@@ -13,6 +13,7 @@ from invitations import emails
 from invitations.config import Settings
 from invitations.tables import Cycle, OutgoingEmail, Rater
 from invitations.usecases.common import ACTIVE_RATER, PRODUCER, all_raters, emitted, get_cycle, set_status
+from invitations.usecases.intake import keep_link_key
 from invitations.usecases.reminders import pending_for_person
 from shared import mail_outbox
 from shared.contracts.events import InvitationSent, RaterWithdrawn
@@ -38,6 +39,11 @@ async def compose_email(uow: UnitOfWork, email: OutgoingEmail, *, settings: Sett
         facts.pending = await pending_for_person(uow, rater.email)
     elif email.kind == "approval_request":
         facts.raters = await all_raters(uow, cycle.id)
+    # Every rater link this email carries must be one ratings knows (docs/adr/0012).
+    if email.kind == "invitation":
+        keep_link_key(uow, cycle, rater, settings=settings)
+    for pending, its_cycle in facts.pending:
+        keep_link_key(uow, its_cycle, pending, settings=settings)
     return emails.build(email, facts, settings=settings)
 
 

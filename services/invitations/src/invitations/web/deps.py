@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from invitations.config import Settings
-from invitations.domain import token_matches
+from invitations.links import APPROVAL, PARTICIPANT, token_matches
 from shared.db import UnitOfWork
 from shared.service import ServiceRuntime, runtime_of
 from shared.web import RateLimiter
@@ -64,15 +64,14 @@ def signed_link(purpose: str, *, rate_limited: bool = False) -> Callable[..., Co
     async def check(cycle_id: UUID, token: str, request: Request, settings: Config) -> SignedLink:
         if rate_limited and not limiter.allow(request.client.host if request.client else "unknown"):
             raise BadLink(429)
-        secret = settings.link_secret.get_secret_value().encode()
-        if not token_matches(secret=secret, purpose=purpose, subject=cycle_id, token=token):
+        if not token_matches(settings.signing_keys(), purpose, cycle_id, token):
             raise BadLink()
         return SignedLink(cycle_id=cycle_id, token=token)
 
     return check
 
 
-ParticipantLink = Annotated[SignedLink, Depends(signed_link("participant"))]
-ParticipantLinkLimited = Annotated[SignedLink, Depends(signed_link("participant", rate_limited=True))]
-ApprovalLink = Annotated[SignedLink, Depends(signed_link("approval"))]
-ApprovalLinkLimited = Annotated[SignedLink, Depends(signed_link("approval", rate_limited=True))]
+ParticipantLink = Annotated[SignedLink, Depends(signed_link(PARTICIPANT))]
+ParticipantLinkLimited = Annotated[SignedLink, Depends(signed_link(PARTICIPANT, rate_limited=True))]
+ApprovalLink = Annotated[SignedLink, Depends(signed_link(APPROVAL))]
+ApprovalLinkLimited = Annotated[SignedLink, Depends(signed_link(APPROVAL, rate_limited=True))]

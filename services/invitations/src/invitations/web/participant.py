@@ -38,11 +38,12 @@ async def _dashboard(
     values: dict[str, str] | None = None,
     notice: str | None = None,
 ) -> HTMLResponse:
-    async with reading(runtime) as uow:
+    async with runtime.uow() as uow:
         try:
             view = await participant_view(uow, link.cycle_id, settings=settings)
         except Rejected:
             return pages.bad_link()
+        await uow.commit()  # the participant's own rating link may have been re-keyed (docs/adr/0012)
     return pages.dashboard(view, base=link.base, settings=settings, errors=errors, values=values, notice=notice)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
@@ -106,6 +106,11 @@ async def save_draft(uow: UnitOfWork, *, token_hash: str, kind: str, answers: di
 
 async def delete_draft(uow: UnitOfWork, token_hash: str) -> None:
     await uow.session.execute(delete(Draft).where(col(Draft.token_sha256) == token_hash))
+
+
+async def move_draft(uow: UnitOfWork, *, old: str, new: str) -> None:
+    """A rater's link changed: their unfinished answers are kept under the new link's hash."""
+    await uow.session.execute(update(Draft).where(col(Draft.token_sha256) == old).values(token_sha256=new))
 
 
 def event_answers(submission: Submission) -> tuple[list[ItemAnswer], list[ImportanceAnswer], list[CommentAnswer]]:

@@ -25,7 +25,7 @@ from ratings.domain import (
     responses_per_group,
 )
 from ratings.tables import Cycle, Draft, Rater, Response
-from ratings.usecases.common import PRODUCER, delete_draft, lock_cycle
+from ratings.usecases.common import PRODUCER, delete_draft, lock_cycle, move_draft
 from shared.contracts.events import (
     CycleClosed,
     CycleCloseRequested,
@@ -89,7 +89,9 @@ async def record_rater_nominated(uow: UnitOfWork, event: RaterNominated) -> None
     """Record a pseudonymous rater and the hash of their link token (before or after CycleOpened).
 
     A replacement takes the place of the rater it replaces: that one is withdrawn (unless they had
-    already submitted, in which case the replacement is one more expected rater)."""
+    already submitted, in which case the replacement is one more expected rater). The same rater
+    nominated again with another hash has a new link (invitations re-keyed it, docs/adr/0012): the
+    old link stops working and their unfinished answers follow them to the new one."""
     await lock_cycle(uow, event.cycle_id)
     clash = await uow.session.exec(
         select(Rater.id).where(col(Rater.link_token_sha256) == event.link_token_sha256, col(Rater.id) != event.rater_id)
@@ -111,6 +113,8 @@ async def record_rater_nominated(uow: UnitOfWork, event: RaterNominated) -> None
         raise Rejected("this rater id already belongs to another cycle")
     elif rater.submitted_at is None:
         # Also fills in a withdrawal that arrived before the nomination: its link stays revoked.
+        if rater.link_token_sha256 is not None and rater.link_token_sha256 != event.link_token_sha256:
+            await move_draft(uow, old=rater.link_token_sha256, new=event.link_token_sha256)
         rater.group = event.group.value
         rater.link_token_sha256 = event.link_token_sha256
         rater.replaces_rater_id = rater.replaces_rater_id or event.replaces_rater_id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,9 +11,6 @@ from uuid import UUID, uuid4
 from sqlalchemy import delete
 from sqlmodel import col, select
 
-from ratings.domain import (
-    token_sha256,
-)
 from ratings.questionnaire import FieldError, merge_page, parse_form
 from ratings.tables import Draft
 from ratings.usecases.common import PRODUCER, SELF_ASSESSMENT_DRAFT, delete_draft, event_answers, save_draft
@@ -22,6 +18,7 @@ from shared.contracts.events import (
     SelfAssessmentCompleted,
 )
 from shared.db import UnitOfWork
+from shared.links import new_token, token_sha256
 from shared.questionnaire import ItemBank
 
 log = logging.getLogger(__name__)
@@ -36,14 +33,9 @@ class SelfAssessment:
     access_token: str | None = None  # only for the redirect to the person's private report
 
 
-def new_link_token() -> str:
-    """256 bits from the OS's CSPRNG, URL-safe."""
-    return secrets.token_urlsafe(32)
-
-
 async def start_self_assessment(uow: UnitOfWork, *, now: datetime) -> str:
     """A fresh self-assessment with its own private link; returns the link token (only its hash is stored)."""
-    token = new_link_token()
+    token = new_token()
     await save_draft(uow, token_hash=token_sha256(token), kind=SELF_ASSESSMENT_DRAFT, answers={}, now=now)
     return token
 
@@ -74,7 +66,7 @@ async def complete_self_assessment(uow: UnitOfWork, *, token_hash: str, bank: It
         return SelfAssessment(found=True, answers=dict(draft.answers), errors=result.errors)
     answers, importance, comments = event_answers(result.submission)
     assessment_id = uuid4()
-    access_token = new_link_token()
+    access_token = new_token()
     uow.emit(
         SelfAssessmentCompleted(
             producer=PRODUCER,

@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.exc import IntegrityError
 
 from ratings import pages, usecases
-from ratings.domain import token_sha256
 from ratings.questionnaire import (
     comment_problem,
     first_incomplete_page,
@@ -35,6 +34,7 @@ from ratings.web.common import (
 )
 from ratings.web.deps import Bank, Limit, Runtime
 from shared.contracts.vocabulary import RaterGroup
+from shared.links import token_sha256
 from shared.service import ServiceRuntime
 
 router = APIRouter()

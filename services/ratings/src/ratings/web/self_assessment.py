@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from ratings import pages, usecases
-from ratings.domain import token_sha256
 from ratings.questionnaire import (
     first_incomplete_page,
     page_errors,
@@ -29,6 +28,7 @@ from ratings.web.common import (
     valid_token,
 )
 from ratings.web.deps import Bank, Config, Limit, Runtime, client_key
+from shared.links import token_sha256
 from shared.service import ServiceRuntime
 
 router = APIRouter()

@@ -38,7 +38,7 @@ async def open_report(uow: UnitOfWork, *, token: str, fmt: str, now: datetime, s
     outcome: Granted | Refused
     link: links.Link | None = None
     try:
-        link = links.verify(token, secret=settings.link_secret.get_secret_value().encode())
+        link = links.verify(token, keys=settings.signing_keys())
     except links.BadLink as bad:
         outcome = Refused(reason=str(bad), status=404)
     else:

@@ -120,7 +120,7 @@ async def open_cohort(
     link: links.Link | None = None
     outcome: CohortSnapshot | Refused
     try:
-        link = links.verify(token, secret=settings.link_secret.get_secret_value().encode())
+        link = links.verify(token, keys=settings.signing_keys())
     except links.BadLink as bad:
         outcome = Refused(reason=str(bad), status=404)
     else:

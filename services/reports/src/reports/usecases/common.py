@@ -79,6 +79,6 @@ def link_for(email: OutgoingEmail, *, settings: Settings) -> str:
             holder_id=email.holder_id,
             expires_at=email.link_expires_at,
         ),
-        secret=settings.link_secret.get_secret_value().encode(),
+        keys=settings.signing_keys(),
     )
     return f"{settings.base_url}/{kind}/{token}"

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import func, select
 
-from reports import domain, links
+from reports import domain
 from reports.itembank import wording_for
 from reports.pages import render_self_assessment
 from reports.tables import (
@@ -22,6 +22,7 @@ from shared.contracts.events import (
 )
 from shared.contracts.vocabulary import RaterGroup
 from shared.db import UnitOfWork
+from shared.links import token_sha256
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ async def open_self_assessment(
     row = await uow.session.get(SelfAssessment, assessment_id)
     if row is None:
         outcome: SelfAssessment | Refused | None = None
-    elif not hmac_equal(links.token_sha256(token), row.access_token_sha256):
+    elif not hmac_equal(token_sha256(token), row.access_token_sha256):
         outcome = Refused(reason="bad_token", status=404)
     else:
         outcome = row

@@ -331,7 +331,7 @@ async def announce_booked(
 
 
 def links(settings: Settings) -> Links:
-    return Links(secret=settings.link_secret.get_secret_value().encode(), base_url=settings.base_url)
+    return Links(keys=settings.signing_keys(), base_url=settings.base_url)
 
 
 def in_region(column: Any, region: str) -> Any:

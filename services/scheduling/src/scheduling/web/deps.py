@@ -14,9 +14,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from scheduling import pages
 from scheduling.config import Settings
-from scheduling.links import MAX_SIGNATURE, LinkPurpose, Links, link_path
+from scheduling.links import LinkPurpose, Links, link_path
 from scheduling.usecases import registry
 from shared.db import UnitOfWork
+from shared.links import MAX_SIGNATURE
 from shared.service import ServiceRuntime, runtime_of
 
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
@@ -58,7 +59,7 @@ async def verified_link(
     if purpose is not LinkPurpose.BOOKING:
         async with runtime.uow() as uow:
             version = await registry.link_version(uow, kind=purpose.value, subject_id=subject_id)  # type: ignore[arg-type]
-    codec = Links(secret=settings.link_secret.get_secret_value().encode(), base_url=settings.base_url)
+    codec = Links(keys=settings.signing_keys(), base_url=settings.base_url)
     if version is None or not codec.is_valid(purpose, subject_id, signature, version):
         raise LinkNotRecognised
     return SignedLink(id=subject_id, base=link_path(purpose, subject_id, signature))

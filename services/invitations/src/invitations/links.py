@@ -1,0 +1,36 @@
+"""This service's signed personal links (shared.links, docs/adr/0012). Pure: no I/O.
+
+- The rater's personal ratings link token: derived from the rater id, never stored; ratings only
+  knows its SHA-256 (RaterNominated.link_token_sha256). It is derived with the key recorded on the
+  rater row (`Rater.link_key_id`; NULL: the current key), so rotating the secret does not change a
+  link ratings knows. A rater whose key is no longer configured is re-keyed (usecases.intake).
+- The participant's view and the line manager's approval links: a token per purpose and cycle,
+  verified here with the current or a previous key.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from shared.links import SigningKeys, signature
+
+PARTICIPANT = "participant"
+APPROVAL = "approval"
+_SERVICE = "invitations"
+
+
+def rater_token(keys: SigningKeys, rater_id: UUID, key_id: str | None) -> str | None:
+    """The rater's link token with the key `key_id` names (None: the current key); None if that key
+    is no longer configured, so the rater must be re-keyed."""
+    key = keys.current if key_id is None else keys.by_id(key_id)
+    return None if key is None else signature(key, _SERVICE, "rater", rater_id)
+
+
+def purpose_token(keys: SigningKeys, purpose: str, cycle_id: UUID) -> str:
+    """A personal token for one purpose (participant's view, line manager's approval) of one cycle."""
+    return keys.sign(_SERVICE, "cycle", purpose, cycle_id)
+
+
+def token_matches(keys: SigningKeys, purpose: str, cycle_id: UUID, token: str) -> bool:
+    """Signed for this purpose and cycle with the current or a previous key; never raises."""
+    return keys.verify(token, _SERVICE, "cycle", purpose, cycle_id)
