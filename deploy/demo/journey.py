@@ -104,9 +104,14 @@ def build_request(
 
 
 async def _poll(probe: Any, *, timeout: float, what: str) -> Any:
+    """Ask until `probe` answers; a service that is (re)starting (refused or dropped connection)
+    has not answered yet."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = await probe()
+        try:
+            value = await probe()
+        except httpx.TransportError:
+            value = None
         if value:
             return value
         await asyncio.sleep(0.25)
