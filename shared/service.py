@@ -171,7 +171,7 @@ class ServiceRuntime:
         app.state.runtime = self
         # Added first, so it runs inside SecurityHeaders and its 413/400 answers get the headers too.
         app.add_middleware(BodySizeLimit, max_bytes=self.settings.http_max_body_bytes)
-        app.add_middleware(SecurityHeaders)
+        app.add_middleware(SecurityHeaders, hsts=self.settings.on_https)
         install_error_handlers(app)
         mount_assets(app)
 

@@ -1,16 +1,42 @@
 """Base settings every service extends in its own config.py (env prefix = service name)."""
 
+import json
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.links import SigningKeys
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 MIN_LINK_SECRET = 32
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "example", "todo", ""}
+# Signature algorithms an operator may allow for staff access tokens: public-key ones only, so a
+# token can never be checked with the issuer's public key used as an HMAC secret, nor go unsigned.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+# A list setting given in the environment as `A,B` (or as JSON, `["A", "B"]`).
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+def secure_url(url: str) -> bool:
+    """https, or plain http to this machine only (a test's issuer)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return tuple(json.loads(text))
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    return value
 
 
 class ServiceSettings(BaseSettings):
@@ -44,8 +70,28 @@ class ServiceSettings(BaseSettings):
     run_consumers: bool = True
     run_jobs: bool = True
     run_outbox_relay: bool = True
-    # The operators' JSON API (shared.web.admin): off unless a token is set.
+    # The operators' JSON API (shared.web.admin, docs/adr/0013): staff access tokens from an OIDC
+    # issuer (NHS CIS2 or any other), and/or the static admin token for local use. Off when neither.
     admin_token: SecretStr | None = None
+    # The static token is accepted only where this allows it: by default when the public base URL
+    # is not https (a developer's machine); a deployment on https must say `true` to keep it.
+    admin_token_allowed: bool | None = None
+    # OIDC (shared.web.oidc): on when an issuer is set. The keys come from oidc_jwks_url, else from
+    # the issuer's /.well-known/openid-configuration. The role claim is a dotted path through objects
+    # and lists (CIS2: `nhsid_nrbac_roles.activity_codes`), and one of oidc_roles must be among its values.
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_algorithms: CommaList = ("RS256", "ES256")
+    oidc_role_claim: str = Field(default="roles", pattern=r"^[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+)*$")
+    oidc_roles: CommaList = ("hlm360-operator",)
+    oidc_leeway_seconds: float = Field(default=60.0, ge=0, le=300)
+    oidc_max_token_bytes: int = Field(default=16 * 1024, ge=1024, le=64 * 1024)
+    # Keys are kept this long; a token signed by a key not among them refetches them, at most once
+    # per oidc_jwks_refetch_seconds (a flood of made-up key ids cannot hammer the issuer).
+    oidc_jwks_cache_seconds: float = Field(default=3600.0, gt=0)
+    oidc_jwks_refetch_seconds: float = Field(default=60.0, ge=0)
+    oidc_http_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     # Largest HTTP request body accepted (shared.web.limits); no route takes file uploads.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=0)
 
@@ -60,9 +106,39 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("database_url uses a placeholder password; set a real secret")
         return value
 
+    @field_validator("oidc_algorithms", "oidc_roles", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _public_key_algorithms_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        refused = sorted(set(value) - ASYMMETRIC_ALGORITHMS)
+        if refused or not value:
+            raise ValueError(f"oidc_algorithms takes public-key algorithms only, not {refused or 'nothing'}")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> "ServiceSettings":
+        if not self.oidc_issuer:
+            return self
+        if not self.oidc_audience:
+            raise ValueError("oidc_audience is required with oidc_issuer")
+        if not self.oidc_roles:
+            raise ValueError("oidc_roles must name at least one role")
+        for url in (self.oidc_issuer, self.oidc_jwks_url):
+            if url and not secure_url(url):
+                raise ValueError("the OIDC issuer and JWKS URLs must be https (http only on this machine)")
+        return self
+
     @property
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def on_https(self) -> bool:
+        return self.base_url.lower().startswith("https://")
 
 
 class TopicSettings(BaseSettings):

@@ -13,6 +13,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, se
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -33,11 +34,21 @@ def page_templates(package: str) -> Environment:
     )
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 class SecurityHeaders(BaseHTTPMiddleware):
-    """Strict CSP; no Referer (personal link tokens are in URLs); pages never cached."""
+    """Strict CSP; no Referer (personal link tokens are in URLs); pages never cached; HSTS when the
+    service is reached over https (`hsts`: its public base URL is https)."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        super().__init__(app)
+        self.hsts = hsts
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         response = await call_next(request)
+        if self.hsts:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

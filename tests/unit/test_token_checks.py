@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import cast
@@ -89,11 +90,13 @@ def _request(admin_token: str) -> Request:
 @given(header=ANY_TEXT)
 def test_admin_token_check_answers_401_to_any_other_header(header: str) -> None:
     with pytest.raises(HTTPException) as refused:
-        require_admin(_request("the-admin-token-é"), authorization=header)
+        asyncio.run(require_admin(_request("the-admin-token-é"), authorization=header))
     assert refused.value.status_code == 401
 
 
-def test_admin_token_check_accepts_the_token() -> None:
-    require_admin(_request("the-admin-token"), authorization="Bearer the-admin-token")
-    with pytest.raises(HTTPException):
-        require_admin(_request("the-admin-token"), authorization="Bearer " + HUGE)
+async def test_admin_token_check_accepts_the_token() -> None:
+    await require_admin(_request("the-admin-token"), authorization="Bearer the-admin-token")
+    await require_admin(_request("the-admin-token"), authorization="bearer  the-admin-token ")
+    for wrong in ("Bearer " + HUGE, "the-admin-token", "Basic the-admin-token", "Bearer the-admin-token2"):
+        with pytest.raises(HTTPException):
+            await require_admin(_request("the-admin-token"), authorization=wrong)
