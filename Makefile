@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 UV_HOME := $(REPO)/.local/tools/uv
 UV := $(UV_HOME)/bin/uv
 PY := $(REPO)/.venv/bin/python
-ENV := set -a && . $(REPO)/.local/env && set +a
+ENV := set -a && . $(REPO)/.local/env && . $(REPO)/.local/operator.env && set +a
 PYTEST := $(ENV) && $(PY) -m pytest
 
 
@@ -35,6 +35,7 @@ shared/web/static/.built: deploy/frontend/package-lock.json deploy/frontend/buil
 stack: bootstrap
 	@bash deploy/local/stack.sh up
 	@$(ENV) && $(PY) -m shared.cli ensure-topics
+	@$(ENV) && $(PY) -m deploy.local.kafka_access
 
 # The local stack is the demo and test environment: after the services, the demo's fictional
 # facilitators and regional leads (never in migrations, ADR 11; idempotent, so every `make up` may run it).

@@ -3,7 +3,7 @@
 import asyncio
 import sys
 
-from shared.messaging import ensure_topics
+from shared.messaging import client_options, ensure_topics
 from shared.settings import AdminSettings
 
 
@@ -11,7 +11,7 @@ def main(argv: list[str]) -> int:
     if argv[1:] != ["ensure-topics"]:
         sys.stderr.write("usage: python -m shared.cli ensure-topics\n")
         return 2
-    created = asyncio.run(ensure_topics(AdminSettings().kafka_bootstrap_servers))
+    created = asyncio.run(ensure_topics(client_options(AdminSettings())))
     sys.stdout.write(f"topics created: {len(created)}\n")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any
@@ -14,6 +15,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram512
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import func, select, text, update
@@ -25,6 +27,7 @@ from shared.db import OutboxMessage
 from shared.inbound import raw_body, readable_headers
 from shared.inbound import validation_reason as validation_reason  # its old home: callers import it here
 from shared.metrics import ServiceMetrics
+from shared.settings import KafkaClientSettings
 from shared.telemetry import ATTR_EVENT_ID, ATTR_EVENT_TYPE, ATTR_OUTBOX_BATCH
 
 log = logging.getLogger(__name__)
@@ -32,11 +35,48 @@ log = logging.getLogger(__name__)
 OUTBOX_LOCK_KEY = 0x686C6D333630  # "hlm360": one active relay per service database keeps key order
 
 
+def _tls_context(access: KafkaClientSettings) -> ssl.SSLContext | None:
+    return ssl.create_default_context(cafile=access.kafka_ca_file) if access.kafka_tls else None
+
+
+def client_options(access: KafkaClientSettings) -> dict[str, Any]:
+    """Keyword arguments for an aiokafka client (producer, consumer, admin) of `access`: where the
+    brokers are, and the SASL login and TLS it connects with."""
+    options: dict[str, Any] = {"bootstrap_servers": access.kafka_bootstrap_servers}
+    tls = _tls_context(access)
+    if tls is not None:
+        options["ssl_context"] = tls
+    if access.kafka_username is None or access.kafka_password is None:
+        options["security_protocol"] = "SSL" if tls else "PLAINTEXT"
+        return options
+    return options | {
+        "security_protocol": "SASL_SSL" if tls else "SASL_PLAINTEXT",
+        "sasl_mechanism": access.kafka_sasl_mechanism,
+        "sasl_plain_username": access.kafka_username,
+        "sasl_plain_password": access.kafka_password.get_secret_value(),
+    }
+
+
+def broker_security(access: KafkaClientSettings) -> BaseSecurity | None:
+    """The same login for a FastStream broker."""
+    tls = _tls_context(access)
+    if access.kafka_username is None or access.kafka_password is None:
+        return BaseSecurity(ssl_context=tls, use_ssl=True) if tls else None
+    kind = SASLPlaintext if access.kafka_sasl_mechanism == "PLAIN" else SASLScram512
+    return kind(
+        username=access.kafka_username,
+        password=access.kafka_password.get_secret_value(),
+        ssl_context=tls,
+        use_ssl=tls is not None,
+    )
+
+
 def build_broker(
-    *, bootstrap_servers: str, service: str, tracer_provider: TracerProvider, metrics: ServiceMetrics
+    *, access: KafkaClientSettings, service: str, tracer_provider: TracerProvider, metrics: ServiceMetrics
 ) -> KafkaBroker:
     return KafkaBroker(
-        bootstrap_servers,
+        access.kafka_bootstrap_servers,
+        security=broker_security(access),
         client_id=f"hlm360-{service}",
         acks="all",
         enable_idempotence=True,
@@ -223,9 +263,10 @@ class OutboxRelay:
             )
 
 
-async def ensure_topics(bootstrap_servers: str, topics: tuple[str, ...] = ALL_TOPICS) -> list[str]:
-    """Create missing topics (idempotent); returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="hlm360-admin")
+async def ensure_topics(options: dict[str, Any], topics: tuple[str, ...] = ALL_TOPICS) -> list[str]:
+    """Create missing topics (idempotent); returns the names created. `options`: `client_options`
+    of a principal that may create topics (the operators')."""
+    admin = AIOKafkaAdminClient(**options, client_id="hlm360-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())

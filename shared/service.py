@@ -41,7 +41,7 @@ class ServiceRuntime:
         self.tracer_provider = build_tracer_provider(self.name, settings.trace_file)
         self.metrics = ServiceMetrics(self.name)
         self.broker = build_broker(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            access=settings,
             service=self.name,
             tracer_provider=self.tracer_provider,
             metrics=self.metrics,

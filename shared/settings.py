@@ -39,12 +39,37 @@ def _split_list(value: Any) -> Any:
     return value
 
 
-class ServiceSettings(BaseSettings):
+class KafkaClientSettings(BaseSettings):
+    """How a client proves who it is to Kafka (docs/adr, "trust model"): SASL with one principal per
+    service (SCRAM-SHA-512), TLS when `kafka_tls`. Mixed into ServiceSettings (the service's env
+    prefix: `INVITATIONS_KAFKA_USERNAME`, ...) and AdminSettings (`HLM360_`). No username: an
+    unauthenticated client, which the local and deployed brokers refuse."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_tls: bool = False
+    kafka_ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _credentials_together(self) -> Self:
+        if (self.kafka_username is None) != (self.kafka_password is None):
+            raise ValueError("set kafka_username and kafka_password together")
+        if self.kafka_sasl_mechanism == "PLAIN" and self.kafka_username and not self.kafka_tls:
+            hosts = {address.rsplit(":", 1)[0] for address in self.kafka_bootstrap_servers.split(",")}
+            if not hosts <= _LOOPBACK_HOSTS:
+                raise ValueError("SASL PLAIN sends the password itself: only over TLS (kafka_tls) off this machine")
+        return self
+
+
+class ServiceSettings(KafkaClientSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     service_name: str
     database_url: SecretStr
-    kafka_bootstrap_servers: str = "127.0.0.1:19092"
     http_host: str = "127.0.0.1"
     http_port: int
     public_base_url: str = ""
@@ -150,12 +175,11 @@ class TopicSettings(BaseSettings):
     topic_namespace: str = Field(default="hlm360", pattern=r"^[a-z][a-z0-9-]{0,40}$")
 
 
-class AdminSettings(BaseSettings):
-    """What `python -m shared.cli` (the operator commands no single service owns) connects to."""
+class AdminSettings(KafkaClientSettings):
+    """What `python -m shared.cli` (the operator commands no single service owns) connects to, as
+    the operators' principal (`HLM360_KAFKA_USERNAME`, ...)."""
 
-    model_config = SettingsConfigDict(env_prefix="HLM360_", extra="ignore")
-
-    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    model_config = SettingsConfigDict(env_prefix="HLM360_", extra="ignore", frozen=True)
 
 
 class MailSettings(BaseSettings):

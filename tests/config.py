@@ -4,18 +4,31 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.messaging import client_options
+from shared.settings import KafkaClientSettings
+
 REPO = Path(__file__).resolve().parents[1]
 ENV_FILE = REPO / ".local" / "env"
+OPERATOR_ENV_FILE = REPO / ".local" / "operator.env"
+SERVICE_PREFIXES = ("", "INVITATIONS_", "RATINGS_", "REPORTS_", "SCHEDULING_")
 
 
 class StackSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore")
+    model_config = SettingsConfigDict(env_file=(ENV_FILE, OPERATOR_ENV_FILE), extra="ignore")
 
     hlm360_kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    # The operators' login (the broker's super user) and other NHS systems' (deploy/local/stack.sh
+    # writes them to .local/operator.env, never to the services' .local/env)
+    hlm360_kafka_username: str = "admin"
+    hlm360_kafka_password: SecretStr
+    hlm360_kafka_sasl_mechanism: str = "PLAIN"
+    hlm360_kafka_external_username: str = "external"
+    hlm360_kafka_external_password: SecretStr
     hlm360_mail_dir: Path = REPO / ".local" / "mail"
     hlm360_local_dir: Path = REPO / ".local"
     test_database_url: SecretStr
@@ -36,6 +49,48 @@ class StackSettings(BaseSettings):
     def admin_headers(self, service: str) -> dict[str, str]:
         token: SecretStr = getattr(self, f"{service}_admin_token")
         return {"Authorization": f"Bearer {token.get_secret_value()}"}
+
+
+def kafka_access(principal: str = "operator", bootstrap: str | None = None) -> KafkaClientSettings:
+    """The Kafka login of `principal`: `operator` (super user), `external` (other NHS systems) or
+    a service's own (from .local/env)."""
+    stack = load()
+    bootstrap = bootstrap or stack.hlm360_kafka_bootstrap_servers
+    if principal == "operator":
+        user, password, mechanism = stack.hlm360_kafka_username, stack.hlm360_kafka_password, "PLAIN"
+    elif principal == "external":
+        user, password, mechanism = (
+            stack.hlm360_kafka_external_username,
+            stack.hlm360_kafka_external_password,
+            "SCRAM-SHA-512",
+        )
+    else:
+        values = dict(line.split("=", 1) for line in ENV_FILE.read_text().splitlines() if "=" in line)
+        prefix = principal.upper()
+        user, password = values[f"{prefix}_KAFKA_USERNAME"], SecretStr(values[f"{prefix}_KAFKA_PASSWORD"])
+        mechanism = "SCRAM-SHA-512"
+    return KafkaClientSettings(
+        kafka_bootstrap_servers=bootstrap,
+        kafka_username=user,
+        kafka_password=password,
+        kafka_sasl_mechanism=mechanism,  # type: ignore[arg-type]
+    )
+
+
+def kafka_options(bootstrap: str | None = None, *, principal: str = "operator") -> dict[str, Any]:
+    """Keyword arguments for an aiokafka client logged in as `principal` (default: the operators')."""
+    return client_options(kafka_access(principal, bootstrap))
+
+
+def use_operator_kafka_login() -> None:
+    """Services started in-process by the integration and fuzz tiers use topics in a private
+    namespace (HLM360_TOPIC_NAMESPACE), which no service principal may touch: they log in as the
+    operators. The e2e tier runs the real services with their own logins and access rules."""
+    stack = load()
+    for prefix in SERVICE_PREFIXES:
+        os.environ[f"{prefix}KAFKA_USERNAME"] = stack.hlm360_kafka_username
+        os.environ[f"{prefix}KAFKA_PASSWORD"] = stack.hlm360_kafka_password.get_secret_value()
+        os.environ[f"{prefix}KAFKA_SASL_MECHANISM"] = "PLAIN"
 
 
 def load() -> StackSettings:

@@ -25,6 +25,7 @@ from shared.contracts.events import (
 )
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import CloseReason, RaterGroup
+from tests.config import kafka_options
 
 T = TypeVar("T")
 
@@ -63,7 +64,7 @@ async def eventually(
 
 async def publish_events(bootstrap: str, *events: Event | tuple[str, bytes, bytes]) -> None:
     """Publish events to their topics, keyed by aggregate id (acks=all), or raw (topic, key, body) triples."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all")
     await producer.start()
     try:
         for item in events:
@@ -137,7 +138,7 @@ class TopicReader:
     def __init__(self, bootstrap: str, *topics: str) -> None:
         self._consumer = AIOKafkaConsumer(
             *topics,
-            bootstrap_servers=bootstrap,
+            **kafka_options(bootstrap),
             group_id=f"test-reader-{uuid4()}",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -183,7 +184,7 @@ def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
 async def committed_offsets(bootstrap: str, group_id: str) -> dict[tuple[str, int], int]:
     """Offsets a consumer group has committed, by (topic, partition): the next offset it will read,
     so every record below it was handled (applied or dead-lettered), never skipped or still retried."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group_id)

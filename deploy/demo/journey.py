@@ -32,15 +32,22 @@ from deploy.demo.raters import answer_questionnaire
 from shared.contracts.events import CycleRequested, Funding, Participant, RaterNomination
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
+from shared.messaging import client_options
+from shared.settings import KafkaClientSettings
 
 REPO = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"(https?://\S+/r/[A-Za-z0-9_\-]+)")
 
 
 class JourneySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=REPO / ".local" / "env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=(REPO / ".local" / "env", REPO / ".local" / "operator.env"), extra="ignore"
+    )
 
     hlm360_kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    # A 360 requested over Kafka comes from another NHS system: its login (.local/operator.env)
+    hlm360_kafka_external_username: str = "external"
+    hlm360_kafka_external_password: SecretStr | None = None
     hlm360_mail_dir: Path = REPO / ".local" / "mail"
     invitations_url: str = "http://127.0.0.1:8101"
     ratings_url: str = "http://127.0.0.1:8102"
@@ -179,7 +186,12 @@ async def run_journey(
             response = await http.post(f"{settings.invitations_url}/api/cycles", json=body)
             response.raise_for_status()
         else:
-            producer = AIOKafkaProducer(bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, acks="all")
+            external = KafkaClientSettings(
+                kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers,
+                kafka_username=settings.hlm360_kafka_external_username,
+                kafka_password=settings.hlm360_kafka_external_password,
+            )
+            producer = AIOKafkaProducer(**client_options(external), acks="all")
             await producer.start()
             try:
                 await producer.send_and_wait(

@@ -81,6 +81,10 @@ spawn() { # spawn NAME: start the process unless it is already running
         # shellcheck disable=SC1090
         . "$ENV_FILE"
         set +a
+        # least privilege: a service never holds the operators' or other systems' Kafka logins,
+        # even when the caller (make, a test) has them loaded
+        unset HLM360_KAFKA_USERNAME HLM360_KAFKA_PASSWORD HLM360_KAFKA_SASL_MECHANISM \
+            HLM360_KAFKA_EXTERNAL_USERNAME HLM360_KAFKA_EXTERNAL_PASSWORD
         # setsid: the service leads its own process group, so stop can signal the whole group.
         exec setsid "$PY" -m "$n"
     ) </dev/null >>"$(logfile "$n")" 2>&1 9>&- &  # 9>&-: the service must not hold the script's lock

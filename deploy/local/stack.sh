@@ -21,6 +21,7 @@ RUN_DIR="$LOCAL/run"
 LOG_DIR="$LOCAL/logs"
 SECRETS_DIR="$LOCAL/secrets"
 ENV_FILE="$LOCAL/env"
+OPERATOR_ENV_FILE="$LOCAL/operator.env"
 
 PG_PORT=55432
 PG_DIR="$LOCAL/pg"
@@ -42,6 +43,7 @@ KAFKA_DIR="$LOCAL/kafka"
 KAFKA_LIBS="$KAFKA_DIR/libs"
 KAFKA_DATA="$KAFKA_DIR/data"
 KAFKA_PROPS="$KAFKA_DIR/server.properties"
+KAFKA_ADMIN_PROPS="$KAFKA_DIR/admin.properties"
 KAFKA_CLUSTER_ID_FILE="$KAFKA_DIR/cluster.id"
 KAFKA_POM="$SCRIPT_DIR/kafka/pom.xml"
 KAFKA_LOG4J="$SCRIPT_DIR/kafka/log4j2.properties"
@@ -418,20 +420,31 @@ kafka_format() {
     fi
 }
 
+kafka_admin_properties() { # the operators' client login, for the health check (0600)
+    local pw
+    pw=$(local_secret kafka_admin_password)
+    (umask 077 && printf '%s\n' "security.protocol=SASL_PLAINTEXT" "sasl.mechanism=PLAIN" \
+        "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"$pw\";" \
+        >"$KAFKA_ADMIN_PROPS.tmp")
+    mv "$KAFKA_ADMIN_PROPS.tmp" "$KAFKA_ADMIN_PROPS"
+}
+
 kafka_ready() {
     port_open "$KAFKA_PORT" || return 1
     timeout 30 java -Xmx256m -XX:TieredStopAtLevel=1 -cp "$(java_cp)" \
         -Dlog4j2.configurationFile="$KAFKA_LOG4J" -Dkafka.logs.dir="$KAFKA_DIR/logs" \
         org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
-        >"$LOG_DIR/kafka-health.log" 2>&1
+        --command-config "$KAFKA_ADMIN_PROPS" >"$LOG_DIR/kafka-health.log" 2>&1
 }
 
 kafka_up() {
     local cid deadline pid
     [[ -f $KAFKA_STAMP ]] || die "Kafka jars missing (run: $0 install)"
     mkdir -p "$KAFKA_DIR/logs" "$KAFKA_DATA"
-    sed "s|@KAFKA_DATA_DIR@|$KAFKA_DATA|g" "$SCRIPT_DIR/kafka/server.properties.tmpl" >"$KAFKA_PROPS.tmp"
+    (umask 077 && sed -e "s|@KAFKA_DATA_DIR@|$KAFKA_DATA|g" -e "s|@KAFKA_ADMIN_PASSWORD@|$(local_secret kafka_admin_password)|g" \
+        "$SCRIPT_DIR/kafka/server.properties.tmpl" >"$KAFKA_PROPS.tmp")
     mv "$KAFKA_PROPS.tmp" "$KAFKA_PROPS"
+    kafka_admin_properties
     cid=$(kafka_cluster_id)
     if pid_alive "$KAFKA_PID" kafka.Kafka; then
         if port_open "$KAFKA_PORT"; then
@@ -537,6 +550,8 @@ write_env() {
             S=${s^^}
             echo "${S}_DATABASE_URL=$base/$s"
             echo "${S}_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
+            echo "${S}_KAFKA_USERNAME=$s"
+            echo "${S}_KAFKA_PASSWORD=$(local_secret "kafka_${s}_password")"
         done
         echo "INVITATIONS_SMTP_HOST=127.0.0.1"
         echo "INVITATIONS_SMTP_PORT=$MAIL_PORT"
@@ -569,6 +584,21 @@ write_env() {
     } >"$tmp"
     chmod 600 "$tmp"
     mv "$tmp" "$ENV_FILE"
+    write_operator_env
+}
+
+# The operators' and other systems' logins: never in .local/env, which every service process loads
+# (least privilege); the Makefile loads both for the operator commands and the tests.
+write_operator_env() {
+    local tmp="$OPERATOR_ENV_FILE.tmp"
+    (umask 077 && {
+        echo "HLM360_KAFKA_USERNAME=admin"
+        echo "HLM360_KAFKA_PASSWORD=$(local_secret kafka_admin_password)"
+        echo "HLM360_KAFKA_SASL_MECHANISM=PLAIN"
+        echo "HLM360_KAFKA_EXTERNAL_USERNAME=external"
+        echo "HLM360_KAFKA_EXTERNAL_PASSWORD=$(local_secret kafka_external_password)"
+    } >"$tmp")
+    mv "$tmp" "$OPERATOR_ENV_FILE"
 }
 
 # ---------------------------------------------------------------- commands

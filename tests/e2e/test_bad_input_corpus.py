@@ -37,7 +37,7 @@ from deploy.demo.journey import build_request
 from invitations.domain import cohort_cycle_id
 from shared.contracts.events import CycleRequested
 from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
-from tests.config import REPO, StackSettings
+from tests.config import REPO, StackSettings, kafka_options
 from tests.e2e.conftest import Databases
 from tests.support import TopicReader, eventually, header
 
@@ -343,7 +343,7 @@ async def test_kafka_corpus_is_dead_lettered_with_reasons_or_accepted(
     cycles: dict[str, UUID] = {}
     raters: dict[str, str] = {}
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, acks="all", max_request_size=4 * 1024 * 1024
+        **kafka_options(settings.hlm360_kafka_bootstrap_servers), acks="all", max_request_size=4 * 1024 * 1024
     )
     await producer.start()
     try:
@@ -752,7 +752,7 @@ async def test_a_valid_request_after_the_corpus_opens_and_invites(
     started = time.monotonic()
     tag = uuid4().hex[:10]
     request = corpus_request(tag)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**kafka_options(settings.hlm360_kafka_bootstrap_servers), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(topic_for(request), request.model_dump_json().encode(), key=request.kafka_key())

@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from deploy.demo.journey import build_request
 from shared.contracts.events import CycleRequested, InvitationSent
 from shared.contracts.topics import topic_for
-from tests.config import REPO, StackSettings
+from tests.config import REPO, StackSettings, kafka_options
 from tests.e2e.conftest import Databases
 from tests.support import eventually
 
@@ -38,13 +38,13 @@ class TopicSince:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self._bootstrap = bootstrap
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(**kafka_options(bootstrap), enable_auto_commit=False)
         self._topic = topic
         self._next: dict[TopicPartition, int] = {}
         self.values: list[bytes] = []
 
     async def start(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = AIOKafkaAdminClient(**kafka_options(self._bootstrap))
         await admin.start()
         try:
             [described] = await admin.describe_topics([self._topic])

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from deploy.demo.journey import build_request
 from shared.contracts.events import CycleRequested
 from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
-from tests.config import StackSettings
+from tests.config import StackSettings, kafka_options
 from tests.support import TopicReader, eventually, header
 
 TOPIC = topic_for(CycleRequested)
@@ -50,7 +50,8 @@ async def test_malformed_and_refused_requests_are_dead_lettered_and_a_valid_one_
         ("refused-deadline", _json(past_deadline), "deadline"),
     ]
     del bad_email
-    producer = AIOKafkaProducer(bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, acks="all")
+    # another NHS system: the only principal besides invitations that may write CycleRequested
+    producer = AIOKafkaProducer(**kafka_options(principal="external"), acks="all")
     await producer.start()
     async with TopicReader(settings.hlm360_kafka_bootstrap_servers, DEAD_LETTER_TOPIC) as dead_letters:
         try:

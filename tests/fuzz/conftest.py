@@ -21,11 +21,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from shared.contracts.topics import NAMESPACE
-from tests.config import StackSettings
+from tests.config import StackSettings, use_operator_kafka_login
 from tests.fuzz.strategies import EXAMPLES, SEED, STRATEGIES, draw_examples, registered_subscriptions
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.integration.conftest import settings as settings  # the stack, with this run's topics
 from tests.integration.scheduling_support import seed_demo_people
+
+use_operator_kafka_login()  # in-process services on a private topic namespace (tests/config.py)
 
 SECRET = "fuzz-tier-link-secret-" + "f" * 40
 

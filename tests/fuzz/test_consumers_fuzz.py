@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from shared.contracts.events import Event
 from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
-from tests.config import StackSettings
+from tests.config import StackSettings, kafka_options
 from tests.fuzz.conftest import FuzzReport
 from tests.fuzz.sentinels import SENTINELS
 from tests.fuzz.strategies import Subscription, fixed_examples, registered_subscriptions
@@ -90,7 +90,7 @@ async def test_fuzzed_messages_are_applied_or_dead_lettered_and_the_partition_mo
     bodies += list(fixed_examples(SENTINELS[event_type](key)).items())
     assert sentinel.kafka_key() == str(key).encode(), "the valid event must follow on the same partition"
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", max_request_size=8 * 1024 * 1024)
     await producer.start()
     async with TopicReader(bootstrap, DEAD_LETTER_TOPIC) as dead_letters:
         try:

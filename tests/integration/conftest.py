@@ -22,7 +22,9 @@ from shared.contracts.topics import NAMESPACE
 from shared.db import OutboxMessage, ProcessedEvent, create_engine
 from shared.messaging import ensure_topics
 from shared.migrations import upgrade
-from tests.config import StackSettings, load
+from tests.config import StackSettings, kafka_options, load, use_operator_kafka_login
+
+use_operator_kafka_login()  # in-process services on a private topic namespace (tests/config.py)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -34,10 +36,10 @@ if TYPE_CHECKING:
 async def settings() -> AsyncIterator[StackSettings]:
     """The stack, with this run's topics (`make test-integration` gives the run its own namespace)."""
     stack = load()
-    await ensure_topics(stack.hlm360_kafka_bootstrap_servers)
+    await ensure_topics(kafka_options(stack.hlm360_kafka_bootstrap_servers))
     yield stack
     if NAMESPACE != "hlm360":
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.hlm360_kafka_bootstrap_servers)
+        admin = AIOKafkaAdminClient(**kafka_options(stack.hlm360_kafka_bootstrap_servers))
         await admin.start()
         try:
             ours = [t for t in await admin.list_topics() if t.startswith(f"{NAMESPACE}.")]

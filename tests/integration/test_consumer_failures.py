@@ -34,7 +34,7 @@ from shared.messaging import ensure_topics
 from shared.metrics import DEAD_LETTER_KINDS, RETRY_CAUSES
 from shared.service import ServiceRuntime
 from shared.settings import ServiceSettings
-from tests.config import StackSettings
+from tests.config import StackSettings, kafka_options
 from tests.integration.conftest import scratch_database
 from tests.support import TopicReader, eventually, header
 
@@ -124,7 +124,7 @@ async def apply_probe(event: PoisonProbe | FlakyProbe | OutageProbe, uow: UnitOf
 @pytest.fixture(scope="module")
 async def harness(settings: StackSettings) -> AsyncIterator[Harness]:
     bootstrap = settings.hlm360_kafka_bootstrap_servers
-    await ensure_topics(bootstrap, (*(topic_for(p) for p in PROBES), DEAD_LETTER_TOPIC))
+    await ensure_topics(kafka_options(bootstrap), (*(topic_for(p) for p in PROBES), DEAD_LETTER_TOPIC))
     async with scratch_database(settings, "consumer_failures_itest") as database_url:
         engine = create_engine(database_url)
         async with engine.begin() as connection:
@@ -162,7 +162,7 @@ async def harness(settings: StackSettings) -> AsyncIterator[Harness]:
             policy=POLICY,
         )
         outage_consumers.on(OutageProbe, name="outage")(apply_probe)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=2 * 1024 * 1024)
+        producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", max_request_size=2 * 1024 * 1024)
         await producer.start()
         await runtime.start()
         try:

@@ -40,7 +40,7 @@ from shared.contracts.events import (
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import SessionMode
 from shared.links import SigningKeys
-from tests.config import StackSettings
+from tests.config import StackSettings, kafka_options
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.support import TopicReader, closed_cycle, eventually
 
@@ -51,7 +51,7 @@ RATER_NAMES = ["Sam Patel", "Jo Bloggs", "Priya Shah"]  # names a rater might ha
 
 @pytest.fixture
 async def producer(settings: StackSettings) -> AsyncIterator[AIOKafkaProducer]:
-    kafka = AIOKafkaProducer(bootstrap_servers=settings.hlm360_kafka_bootstrap_servers, acks="all")
+    kafka = AIOKafkaProducer(**kafka_options(settings.hlm360_kafka_bootstrap_servers), acks="all")
     await kafka.start()
     yield kafka
     await kafka.stop()

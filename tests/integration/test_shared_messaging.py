@@ -19,7 +19,7 @@ from shared.errors import Rejected
 from shared.messaging import OutboxPublishFailed, OutboxRelay, ensure_topics
 from shared.service import ServiceRuntime
 from shared.settings import ServiceSettings
-from tests.config import StackSettings
+from tests.config import StackSettings, kafka_options
 from tests.integration.conftest import scratch_database
 from tests.support import TopicReader, eventually, header
 
@@ -58,7 +58,9 @@ async def record_probe(event: ProbeRecorded, uow: UnitOfWork) -> None:
 async def runtime(
     settings: StackSettings, test_engine: AsyncEngine, test_database_url: str
 ) -> AsyncIterator[ServiceRuntime]:
-    await ensure_topics(settings.hlm360_kafka_bootstrap_servers, (PROBE_TOPIC, ACK_TOPIC, DEAD_LETTER_TOPIC))
+    await ensure_topics(
+        kafka_options(settings.hlm360_kafka_bootstrap_servers), (PROBE_TOPIC, ACK_TOPIC, DEAD_LETTER_TOPIC)
+    )
     async with test_engine.begin() as connection:
         await connection.execute(
             text(
@@ -225,7 +227,9 @@ def totals(registry: CollectorRegistry, metric_name: str) -> float:
 async def test_a_web_only_instance_neither_consumes_nor_runs_jobs_nor_relays(settings: StackSettings) -> None:
     """RUN_CONSUMERS / RUN_JOBS / RUN_OUTBOX_RELAY off: the instance serves HTTP and writes, nothing else;
     a worker instance of the same service (on the same database) does the rest."""
-    await ensure_topics(settings.hlm360_kafka_bootstrap_servers, (PROBE_TOPIC, ACK_TOPIC, DEAD_LETTER_TOPIC))
+    await ensure_topics(
+        kafka_options(settings.hlm360_kafka_bootstrap_servers), (PROBE_TOPIC, ACK_TOPIC, DEAD_LETTER_TOPIC)
+    )
     consumed: list[UUID] = []
     ticks: list[int] = []
 
@@ -304,7 +308,7 @@ async def test_an_event_kafka_refuses_is_marked_with_the_error_and_holds_the_one
     """A row Kafka will not take (here: over the producer's 1 MiB request limit) is retried, not
     dropped: the rows before it go, it records attempts and the error, later rows wait so key order
     holds, and the failure is counted. Once an operator deals with the row, the rest leave in order."""
-    await ensure_topics(settings.hlm360_kafka_bootstrap_servers, (ACK_TOPIC,))
+    await ensure_topics(kafka_options(settings.hlm360_kafka_bootstrap_servers), (ACK_TOPIC,))
     cycle_id = uuid4()
     async with scratch_database(settings, "relay_stuck_itest") as database_url:
         engine = create_engine(database_url)
