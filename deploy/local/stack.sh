@@ -358,8 +358,11 @@ pg_up() {
     log "postgres: ready on 127.0.0.1:$PG_PORT"
 }
 
-pg_provision() { # role + databases, idempotent. SQL goes through stdin (password not in argv).
-    local bin=$1 pw dbs
+pg_provision() { # roles + databases, idempotent. SQL goes through stdin (passwords not in argv).
+    # Least privilege: each service logs in as its own role, which owns its database and nothing
+    # else, and no other role but the admin may connect to it. `hlm360` (CREATEDB, not superuser)
+    # owns only the tests' scratch databases.
+    local bin=$1 pw dbs s role
     pw=$(pg_password)
     dbs=$(printf "'%s'," "${PG_DATABASES[@]}")
     dbs=${dbs%,}
@@ -370,6 +373,45 @@ ALTER ROLE $PG_ROLE WITH LOGIN CREATEDB PASSWORD '$pw';
 SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L TEMPLATE template0', d, '$PG_ROLE', 'UTF8')
   FROM unnest(ARRAY[$dbs]) AS d
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec
+SQL
+    for s in "${SERVICES[@]}"; do
+        role="${PG_ROLE}_$s"
+        as_postgres "$bin/psql" -X -q -h "$PG_SOCK" -p "$PG_PORT" -d postgres -v ON_ERROR_STOP=1 >/dev/null <<SQL || die "provisioning role $role failed"
+SELECT format('CREATE ROLE %I LOGIN', '$role') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$role') \gexec
+ALTER ROLE $role WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD '$(local_secret "pg_${s}_password")';
+ALTER DATABASE $s OWNER TO $role;
+REVOKE ALL ON DATABASE $s FROM PUBLIC;
+SQL
+        pg_hand_over "$bin" "$s" "$role"
+    done
+}
+
+pg_hand_over() { # pg_hand_over BIN DB ROLE: objects an older stack made as $PG_ROLE now belong to ROLE
+    as_postgres "$1/psql" -X -q -h "$PG_SOCK" -p "$PG_PORT" -d "$2" -v ON_ERROR_STOP=1 >/dev/null <<SQL || die "handing $2 over to $3 failed"
+DO \$\$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT nspname FROM pg_namespace WHERE nspowner = '$PG_ROLE'::regrole LOOP
+    EXECUTE format('ALTER SCHEMA %I OWNER TO %I', r.nspname, '$3');
+  END LOOP;
+  FOR r IN SELECT c.oid::regclass::text AS name FROM pg_class c
+            WHERE c.relowner = '$PG_ROLE'::regrole AND c.relkind IN ('r', 'p', 'v', 'm') LOOP
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', r.name, '$3');
+  END LOOP;
+  FOR r IN SELECT c.oid::regclass::text AS name FROM pg_class c
+            WHERE c.relowner = '$PG_ROLE'::regrole AND c.relkind = 'S'
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')) LOOP
+    EXECUTE format('ALTER SEQUENCE %s OWNER TO %I', r.name, '$3');
+  END LOOP;
+  FOR r IN SELECT t.oid::regtype::text AS name FROM pg_type t
+            WHERE t.typowner = '$PG_ROLE'::regrole AND t.typtype = 'e' LOOP
+    EXECUTE format('ALTER TYPE %s OWNER TO %I', r.name, '$3');
+  END LOOP;
+  FOR r IN SELECT p.oid::regprocedure::text AS name FROM pg_proc p WHERE p.proowner = '$PG_ROLE'::regrole LOOP
+    EXECUTE format('ALTER ROUTINE %s OWNER TO %I', r.name, '$3');
+  END LOOP;
+END
+\$\$;
 SQL
 }
 
@@ -548,10 +590,11 @@ write_env() {
         echo "HLM360_MAIL_DIR=$MAIL_DIR"
         for s in "${SERVICES[@]}"; do
             S=${s^^}
-            echo "${S}_DATABASE_URL=$base/$s"
+            echo "${S}_DATABASE_URL=postgresql+asyncpg://${PG_ROLE}_$s:$(local_secret "pg_${s}_password")@127.0.0.1:$PG_PORT/$s"
             echo "${S}_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
             echo "${S}_KAFKA_USERNAME=$s"
             echo "${S}_KAFKA_PASSWORD=$(local_secret "kafka_${s}_password")"
+            echo "${S}_KAFKA_SASL_MECHANISM=SCRAM-SHA-512"
         done
         echo "INVITATIONS_SMTP_HOST=127.0.0.1"
         echo "INVITATIONS_SMTP_PORT=$MAIL_PORT"

@@ -27,8 +27,6 @@ from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.integration.conftest import settings as settings  # the stack, with this run's topics
 from tests.integration.scheduling_support import seed_demo_people
 
-use_operator_kafka_login()  # in-process services on a private topic namespace (tests/config.py)
-
 SECRET = "fuzz-tier-link-secret-" + "f" * 40
 
 
@@ -115,3 +113,10 @@ async def fleet(
         }
         await seed_demo_people(services["scheduling"])  # the demo's people, as `make up` seeds them
         yield services
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _operator_kafka_login() -> None:
+    """In-process services on a private topic namespace log in as the operators (tests/config.py).
+    A fixture, not an import side effect: other tiers import helpers from here."""
+    use_operator_kafka_login()

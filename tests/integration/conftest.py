@@ -24,8 +24,6 @@ from shared.messaging import ensure_topics
 from shared.migrations import upgrade
 from tests.config import StackSettings, kafka_options, load, use_operator_kafka_login
 
-use_operator_kafka_login()  # in-process services on a private topic namespace (tests/config.py)
-
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -137,3 +135,10 @@ async def running_service(name: str, stack: StackSettings, **overrides: object) 
             yield service
             await service.client.aclose()
             await service.admin.aclose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _operator_kafka_login() -> None:
+    """In-process services on a private topic namespace log in as the operators (tests/config.py).
+    A fixture, not an import side effect: other tiers import helpers from here."""
+    use_operator_kafka_login()

@@ -43,3 +43,26 @@ def test_compose_gives_each_service_what_the_native_runner_does(service: str) ->
             assert value.startswith("${") and ":?" in value, f"{key}: secrets come from the environment, no default"
     if "SMTP_HOST" in native_settings(service):
         assert environment[f"{service.upper()}_SMTP_HOST"] == "mailsink"
+
+
+def test_compose_grants_kafka_access_from_the_contract_table() -> None:
+    """docker-compose's kafka-access job runs a script generated from shared/contracts/channels.py."""
+    from deploy.local.kafka_access import COMPOSE_SCRIPT, compose_script
+
+    assert COMPOSE_SCRIPT.read_text(encoding="utf-8") == compose_script(), (
+        "deploy/compose/kafka-access.sh is out of date: run `python -m deploy.local.kafka_access --compose`"
+    )
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    job = compose["services"]["kafka-access"]
+    assert "./deploy/compose/kafka-access.sh:/kafka-access.sh:ro" in job["volumes"]
+    assert "User:external --operation Write --resource-pattern-type literal --topic hlm360.cycle-requested.v1\n" in (
+        compose_script()
+    )
+
+
+def test_compose_services_log_in_to_kafka_and_postgres_as_themselves() -> None:
+    for service in ("invitations", "ratings", "reports", "scheduling"):
+        environment = compose_environment(service)
+        prefix = service.upper()
+        assert environment[f"{prefix}_KAFKA_USERNAME"] == service
+        assert f"//hlm360_{service}:" in environment[f"{prefix}_DATABASE_URL"]

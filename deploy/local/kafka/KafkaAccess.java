@@ -45,8 +45,8 @@ public class KafkaAccess {
                 case "user" -> users.add(new UserScramCredentialUpsertion(
                         f[1], new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), f[2]));
                 case "acl" -> wanted.add(new AclBinding(
-                        new ResourcePattern(ResourceType.fromString(f[2]), f[4], PatternType.fromString(f[3])),
-                        new AccessControlEntry(f[1], "*", AclOperation.fromString(f[5]), AclPermissionType.ALLOW)));
+                        new ResourcePattern(ResourceType.fromString(f[2].toUpperCase()), f[4], PatternType.fromString(f[3].toUpperCase())),
+                        new AccessControlEntry(f[1], "*", AclOperation.fromString(f[5].toUpperCase()), AclPermissionType.ALLOW)));
                 default -> throw new IllegalArgumentException("unknown plan line kind: " + f[0]);
             }
         }
