@@ -11,6 +11,9 @@ builds only the events it is said to write.
   a 360 (`CycleRequested`) and follow its progress through events that hold no answers and no
   personal details (`CycleClosed`, `ReportReleased`, `FeedbackSessionCompleted`). It can never
   write what a service owns, nor read answers, names or email addresses.
+- Answers (`RatingSubmitted`, `SelfAssessmentCompleted`) are read by reports alone. A service that
+  needs only the fact of a response (invitations, for progress and thanks) reads `ResponseReceived`,
+  which holds no answers (docs/adr, "minimum data in events").
 - Operators read everything and replay dead letters (the `admin` principal, local use and the
   operator console).
 """
@@ -43,6 +46,7 @@ from shared.contracts.events import (
     RatingSubmitted,
     ReportGenerated,
     ReportReleased,
+    ResponseReceived,
     SelfAssessmentCompleted,
 )
 
@@ -62,6 +66,7 @@ WRITERS: Mapping[type[Event], frozenset[str]] = {
     CycleCloseRequested: frozenset({INVITATIONS}),
     ManagementLineChanged: frozenset({INVITATIONS}),
     RatingSubmitted: frozenset({RATINGS}),
+    ResponseReceived: frozenset({RATINGS}),
     RaterDeclined: frozenset({RATINGS}),
     CycleClosed: frozenset({RATINGS}),
     SelfAssessmentCompleted: frozenset({RATINGS}),
@@ -87,7 +92,8 @@ READERS: Mapping[type[Event], frozenset[str]] = {
     CycleDeadlineExtended: frozenset({RATINGS}),
     CycleCloseRequested: frozenset({RATINGS}),
     ManagementLineChanged: frozenset({SCHEDULING}),
-    RatingSubmitted: frozenset({INVITATIONS, REPORTS}),
+    RatingSubmitted: frozenset({REPORTS}),  # answers: only the service that compiles the report
+    ResponseReceived: frozenset({INVITATIONS}),  # the fact of a response, for progress
     RaterDeclined: frozenset({INVITATIONS}),
     CycleClosed: frozenset({INVITATIONS, REPORTS, EXTERNAL}),
     SelfAssessmentCompleted: frozenset({REPORTS}),

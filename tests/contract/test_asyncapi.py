@@ -57,6 +57,9 @@ def test_operations_say_what_hlm360_sends_and_receives() -> None:
     # a service writes RatingSubmitted and others read it: both operations
     assert operations["RatingSubmitted"]["action"] == "send"
     assert operations["RatingSubmitted:receive"]["action"] == "receive"
+    # ratings writes ResponseReceived and invitations reads it: both operations
+    assert operations["ResponseReceived"]["action"] == "send"
+    assert operations["ResponseReceived:receive"]["action"] == "receive"
     # nobody inside hlm360 reads InvitationSent: a send only
     assert operations["InvitationSent"]["action"] == "send" and "InvitationSent:receive" not in operations
     for event_type in EVENT_TYPES:
@@ -90,7 +93,19 @@ def test_servers_carry_the_security_scheme_and_channels_their_access() -> None:
         access = document["channels"][event_type.__name__]["x-hlm360-access"]
         assert access == {"write": sorted(WRITERS[event_type]), "read": sorted(READERS[event_type])}
     assert document["channels"]["CycleRequested"]["x-hlm360-access"]["write"] == [EXTERNAL]
-    assert EXTERNAL not in document["channels"]["RatingSubmitted"]["x-hlm360-access"]["read"]
+    assert document["channels"]["RatingSubmitted"]["x-hlm360-access"]["read"] == ["reports"]
+    assert document["channels"]["ResponseReceived"]["x-hlm360-access"] == {
+        "write": ["ratings"],
+        "read": ["invitations"],
+    }
+    assert document["channels"]["ResponseReceived"]["address"].endswith(".response-received.v1")
+
+
+def test_the_fact_of_a_response_is_documented_without_answers() -> None:
+    schema = build_document()["components"]["schemas"]["ResponseReceived"]
+    assert set(schema["required"]) >= {"cycle_id", "rater_id", "group", "producer"}
+    assert not {"answers", "importance", "comments", "questionnaire_version"} & set(schema["properties"])
+    assert schema["examples"], "other systems get a valid example"
 
 
 def test_the_document_is_valid_asyncapi_3() -> None:

@@ -25,6 +25,7 @@ from shared.contracts.events import (
     FeedbackSessionCompleted,
     RaterNominated,
     RatingSubmitted,
+    ResponseReceived,
 )
 from shared.contracts.topics import DEAD_LETTER_TOPIC, topic_for
 from shared.messaging import client_options
@@ -66,6 +67,14 @@ async def test_other_systems_cannot_write_what_a_service_owns(event: type[Event]
 async def test_other_systems_cannot_read_answers() -> None:
     with pytest.raises(TopicAuthorizationFailedError):
         await _read(external(), topic_for(RatingSubmitted), group=f"external.probe-{uuid4().hex[:8]}")
+
+
+async def test_invitations_cannot_read_answers_only_the_fact_of_a_response() -> None:
+    """Issue 12, minimum data in events (docs/adr/0015): invitations knows who the raters are."""
+    invitations = kafka_options(principal="invitations")
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _read(invitations, topic_for(RatingSubmitted), group=f"invitations.probe-{uuid4().hex[:8]}")
+    await _read(invitations, topic_for(ResponseReceived), group=f"invitations.probe-{uuid4().hex[:8]}")
 
 
 async def test_other_systems_cannot_read_the_dead_letters_of_others() -> None:

@@ -31,6 +31,7 @@ from shared.contracts.events import (
     RatingSubmitted,
     ReportGenerated,
     ReportReleased,
+    ResponseReceived,
     SelfAssessmentCompleted,
 )
 from shared.contracts.vocabulary import RaterGroup, SessionMode
@@ -109,6 +110,9 @@ SENTINELS: dict[type[Event], Callable[[UUID], Event]] = {
     ),
     RaterWithdrawn: lambda key: RaterWithdrawn(
         producer=PRODUCER, cycle_id=key, rater_id=uuid4(), group=RaterGroup.PEER, reason="removed"
+    ),
+    ResponseReceived: lambda key: ResponseReceived(
+        producer=PRODUCER, cycle_id=key, rater_id=uuid4(), group=RaterGroup.PEER
     ),
     RaterDeclined: lambda key: RaterDeclined(
         producer=PRODUCER, cycle_id=key, rater_id=uuid4(), group=RaterGroup.PEER, reason="On leave until May."

@@ -15,14 +15,14 @@ import pytest
 from invitations.links import purpose_token
 from shared.contracts.events import (
     CycleClosed,
-    ItemAnswer,
     ManagementLineChanged,
     RaterDeclined,
     RatingSubmitted,
     ReportReleased,
+    ResponseReceived,
 )
 from shared.contracts.topics import topic_for
-from shared.contracts.vocabulary import CloseReason, Dimension, RaterGroup
+from shared.contracts.vocabulary import CloseReason, RaterGroup
 from shared.links import SigningKeys
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
@@ -50,15 +50,9 @@ async def rater_id(service: ServiceUnderTest, cycle_id: uuid.UUID, address: str)
     return uuid.UUID(str(row.id))
 
 
-def submitted(cycle_id: uuid.UUID, rater: uuid.UUID, group: RaterGroup) -> RatingSubmitted:
-    return RatingSubmitted(
-        producer="ratings",
-        cycle_id=cycle_id,
-        rater_id=rater,
-        group=group,
-        questionnaire_version="test",
-        answers=[ItemAnswer(item_id="ISP-E", dimension=Dimension.INSPIRING_SHARED_PURPOSE, score=4)],
-    )
+def submitted(cycle_id: uuid.UUID, rater: uuid.UUID, group: RaterGroup) -> ResponseReceived:
+    """What invitations learns of a response: the fact alone (issue 12: never the answers)."""
+    return ResponseReceived(producer="ratings", cycle_id=cycle_id, rater_id=rater, group=group)
 
 
 async def all_invited(service: ServiceUnderTest, cycle_ids: list[uuid.UUID]) -> None:
@@ -204,13 +198,27 @@ async def test_thank_you_and_cycle_closed_emails_and_release_on_the_dashboard(se
         # (it would have been queued in the transaction that recorded the release)
         kinds = await rows(service, "SELECT kind FROM invitations.outgoing_email WHERE cycle_id = :c", c=event.cycle_id)
         assert "cycle_closed" in {k.kind for k in kinds} and "report_ready" not in {k.kind for k in kinds}
-        await publish(settings, submitted(event.cycle_id, peer_id, RaterGroup.PEER))  # redelivery, new event id
+        again, fresh = (submitted(event.cycle_id, peer_id, RaterGroup.PEER) for _ in range(2))
+        await publish(settings, again, again, fresh)  # a redelivery, and the same fact under a new event id
+
+        async def inboxed() -> bool:
+            found = await rows(
+                service,
+                "SELECT event_id FROM inbox WHERE consumer LIKE '%.response-received' AND event_id = ANY(:e)",
+                e=[again.event_id, fresh.event_id],
+            )
+            return len(found) == 2
+
+        await eventually(inboxed, timeout=60, what="the repeated fact handled")
         [state] = await rows(
             service,
             "SELECT count(*) AS n FROM invitations.outgoing_email WHERE rater_id = :r AND kind = 'thank_you'",
             r=peer_id,
         )
         assert state.n == 1
+        topics = {topic.name for subscriber in service.runtime.broker.subscribers for topic in subscriber.topics}
+        assert topic_for(ResponseReceived) in topics
+        assert topic_for(RatingSubmitted) not in topics, "invitations knows who raters are: it never reads answers"
 
 
 async def _dashboard(service: ServiceUnderTest, cycle_id: uuid.UUID) -> tuple[str, str]:

@@ -34,6 +34,7 @@ from shared.contracts.events import (
     RaterNominated,
     RaterWithdrawn,
     RatingSubmitted,
+    ResponseReceived,
     SelfAssessmentCompleted,
 )
 from shared.contracts.topics import topic_for
@@ -168,6 +169,7 @@ async def test_all_responded_counts_declines_and_closes_once_with_responses_per_
         settings.hlm360_kafka_bootstrap_servers,
         topic_for(CycleClosed),
         topic_for(RatingSubmitted),
+        topic_for(ResponseReceived),
         topic_for(RaterDeclined),
     ) as reader:
         await publish(
@@ -183,7 +185,7 @@ async def test_all_responded_counts_declines_and_closes_once_with_responses_per_
         await answer_questionnaire(ratings.client, f"{BASE}/r/{token_c}", rng=random.Random(2), leaning=2)
 
         state = await wait_for_state(ratings, cycle_id, lambda s: s["status"] == "closed", what="cycle closed")
-        records = await reader.wait_for(keyed(cycle_id), count=4)
+        records = await reader.wait_for(keyed(cycle_id), count=6)
 
     assert state["close_reason"] == "all_responded"
     assert (state["expected"], state["declined"]) == (3, 1)
@@ -195,6 +197,12 @@ async def test_all_responded_counts_declines_and_closes_once_with_responses_per_
     submitted = [e for e in events if e["event_type"] == "RatingSubmitted"]
     assert {e["questionnaire_version"] for e in submitted} == {BANK.version}
     assert all(len(e["answers"]) == 36 and len(e["importance"]) == 9 for e in submitted)
+    received = [e for e in events if e["event_type"] == "ResponseReceived"]
+    assert sorted((e["rater_id"], e["group"]) for e in received) == sorted(
+        (e["rater_id"], e["group"]) for e in submitted
+    )
+    assert {str(peer_a.rater_id), str(other.rater_id)} == {e["rater_id"] for e in received}
+    assert not any({"answers", "importance", "comments"} & set(e) for e in received)
     assert len(await outbox(ratings, "CycleClosed", cycle_id)) == 1
     assert await drafts(ratings, token_a, token_b, token_c) == 0
     # after submission nothing can be read back through the link
@@ -272,6 +280,52 @@ async def test_at_the_deadline_the_clock_under_the_cycle_lock_decides_a_submissi
     assert len(await outbox(ratings, "CycleClosed", cycle_id)) == 1
     refused = await ratings.client.post(f"/r/{late_token}/check")
     assert refused.status_code == 409 and "This questionnaire has closed" in refused.text
+
+
+async def test_a_response_emits_its_answers_and_the_bare_fact_in_one_transaction(ratings: ServiceUnderTest) -> None:
+    """Issue 12, minimum data in events: RatingSubmitted (answers, for reports) and ResponseReceived (the
+    fact, for invitations) are written to the outbox together or not at all, each for its own topic."""
+    cycle_id = uuid4()
+    rater, token = nominated(cycle_id, RaterGroup.DIRECT_REPORT)
+    await publish(ratings, opened(cycle_id, invited={RaterGroup.DIRECT_REPORT: 3}), rater)
+    await link_ready(ratings, token)
+    await fill_every_page(ratings, token)
+
+    async def submit(*, commit: bool) -> usecases.RaterAccess:
+        async with ratings.runtime.uow() as uow:
+            outcome = await usecases.submit_response(
+                uow, token_hash=token_sha256(token), bank=BANK, now=datetime.now(UTC)
+            )
+            if commit:
+                await uow.commit()
+            return outcome
+
+    assert (await submit(commit=False)).access is usecases.Access.ACCEPTED
+    assert await outbox(ratings, "RatingSubmitted", cycle_id) == []
+    assert await outbox(ratings, "ResponseReceived", cycle_id) == [], "rolled back with the answers"
+    assert (await submit(commit=True)).access is usecases.Access.ACCEPTED
+
+    (rating,) = await outbox(ratings, "RatingSubmitted", cycle_id)
+    (fact,) = await outbox(ratings, "ResponseReceived", cycle_id)
+    envelope = {"event_id", "event_type", "schema_version", "occurred_at", "correlation_id", "producer"}
+    assert set(fact) == envelope | {"cycle_id", "rater_id", "group"}, "the fact only: no answers, no comments"
+    assert (
+        (fact["rater_id"], fact["group"])
+        == (rating["rater_id"], rating["group"])
+        == (
+            str(rater.rater_id),
+            "direct_report",
+        )
+    )
+    assert fact["event_id"] != rating["event_id"] and fact["correlation_id"] == rating["correlation_id"]
+    async with ratings.runtime.uow() as uow:
+        rows = await uow.session.exec(
+            select(OutboxMessage.event_type, OutboxMessage.topic).where(col(OutboxMessage.key) == str(cycle_id))
+        )
+        topics = dict(rows.all())
+    assert topics["ResponseReceived"] == topic_for(ResponseReceived) != topics["RatingSubmitted"]
+    assert (await submit(commit=True)).access is usecases.Access.SUBMITTED, "a second send emits nothing"
+    assert len(await outbox(ratings, "ResponseReceived", cycle_id)) == 1
 
 
 async def test_the_deadline_closes_a_cycle_also_when_it_passed_while_the_service_was_down(
@@ -490,6 +544,7 @@ async def test_a_concurrent_duplicate_submission_counts_exactly_once(
     assert all("already given feedback" in r.text for r in responses if r.status_code == 409)
     assert len(published) == 1
     assert len(await outbox(ratings, "RatingSubmitted", cycle_id)) == 1
+    assert len(await outbox(ratings, "ResponseReceived", cycle_id)) == 1
     state = await cycle_state(ratings, cycle_id)
     assert state is not None and state["responded_per_group"]["line_manager"] == 1
 

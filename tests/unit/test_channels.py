@@ -8,8 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from shared.contracts.channels import BUILT_NOT_PUBLISHED, EXTERNAL, SERVICES, reads, writes
-from shared.contracts.events import EVENT_TYPES
+from shared.contracts.channels import (
+    BUILT_NOT_PUBLISHED,
+    EXTERNAL,
+    INVITATIONS,
+    RATINGS,
+    READERS,
+    REPORTS,
+    SERVICES,
+    WRITERS,
+    reads,
+    writes,
+)
+from shared.contracts.events import EVENT_TYPES, RatingSubmitted, ResponseReceived
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENT_NAMES = {event.__name__ for event in EVENT_TYPES}
@@ -65,3 +76,25 @@ def test_other_systems_may_start_a_360_and_follow_it_but_never_read_answers_or_p
 
 def test_the_check_finds_subscriptions_and_constructions() -> None:
     assert "CycleOpened" in subscribed("ratings") and "RatingSubmitted" in built("ratings")
+
+
+ANSWERS = {"answers", "importance", "comments"}
+
+
+def test_only_reports_reads_answers_and_invitations_follows_progress_from_the_fact_alone() -> None:
+    """Issue 12, minimum data in events: invitations knows who every rater is, so it must never
+    receive what they answered; it learns that they responded from ResponseReceived."""
+    carrying_answers = [event for event in EVENT_TYPES if ANSWERS & set(event.model_fields)]
+    assert {event.__name__ for event in carrying_answers} == {"RatingSubmitted", "SelfAssessmentCompleted"}
+    for event in carrying_answers:
+        assert READERS[event] == {REPORTS}, event.__name__
+    assert "RatingSubmitted" not in subscribed("invitations")
+    assert "ResponseReceived" in subscribed("invitations")
+    assert not ANSWERS & set(ResponseReceived.model_fields)
+    assert WRITERS[ResponseReceived] == WRITERS[RatingSubmitted] == {RATINGS}
+    assert {"RatingSubmitted", "ResponseReceived"} <= built("ratings")
+
+
+def test_no_event_invitations_reads_carries_free_text_from_raters_about_the_participant() -> None:
+    for event in reads(INVITATIONS):
+        assert not ANSWERS & set(event.model_fields), event.__name__

@@ -26,6 +26,22 @@ def test_no_module_over_500_lines_and_no_function_over_60(service: str) -> None:
     assert too_long == []
 
 
+def test_shared_keeps_the_file_kit_too() -> None:
+    """The contracts and platform code every service imports: no module over 500 lines, no function over 60
+    (the events are one module per aggregate, re-exported by shared.contracts.events)."""
+    too_long = []
+    for path in sorted((REPO / "shared").rglob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > 500:
+            too_long.append(f"{path.relative_to(REPO)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            function = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            if function and node.end_lineno is not None and node.end_lineno - node.lineno + 1 > 60:
+                too_long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}")
+    assert too_long == []
+    assert (REPO / "shared" / "contracts" / "events" / "__init__.py").is_file()
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_routes_and_rendering_import_no_query_builder(service: str) -> None:
     source = REPO / "services" / service / "src" / service

@@ -133,6 +133,7 @@ def test_the_names_and_free_text_of_the_contract_are_all_found() -> None:
         "RaterDeclined.reason",
         "CycleRequested.producer",
         "RatingSubmitted.producer",
+        "ResponseReceived.producer",
     } <= names
     free = {name for name, _, is_free, _ in TEXT_FIELDS if is_free}
     assert free == {"CommentAnswer.text", "RaterDeclined.reason"}

@@ -10,8 +10,8 @@ from shared.contracts.events import (
     FacilitatorRegistered,
     FacilitatorStatusChanged,
     RaterDeclined,
-    RatingSubmitted,
     ReportReleased,
+    ResponseReceived,
 )
 from shared.db import UnitOfWork
 from shared.service import ServiceRuntime
@@ -25,9 +25,9 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
         """Another system (or our own API) asked for a 360."""
         await intake.open_cycle(uow, event, settings=settings)
 
-    @on(RatingSubmitted, name="rating-submitted")
-    async def on_rating_submitted(event: RatingSubmitted, uow: UnitOfWork) -> None:
-        """Stop reminding the rater and thank them."""
+    @on(ResponseReceived, name="response-received")
+    async def on_response_received(event: ResponseReceived, uow: UnitOfWork) -> None:
+        """Stop reminding the rater and thank them (the fact of the response: never its answers)."""
         await nominations.record_submission(uow, event)
 
     @on(RaterDeclined, name="rater-declined")

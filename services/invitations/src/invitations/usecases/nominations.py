@@ -22,7 +22,7 @@ from invitations.usecases.common import (
 )
 from invitations.usecases.funding import refund_credit
 from invitations.usecases.intake import announced_line, invite_all, nominate
-from shared.contracts.events import ManagementLineChanged, RaterDeclined, RaterWithdrawn, RatingSubmitted
+from shared.contracts.events import ManagementLineChanged, RaterDeclined, RaterWithdrawn, ResponseReceived
 from shared.contracts.vocabulary import RaterGroup
 from shared.db import UnitOfWork
 from shared.errors import Rejected
@@ -49,7 +49,7 @@ async def decide_approval(uow: UnitOfWork, cycle_id: UUID, *, approve: bool, set
     return cycle
 
 
-async def record_submission(uow: UnitOfWork, event: RatingSubmitted) -> None:
+async def record_submission(uow: UnitOfWork, event: ResponseReceived) -> None:
     """A rater submitted: stop reminding them and thank them (the participant needs no thanks)."""
     rater = await uow.session.get(Rater, event.rater_id)
     if rater is None or rater.cycle_id != event.cycle_id or rater.status == "submitted":

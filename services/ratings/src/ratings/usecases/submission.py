@@ -28,6 +28,7 @@ from ratings.usecases.common import (
 from ratings.usecases.cycles import close_if_complete, close_locked_cycle
 from shared.contracts.events import (
     RatingSubmitted,
+    ResponseReceived,
 )
 from shared.contracts.vocabulary import CloseReason, RaterGroup
 from shared.db import UnitOfWork
@@ -107,7 +108,8 @@ async def submit_response(uow: UnitOfWork, *, token_hash: str, bank: ItemBank, n
 async def _store(
     uow: UnitOfWork, *, rater: Rater, cycle: Cycle, submission: Submission, bank: ItemBank, now: datetime
 ) -> None:
-    """Store the response, mark the rater as having sent it and emit RatingSubmitted."""
+    """Store the response, mark the rater as having sent it and emit RatingSubmitted (the answers, for
+    reports) and ResponseReceived (the fact only, for invitations), in this one transaction."""
     group = RaterGroup(rater.group)
     answer_list, importance, comments = event_answers(submission)
     uow.session.add(
@@ -136,5 +138,10 @@ async def _store(
             answers=answer_list,
             importance=importance,
             comments=comments,
+        )
+    )
+    uow.emit(
+        ResponseReceived(
+            producer=PRODUCER, correlation_id=cycle.correlation_id, cycle_id=cycle.id, rater_id=rater.id, group=group
         )
     )
