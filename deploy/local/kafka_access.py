@@ -89,7 +89,7 @@ def compose_script() -> str:
         variable = f"{principal.upper()}_KAFKA_PASSWORD"
         lines.append(
             '/opt/kafka/bin/kafka-configs.sh --bootstrap-server "$B" --command-config "$C" --alter'
-            f' --entity-type users --entity-name {principal}'
+            f" --entity-type users --entity-name {principal}"
             f' --add-config "SCRAM-SHA-512=[iterations=8192,password=${variable}]"'
         )
     for principal in PRINCIPALS:
