@@ -34,8 +34,8 @@ shared/web/static/.built: deploy/frontend/package-lock.json deploy/frontend/buil
 
 stack: bootstrap
 	@bash deploy/local/stack.sh up
-	@$(ENV) && $(PY) -m shared.cli ensure-topics
 	@$(ENV) && $(PY) -m deploy.local.kafka_access
+	@$(ENV) && $(PY) -m shared.cli ensure-topics
 
 # The local stack is the demo and test environment: after the services, the demo's fictional
 # facilitators and regional leads (never in migrations, ADR 11; idempotent, so every `make up` may run it).

@@ -26,7 +26,6 @@ class StackSettings(BaseSettings):
     # writes them to .local/operator.env, never to the services' .local/env)
     hlm360_kafka_username: str = "admin"
     hlm360_kafka_password: SecretStr
-    hlm360_kafka_sasl_mechanism: str = "PLAIN"
     hlm360_kafka_external_username: str = "external"
     hlm360_kafka_external_password: SecretStr
     hlm360_mail_dir: Path = REPO / ".local" / "mail"
@@ -57,7 +56,7 @@ def kafka_access(principal: str = "operator", bootstrap: str | None = None) -> K
     stack = load()
     bootstrap = bootstrap or stack.hlm360_kafka_bootstrap_servers
     if principal == "operator":
-        user, password, mechanism = stack.hlm360_kafka_username, stack.hlm360_kafka_password, "PLAIN"
+        user, password, mechanism = stack.hlm360_kafka_username, stack.hlm360_kafka_password, "SCRAM-SHA-512"
     elif principal == "external":
         user, password, mechanism = (
             stack.hlm360_kafka_external_username,
@@ -90,7 +89,7 @@ def use_operator_kafka_login() -> None:
     for prefix in SERVICE_PREFIXES:
         os.environ[f"{prefix}KAFKA_USERNAME"] = stack.hlm360_kafka_username
         os.environ[f"{prefix}KAFKA_PASSWORD"] = stack.hlm360_kafka_password.get_secret_value()
-        os.environ[f"{prefix}KAFKA_SASL_MECHANISM"] = "PLAIN"
+        os.environ[f"{prefix}KAFKA_SASL_MECHANISM"] = "SCRAM-SHA-512"
 
 
 def load() -> StackSettings:

@@ -40,7 +40,9 @@ def rules(principal: str) -> list[Rule]:
 
 def plan(passwords: Mapping[str, str]) -> str:
     """The plan KafkaAccess.java applies: one `user` line per principal, one `acl` line per rule."""
-    lines = [f"user\t{principal}\t{passwords[principal]}" for principal in PRINCIPALS]
+    # the operators' `admin` also gets a SCRAM login, so clients never send its password itself (PLAIN
+    # stays for the broker's own connections and the health check, which need it before any SCRAM)
+    lines = [f"user\t{principal}\t{passwords[principal]}" for principal in (*PRINCIPALS, "admin")]
     for principal in PRINCIPALS:
         lines += ["\t".join(("acl", f"User:{principal}", *rule)) for rule in rules(principal)]
     return "\n".join(lines) + "\n"
@@ -49,6 +51,7 @@ def plan(passwords: Mapping[str, str]) -> str:
 def passwords_from(environ: Mapping[str, str]) -> dict[str, str]:
     found = {service: environ.get(f"{service.upper()}_KAFKA_PASSWORD", "") for service in SERVICES}
     found[EXTERNAL] = environ.get("HLM360_KAFKA_EXTERNAL_PASSWORD", "")
+    found["admin"] = environ.get("HLM360_KAFKA_PASSWORD", "")
     missing = sorted(principal for principal, password in found.items() if not password)
     if missing:
         raise SystemExit(f"kafka access: no password for {', '.join(missing)} (run deploy/local/stack.sh up)")
@@ -85,8 +88,8 @@ def compose_script() -> str:
         '  "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required'
         ' username=\\"admin\\" password=\\"$KAFKA_ADMIN_PASSWORD\\";" >"$C"',
     ]
-    for principal in PRINCIPALS:
-        variable = f"{principal.upper()}_KAFKA_PASSWORD"
+    for principal in (*PRINCIPALS, "admin"):
+        variable = "KAFKA_ADMIN_PASSWORD" if principal == "admin" else f"{principal.upper()}_KAFKA_PASSWORD"
         lines.append(
             '/opt/kafka/bin/kafka-configs.sh --bootstrap-server "$B" --command-config "$C" --alter'
             f" --entity-type users --entity-name {principal}"

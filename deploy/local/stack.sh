@@ -637,7 +637,7 @@ write_operator_env() {
     (umask 077 && {
         echo "HLM360_KAFKA_USERNAME=admin"
         echo "HLM360_KAFKA_PASSWORD=$(local_secret kafka_admin_password)"
-        echo "HLM360_KAFKA_SASL_MECHANISM=PLAIN"
+        echo "HLM360_KAFKA_SASL_MECHANISM=SCRAM-SHA-512"
         echo "HLM360_KAFKA_EXTERNAL_USERNAME=external"
         echo "HLM360_KAFKA_EXTERNAL_PASSWORD=$(local_secret kafka_external_password)"
     } >"$tmp")
