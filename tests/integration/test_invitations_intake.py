@@ -232,7 +232,7 @@ async def test_web_page_takes_a_session_language_and_the_line_managers_manager(s
 
 
 def _cohort_csv(path: Path, tag: str) -> list[str]:
-    """4 good rows and 5 bad ones; returns the participant ids of the good ones."""
+    """4 good rows and 7 bad ones; returns the participant ids of the good ones."""
 
     def people(kind: str, n: int, who: str) -> str:
         return "; ".join(f"{kind.title()} {i} <{kind}{i}.{who}.{tag}@example.nhs.uk>" for i in range(1, n + 1))
@@ -266,6 +266,15 @@ def _cohort_csv(path: Path, tag: str) -> list[str]:
     lines.append(
         f"ESR-{tag}-bad5,Sam,Mail,b5.{tag}@example,Trust,London,M,lm.b5.{tag}@example.nhs.uk,"
         f'"{people("peer", 3, "b5")}",,,'
+    )
+    # issue 12: the participant's alias (other case, a +tag) as a peer; a peer at a consumer domain
+    lines.append(
+        f"ESR-{tag}-bad6,Sam,Alias,b6.{tag}@example.nhs.uk,Trust,London,M,lm.b6.{tag}@example.nhs.uk,"
+        f'"{people("peer", 3, "b6")}; Friend <B6.{tag.upper()}+peer@Example.nhs.uk>",,,'
+    )
+    lines.append(
+        f"ESR-{tag}-bad7,Sam,Gmail,b7.{tag}@example.nhs.uk,Trust,London,M,lm.b7.{tag}@example.nhs.uk,"
+        f'"{people("peer", 2, "b7")}; Friend <friend.{tag}@gmail.com>",,,'
     )
     path.write_text(header + "\n".join(lines) + "\n")
     return good
@@ -316,16 +325,21 @@ async def test_cohort_csv_import_reports_bad_rows_by_line_imports_good_ones_and_
         first = run(*command)
         assert first.returncode == 1, first.stderr
         assert "Importing cohort" in first.stderr, "shows a progress bar"
-        assert "imported 4, already present 0, bad rows 5" in first.stderr
+        assert "imported 4, already present 0, bad rows 7" in first.stderr
         assert "line 6: missing email" in first.stderr
         assert "line 7: peers entry 1 is not written as Name <email>" in first.stderr
         assert "line 8: rater 4 is the participant" in first.stderr
         assert "line 9: deadline is not a date" in first.stderr
         assert "line 10: participant.email: value is not a valid email address" in first.stderr
+        assert "line 11: rater 5 is the participant" in first.stderr
+        assert (
+            "line 12: rater 4: use their work email address: it must end @nhs.net, @nhs.uk or .nhs.uk" in first.stderr
+        )
+        assert "gmail" not in first.stderr and tag.upper() not in first.stderr
         assert "@example" not in "".join(line for line in first.stderr.splitlines() if line.startswith("line "))
 
         second = run(*command)
-        assert "imported 0, already present 4, bad rows 5" in second.stderr, second.stderr
+        assert "imported 0, already present 4, bad rows 7" in second.stderr, second.stderr
         ids = [cohort_cycle_id(programme=programme, participant_id=p) for p in good]
         found = await rows(service, "SELECT id FROM invitations.cycle WHERE id = ANY(:ids)", ids=ids)
         assert len(found) == 4

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, Validatio
 from sqlalchemy.exc import IntegrityError
 
 from invitations.config import Settings
+from invitations.domain import NominationsRefused
 from invitations.forms import error_fields
 from invitations.usecases import dashboard, intake
 from invitations.usecases.facilitators import choosable_facilitators
@@ -96,6 +97,8 @@ async def open_cycle(
         async with runtime.uow() as uow:
             created = await intake.open_cycle(uow, event, settings=settings, has_direct_reports=has_direct_reports)
             await uow.commit()
+    except NominationsRefused as refused:
+        raise HTTPException(status_code=422, detail=nomination_errors(refused)) from refused
     except Rejected as rejection:
         raise HTTPException(status_code=422, detail=str(rejection)) from rejection
     except ValidationError as error:
@@ -106,6 +109,19 @@ async def open_cycle(
         # the same request arrived twice at once: the other one opened it
         return False
     return created
+
+
+def nomination_errors(refused: NominationsRefused) -> list[dict[str, object]]:
+    """A refused nomination list as a 422's detail: each problem at its rater's field (by position in
+    `raters`), or at `raters` for the list as a whole; never echoing an address."""
+    return [
+        {
+            "type": "nomination",
+            "loc": ["body", "raters", *([] if p.index is None else [p.index, p.part])],
+            "msg": p.message,
+        }
+        for p in refused.problems
+    ]
 
 
 @router.get("/api/cycles/{cycle_id}")
