@@ -474,6 +474,27 @@ def _mutations(good: dict[str, Any]) -> list[tuple[str, bytes, str]]:
         case("bad-rater-email", "raters.1.email", raters=[lm, {**peer, "email": "peer@"}]),
         case("duplicate-rater", "more than once (same email address as rater", raters=[*raters, peer]),
         case("participant-nominated", "is the participant", raters=[*raters, {**peer, "email": p["email"]}]),
+        # issue 12: the participant's alias, a rater's alias, an address off the allow-list
+        case(
+            "participant-alias",
+            "rater 10 is the participant",
+            raters=[*raters, {**peer, "email": p["email"].upper().replace("@", "+peer@")}],
+        ),
+        case(
+            "participant-at-nhs-net",
+            "rater 10 is the participant",
+            raters=[*raters, {**peer, "email": p["email"].split("@")[0] + "@nhs.net"}],
+        ),
+        case(
+            "rater-alias",
+            "rater 10 is nominated more than once (same email address as rater 2, ignoring case and any +tag)",
+            raters=[*raters, {**peer, "email": peer["email"].title().replace("@", "+again@")}],
+        ),
+        case(
+            "rater-off-list",
+            "rater 10: use their work email address: it must end @nhs.net, @nhs.uk or .nhs.uk",
+            raters=[*raters, {**peer, "email": "a.friend@gmail.com"}],
+        ),
         case(
             "same-person-two-groups",
             "can only be in one group",
@@ -590,6 +611,7 @@ async def test_malformed_requests_are_dead_lettered_with_a_reason_and_a_valid_on
             seen[name] = header(record, "x-dead-letter-reason") or ""
             assert reason in seen[name], f"{name}: {seen[name]!r}"
             assert "@example" not in seen[name], f"{name}: reasons never echo email addresses"
+            assert "gmail" not in seen[name].lower() and "+" not in seen[name].replace("+tag", ""), name
         assert set(seen) == {name for name, _, _ in cases}
 
         async def opened() -> list[Any] | None:
