@@ -15,7 +15,7 @@ async def test_http_request_opens_cycle_once_and_announces_it_on_kafka(settings:
     request = build_request(cycle_id=uuid4(), facilitator_id=None, tag=uuid4().hex[:8])
     body = request.model_dump(mode="json", include={"cycle_id", "participant", "deadline", "funding", "raters"})
     async with (
-        running_service("invitations", settings, link_secret="x" * 64) as service,
+        running_service("invitations", settings, link_secret="x" * 64, confirm_public_requests=False) as service,
         TopicReader(
             settings.hlm360_kafka_bootstrap_servers, topic_for(CycleOpened), topic_for(RaterNominated)
         ) as reader,

@@ -38,6 +38,12 @@ class Settings(ServiceSettings, MailSettings, LinkSettings):
     fatigue_threshold: int = 3
     # ... and the participant is told (never who, nor how many) only when at least this many are.
     fatigue_min_people: int = 2
+    # A 360 asked for on the public start page or POST /api/cycles contacts nobody until the
+    # participant confirms it by an emailed link, valid this many hours (Kafka and cohort imports
+    # come from authenticated systems and operators: they start at once).
+    confirm_public_requests: bool = True
+    confirmation_hours: float = 48.0
+    purge_poll_seconds: float = 600.0  # how often requests not confirmed in time are forgotten
     # Line manager approves the nomination list before any invitation goes out.
     require_line_manager_approval: bool = False
 

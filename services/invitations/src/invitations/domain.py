@@ -37,6 +37,8 @@ GROUP_TITLES = {
 LONDON = ZoneInfo("Europe/London")
 CLOSES_AT = time(17, 0)  # a deadline given as a day closes at 5pm UK time
 PENDING = "invited"
+# A 360 asked for on the public page or API waits here until the participant confirms by email.
+AWAITING_CONFIRMATION = "awaiting_confirmation"
 NEEDS_REPLACEMENT = ("declined", "bounced")
 # NHS work addresses: NHSmail (nhs.net) and NHS organisations' own domains (nhs.uk and below it).
 # "*.x" allows any subdomain of x; config.py may replace these and add organisation domains.
@@ -438,6 +440,11 @@ def many_asked(open_requests_elsewhere: Iterable[int], *, threshold: int, min_pe
     how many, so the hint says nothing about any one named colleague."""
     busy = sum(fatigued(open_requests_elsewhere=n, threshold=threshold) for n in open_requests_elsewhere)
     return busy >= max(min_people, 2)
+
+
+def confirmation_expired(requested_at: datetime, *, now: datetime, hours: float) -> bool:
+    """A request not confirmed within `hours` can no longer be (the participant starts again)."""
+    return now >= requested_at + timedelta(hours=hours)
 
 
 def cohort_cycle_id(*, programme: str, participant_id: str) -> UUID:

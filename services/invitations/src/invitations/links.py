@@ -16,6 +16,7 @@ from shared.links import SigningKeys, signature
 
 PARTICIPANT = "participant"
 APPROVAL = "approval"
+CONFIRM = "confirm"  # the participant confirms a 360 asked for on the public page or API
 _SERVICE = "invitations"
 
 

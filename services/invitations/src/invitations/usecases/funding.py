@@ -33,6 +33,15 @@ async def use_credit(uow: UnitOfWork, *, reference: str, cycle_id: UUID) -> int:
     return int(remaining)
 
 
+async def check_credit(uow: UnitOfWork, *, reference: str) -> None:
+    """Refuse as use_credit would, taking nothing (a request that waits for confirmation)."""
+    account = await uow.session.get(CreditAccount, reference)
+    if account is None:
+        raise Rejected("there is no programme credit account with that reference")
+    if account.balance <= 0:
+        raise Rejected("the programme credit account has no credits left; ask the programme team to buy more")
+
+
 async def refund_credit(uow: UnitOfWork, cycle: Cycle) -> None:
     if cycle.funding_method != FundingMethod.PROGRAMME_CREDIT.value:
         return

@@ -52,6 +52,8 @@ class CycleRequest(BaseModel):
 class CycleAccepted(BaseModel):
     cycle_id: UUID
     created: bool
+    # awaiting_confirmation: nobody is contacted until the participant confirms by the emailed link
+    status: str | None = None
 
 
 class CycleProgress(BaseModel):
@@ -85,17 +87,26 @@ async def request_cycle(body: CycleRequest, runtime: Runtime, settings: Config) 
         event = CycleRequested(producer="invitations-api", **body.model_dump())
     except ValidationError as error:
         raise unprocessable(error) from error
-    created = await open_cycle(runtime, event, settings=settings)
-    return CycleAccepted(cycle_id=event.cycle_id, created=created)
+    created = await open_cycle(runtime, event, settings=settings, confirm_first=settings.confirm_public_requests)
+    async with reading(runtime) as uow:
+        status = await dashboard.cycle_status(uow, event.cycle_id)
+    return CycleAccepted(cycle_id=event.cycle_id, created=created, status=status)
 
 
 async def open_cycle(
-    runtime: ServiceRuntime, event: CycleRequested, *, settings: Settings, has_direct_reports: bool | None = None
+    runtime: ServiceRuntime,
+    event: CycleRequested,
+    *,
+    settings: Settings,
+    has_direct_reports: bool | None = None,
+    confirm_first: bool = False,
 ) -> bool:
     """Open the requested 360 in one transaction; a refusal is a 422 (HTTPException)."""
     try:
         async with runtime.uow() as uow:
-            created = await intake.open_cycle(uow, event, settings=settings, has_direct_reports=has_direct_reports)
+            created = await intake.open_cycle(
+                uow, event, settings=settings, has_direct_reports=has_direct_reports, confirm_first=confirm_first
+            )
             await uow.commit()
     except NominationsRefused as refused:
         raise HTTPException(status_code=422, detail=nomination_errors(refused)) from refused

@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from invitations.config import Settings
-from invitations.links import APPROVAL, PARTICIPANT, token_matches
+from invitations.links import APPROVAL, CONFIRM, PARTICIPANT, token_matches
 from shared.db import UnitOfWork
 from shared.service import ServiceRuntime, runtime_of
 from shared.web import RateLimiter
@@ -75,3 +75,4 @@ ParticipantLink = Annotated[SignedLink, Depends(signed_link(PARTICIPANT))]
 ParticipantLinkLimited = Annotated[SignedLink, Depends(signed_link(PARTICIPANT, rate_limited=True))]
 ApprovalLink = Annotated[SignedLink, Depends(signed_link(APPROVAL))]
 ApprovalLinkLimited = Annotated[SignedLink, Depends(signed_link(APPROVAL, rate_limited=True))]
+ConfirmLink = Annotated[SignedLink, Depends(signed_link(CONFIRM, rate_limited=True))]

@@ -14,8 +14,10 @@ from invitations.forms import CHECK_ANSWERS, StartForm, read_start_form, start_e
 from invitations.usecases.common import limits_of
 from invitations.usecases.dashboard import cycle_status
 from invitations.usecases.facilitators import choosable_facilitators
+from invitations.usecases.intake import confirm_cycle
 from invitations.web.api import open_cycle
-from invitations.web.deps import Config, Runtime, reading
+from invitations.web.deps import Config, ConfirmLink, Runtime, reading
+from shared.errors import Rejected
 from shared.service import ServiceRuntime
 
 router = APIRouter()
@@ -42,7 +44,13 @@ async def start_submit(request: Request, runtime: Runtime, settings: Config) -> 
     if event is None:
         return await _start_page(runtime, settings, form)
     try:
-        await open_cycle(runtime, event, settings=settings, has_direct_reports=has_reports)
+        await open_cycle(
+            runtime,
+            event,
+            settings=settings,
+            has_direct_reports=has_reports,
+            confirm_first=settings.confirm_public_requests,
+        )
     except HTTPException as refused:
         if not isinstance(refused.detail, str):
             form.add("given-name", CHECK_ANSWERS)
@@ -58,3 +66,22 @@ async def started(cycle_id: UUID, runtime: Runtime) -> HTMLResponse:
     async with reading(runtime) as uow:
         status = await cycle_status(uow, cycle_id)
     return pages.started(status)
+
+
+@router.get("/confirm/{cycle_id}/{token}", response_class=HTMLResponse)
+async def confirm_page(link: ConfirmLink) -> HTMLResponse:
+    """The emailed link shows a button (a mail scanner opening the link confirms nothing)."""
+    return pages.confirm(action=f"/confirm/{link.cycle_id}/{link.token}")
+
+
+@router.post("/confirm/{cycle_id}/{token}", response_class=HTMLResponse)
+async def confirm_submit(link: ConfirmLink, runtime: Runtime, settings: Config) -> HTMLResponse:
+    try:
+        async with runtime.uow() as uow:
+            cycle = await confirm_cycle(uow, link.cycle_id, settings=settings)
+            status = cycle.status
+            await uow.commit()
+    except Rejected as rejection:
+        message = str(rejection)
+        return pages.message(title="Your 360 could not start", body=message[0].upper() + message[1:], status_code=409)
+    return pages.confirmed(status)
