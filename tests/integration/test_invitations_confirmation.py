@@ -139,3 +139,32 @@ async def test_a_programme_credit_is_taken_only_when_the_participant_confirms(se
         assert second.status_code == 409 and "no credits left" in second.text
         assert await _events(service, uuid.UUID(bodies[1]["cycle_id"])) == []
         assert json.dumps(await _emails(service, uuid.UUID(bodies[1]["cycle_id"]))) == '["confirm_request"]'
+
+
+async def test_public_requests_are_limited_per_client_and_per_participant_with_one_generic_message(
+    settings: StackSettings,
+) -> None:
+    limits = {"public_requests_per_client_per_hour": 4, "public_requests_per_participant_per_day": 2}
+    async with running_service("invitations", settings, **fast(confirm_public_requests=True, **limits)) as service:
+        same = request()
+        address = str(same.participant.email)
+        local, _, domain = address.partition("@")
+        bodies = []
+        for variant in (address, f"{local.upper()}+again@{domain}", f"{local}+third@{domain.upper()}"):
+            body = api_body(request())
+            body["participant"] = {**body["participant"], "email": variant}
+            bodies.append(body)
+        answers = [await service.client.post("/api/cycles", json=body) for body in bodies]
+        assert [a.status_code for a in answers] == [202, 202, 429], "two per participant, whatever the spelling"
+        generic = answers[2].json()["detail"]
+        assert generic == "Too many 360s have been asked for recently; try again later"
+        refused = uuid.UUID(bodies[2]["cycle_id"])
+        assert await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id", id=refused) == []
+
+        other = await service.client.post("/api/cycles", json=api_body(request()))
+        assert other.status_code == 202, (
+            "another participant from the same client: the fourth try of four (a refused try counts)"
+        )
+        page = await service.client.post("/start", data=start_form(uuid.uuid4().hex[:8]))
+        assert page.status_code == 429 and "Too many 360s have been asked for recently" in page.text
+        assert address not in page.text and local not in answers[2].text, "never says who was asked for"

@@ -96,6 +96,9 @@ def fast(**overrides: object) -> dict[str, object]:
         # these tests start 360s as a trusted caller would; test_invitations_confirmation covers the
         # public routes' default (nobody contacted until the participant confirms)
         "confirm_public_requests": False,
+        # one test client asks for many 360s; the limits have their own test there too
+        "public_requests_per_client_per_hour": 10_000,
+        "public_requests_per_participant_per_day": 10_000,
         **overrides,
     }
 

@@ -3,7 +3,7 @@
 from decimal import Decimal
 from typing import Any, Self
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from invitations.domain import NHS_EMAIL_DOMAINS
@@ -44,6 +44,10 @@ class Settings(ServiceSettings, MailSettings, LinkSettings):
     confirm_public_requests: bool = True
     confirmation_hours: float = 48.0
     purge_poll_seconds: float = 600.0  # how often requests not confirmed in time are forgotten
+    # Public routes: 360s one client address may ask for per hour, and that may name one participant
+    # (mailbox, domain.mailbox_key) per day, per instance; beyond either, 429 with one generic message.
+    public_requests_per_client_per_hour: int = Field(default=30, ge=1)
+    public_requests_per_participant_per_day: int = Field(default=5, ge=1)
     # Line manager approves the nomination list before any invitation goes out.
     require_line_manager_approval: bool = False
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 
@@ -17,7 +17,7 @@ from invitations.domain import NominationsRefused
 from invitations.forms import error_fields
 from invitations.usecases import dashboard, intake
 from invitations.usecases.facilitators import choosable_facilitators
-from invitations.web.deps import Config, Runtime, reading
+from invitations.web.deps import TOO_MANY_REQUESTS, Config, Limits, Runtime, client_of, reading
 from shared.contracts.events import CycleRequested, Funding, Participant, RaterNomination
 from shared.contracts.text import SingleLine
 from shared.errors import Rejected
@@ -80,13 +80,17 @@ def unprocessable(error: ValidationError, *, within: tuple[str, ...] = ("body",)
 
 
 @router.post("/api/cycles", status_code=202)
-async def request_cycle(body: CycleRequest, runtime: Runtime, settings: Config) -> CycleAccepted:
+async def request_cycle(
+    body: CycleRequest, request: Request, runtime: Runtime, settings: Config, limits: Limits
+) -> CycleAccepted:
     try:
         # the body was validated with the contract's types already; this guard keeps any rule the
         # event adds later from becoming a 500
         event = CycleRequested(producer="invitations-api", **body.model_dump())
     except ValidationError as error:
         raise unprocessable(error) from error
+    if not limits.allow(client=client_of(request), participant_email=str(event.participant.email)):
+        raise HTTPException(status_code=429, detail=TOO_MANY_REQUESTS)
     created = await open_cycle(runtime, event, settings=settings, confirm_first=settings.confirm_public_requests)
     async with reading(runtime) as uow:
         status = await dashboard.cycle_status(uow, event.cycle_id)

@@ -16,7 +16,7 @@ from invitations.usecases.dashboard import cycle_status
 from invitations.usecases.facilitators import choosable_facilitators
 from invitations.usecases.intake import confirm_cycle
 from invitations.web.api import open_cycle
-from invitations.web.deps import Config, ConfirmLink, Runtime, reading
+from invitations.web.deps import TOO_MANY_REQUESTS, Config, ConfirmLink, Limits, Runtime, client_of, reading
 from shared.errors import Rejected
 from shared.service import ServiceRuntime
 
@@ -38,11 +38,15 @@ async def _start_page(runtime: ServiceRuntime, settings: Settings, form: StartFo
 
 
 @router.post("/start", response_class=HTMLResponse, response_model=None)
-async def start_submit(request: Request, runtime: Runtime, settings: Config) -> HTMLResponse | RedirectResponse:
+async def start_submit(
+    request: Request, runtime: Runtime, settings: Config, limits: Limits
+) -> HTMLResponse | RedirectResponse:
     form = StartForm.submitted(await request.form())
     event, has_reports = read_start_form(form, settings=settings, limits=limits_of(settings))
     if event is None:
         return await _start_page(runtime, settings, form)
+    if not limits.allow(client=client_of(request), participant_email=str(event.participant.email)):
+        return pages.message(title="Try again later", body=TOO_MANY_REQUESTS + ".", status_code=429)
     try:
         await open_cycle(
             runtime,
