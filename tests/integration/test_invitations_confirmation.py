@@ -136,7 +136,7 @@ async def test_a_programme_credit_is_taken_only_when_the_participant_confirms(se
         first = await service.client.post(f"/confirm/{bodies[0]['cycle_id']}/{tokens[0]}")
         assert first.status_code == 200 and await balance() == 0
         second = await service.client.post(f"/confirm/{bodies[1]['cycle_id']}/{tokens[1]}")
-        assert second.status_code == 409 and "no credits left" in second.text
+        assert second.status_code == 409 and "This programme credit reference cannot be used" in second.text
         assert await _events(service, uuid.UUID(bodies[1]["cycle_id"])) == []
         assert json.dumps(await _emails(service, uuid.UUID(bodies[1]["cycle_id"]))) == '["confirm_request"]'
 

@@ -9,6 +9,7 @@ import html
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -309,6 +310,9 @@ async def test_cohort_csv_import_reports_bad_rows_by_line_imports_good_ones_and_
 
         topped = run("credits", "top-up", account, "--programme", programme, "--credits", "5")
         assert topped.returncode == 0 and f"{account}: 5 credit(s)" in topped.stderr, topped.stderr
+        created = run("credits", "create", "MSP test", "--programme", programme, "--credits", "2")
+        [code] = re.findall(r"MSP-TEST(?:-[0-9A-Z]{4}){5}", created.stderr)
+        assert created.returncode == 0 and f"{code}: 2 credit(s)" in created.stderr, created.stderr
         deadline = (date.today() + timedelta(days=30)).isoformat()
         command = [
             "import-cohort",

@@ -6,6 +6,7 @@ addresses (they may end up in dead-letter headers and logs)."""
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -349,6 +350,27 @@ FUNDING_REFERENCE_NAMES = {
     FundingMethod.PURCHASE_ORDER: "purchase order number",
     FundingMethod.PROGRAMME_CREDIT: "programme credit account",
 }
+
+
+class CreditRefused(Rejected):
+    """A programme credit reference that cannot pay (unknown account, or no credits left). The
+    message says which, for operators (cohort import, Kafka dead letters); the public routes show
+    PUBLIC_CREDIT_REFUSAL instead, so nobody can probe which references exist."""
+
+
+# Crockford's base32 (no I, L, O, U): read aloud and typed without confusion.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_credit_code(prefix: str) -> str:
+    """An unguessable programme credit reference: the prefix, then 100 random bits in five groups
+    of four (e.g. MSP-7K2Q-...): a participant types it, so it must not be derivable from names."""
+    head = re.sub(r"[^A-Za-z0-9]+", "-", prefix.strip()).strip("-").upper()[:20] or "CREDIT"
+    body = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(20))
+    return "-".join([head, *(body[i : i + 4] for i in range(0, 20, 4))])
+
+
+PUBLIC_CREDIT_REFUSAL = "this programme credit reference cannot be used; check it with your programme team"
 
 
 def funding_problem(*, method: FundingMethod, reference: str) -> str | None:

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, Validatio
 from sqlalchemy.exc import IntegrityError
 
 from invitations.config import Settings
-from invitations.domain import NominationsRefused
+from invitations.domain import PUBLIC_CREDIT_REFUSAL, CreditRefused, NominationsRefused
 from invitations.forms import error_fields
 from invitations.usecases import dashboard, intake
 from invitations.usecases.facilitators import choosable_facilitators
@@ -112,6 +112,8 @@ async def open_cycle(
                 uow, event, settings=settings, has_direct_reports=has_direct_reports, confirm_first=confirm_first
             )
             await uow.commit()
+    except CreditRefused as refused:
+        raise HTTPException(status_code=422, detail=PUBLIC_CREDIT_REFUSAL) from refused
     except NominationsRefused as refused:
         raise HTTPException(status_code=422, detail=nomination_errors(refused)) from refused
     except Rejected as rejection:

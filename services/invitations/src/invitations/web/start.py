@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from invitations import pages
 from invitations.config import Settings
-from invitations.domain import DEFAULT_LANGUAGE
+from invitations.domain import DEFAULT_LANGUAGE, PUBLIC_CREDIT_REFUSAL, CreditRefused
 from invitations.forms import CHECK_ANSWERS, StartForm, read_start_form, start_error_field
 from invitations.usecases.common import limits_of
 from invitations.usecases.dashboard import cycle_status
@@ -86,6 +86,6 @@ async def confirm_submit(link: ConfirmLink, runtime: Runtime, settings: Config) 
             status = cycle.status
             await uow.commit()
     except Rejected as rejection:
-        message = str(rejection)
+        message = PUBLIC_CREDIT_REFUSAL if isinstance(rejection, CreditRefused) else str(rejection)
         return pages.message(title="Your 360 could not start", body=message[0].upper() + message[1:], status_code=409)
     return pages.confirmed(status)
