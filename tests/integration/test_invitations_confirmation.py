@@ -8,6 +8,7 @@ import re
 import uuid
 from typing import Any
 
+from invitations.domain import verified_participant_id
 from invitations.links import purpose_token
 from invitations.usecases.intake import purge_unconfirmed
 from shared.links import SigningKeys
@@ -75,15 +76,18 @@ async def test_an_expired_confirmation_starts_nothing_and_the_start_page_says_ch
     settings: StackSettings,
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    form = start_form(tag)
+    form = start_form(tag, participant_id="ESR-SOMEONE-ELSE")
     cycle_id = uuid.UUID(form["cycle_id"])
     async with running_service("invitations", settings, **fast(confirm_public_requests=True)) as service:
         started = await service.client.post("/start", data=form)
         assert started.status_code == 303, started.text
         page = await service.client.get(started.headers["location"])
         assert "Check your email" in page.text and "Nobody is contacted until you confirm" in page.text
-        [state] = await rows(service, "SELECT status FROM invitations.cycle WHERE id = :id", id=cycle_id)
+        [state] = await rows(
+            service, "SELECT status, participant_id FROM invitations.cycle WHERE id = :id", id=cycle_id
+        )
         assert state.status == "awaiting_confirmation"
+        assert state.participant_id == verified_participant_id(form["email"]), "from the mailbox, never typed"
         assert await _events(service, cycle_id) == [] and await _emails(service, cycle_id) == ["confirm_request"]
 
         async with service.runtime.uow() as uow:

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from invitations.domain import confirmation_expired, funding_problem, new_credit_code
+from invitations.domain import confirmation_expired, funding_problem, new_credit_code, verified_participant_id
 from invitations.links import CONFIRM, PARTICIPANT, purpose_token, token_matches
 from shared.contracts.vocabulary import FundingMethod
 from shared.links import SigningKeys
@@ -36,3 +36,10 @@ def test_generated_credit_codes_are_unguessable_and_typeable() -> None:
         assert re.fullmatch(r"MARY-SEACOLE-2027(-[0-9A-HJKMNP-TV-Z]{4}){5}", code), code
         assert funding_problem(method=FundingMethod.PROGRAMME_CREDIT, reference=code) is None
     assert new_credit_code("  ").startswith("CREDIT-")
+
+
+def test_a_public_participant_id_comes_from_the_mailbox_only() -> None:
+    ada = verified_participant_id("ada.okafor@trust.nhs.uk")
+    assert ada == verified_participant_id(" Ada.Okafor+360@TRUST.nhs.uk "), "one person, however spelt"
+    assert ada != verified_participant_id("adaokafor@trust.nhs.uk") != verified_participant_id("ada.okafor@nhs.net")
+    assert ada.startswith("email-") and "okafor" not in ada

@@ -469,6 +469,13 @@ def confirmation_expired(requested_at: datetime, *, now: datetime, hours: float)
     return now >= requested_at + timedelta(hours=hours)
 
 
+def verified_participant_id(email: str) -> str:
+    """The participant id of a 360 asked for on the public page or API: derived from the mailbox the
+    participant confirmed (and where their report goes), never from a typed staff number, so earlier
+    360s are linked (reports: same participant id) only to the same verified person."""
+    return f"email-{uuid5(COHORT_NAMESPACE, 'mailbox|' + mailbox_key(email)).hex}"
+
+
 def cohort_cycle_id(*, programme: str, participant_id: str) -> UUID:
     """Deterministic cycle id for a cohort row, so importing the same file twice adds nothing."""
     return uuid5(COHORT_NAMESPACE, f"{programme.strip().lower()}|{participant_id.strip().lower()}")

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, Validatio
 from sqlalchemy.exc import IntegrityError
 
 from invitations.config import Settings
-from invitations.domain import PUBLIC_CREDIT_REFUSAL, CreditRefused, NominationsRefused
+from invitations.domain import PUBLIC_CREDIT_REFUSAL, CreditRefused, NominationsRefused, verified_participant_id
 from invitations.forms import error_fields
 from invitations.usecases import dashboard, intake
 from invitations.usecases.facilitators import choosable_facilitators
@@ -91,6 +91,11 @@ async def request_cycle(
         raise unprocessable(error) from error
     if not limits.allow(client=client_of(request), participant_email=str(event.participant.email)):
         raise HTTPException(status_code=429, detail=TOO_MANY_REQUESTS)
+    # a typed participant id is not verified: earlier 360s are linked by the confirmed mailbox only
+    verified = event.participant.model_copy(
+        update={"participant_id": verified_participant_id(str(event.participant.email))}
+    )
+    event = event.model_copy(update={"participant": verified})
     created = await open_cycle(runtime, event, settings=settings, confirm_first=settings.confirm_public_requests)
     async with reading(runtime) as uow:
         status = await dashboard.cycle_status(uow, event.cycle_id)
