@@ -172,3 +172,23 @@ async def test_public_requests_are_limited_per_client_and_per_participant_with_o
         page = await service.client.post("/start", data=start_form(uuid.uuid4().hex[:8]))
         assert page.status_code == 429 and "Too many 360s have been asked for recently" in page.text
         assert address not in page.text and local not in answers[2].text, "never says who was asked for"
+
+
+async def test_the_start_page_never_lets_a_client_choose_the_id_of_the_360(settings: StackSettings) -> None:
+    chosen = uuid.uuid4()  # e.g. the id a cohort import will derive for someone
+    async with running_service("invitations", settings, **fast()) as service:
+        page = (await service.client.get("/start")).text
+        [issued] = re.findall(r'name="cycle_id" value="([0-9a-f-]{36})"', page)
+        assert re.search(r'name="cycle_token" value="[A-Za-z0-9_-]{40,}"', page)
+
+        forged = start_form(uuid.uuid4().hex[:8], cycle_id=str(chosen))
+        opened = await service.client.post("/start", data=forged)
+        assert opened.status_code == 303, opened.text
+        assert str(chosen) not in opened.headers["location"], "a forged id is replaced by the server's"
+        assert await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id", id=chosen) == []
+
+        signed = start_form(uuid.uuid4().hex[:8])
+        first = await service.client.post("/start", data=signed)
+        again = await service.client.post("/start", data=signed)
+        assert first.headers["location"] == again.headers["location"] == f"/started/{signed['cycle_id']}"
+        assert issued != signed["cycle_id"]

@@ -56,6 +56,8 @@ def start_form(tag: str, **changes: str) -> dict[str, str]:
         "funding_method": "self_funded",
         "funding_reference": f"PAY-{tag}",
     }
+    # the id the start page issued with the form, signed (a client cannot choose its own)
+    form["cycle_token"] = purpose_token(SigningKeys(LINK_SECRET.encode()), "start-form", uuid.UUID(form["cycle_id"]))
     for number in (1, 2, 3):
         form[f"peer_{number}_name"] = f"Peer {number}"
         form[f"peer_{number}_email"] = f"peer{number}.{tag}@example.nhs.uk"

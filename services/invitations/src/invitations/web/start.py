@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from invitations import pages
+from invitations import links, pages
 from invitations.config import Settings
 from invitations.domain import DEFAULT_LANGUAGE, PUBLIC_CREDIT_REFUSAL, CreditRefused
 from invitations.forms import CHECK_ANSWERS, StartForm, read_start_form, start_error_field
@@ -26,9 +26,23 @@ router = APIRouter()
 @router.get("/", response_class=HTMLResponse)
 @router.get("/start", response_class=HTMLResponse)
 async def start_page(runtime: Runtime, settings: Config) -> HTMLResponse:
-    return await _start_page(
-        runtime, settings, StartForm(values={"cycle_id": str(uuid4()), "preferred_language": DEFAULT_LANGUAGE})
-    )
+    form = StartForm(values={"preferred_language": DEFAULT_LANGUAGE})
+    _server_cycle_id(form, settings)
+    return await _start_page(runtime, settings, form)
+
+
+def _server_cycle_id(form: StartForm, settings: Settings) -> None:
+    """The id of the 360 the form asks for is the server's: one it issued with this page (signed, so
+    a double submit opens one 360), else a new one; a client never chooses it (it could otherwise
+    take the id a cohort import will use)."""
+    keys, values = settings.signing_keys(), form.values
+    try:
+        given: UUID | None = UUID(values.get("cycle_id", ""))
+    except ValueError:
+        given = None
+    if given is None or not links.token_matches(keys, links.START_FORM, given, values.get("cycle_token", "")):
+        given = uuid4()
+    values["cycle_id"], values["cycle_token"] = str(given), links.purpose_token(keys, links.START_FORM, given)
 
 
 async def _start_page(runtime: ServiceRuntime, settings: Settings, form: StartForm) -> HTMLResponse:
@@ -42,6 +56,7 @@ async def start_submit(
     request: Request, runtime: Runtime, settings: Config, limits: Limits
 ) -> HTMLResponse | RedirectResponse:
     form = StartForm.submitted(await request.form())
+    _server_cycle_id(form, settings)
     event, has_reports = read_start_form(form, settings=settings, limits=limits_of(settings))
     if event is None:
         return await _start_page(runtime, settings, form)
