@@ -58,7 +58,7 @@ async def test_start_page_shows_every_error_linked_to_its_field_and_keeps_what_w
     summary = page.locator(".nhsuk-error-summary")
     await expect(summary).to_be_visible()
     await expect(page).to_have_title(re.compile(r"^Error: Start your 360 "))
-    duplicate = "Peer 2 is nominated more than once (same email address as Peer 1)"
+    duplicate = "Peer 2 is nominated more than once (same email address as Peer 1, ignoring case and any +tag)"
     senior = "Enter your line manager's manager's work email address"
     for message in (
         "Enter your last name",

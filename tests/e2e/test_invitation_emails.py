@@ -58,5 +58,6 @@ async def test_refused_http_request_explains_why_and_creates_nothing(settings: S
     async with httpx.AsyncClient() as http:
         response = await http.post(f"{settings.invitations_url}/api/cycles", json=body)
     assert response.status_code == 422
-    assert "more than once" in response.json()["detail"]
+    [problem] = response.json()["detail"]
+    assert "more than once" in problem["msg"] and problem["loc"] == ["body", "raters", len(body["raters"]) - 1, "email"]
     assert await dbs.fetch("invitations", "SELECT 1 FROM invitations.cycle WHERE id=$1", request.cycle_id) == []

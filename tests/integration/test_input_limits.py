@@ -102,7 +102,6 @@ async def test_start_page_shows_the_form_again_with_the_error_on_the_field(setti
             ({"family_name": "O" * 101}, "family-name", "Last name must be 100 characters or fewer"),
             ({"organisation": "Example\x00Trust"}, "organisation", f"Organisation {SINGLE_LINE_MESSAGE}"),
             ({"programme": "Mary\u202eSeacole"}, "programme", f"Leadership programme {SINGLE_LINE_MESSAGE}"),
-            ({"participant_id": "ESR\v1"}, "participant-id", f"Staff or ESR number {SINGLE_LINE_MESSAGE}"),
             ({"lm_name": "Jo\rBloggs"}, "lm-name", f"Your line manager: their name {SINGLE_LINE_MESSAGE}"),
             ({"peer_2_name": "Peer\u20292"}, "peer-2-name", f"Peer 2: their name {SINGLE_LINE_MESSAGE}"),
             (

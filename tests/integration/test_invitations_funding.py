@@ -53,7 +53,8 @@ async def test_programme_credits_never_go_negative_under_concurrent_requests(set
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [202] * 5 + [422] * 7, [r.text for r in responses]
         refusals = {r.json()["detail"] for r in responses if r.status_code == 422}
-        assert refusals == {"the programme credit account has no credits left; ask the programme team to buy more"}
+        generic = "this programme credit reference cannot be used; check it with your programme team"
+        assert refusals == {generic}, "the public API says the same for an empty account as for none"
         [account_row] = await rows(
             service, "SELECT balance FROM invitations.credit_account WHERE reference = :r", r=account
         )
@@ -69,7 +70,7 @@ async def test_programme_credits_never_go_negative_under_concurrent_requests(set
 
         unknown = await service.client.post("/api/cycles", json=funded(FundingMethod.PROGRAMME_CREDIT, "NO-SUCH"))
         assert unknown.status_code == 422
-        assert unknown.json()["detail"] == "there is no programme credit account with that reference"
+        assert unknown.json()["detail"] == generic, "one generic error: nobody can probe which references exist"
 
 
 async def test_purchase_orders_and_payments_are_recorded_with_exact_amounts(settings: StackSettings) -> None:
@@ -161,6 +162,12 @@ async def test_facilitator_choice_comes_from_scheduling_events(settings: StackSe
             assert accepted.status_code == 202, accepted.text
 
 
+def _alias(address: str, tag: str) -> str:
+    """The same mailbox written another way: upper case, with a +tag."""
+    local, _, domain = address.partition("@")
+    return f"{local.upper()}+{tag}@{domain.upper()}"
+
+
 def _with_raters(change: Any) -> dict[str, Any]:
     body = api_body(request())
     body["raters"] = change(body["raters"], body["participant"]["email"])
@@ -169,8 +176,25 @@ def _with_raters(change: Any) -> dict[str, Any]:
 
 async def test_every_nomination_rejection_has_a_clear_message_and_creates_nothing(settings: StackSettings) -> None:
     cases = {
-        "duplicate": (lambda r, me: [*r, r[1]], "rater 10 is nominated more than once (same email address as rater 2)"),
+        "duplicate": (lambda r, me: [*r, r[1]], "rater 10 is nominated more than once (same email address as rater 2"),
         "self": (lambda r, me: [*r, {**r[1], "email": me}], "rater 10 is the participant"),
+        # issue 12: aliases of a rater or of the participant, and addresses off the allow-list
+        "tagged duplicate": (
+            lambda r, me: [*r, {**r[1], "email": _alias(r[1]["email"], "again")}],
+            "rater 10 is nominated more than once (same email address as rater 2, ignoring case and any +tag)",
+        ),
+        "participant's alias": (
+            lambda r, me: [*r, {**r[1], "email": _alias(me, "peer")}],
+            "rater 10 is the participant",
+        ),
+        "participant at nhs.net": (
+            lambda r, me: [*r, {**r[1], "email": me.split("@")[0] + "@nhs.net"}],
+            "rater 10 is the participant",
+        ),
+        "consumer domain": (
+            lambda r, me: [*r, {**r[1], "email": "a.friend@gmail.com"}],
+            "rater 10: use their work email address: it must end @nhs.net, @nhs.uk or .nhs.uk",
+        ),
         "two groups": (
             lambda r, me: [*r, {**r[1], "group": "other"}],
             "rater 10 (other colleague) is the same person as rater 2 (peer): a person can only be in one group",
@@ -191,7 +215,12 @@ async def test_every_nomination_rejection_has_a_clear_message_and_creates_nothin
             body = _with_raters(change)
             response = await service.client.post("/api/cycles", json=body)
             assert response.status_code == 422, name
-            assert message in response.json()["detail"], (name, response.json())
+            detail = response.json()["detail"]
+            assert [item["msg"] for item in detail if message in item["msg"]], (name, detail)
+            echoed = json.dumps(detail).lower()
+            assert "example.nhs.uk" not in echoed and "gmail" not in echoed, ("never echoes an address", detail)
+            if message.startswith("rater 10"):
+                assert [item["loc"] for item in detail] == [["body", "raters", 9, "email"]], (name, detail)
             assert (
                 await rows(service, "SELECT 1 FROM invitations.cycle WHERE id = :id", id=uuid.UUID(body["cycle_id"]))
                 == []
@@ -207,6 +236,11 @@ async def test_every_nomination_rejection_has_a_clear_message_and_creates_nothin
             report_3_email=f"peer1.{tag}@example.nhs.uk",
             lm_email=f"amara.{tag}@example.nhs.uk",
             funding_reference="",
+            peer_3_email=_alias(f"amara.{tag}@example.nhs.uk", "peer3"),
+            other_1_name="Friend",
+            other_1_email=f"friend.{tag}@gmail.com",
+            other_2_name="Peer again",
+            other_2_email=_alias(f"peer1.{tag}@example.nhs.uk", "x"),
         )
         page = await service.client.post("/start", data=form)
         assert page.status_code == 422
@@ -218,6 +252,12 @@ async def test_every_nomination_rejection_has_a_clear_message_and_creates_nothin
             "Direct report 3 (direct report) is the same person as Peer 1",
             'href="#lm-email"',
             "Your line manager is the participant",
+            'href="#peer-3-email"',
+            "Peer 3 is the participant",
+            'href="#other-1-email"',
+            "Other colleague 1: use their work email address: it must end @nhs.net, @nhs.uk or .nhs.uk",
+            'href="#other-2-email"',
+            "Other colleague 2 (other colleague) is the same person as Peer 1",
             'href="#funding-reference"',
             "needs a payment reference",
             'value="not an email"',
@@ -289,17 +329,29 @@ async def test_line_manager_approves_the_list_before_invitations_go(settings: St
         )
 
 
-async def test_a_rater_asked_for_many_open_360s_is_flagged_to_the_participant(settings: StackSettings) -> None:
-    busy = f"busy.{uuid.uuid4().hex[:8]}@example.nhs.uk"
+async def test_busy_raters_are_hinted_at_without_saying_who_or_how_many(settings: StackSettings) -> None:
+    """Issue 12: the hint says nothing about a named colleague: it needs two busy raters, and names
+    neither them nor their number of other 360s (counted by mailbox: +tags are one person)."""
+    tag = uuid.uuid4().hex[:8]
+    busy, also_busy = f"busy.{tag}@example.nhs.uk", f"also.busy.{tag}@example.nhs.uk"
+    token_of = lambda cycle_id: purpose_token(SigningKeys(LINK_SECRET.encode()), "participant", cycle_id)  # noqa: E731
     async with running_service("invitations", settings, **fast(fatigue_threshold=2)) as service:
-        bodies = []
-        for _ in range(4):
+
+        async def open_with(*addresses: str) -> str:
             body = api_body(request())
-            body["raters"][1] = {**body["raters"][1], "email": busy, "name": "Busy Person"}
-            bodies.append(body)
+            for position, address in enumerate(addresses, start=1):
+                body["raters"][position] = {**body["raters"][position], "email": address, "name": f"Busy {position}"}
             assert (await service.client.post("/api/cycles", json=body)).status_code == 202
-        last = uuid.UUID(bodies[-1]["cycle_id"])
-        token = purpose_token(SigningKeys(LINK_SECRET.encode()), "participant", last)
-        page = (await service.client.get(f"/p/{last}/{token}")).text
-        assert "Some people have been asked a lot" in page and "Busy Person (peers): 3 other 360s" in page
-        assert "Peer 2" not in page.split("Some people have been asked a lot")[1]
+            cycle_id = uuid.UUID(body["cycle_id"])
+            return (await service.client.get(f"/p/{cycle_id}/{token_of(cycle_id)}")).text
+
+        for n in range(3):
+            await open_with(busy.replace("@", f"+{n}@").upper(), also_busy)
+        one_busy = await open_with(busy)
+        assert "asked a lot" not in one_busy, "one busy person: the hint would be about that person"
+        page = await open_with(busy, also_busy)
+        assert "Some people have been asked a lot" in page
+        hint = page.split("Some people have been asked a lot")[1].split("</div>")[0]
+        assert "Some of the people you asked" in hint
+        for revealing in ("Busy 1", "Busy 2", "peers", " 4 other", " 5 other", "<li>"):
+            assert revealing not in hint, revealing

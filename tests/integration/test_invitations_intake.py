@@ -9,6 +9,7 @@ import html
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -55,6 +56,8 @@ def start_form(tag: str, **changes: str) -> dict[str, str]:
         "funding_method": "self_funded",
         "funding_reference": f"PAY-{tag}",
     }
+    # the id the start page issued with the form, signed (a client cannot choose its own)
+    form["cycle_token"] = purpose_token(SigningKeys(LINK_SECRET.encode()), "start-form", uuid.UUID(form["cycle_id"]))
     for number in (1, 2, 3):
         form[f"peer_{number}_name"] = f"Peer {number}"
         form[f"peer_{number}_email"] = f"peer{number}.{tag}@example.nhs.uk"
@@ -232,7 +235,7 @@ async def test_web_page_takes_a_session_language_and_the_line_managers_manager(s
 
 
 def _cohort_csv(path: Path, tag: str) -> list[str]:
-    """4 good rows and 5 bad ones; returns the participant ids of the good ones."""
+    """4 good rows and 7 bad ones; returns the participant ids of the good ones."""
 
     def people(kind: str, n: int, who: str) -> str:
         return "; ".join(f"{kind.title()} {i} <{kind}{i}.{who}.{tag}@example.nhs.uk>" for i in range(1, n + 1))
@@ -267,6 +270,15 @@ def _cohort_csv(path: Path, tag: str) -> list[str]:
         f"ESR-{tag}-bad5,Sam,Mail,b5.{tag}@example,Trust,London,M,lm.b5.{tag}@example.nhs.uk,"
         f'"{people("peer", 3, "b5")}",,,'
     )
+    # issue 12: the participant's alias (other case, a +tag) as a peer; a peer at a consumer domain
+    lines.append(
+        f"ESR-{tag}-bad6,Sam,Alias,b6.{tag}@example.nhs.uk,Trust,London,M,lm.b6.{tag}@example.nhs.uk,"
+        f'"{people("peer", 3, "b6")}; Friend <B6.{tag.upper()}+peer@Example.nhs.uk>",,,'
+    )
+    lines.append(
+        f"ESR-{tag}-bad7,Sam,Gmail,b7.{tag}@example.nhs.uk,Trust,London,M,lm.b7.{tag}@example.nhs.uk,"
+        f'"{people("peer", 2, "b7")}; Friend <friend.{tag}@gmail.com>",,,'
+    )
     path.write_text(header + "\n".join(lines) + "\n")
     return good
 
@@ -300,6 +312,9 @@ async def test_cohort_csv_import_reports_bad_rows_by_line_imports_good_ones_and_
 
         topped = run("credits", "top-up", account, "--programme", programme, "--credits", "5")
         assert topped.returncode == 0 and f"{account}: 5 credit(s)" in topped.stderr, topped.stderr
+        created = run("credits", "create", "MSP test", "--programme", programme, "--credits", "2")
+        [code] = re.findall(r"MSP-TEST(?:-[0-9A-Z]{4}){5}", created.stderr)
+        assert created.returncode == 0 and f"{code}: 2 credit(s)" in created.stderr, created.stderr
         deadline = (date.today() + timedelta(days=30)).isoformat()
         command = [
             "import-cohort",
@@ -316,16 +331,21 @@ async def test_cohort_csv_import_reports_bad_rows_by_line_imports_good_ones_and_
         first = run(*command)
         assert first.returncode == 1, first.stderr
         assert "Importing cohort" in first.stderr, "shows a progress bar"
-        assert "imported 4, already present 0, bad rows 5" in first.stderr
+        assert "imported 4, already present 0, bad rows 7" in first.stderr
         assert "line 6: missing email" in first.stderr
         assert "line 7: peers entry 1 is not written as Name <email>" in first.stderr
         assert "line 8: rater 4 is the participant" in first.stderr
         assert "line 9: deadline is not a date" in first.stderr
         assert "line 10: participant.email: value is not a valid email address" in first.stderr
+        assert "line 11: rater 5 is the participant" in first.stderr
+        assert (
+            "line 12: rater 4: use their work email address: it must end @nhs.net, @nhs.uk or .nhs.uk" in first.stderr
+        )
+        assert "gmail" not in first.stderr and tag.upper() not in first.stderr
         assert "@example" not in "".join(line for line in first.stderr.splitlines() if line.startswith("line "))
 
         second = run(*command)
-        assert "imported 0, already present 4, bad rows 5" in second.stderr, second.stderr
+        assert "imported 0, already present 4, bad rows 7" in second.stderr, second.stderr
         ids = [cohort_cycle_id(programme=programme, participant_id=p) for p in good]
         found = await rows(service, "SELECT id FROM invitations.cycle WHERE id = ANY(:ids)", ids=ids)
         assert len(found) == 4
@@ -460,6 +480,27 @@ def _mutations(good: dict[str, Any]) -> list[tuple[str, bytes, str]]:
         case("bad-rater-email", "raters.1.email", raters=[lm, {**peer, "email": "peer@"}]),
         case("duplicate-rater", "more than once (same email address as rater", raters=[*raters, peer]),
         case("participant-nominated", "is the participant", raters=[*raters, {**peer, "email": p["email"]}]),
+        # issue 12: the participant's alias, a rater's alias, an address off the allow-list
+        case(
+            "participant-alias",
+            "rater 10 is the participant",
+            raters=[*raters, {**peer, "email": p["email"].upper().replace("@", "+peer@")}],
+        ),
+        case(
+            "participant-at-nhs-net",
+            "rater 10 is the participant",
+            raters=[*raters, {**peer, "email": p["email"].split("@")[0] + "@nhs.net"}],
+        ),
+        case(
+            "rater-alias",
+            "rater 10 is nominated more than once (same email address as rater 2, ignoring case and any +tag)",
+            raters=[*raters, {**peer, "email": peer["email"].title().replace("@", "+again@")}],
+        ),
+        case(
+            "rater-off-list",
+            "rater 10: use their work email address: it must end @nhs.net, @nhs.uk or .nhs.uk",
+            raters=[*raters, {**peer, "email": "a.friend@gmail.com"}],
+        ),
         case(
             "same-person-two-groups",
             "can only be in one group",
@@ -576,6 +617,7 @@ async def test_malformed_requests_are_dead_lettered_with_a_reason_and_a_valid_on
             seen[name] = header(record, "x-dead-letter-reason") or ""
             assert reason in seen[name], f"{name}: {seen[name]!r}"
             assert "@example" not in seen[name], f"{name}: reasons never echo email addresses"
+            assert "gmail" not in seen[name].lower() and "+" not in seen[name].replace("+tag", ""), name
         assert set(seen) == {name for name, _, _ in cases}
 
         async def opened() -> list[Any] | None:

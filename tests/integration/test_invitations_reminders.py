@@ -282,6 +282,22 @@ async def test_bounces_and_declines_need_a_replacement_that_the_participant_can_
             f"{base}/replace/{bounced_id}", data={"name": "Someone", "email": str(event.raters[4].email)}
         )
         assert taken.status_code == 422 and "already been nominated" in taken.text
+        # issue 12: the same mailbox in another case or with a +tag, the participant's own, a consumer domain
+        local, _, domain = str(event.raters[4].email).partition("@")
+        own_local, _, own_domain = str(event.participant.email).partition("@")
+        for attack, expected in (
+            (f"{local.upper()}+again@{domain.upper()}", "That person has already been nominated for this 360"),
+            (f"{own_local.title()}+peer@{own_domain}", "This is the participant"),
+            (f"{own_local}@nhs.net", "This is the participant"),
+            (f"friend.{uuid.uuid4().hex[:8]}@gmail.com", "Use their work email address: it must end @nhs.net"),
+        ):
+            refused = await service.client.post(f"{base}/replace/{bounced_id}", data={"name": "Alias", "email": attack})
+            assert refused.status_code == 422 and expected in refused.text, (attack, refused.text)
+            assert 'href="#email"' in refused.text and 'value="Alias"' in refused.text
+        assert (
+            len(await rows(service, "SELECT 1 FROM invitations.rater WHERE cycle_id = :c", c=event.cycle_id))
+            == len(event.raters) + 1
+        ), "no attack added a rater"
         malformed = await service.client.post(f"{base}/replace/{bounced_id}", data={"name": "Kim", "email": "kim@"})
         assert malformed.status_code == 422 and 'value="kim@"' in malformed.text and 'href="#email"' in malformed.text
 

@@ -4,6 +4,7 @@ import json
 from uuid import uuid4
 
 from deploy.demo.journey import build_request
+from invitations.domain import verified_participant_id
 from shared.contracts.events import CycleOpened, RaterNominated
 from shared.contracts.topics import topic_for
 from tests.config import StackSettings
@@ -15,7 +16,7 @@ async def test_http_request_opens_cycle_once_and_announces_it_on_kafka(settings:
     request = build_request(cycle_id=uuid4(), facilitator_id=None, tag=uuid4().hex[:8])
     body = request.model_dump(mode="json", include={"cycle_id", "participant", "deadline", "funding", "raters"})
     async with (
-        running_service("invitations", settings, link_secret="x" * 64) as service,
+        running_service("invitations", settings, link_secret="x" * 64, confirm_public_requests=False) as service,
         TopicReader(
             settings.hlm360_kafka_bootstrap_servers, topic_for(CycleOpened), topic_for(RaterNominated)
         ) as reader,
@@ -30,6 +31,9 @@ async def test_http_request_opens_cycle_once_and_announces_it_on_kafka(settings:
     opened = [e for e in events if e["event_type"] == "CycleOpened"]
     assert len(opened) == 1 and opened[0]["invited_per_group"]["peer"] == 3
     assert opened[0]["participant_email"] == str(request.participant.email)
+    # issue 12: a typed participant id is not verified; earlier 360s link by the confirmed mailbox only
+    assert opened[0]["participant_id"] == verified_participant_id(str(request.participant.email).upper())
+    assert opened[0]["participant_id"] != request.participant.participant_id
     nominated = [e for e in events if e["event_type"] == "RaterNominated"]
     assert len(nominated) == 10
     assert all("email" not in e and "name" not in e for e in nominated), "raters stay pseudonymous on Kafka"

@@ -93,6 +93,12 @@ def fast(**overrides: object) -> dict[str, object]:
         "mail_poll_seconds": 0.1,
         "reminder_poll_seconds": 0.2,
         "reminder_min_gap_hours": 0.0,
+        # these tests start 360s as a trusted caller would; test_invitations_confirmation covers the
+        # public routes' default (nobody contacted until the participant confirms)
+        "confirm_public_requests": False,
+        # one test client asks for many 360s; the limits have their own test there too
+        "public_requests_per_client_per_hour": 10_000,
+        "public_requests_per_participant_per_day": 10_000,
         **overrides,
     }
 

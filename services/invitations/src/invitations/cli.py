@@ -4,6 +4,8 @@
         --deadline 2027-03-26 --funding-method programme_credit --funding-reference MSP-2027-C1
     python -m invitations credits top-up MSP-2027-C1 --programme "Mary Seacole 2027 C1" --credits 40
     python -m invitations credits show MSP-2027-C1
+    python -m invitations credits create MSP --programme "Mary Seacole 2027 C1" --credits 40
+        (a new account with an unguessable reference, printed: MSP-XXXX-XXXX-XXXX-XXXX-XXXX)
 
 The file's columns and limits are described in forms.py. Each row is one transaction through the
 same use case as the Kafka intake and the web page (usecases/cohort.py). Exit code 0 all imported,
@@ -26,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from invitations.config import Settings
 from invitations.forms import MAX_FILE_BYTES, BadRow, CohortDefaults, read_rows, row_to_request
 from invitations.usecases.cohort import ImportResult, import_rows
-from invitations.usecases.funding import credit_balance, top_up_credits
+from invitations.usecases.funding import create_credit_account, credit_balance, top_up_credits
 from shared.contracts.events import CycleRequested
 from shared.contracts.text import SHORT_TEXT_MAX, single_line_problem
 from shared.db import UnitOfWork, create_engine, session_factory
@@ -87,12 +89,15 @@ async def _credits(args: argparse.Namespace, settings: Settings, console: Consol
     engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
     try:
         async with UnitOfWork(session_factory(engine)) as uow:
-            if args.action == "top-up":
-                balance = await top_up_credits(
-                    uow, reference=args.reference, programme=args.programme, credits=args.credits, note=args.note
-                )
+            if args.action in ("top-up", "create"):
+                given = {"programme": args.programme, "credits": args.credits, "note": args.note}
+                if args.action == "create":
+                    reference, balance = await create_credit_account(uow, reference=args.reference, **given)
+                else:
+                    reference = args.reference
+                    balance = await top_up_credits(uow, reference=reference, **given)
                 await uow.commit()
-                console.print(f"{args.reference}: {balance} credit(s)")
+                console.print(f"{reference}: {balance} credit(s)", markup=False, highlight=False)
                 return 0
             found = await credit_balance(uow, args.reference)
             if found is None:
@@ -129,8 +134,8 @@ def run_command(argv: Sequence[str], *, settings: Settings | None = None) -> int
     cohort.add_argument("--funding-reference")
     cohort.add_argument("--facilitator-id", type=UUID)
     credits = commands.add_parser("credits", help="programme credit accounts")
-    credits.add_argument("action", choices=["top-up", "show"])
-    credits.add_argument("reference")
+    credits.add_argument("action", choices=["create", "top-up", "show"])
+    credits.add_argument("reference", help="the account's reference (create: the prefix of a generated one)")
     credits.add_argument("--programme", default="")
     credits.add_argument("--credits", type=int, default=0)
     credits.add_argument("--note", default="")
@@ -145,8 +150,8 @@ def run_command(argv: Sequence[str], *, settings: Settings | None = None) -> int
     settings = settings or Settings()  # type: ignore[call-arg]
     console = Console(stderr=True)
     if args.command == "credits":
-        if args.action == "top-up" and (args.credits <= 0 or not args.programme):
-            parser.error("top-up needs --programme and --credits greater than 0")
+        if args.action in ("top-up", "create") and (args.credits <= 0 or not args.programme):
+            parser.error(f"{args.action} needs --programme and --credits greater than 0")
         return asyncio.run(_credits(args, settings, console))
     defaults = CohortDefaults(
         programme=args.programme,

@@ -1,10 +1,13 @@
 """Settings of the invitations service (env prefix INVITATIONS_)."""
 
 from decimal import Decimal
+from typing import Any, Self
 
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import LinkSettings, MailSettings, ServiceSettings
+from invitations.domain import NHS_EMAIL_DOMAINS
+from shared.settings import CommaList, LinkSettings, MailSettings, ServiceSettings, _split_list
 
 
 class Settings(ServiceSettings, MailSettings, LinkSettings):
@@ -26,8 +29,25 @@ class Settings(ServiceSettings, MailSettings, LinkSettings):
     min_deadline_hours: int = 24
     max_deadline_days: int = 90
     max_extension_days: int = 28
+    # Where raters' email addresses may be ("x": that domain; "*.x": any subdomain of x), env as a
+    # comma list. NHS work addresses by default; organisation_email_domains adds an organisation's
+    # own (e.g. `leeds.ac.uk,*.leeds.ac.uk`) without repeating the NHS ones.
+    rater_email_domains: CommaList = NHS_EMAIL_DOMAINS
+    organisation_email_domains: CommaList = ()
     # A rater already asked for more than this many open 360s is flagged to the participant.
     fatigue_threshold: int = 3
+    # ... and the participant is told (never who, nor how many) only when at least this many are.
+    fatigue_min_people: int = 2
+    # A 360 asked for on the public start page or POST /api/cycles contacts nobody until the
+    # participant confirms it by an emailed link, valid this many hours (Kafka and cohort imports
+    # come from authenticated systems and operators: they start at once).
+    confirm_public_requests: bool = True
+    confirmation_hours: float = 48.0
+    purge_poll_seconds: float = 600.0  # how often requests not confirmed in time are forgotten
+    # Public routes: 360s one client address may ask for per hour, and that may name one participant
+    # (mailbox, domain.mailbox_key) per day, per instance; beyond either, 429 with one generic message.
+    public_requests_per_client_per_hour: int = Field(default=30, ge=1)
+    public_requests_per_participant_per_day: int = Field(default=5, ge=1)
     # Line manager approves the nomination list before any invitation goes out.
     require_line_manager_approval: bool = False
 
@@ -36,3 +56,27 @@ class Settings(ServiceSettings, MailSettings, LinkSettings):
     reminder_days_before: tuple[int, ...] = (7, 2)  # env as JSON, e.g. [7, 2]
     reminder_min_gap_hours: float = 24.0
     reminder_poll_seconds: float = 60.0
+
+    @field_validator("rater_email_domains", "organisation_email_domains", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("rater_email_domains", "organisation_email_domains")
+    @classmethod
+    def _domain_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        patterns = tuple(d.strip().casefold().lstrip("@") for d in value if d.strip())
+        for pattern in patterns:
+            name = pattern.removeprefix("*.")
+            if "*" in name or "@" in name or "." not in name.strip("."):
+                raise ValueError("a rater email domain is a domain such as nhs.net, or *.nhs.uk for its subdomains")
+        return patterns
+
+    @model_validator(mode="after")
+    def _some_rater_domain(self) -> Self:
+        if not self.allowed_rater_domains():
+            raise ValueError("set rater_email_domains or organisation_email_domains: raters need somewhere to be")
+        return self
+
+    def allowed_rater_domains(self) -> tuple[str, ...]:
+        return (*self.rater_email_domains, *self.organisation_email_domains)

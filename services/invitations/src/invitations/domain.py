@@ -6,6 +6,8 @@ addresses (they may end up in dead-letter headers and logs)."""
 from __future__ import annotations
 
 import re
+import secrets
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -36,7 +38,12 @@ GROUP_TITLES = {
 LONDON = ZoneInfo("Europe/London")
 CLOSES_AT = time(17, 0)  # a deadline given as a day closes at 5pm UK time
 PENDING = "invited"
+# A 360 asked for on the public page or API waits here until the participant confirms by email.
+AWAITING_CONFIRMATION = "awaiting_confirmation"
 NEEDS_REPLACEMENT = ("declined", "bounced")
+# NHS work addresses: NHSmail (nhs.net) and NHS organisations' own domains (nhs.uk and below it).
+# "*.x" allows any subdomain of x; config.py may replace these and add organisation domains.
+NHS_EMAIL_DOMAINS = ("nhs.net", "nhs.uk", "*.nhs.uk")
 COHORT_NAMESPACE = UUID("1f0b8e0c-5d0a-4c57-9a63-7c6f4f3b8d21")
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/#:-]{0,99}$")
 
@@ -54,6 +61,7 @@ class NominationLimits:
     min_direct_reports: int = 3
     recommended: int = 10
     maximum: int = 50
+    email_domains: tuple[str, ...] = NHS_EMAIL_DOMAINS  # where raters' addresses may be
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,64 @@ def email_is_valid(email: str) -> bool:
     return True
 
 
+class NominationsRefused(Rejected):
+    """A nomination list refused, with every problem (the message joins them)."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = list(problems)
+
+
+def mailbox_key(email: str) -> str:
+    """The mailbox an address reaches, for telling people apart: case never matters, and
+    `name+tag@domain` is delivered to `name@domain` (sub-addressing), so the tag is dropped.
+    Dots are kept: NHSmail and organisations' mail servers treat `jo.smith` and `josmith` as two
+    people; dot folding (as Gmail does) only matters on consumer domains, which the domain
+    allow-list refuses anyway. NFKC first, so full-width letters are the letters they look like."""
+    local, _, domain = unicodedata.normalize("NFKC", email.strip()).rpartition("@")
+    return f"{local.partition('+')[0].casefold()}@{domain.casefold().rstrip('.')}"
+
+
+def domain_allowed(email: str, allowed: Iterable[str]) -> bool:
+    """Whether the address is at one of the allowed domains ("x": x itself; "*.x": any subdomain of x)."""
+    domain = mailbox_key(email).rpartition("@")[2]
+    for pattern in allowed:
+        wanted = pattern.strip().casefold().lstrip("@").rstrip(".")
+        if wanted.startswith("*.") and domain.endswith(wanted[1:]) and len(domain) > len(wanted) - 1:
+            return True
+        if wanted and domain == wanted:
+            return True
+    return False
+
+
+def domains_text(allowed: Iterable[str]) -> str:
+    """The allowed domains as a person reads them: "@nhs.net, @nhs.uk or .nhs.uk"."""
+    endings = [p[1:] if p.startswith("*.") else "@" + p.lstrip("@") for p in (d.strip().casefold() for d in allowed)]
+    endings = list(dict.fromkeys(e for e in endings if e.strip("@.")))
+    return endings[0] if len(endings) == 1 else ", ".join(endings[:-1]) + " or " + endings[-1]
+
+
+def is_participant(email: str, participant_email: str) -> bool:
+    """Whether a rater's address is (very likely) the participant's own: the same mailbox, or the
+    same name before the @ at another domain (NHSmail and the trust's own address of one person)."""
+    own, key = mailbox_key(participant_email), mailbox_key(email)
+    own_local = own.rpartition("@")[0]
+    return key == own or (bool(own_local) and key.rpartition("@")[0] == own_local)
+
+
+def rater_address_problem(email: str, *, participant_email: str, allowed: Iterable[str]) -> str | None:
+    """Why a valid address cannot be a rater's (None: it can); the message never repeats it."""
+    if participant_email and is_participant(email, participant_email):
+        return (
+            "is the participant (the participant's own email address, in any case or with a +tag, or the same "
+            "name before the @ at another domain): you rate yourself as 'self' automatically, so do not "
+            "nominate yourself"
+        )
+    if not domain_allowed(email, allowed):
+        return f"use their work email address: it must end {domains_text(allowed)}"
+    return None
+
+
 def nomination_problems(
     *,
     participant_email: str,
@@ -85,9 +151,9 @@ def nomination_problems(
     has_direct_reports: bool | None = None,
 ) -> list[Problem]:
     """Every reason the list cannot be used (empty when it can). `has_direct_reports` None means
-    'not asked': then any direct reports nominated must reach the minimum."""
+    'not asked': then any direct reports nominated must reach the minimum. Raters are told apart
+    by mailbox_key, and none may be the participant (the 'self' rater is added automatically)."""
     problems: list[Problem] = []
-    own = normalise_email(participant_email)
     first_seen: dict[str, int] = {}
     for index, nominee in enumerate(nominees):
         label = f"rater {index + 1}"
@@ -100,34 +166,33 @@ def nomination_problems(
         if not email_is_valid(nominee.email):
             problems.append(Problem(f"{label}: enter a valid email address, like name@example.nhs.uk", index))
             continue
-        email = normalise_email(nominee.email)
-        if email == own:
-            problems.append(
-                Problem(
-                    f"{label} is the participant: you rate yourself as 'self' automatically, "
-                    "so do not nominate yourself",
-                    index,
-                )
-            )
+        if why := rater_address_problem(
+            nominee.email, participant_email=participant_email, allowed=limits.email_domains
+        ):
+            problems.append(Problem(f"{label} {why}" if why.startswith("is ") else f"{label}: {why}", index))
             continue
-        if email in first_seen:
-            other = first_seen[email]
-            before = nominees[other]
-            if before.group is nominee.group:
-                problems.append(
-                    Problem(f"{label} is nominated more than once (same email address as rater {other + 1})", index)
-                )
-            else:
-                problems.append(
-                    Problem(
-                        f"{label} ({GROUP_NAMES[nominee.group]}) is the same person as rater {other + 1} "
-                        f"({GROUP_NAMES[before.group]}): a person can only be in one group",
-                        index,
-                    )
-                )
+        key = mailbox_key(nominee.email)
+        if key in first_seen:
+            problems.append(_duplicate(nominees, index, first_seen[key]))
             continue
-        first_seen[email] = index
+        first_seen[key] = index
     return problems + _count_problems(nominees, limits=limits, has_direct_reports=has_direct_reports)
+
+
+def _duplicate(nominees: Sequence[Nominee], index: int, other: int) -> Problem:
+    """The nominee at `index` has the mailbox of the one at `other` (named by position only)."""
+    label, nominee, before = f"rater {index + 1}", nominees[index], nominees[other]
+    if before.group is nominee.group:
+        return Problem(
+            f"{label} is nominated more than once (same email address as rater {other + 1}, "
+            "ignoring case and any +tag)",
+            index,
+        )
+    return Problem(
+        f"{label} ({GROUP_NAMES[nominee.group]}) is the same person as rater {other + 1} "
+        f"({GROUP_NAMES[before.group]}): a person can only be in one group",
+        index,
+    )
 
 
 def _count_problems(
@@ -172,7 +237,7 @@ def check_nominations(
         has_direct_reports=has_direct_reports,
     )
     if problems:
-        raise Rejected("; ".join(p.message for p in problems))
+        raise NominationsRefused(problems)
 
 
 def count_groups(groups: Iterable[RaterGroup | str]) -> dict[RaterGroup, int]:
@@ -287,6 +352,27 @@ FUNDING_REFERENCE_NAMES = {
 }
 
 
+class CreditRefused(Rejected):
+    """A programme credit reference that cannot pay (unknown account, or no credits left). The
+    message says which, for operators (cohort import, Kafka dead letters); the public routes show
+    PUBLIC_CREDIT_REFUSAL instead, so nobody can probe which references exist."""
+
+
+# Crockford's base32 (no I, L, O, U): read aloud and typed without confusion.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_credit_code(prefix: str) -> str:
+    """An unguessable programme credit reference: the prefix, then 100 random bits in five groups
+    of four (e.g. MSP-7K2Q-...): a participant types it, so it must not be derivable from names."""
+    head = re.sub(r"[^A-Za-z0-9]+", "-", prefix.strip()).strip("-").upper()[:20] or "CREDIT"
+    body = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(20))
+    return "-".join([head, *(body[i : i + 4] for i in range(0, 20, 4))])
+
+
+PUBLIC_CREDIT_REFUSAL = "this programme credit reference cannot be used; check it with your programme team"
+
+
 def funding_problem(*, method: FundingMethod, reference: str) -> str | None:
     name = FUNDING_REFERENCE_NAMES[method]
     if not reference.strip():
@@ -368,6 +454,26 @@ def due_reminder_stages(
 def fatigued(*, open_requests_elsewhere: int, threshold: int) -> bool:
     """A person asked for more than `threshold` other open 360s is likely to say no, or rush."""
     return open_requests_elsewhere > threshold
+
+
+def many_asked(open_requests_elsewhere: Iterable[int], *, threshold: int, min_people: int) -> bool:
+    """Whether to tell the participant that some of their raters are asked a lot: when at least
+    `min_people` (never fewer than 2) of them are fatigued. The participant is told neither who nor
+    how many, so the hint says nothing about any one named colleague."""
+    busy = sum(fatigued(open_requests_elsewhere=n, threshold=threshold) for n in open_requests_elsewhere)
+    return busy >= max(min_people, 2)
+
+
+def confirmation_expired(requested_at: datetime, *, now: datetime, hours: float) -> bool:
+    """A request not confirmed within `hours` can no longer be (the participant starts again)."""
+    return now >= requested_at + timedelta(hours=hours)
+
+
+def verified_participant_id(email: str) -> str:
+    """The participant id of a 360 asked for on the public page or API: derived from the mailbox the
+    participant confirmed (and where their report goes), never from a typed staff number, so earlier
+    360s are linked (reports: same participant id) only to the same verified person."""
+    return f"email-{uuid5(COHORT_NAMESPACE, 'mailbox|' + mailbox_key(email)).hex}"
 
 
 def cohort_cycle_id(*, programme: str, participant_id: str) -> UUID:

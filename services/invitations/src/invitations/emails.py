@@ -10,7 +10,7 @@ from uuid import UUID
 
 from invitations import links
 from invitations.config import Settings
-from invitations.domain import GROUP_TITLES, when
+from invitations.domain import AWAITING_CONFIRMATION, GROUP_TITLES, when
 from invitations.tables import Cycle, OutgoingEmail, Rater
 from shared.contracts.vocabulary import NOMINATED_GROUPS, RaterGroup
 from shared.mail import email_templates, new_message
@@ -23,6 +23,7 @@ SUBJECTS = {
     "invitation_self": "Your Healthcare Leadership Model 360 has started: please rate yourself",
     "approval_request": "Please approve the feedback list for {participant}'s Healthcare Leadership Model 360",
     "not_approved": "Your Healthcare Leadership Model 360 has not started",
+    "confirm_request": "Confirm your Healthcare Leadership Model 360 request",
     "reminder": "Reminder: your feedback is still needed",
     "thank_you": "Thank you for your feedback for {participant}",
     "cycle_closed": "Your Healthcare Leadership Model 360 has closed",
@@ -89,6 +90,8 @@ def build(email: OutgoingEmail, facts: EmailFacts, *, settings: Settings) -> Ema
         found = _reminder(facts, context, settings=settings)
     elif kind == "approval_request":
         found = _approval_request(facts, context, settings=settings)
+    elif kind == "confirm_request":
+        found = _confirm_request(facts, context, settings=settings)
     elif kind == "not_approved":
         context["refunded"] = cycle.funding_method == "programme_credit"
     elif kind == "cycle_closed":
@@ -148,6 +151,15 @@ def _approval_request(facts: EmailFacts, context: dict[str, object], *, settings
     return None
 
 
+def _confirm_request(facts: EmailFacts, context: dict[str, object], *, settings: Settings) -> NotNeeded | None:
+    if facts.cycle.status != AWAITING_CONFIRMATION:
+        return NotNeeded("the request was already confirmed")
+    context["confirm_link"] = confirm_link(settings, facts.cycle.id)
+    context["hours"] = f"{settings.confirmation_hours:g}"
+    context["deadline"] = when(facts.cycle.deadline)
+    return None
+
+
 def _cycle_closed(email: OutgoingEmail, context: dict[str, object]) -> None:
     data = email.context or {}
     responses = {RaterGroup(g): int(n) for g, n in dict(data.get("responses", {})).items()}
@@ -164,6 +176,11 @@ def participant_link(settings: Settings, cycle_id: UUID) -> str:
 def approval_link(settings: Settings, cycle_id: UUID) -> str:
     token = links.purpose_token(settings.signing_keys(), links.APPROVAL, cycle_id)
     return f"{settings.base_url}/approve/{cycle_id}/{token}"
+
+
+def confirm_link(settings: Settings, cycle_id: UUID) -> str:
+    token = links.purpose_token(settings.signing_keys(), links.CONFIRM, cycle_id)
+    return f"{settings.base_url}/confirm/{cycle_id}/{token}"
 
 
 def rater_link(settings: Settings, rater: Rater) -> str:

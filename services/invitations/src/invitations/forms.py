@@ -33,7 +33,6 @@ from pydantic import ValidationError
 
 from invitations.config import Settings
 from invitations.domain import (
-    COHORT_NAMESPACE,
     SESSION_LANGUAGES,
     NominationLimits,
     Nominee,
@@ -46,6 +45,7 @@ from invitations.domain import (
     management_line_problems,
     nomination_problems,
     normalise_email,
+    verified_participant_id,
 )
 from shared.contracts.events import PERSON_NAME_MAX, CycleRequested, Funding, Participant, RaterNomination
 from shared.contracts.text import SHORT_TEXT_MAX, single_line_problem
@@ -76,7 +76,6 @@ CHECK_ANSWER = "This answer could not be accepted; check it and try again"
 START_TEXT_FIELDS = (
     ("given_name", "given-name", "First name", "Enter your first name", PERSON_NAME_MAX),
     ("family_name", "family-name", "Last name", "Enter your last name", PERSON_NAME_MAX),
-    ("participant_id", "participant-id", "Staff or ESR number", None, SHORT_TEXT_MAX),
     ("organisation", "organisation", "Organisation", "Enter the organisation you work for", SHORT_TEXT_MAX),
     ("programme", "programme", "Leadership programme", None, SHORT_TEXT_MAX),
 )
@@ -84,7 +83,6 @@ _PARTICIPANT_FIELD_IDS = {
     "given_name": "given-name",
     "family_name": "family-name",
     "email": "email",
-    "participant_id": "participant-id",
     "organisation": "organisation",
     "region": "region",
     "management_line": "lm-manager-email",
@@ -150,7 +148,7 @@ def read_start_form(
             producer="invitations-web",
             cycle_id=cycle_id,
             participant=Participant(
-                participant_id=v.get("participant_id") or f"self-{uuid5(COHORT_NAMESPACE, address.lower()).hex[:16]}",
+                participant_id=verified_participant_id(address),
                 given_name=v["given_name"],
                 family_name=v["family_name"],
                 email=address,

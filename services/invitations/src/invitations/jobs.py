@@ -1,11 +1,12 @@
 """Background jobs: the shared mail sender drains the mail outbox through real SMTP (an invitation
 sent invites its rater; one refused for good means the rater needs replacing); the reminder
-planner queues reminders as deadlines approach."""
+planner queues reminders as deadlines approach; public requests not confirmed in time are forgotten."""
 
 from email.message import EmailMessage
 
 from invitations.config import Settings
 from invitations.tables import OutgoingEmail
+from invitations.usecases.intake import purge_unconfirmed
 from invitations.usecases.mail import compose_email, record_bounce, record_email_sent
 from invitations.usecases.reminders import plan_reminders as plan_due_reminders
 from shared.db import UnitOfWork
@@ -32,5 +33,13 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
         """Queue the reminders whose time has come (state in PostgreSQL, so restarts resume)."""
         async with runtime.uow() as uow:
             await plan_due_reminders(uow, settings=settings)
+            await uow.commit()
+        stop_if_cancelled()
+
+    @runtime.every(settings.purge_poll_seconds, name="purge-unconfirmed")
+    async def forget_unconfirmed(runtime: ServiceRuntime) -> None:
+        """Forget public requests their participant did not confirm in time."""
+        async with runtime.uow() as uow:
+            await purge_unconfirmed(uow, settings=settings)
             await uow.commit()
         stop_if_cancelled()

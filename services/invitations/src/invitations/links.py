@@ -16,6 +16,8 @@ from shared.links import SigningKeys, signature
 
 PARTICIPANT = "participant"
 APPROVAL = "approval"
+START_FORM = "start-form"  # the start page's id for the 360 it will ask for (server-generated)
+CONFIRM = "confirm"  # the participant confirms a 360 asked for on the public page or API
 _SERVICE = "invitations"
 
 

@@ -86,7 +86,25 @@ def facilitator_label(name: str | None, region: str | None, free_slots: int | No
 def started(status: str | None) -> HTMLResponse:
     if status is None:
         return message(title="Page not found", status_code=404, body="We could not find that 360.")
+    if status == "awaiting_confirmation":
+        return message(
+            title="Check your email",
+            body="We have emailed you a link to confirm your 360. Nobody is contacted until you confirm it. "
+            "If the email does not arrive, check the address you gave and your junk folder.",
+        )
     return render("pages/started.html", page_title="Your 360 has started", awaiting=status == "awaiting_approval")
+
+
+def confirm(*, action: str) -> HTMLResponse:
+    return render("pages/confirm.html", page_title="Confirm your 360", action=action)
+
+
+def confirmed(status: str) -> HTMLResponse:
+    if status == "awaiting_approval":
+        body = "Thank you. We have asked your line manager to approve your list; we invite everyone once they do."
+    else:
+        body = "Thank you. We are inviting everyone you named, and emailing you a link to rate yourself."
+    return message(title="Your 360 is confirmed", body=body)
 
 
 def dashboard(

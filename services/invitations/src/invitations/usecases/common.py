@@ -28,6 +28,7 @@ def limits_of(settings: Settings) -> NominationLimits:
         min_direct_reports=settings.min_direct_reports,
         recommended=settings.recommended_raters,
         maximum=settings.max_raters,
+        email_domains=settings.allowed_rater_domains(),
     )
 
 

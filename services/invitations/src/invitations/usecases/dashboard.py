@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from invitations import emails
 from invitations.config import Settings
-from invitations.domain import GROUP_TITLES, NEEDS_REPLACEMENT, fatigued, normalise_email
+from invitations.domain import GROUP_TITLES, NEEDS_REPLACEMENT, mailbox_key, many_asked
 from invitations.tables import Cycle, Rater
 from invitations.usecases.common import ACTIVE_CYCLE, ACTIVE_RATER, all_raters, get_cycle
 from invitations.usecases.intake import keep_link_key
@@ -38,18 +38,11 @@ class RaterNeed:
 
 
 @dataclass
-class FatigueFlag:
-    name: str
-    group: RaterGroup
-    open_elsewhere: int
-
-
-@dataclass
 class ParticipantView:
     cycle: Cycle
     progress: list[GroupProgress]
     needs_replacement: list[RaterNeed] = field(default_factory=list)
-    fatigue: list[FatigueFlag] = field(default_factory=list)
+    many_asked: bool = False  # some raters are asked a lot elsewhere (never who, nor how many)
     nominated: int = 0
     self_done: bool = False
     self_link: str = ""  # the participant's own rating link, until they have rated
@@ -80,29 +73,33 @@ async def participant_view(uow: UnitOfWork, cycle_id: UUID, *, settings: Setting
     view.progress = [p for p in progress.values() if p.asked]
     active = [r for r in raters if r.status in ACTIVE_RATER and r.group != RaterGroup.SELF]
     elsewhere = await open_requests(uow, [r.email for r in active], excluding_cycle=cycle_id)
-    for rater in active:
-        count = elsewhere.get(normalise_email(rater.email), 0)
-        if fatigued(open_requests_elsewhere=count, threshold=settings.fatigue_threshold):
-            view.fatigue.append(FatigueFlag(rater.name, RaterGroup(rater.group), count))
+    view.many_asked = many_asked(
+        [elsewhere.get(mailbox_key(r.email), 0) for r in active],
+        threshold=settings.fatigue_threshold,
+        min_people=settings.fatigue_min_people,
+    )
     return view
 
 
 async def open_requests(uow: UnitOfWork, emails: list[str], *, excluding_cycle: UUID) -> dict[str, int]:
-    """How many other open 360s each person has been asked to rate (and not yet answered)."""
-    addresses = sorted({normalise_email(e) for e in emails})
+    """How many other open 360s each person has been asked to rate (and not yet answered), by
+    mailbox (domain.mailbox_key: case and any +tag ignored)."""
+    addresses = sorted({mailbox_key(e) for e in emails})
     if not addresses:
         return {}
+    # mailbox_key in SQL (all but its NFKC step): lower case, the +tag dropped
+    mailbox = func.regexp_replace(func.lower(func.trim(col(Rater.email))), r"\+[^@]*@", "@")
     rows = await uow.session.execute(
-        select(func.lower(col(Rater.email)), func.count())
+        select(mailbox, func.count())
         .join(Cycle, col(Cycle.id) == col(Rater.cycle_id))
         .where(
-            func.lower(col(Rater.email)).in_(addresses),
+            mailbox.in_(addresses),
             col(Rater.cycle_id) != excluding_cycle,
             col(Rater.status).in_(ACTIVE_RATER),
             col(Rater.group) != RaterGroup.SELF.value,
             col(Cycle.status).in_(ACTIVE_CYCLE),
         )
-        .group_by(func.lower(col(Rater.email)))
+        .group_by(mailbox)
     )
     return {email: int(count) for email, count in rows.all()}
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
+from invitations.domain import CreditRefused, new_credit_code
 from invitations.tables import CreditAccount, CreditEntry, Cycle
 from shared.contracts.vocabulary import FundingMethod
 from shared.db import UnitOfWork
@@ -27,10 +28,19 @@ async def use_credit(uow: UnitOfWork, *, reference: str, cycle_id: UUID) -> int:
     remaining = result.scalar_one_or_none()
     if remaining is None:
         if await uow.session.get(CreditAccount, reference) is None:
-            raise Rejected("there is no programme credit account with that reference")
-        raise Rejected("the programme credit account has no credits left; ask the programme team to buy more")
+            raise CreditRefused("there is no programme credit account with that reference")
+        raise CreditRefused("the programme credit account has no credits left; ask the programme team to buy more")
     uow.session.add(CreditEntry(reference=reference, kind="debit", delta=-1, cycle_id=cycle_id))
     return int(remaining)
+
+
+async def check_credit(uow: UnitOfWork, *, reference: str) -> None:
+    """Refuse as use_credit would, taking nothing (a request that waits for confirmation)."""
+    account = await uow.session.get(CreditAccount, reference)
+    if account is None:
+        raise CreditRefused("there is no programme credit account with that reference")
+    if account.balance <= 0:
+        raise CreditRefused("the programme credit account has no credits left; ask the programme team to buy more")
 
 
 async def refund_credit(uow: UnitOfWork, cycle: Cycle) -> None:
@@ -65,6 +75,14 @@ async def top_up_credits(uow: UnitOfWork, *, reference: str, programme: str, cre
     )
     uow.session.add(CreditEntry(reference=reference, kind="top_up", delta=credits, note=note or None))
     return int(result.scalar_one())
+
+
+async def create_credit_account(
+    uow: UnitOfWork, *, reference: str, programme: str, credits: int, note: str = ""
+) -> tuple[str, int]:
+    """A new account whose reference is `reference` (a prefix) and an unguessable code; (reference, balance)."""
+    code = new_credit_code(reference)
+    return code, await top_up_credits(uow, reference=code, programme=programme, credits=credits, note=note)
 
 
 async def credit_balance(uow: UnitOfWork, reference: str) -> tuple[int, int] | None:

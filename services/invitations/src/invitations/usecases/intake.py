@@ -5,25 +5,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
+
+from sqlalchemy import delete, select
+from sqlmodel import col
 
 from invitations import links
 from invitations.config import Settings
 from invitations.domain import (
+    AWAITING_CONFIRMATION,
     FacilitatorState,
     Nominee,
     check_funding,
     check_nominations,
+    confirmation_expired,
     count_groups,
     deadline_problem,
     management_line,
     not_choosable_because,
     quote,
 )
-from invitations.tables import Cycle, Facilitator, Rater
-from invitations.usecases.common import PRODUCER, limits_of, queue_email
-from invitations.usecases.funding import use_credit
+from invitations.tables import Cycle, Facilitator, OutgoingEmail, Rater
+from invitations.usecases.common import PRODUCER, all_raters, get_cycle, limits_of, queue_email
+from invitations.usecases.funding import check_credit, use_credit
 from shared.contracts.events import CycleOpened, CycleRequested, RaterNominated
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
 from shared.db import UnitOfWork
@@ -34,12 +39,61 @@ log = logging.getLogger(__name__)
 
 
 async def open_cycle(
-    uow: UnitOfWork, request: CycleRequested, *, settings: Settings, has_direct_reports: bool | None = None
+    uow: UnitOfWork,
+    request: CycleRequested,
+    *,
+    settings: Settings,
+    has_direct_reports: bool | None = None,
+    confirm_first: bool = False,
 ) -> bool:
     """Fund a requested 360, record its raters and invite them (or ask the line manager to approve
-    the list first). False if the cycle already exists, so every way in is idempotent."""
+    the list first). False if the cycle already exists, so every way in is idempotent.
+    `confirm_first` (a request from the public page or API): every check runs, the raters are
+    recorded, and only the participant is emailed a link to confirm; nothing is announced, nobody
+    else contacted and no credit taken until they confirm (confirm_cycle)."""
     if await uow.session.get(Cycle, request.cycle_id) is not None:
         return False
+    nominees = await _checked(
+        uow, request, settings=settings, has_direct_reports=has_direct_reports, confirm_first=confirm_first
+    )
+    cycle = _new_cycle(request, settings=settings)
+    if confirm_first:
+        cycle.status = AWAITING_CONFIRMATION
+    uow.session.add(cycle)
+    await uow.session.flush()
+    self_rater = Nominee(group=RaterGroup.SELF, name=cycle.given_name, email=cycle.email)
+    raters = [
+        Rater(id=uuid4(), cycle_id=cycle.id, group=n.group.value, name=n.name.strip(), email=n.email.strip())
+        for n in [self_rater, *nominees]
+    ]
+    uow.session.add_all(raters)
+    await uow.session.flush()
+    if confirm_first:
+        queue_email(uow, kind="confirm_request", cycle_id=cycle.id, rater_id=raters[0].id)
+    else:
+        _start(uow, cycle, raters, settings=settings)
+    log.info(
+        "cycle requested",
+        extra={
+            "cycle_id": str(cycle.id),
+            "raters": len(raters),
+            "status": cycle.status,
+            "funding": cycle.funding_method,
+        },
+    )
+    return True
+
+
+async def _checked(
+    uow: UnitOfWork,
+    request: CycleRequested,
+    *,
+    settings: Settings,
+    has_direct_reports: bool | None,
+    confirm_first: bool,
+) -> list[Nominee]:
+    """The request's nominees, once every rule passed (Rejected says why not) and it is funded
+    (a credit is only checked when the participant is still to confirm: confirm_cycle takes it)."""
     problem = deadline_problem(
         deadline=request.deadline,
         now=datetime.now(UTC),
@@ -59,33 +113,56 @@ async def open_cycle(
     if request.facilitator_id is not None:
         await check_facilitator(uow, request.facilitator_id)
     if request.funding.method is FundingMethod.PROGRAMME_CREDIT:
-        await use_credit(uow, reference=request.funding.reference.strip(), cycle_id=request.cycle_id)
+        if confirm_first:
+            await check_credit(uow, reference=request.funding.reference.strip())
+        else:
+            await use_credit(uow, reference=request.funding.reference.strip(), cycle_id=request.cycle_id)
+    return nominees
 
-    cycle = _new_cycle(request, settings=settings)
-    uow.session.add(cycle)
-    await uow.session.flush()
-    self_rater = Nominee(group=RaterGroup.SELF, name=cycle.given_name, email=cycle.email)
-    raters = [
-        Rater(id=uuid4(), cycle_id=cycle.id, group=n.group.value, name=n.name.strip(), email=n.email.strip())
-        for n in [self_rater, *nominees]
-    ]
-    uow.session.add_all(raters)
-    await uow.session.flush()
+
+def _start(uow: UnitOfWork, cycle: Cycle, raters: list[Rater], *, settings: Settings) -> None:
+    """Ask the line manager to approve the list, or invite everyone now."""
     if cycle.status == "awaiting_approval":
         manager = next(r for r in raters if r.group == RaterGroup.LINE_MANAGER)
         queue_email(uow, kind="approval_request", cycle_id=cycle.id, rater_id=manager.id)
     else:
         invite_all(uow, cycle, raters, settings=settings)
-    log.info(
-        "cycle requested",
-        extra={
-            "cycle_id": str(cycle.id),
-            "raters": len(raters),
-            "status": cycle.status,
-            "funding": cycle.funding_method,
-        },
+
+
+async def confirm_cycle(uow: UnitOfWork, cycle_id: UUID, *, settings: Settings) -> Cycle:
+    """The participant confirmed a 360 they asked for on the public page or API (by the emailed
+    link): take its credit, then start it as any other (Rejected says why not: expired, already
+    confirmed, no credit left). Confirming twice changes nothing."""
+    cycle = await get_cycle(uow, cycle_id)
+    if cycle.status != AWAITING_CONFIRMATION:
+        return cycle
+    if confirmation_expired(cycle.created_at, now=datetime.now(UTC), hours=settings.confirmation_hours):
+        raise Rejected("this confirmation link has expired; start your 360 again")
+    if cycle.funding_method == FundingMethod.PROGRAMME_CREDIT.value:
+        await use_credit(uow, reference=cycle.funding_reference, cycle_id=cycle.id)
+    cycle.status = "awaiting_approval" if settings.require_line_manager_approval else "open"
+    uow.session.add(cycle)
+    _start(uow, cycle, await all_raters(uow, cycle.id), settings=settings)
+    log.info("cycle confirmed", extra={"cycle_id": str(cycle.id), "status": cycle.status})
+    return cycle
+
+
+async def purge_unconfirmed(uow: UnitOfWork, *, settings: Settings) -> int:
+    """Forget requests nobody confirmed in time: the 360, its raters' names and addresses, and the
+    confirmation email (nothing about them ever left this service). How many were forgotten."""
+    cutoff = datetime.now(UTC) - timedelta(hours=settings.confirmation_hours)
+    stale = (
+        select(col(Cycle.id))
+        .where(col(Cycle.status) == AWAITING_CONFIRMATION, col(Cycle.created_at) <= cutoff)
+        .scalar_subquery()
     )
-    return True
+    await uow.session.execute(delete(OutgoingEmail).where(col(OutgoingEmail.cycle_id).in_(stale)))
+    await uow.session.execute(delete(Rater).where(col(Rater.cycle_id).in_(stale)))
+    result = await uow.session.execute(delete(Cycle).where(col(Cycle.id).in_(stale)))
+    forgotten = int(getattr(result, "rowcount", 0) or 0)
+    if forgotten:
+        log.info("unconfirmed requests forgotten", extra={"cycles": forgotten})
+    return forgotten
 
 
 def _new_cycle(request: CycleRequested, *, settings: Settings) -> Cycle:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import logging
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, select
-from sqlmodel import col
-
 from invitations.config import Settings
-from invitations.domain import MAX_LINE_ANNOUNCED, NEEDS_REPLACEMENT, email_is_valid, normalise_email
+from invitations.domain import (
+    MAX_LINE_ANNOUNCED,
+    NEEDS_REPLACEMENT,
+    email_is_valid,
+    mailbox_key,
+    rater_address_problem,
+)
 from invitations.tables import Cycle, Rater
 from invitations.usecases.common import (
     ACTIVE_RATER,
@@ -75,7 +78,7 @@ async def replace_rater(
     """Nominate someone in place of a rater who declined or whose email bounced. A new line manager
     joins the participant's management line: ManagementLineChanged tells scheduling."""
     cycle = await get_cycle(uow, cycle_id)
-    old = await _to_replace(uow, cycle, old_rater_id=old_rater_id, name=name, email=email)
+    old = await _to_replace(uow, cycle, old_rater_id=old_rater_id, name=name, email=email, settings=settings)
     new = Rater(
         id=uuid4(),
         cycle_id=cycle_id,
@@ -124,30 +127,33 @@ async def replace_rater(
     return new
 
 
-async def _to_replace(uow: UnitOfWork, cycle: Cycle, *, old_rater_id: UUID, name: str, email: str) -> Rater:
-    """The rater to replace, once the replacement is known to be allowed (Rejected says why not)."""
+async def _to_replace(
+    uow: UnitOfWork, cycle: Cycle, *, old_rater_id: UUID, name: str, email: str, settings: Settings
+) -> Rater:
+    """The rater to replace, once the replacement is known to be allowed (Rejected says why not).
+    The newcomer must be a new person to this 360: no rater it ever had (replaced ones included, and
+    the participant) has the same mailbox (domain.mailbox_key)."""
     if cycle.status != "open":
         raise Rejected("raters can only be replaced while the 360 is open")
     old = await uow.session.get(Rater, old_rater_id)
     if old is None or old.cycle_id != cycle.id or old.status not in NEEDS_REPLACEMENT:
         raise Rejected("that rater does not need replacing")
-    problems = replacement_problems(name=name, email=email)
+    problems = replacement_problems(name=name, email=email, participant_email=cycle.email, settings=settings)
     if problems:
         raise Rejected("; ".join(message for _, message in problems))
-    address = normalise_email(email)
-    if address == normalise_email(cycle.email):
-        raise Rejected("you rate yourself as 'self' automatically, so do not nominate yourself")
-    taken = (
-        await uow.session.execute(
-            select(func.count()).where(col(Rater.cycle_id) == cycle.id, func.lower(col(Rater.email)) == address)
+    key = mailbox_key(email)
+    if any(mailbox_key(rater.email) == key for rater in await all_raters(uow, cycle.id)):
+        raise Rejected(
+            "that person has already been nominated for this 360 (the same email address, ignoring case and any +tag)"
         )
-    ).scalar_one()
-    if taken:
-        raise Rejected("that person has already been nominated for this 360")
     return old
 
 
-def replacement_problems(*, name: str, email: str) -> list[tuple[str, str]]:
+def replacement_problems(
+    *, name: str, email: str, settings: Settings, participant_email: str = ""
+) -> list[tuple[str, str]]:
+    """What is wrong with a replacement typed on the form, by field (never repeating the address);
+    the participant's own address is refused when it is given (the use case always gives it)."""
     problems = []
     if not name.strip():
         problems.append(("name", "Enter the name of the person you want to ask"))
@@ -155,4 +161,8 @@ def replacement_problems(*, name: str, email: str) -> list[tuple[str, str]]:
         problems.append(("name", "The name must be 200 characters or fewer"))
     if not email_is_valid(email):
         problems.append(("email", "Enter a valid email address, like name@example.nhs.uk"))
+    elif why := rater_address_problem(
+        email, participant_email=participant_email, allowed=settings.allowed_rater_domains()
+    ):
+        problems.append(("email", "This " + why if why.startswith("is ") else why[0].upper() + why[1:]))
     return problems

@@ -8,15 +8,16 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from invitations.config import Settings
+from invitations.domain import PUBLIC_CREDIT_REFUSAL, CreditRefused, NominationsRefused, verified_participant_id
 from invitations.forms import error_fields
 from invitations.usecases import dashboard, intake
 from invitations.usecases.facilitators import choosable_facilitators
-from invitations.web.deps import Config, Runtime, reading
+from invitations.web.deps import TOO_MANY_REQUESTS, Config, Limits, Runtime, client_of, reading
 from shared.contracts.events import CycleRequested, Funding, Participant, RaterNomination
 from shared.contracts.text import SingleLine
 from shared.errors import Rejected
@@ -51,6 +52,8 @@ class CycleRequest(BaseModel):
 class CycleAccepted(BaseModel):
     cycle_id: UUID
     created: bool
+    # awaiting_confirmation: nobody is contacted until the participant confirms by the emailed link
+    status: str | None = None
 
 
 class CycleProgress(BaseModel):
@@ -77,25 +80,47 @@ def unprocessable(error: ValidationError, *, within: tuple[str, ...] = ("body",)
 
 
 @router.post("/api/cycles", status_code=202)
-async def request_cycle(body: CycleRequest, runtime: Runtime, settings: Config) -> CycleAccepted:
+async def request_cycle(
+    body: CycleRequest, request: Request, runtime: Runtime, settings: Config, limits: Limits
+) -> CycleAccepted:
     try:
         # the body was validated with the contract's types already; this guard keeps any rule the
         # event adds later from becoming a 500
         event = CycleRequested(producer="invitations-api", **body.model_dump())
     except ValidationError as error:
         raise unprocessable(error) from error
-    created = await open_cycle(runtime, event, settings=settings)
-    return CycleAccepted(cycle_id=event.cycle_id, created=created)
+    if not limits.allow(client=client_of(request), participant_email=str(event.participant.email)):
+        raise HTTPException(status_code=429, detail=TOO_MANY_REQUESTS)
+    # a typed participant id is not verified: earlier 360s are linked by the confirmed mailbox only
+    verified = event.participant.model_copy(
+        update={"participant_id": verified_participant_id(str(event.participant.email))}
+    )
+    event = event.model_copy(update={"participant": verified})
+    created = await open_cycle(runtime, event, settings=settings, confirm_first=settings.confirm_public_requests)
+    async with reading(runtime) as uow:
+        status = await dashboard.cycle_status(uow, event.cycle_id)
+    return CycleAccepted(cycle_id=event.cycle_id, created=created, status=status)
 
 
 async def open_cycle(
-    runtime: ServiceRuntime, event: CycleRequested, *, settings: Settings, has_direct_reports: bool | None = None
+    runtime: ServiceRuntime,
+    event: CycleRequested,
+    *,
+    settings: Settings,
+    has_direct_reports: bool | None = None,
+    confirm_first: bool = False,
 ) -> bool:
     """Open the requested 360 in one transaction; a refusal is a 422 (HTTPException)."""
     try:
         async with runtime.uow() as uow:
-            created = await intake.open_cycle(uow, event, settings=settings, has_direct_reports=has_direct_reports)
+            created = await intake.open_cycle(
+                uow, event, settings=settings, has_direct_reports=has_direct_reports, confirm_first=confirm_first
+            )
             await uow.commit()
+    except CreditRefused as refused:
+        raise HTTPException(status_code=422, detail=PUBLIC_CREDIT_REFUSAL) from refused
+    except NominationsRefused as refused:
+        raise HTTPException(status_code=422, detail=nomination_errors(refused)) from refused
     except Rejected as rejection:
         raise HTTPException(status_code=422, detail=str(rejection)) from rejection
     except ValidationError as error:
@@ -106,6 +131,19 @@ async def open_cycle(
         # the same request arrived twice at once: the other one opened it
         return False
     return created
+
+
+def nomination_errors(refused: NominationsRefused) -> list[dict[str, object]]:
+    """A refused nomination list as a 422's detail: each problem at its rater's field (by position in
+    `raters`), or at `raters` for the list as a whole; never echoing an address."""
+    return [
+        {
+            "type": "nomination",
+            "loc": ["body", "raters", *([] if p.index is None else [p.index, p.part])],
+            "msg": p.message,
+        }
+        for p in refused.problems
+    ]
 
 
 @router.get("/api/cycles/{cycle_id}")

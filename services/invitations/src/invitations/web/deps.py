@@ -12,7 +12,8 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from invitations.config import Settings
-from invitations.links import APPROVAL, PARTICIPANT, token_matches
+from invitations.domain import mailbox_key
+from invitations.links import APPROVAL, CONFIRM, PARTICIPANT, token_matches
 from shared.db import UnitOfWork
 from shared.service import ServiceRuntime, runtime_of
 from shared.web import RateLimiter
@@ -75,3 +76,38 @@ ParticipantLink = Annotated[SignedLink, Depends(signed_link(PARTICIPANT))]
 ParticipantLinkLimited = Annotated[SignedLink, Depends(signed_link(PARTICIPANT, rate_limited=True))]
 ApprovalLink = Annotated[SignedLink, Depends(signed_link(APPROVAL))]
 ApprovalLinkLimited = Annotated[SignedLink, Depends(signed_link(APPROVAL, rate_limited=True))]
+ConfirmLink = Annotated[SignedLink, Depends(signed_link(CONFIRM, rate_limited=True))]
+
+
+TOO_MANY_REQUESTS = "Too many 360s have been asked for recently; try again later"
+
+
+@dataclass(frozen=True)
+class PublicLimits:
+    """How often the public routes may ask for a 360: per client address and per participant."""
+
+    per_client: RateLimiter
+    per_participant: RateLimiter
+
+    def allow(self, *, client: str, participant_email: str) -> bool:
+        """Counts one request against both (the participant's only if the client may ask)."""
+        return self.per_client.allow(client) and self.per_participant.allow(mailbox_key(participant_email))
+
+
+def public_limits(request: Request, settings: Config) -> PublicLimits:
+    """The app's limits (one set per app, made from its settings on first use)."""
+    state = request.app.state
+    if getattr(state, "public_limits", None) is None:
+        state.public_limits = PublicLimits(
+            per_client=RateLimiter(limit=settings.public_requests_per_client_per_hour, window_seconds=3600),
+            per_participant=RateLimiter(limit=settings.public_requests_per_participant_per_day, window_seconds=86400),
+        )
+    limits: PublicLimits = state.public_limits
+    return limits
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+Limits = Annotated[PublicLimits, Depends(public_limits)]

@@ -112,7 +112,7 @@ async def replace_submit(
 ) -> HTMLResponse | RedirectResponse:
     values = StartForm.submitted(await request.form()).values
     name, address = values.get("name", ""), values.get("email", "")
-    errors = nominations.replacement_problems(name=name, email=address)
+    errors = nominations.replacement_problems(name=name, email=address, settings=settings)
     replacement_name_problem(name, errors)
     if not errors:
         try:
