@@ -10,7 +10,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.links import SigningKeys
 
-_LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+# This machine: the only place a plain (unencrypted) connection or a test issuer over http is accepted.
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 MIN_LINK_SECRET = 32
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "example", "todo", ""}
 # Signature algorithms an operator may allow for staff access tokens: public-key ones only, so a
@@ -18,7 +19,6 @@ _PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "example", "todo
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 # A list setting given in the environment as `A,B` (or as JSON, `["A", "B"]`).
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -27,7 +27,7 @@ CommaList = Annotated[tuple[str, ...], NoDecode]
 def secure_url(url: str) -> bool:
     """https, or plain http to this machine only (a test's issuer)."""
     parts = urlsplit(url)
-    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS)
 
 
 def _split_list(value: Any) -> Any:
