@@ -4,11 +4,7 @@ does it: open the booking email, follow its link, pick the first time offered, a
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import re
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +12,9 @@ from uuid import UUID
 
 import httpx
 
-BOOKING_LINK = re.compile(r"(https?://\S+/book/(?P<cycle>[0-9a-f-]{36})/[A-Za-z0-9_\-]+)")
+from deploy.demo.mailbox import link_to, poll
+
+BOOKING_LINK = re.compile(r"(https?://\S+/book/(?P<cycle>[0-9a-f-]{36})/[A-Za-z0-9_.\-]+)")
 FIRST_SLOT = re.compile(
     r'<input class="nhsuk-radios__input" id="slot-1" name="slot" type="radio" value="([0-9a-f-]{36})"'
 )
@@ -24,26 +22,7 @@ FIRST_SLOT = re.compile(
 
 def booking_link(mail_dir: Path, *, participant_email: str, cycle_id: UUID) -> str | None:
     """The link in the booking email sent to the participant for this cycle, if it has arrived."""
-    wanted = participant_email.strip().lower()
-    for path in sorted(mail_dir.glob("*.eml"), reverse=True):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if str(message.get("To", "")).strip().lower() != wanted:
-            continue
-        body = message.get_body(preferencelist=("plain",))
-        text = body.get_content() if body is not None else ""  # type: ignore[union-attr]
-        for match in BOOKING_LINK.finditer(text):
-            if match.group("cycle") == str(cycle_id):
-                return match.group(1)
-    return None
-
-
-async def _poll(probe: Any, *, deadline: float, what: str) -> Any:
-    while time.monotonic() < deadline:
-        value = await probe()
-        if value:
-            return value
-        await asyncio.sleep(0.25)
-    raise TimeoutError(f"timed out waiting for {what}")
+    return link_to(mail_dir, participant_email, BOOKING_LINK, cycle_id)
 
 
 async def book_session(
@@ -57,12 +36,11 @@ async def book_session(
     admin_headers: Mapping[str, str],
 ) -> dict[str, Any]:
     """Book the first offered time from the participant's booking email; return the session as the API shows it."""
-    deadline = time.monotonic() + timeout
 
     async def link() -> str | None:
         return booking_link(mail_dir, participant_email=participant_email, cycle_id=cycle_id)
 
-    url = await _poll(link, deadline=deadline, what="the booking email")
+    url = await poll(link, timeout=timeout, what="the booking email")
     page = (await http.get(url)).raise_for_status()
     first = FIRST_SLOT.search(page.text)
     if first is None:
@@ -80,5 +58,5 @@ async def book_session(
         found: dict[str, Any] = response.json()
         return found
 
-    booked: dict[str, Any] = await _poll(session, deadline=deadline, what="the booked session")
+    booked: dict[str, Any] = await poll(session, timeout=timeout, what="the booked session")
     return booked

@@ -9,8 +9,6 @@ the end-to-end tests call `run_journey()` and assert on what it returns.
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import random
 import re
 import sys
@@ -23,16 +21,15 @@ from typing import Any, Literal
 from uuid import UUID, uuid4
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy.demo.booking import book_session
+from deploy.demo.intake import ask_over_http, ask_over_kafka
+from deploy.demo.mailbox import plain_text, poll
 from deploy.demo.raters import answer_questionnaire
 from shared.contracts.events import CycleRequested, Funding, Participant, RaterNomination
-from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
-from shared.messaging import client_options
 from shared.settings import KafkaClientSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,31 +107,11 @@ def build_request(
     )
 
 
-async def _poll(probe: Any, *, timeout: float, what: str) -> Any:
-    """Ask until `probe` answers; a service that is (re)starting (refused or dropped connection)
-    has not answered yet."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = await probe()
-        except httpx.TransportError:
-            value = None
-        if value:
-            return value
-        await asyncio.sleep(0.25)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 def _links_in_mail(mail_dir: Path, recipients: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in sorted(mail_dir.glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        to = str(message.get("To", "")).strip().lower()
-        if to not in recipients or to in found:
-            continue
-        body = message.get_body(preferencelist=("plain",))
-        text = body.get_content() if body is not None else ""  # type: ignore[union-attr]
-        if match := LINK.search(text):
+        to, text = plain_text(path)
+        if to in recipients and to not in found and (match := LINK.search(text)):
             found[to] = match.group(1)
     return found
 
@@ -152,7 +129,7 @@ async def first_london_facilitator(
         london = [f for f in facilitators if f.get("region") == "London"]
         return london or None
 
-    london = await _poll(offered, timeout=timeout, what="invitations to offer a London facilitator")
+    london = await poll(offered, timeout=timeout, what="invitations to offer a London facilitator")
     return UUID(london[0]["id"])
 
 
@@ -167,69 +144,23 @@ async def run_journey(
     management_line: Sequence[str] = (),
 ) -> JourneyResult:
     """One 360 from request to booked session. The participant chooses `facilitator_id` (default: the
-    first London facilitator scheduling lists); `management_line` adds emails to their management line."""
+    first London facilitator scheduling lists); `management_line` adds emails to their management line.
+    `cycle_id`: the id a Kafka request carries (over HTTP the server chooses it)."""
     settings = settings or JourneySettings()  # type: ignore[call-arg]
     started = time.monotonic()
-    tag = uuid4().hex[:8]
-    cycle_id = cycle_id or uuid4()
     async with httpx.AsyncClient(timeout=20.0) as http:
         if facilitator_id is None:
             facilitator_id = await first_london_facilitator(http, settings)
         request = build_request(
-            cycle_id=cycle_id, facilitator_id=facilitator_id, tag=tag, management_line=management_line
+            cycle_id=cycle_id or uuid4(), facilitator_id=facilitator_id, tag=uuid4().hex[:8], management_line=management_line
         )
-        if intake == "http":
-            body = request.model_dump(
-                mode="json",
-                exclude={"event_id", "event_type", "schema_version", "occurred_at", "correlation_id", "producer"},
-            )
-            response = await http.post(f"{settings.invitations_url}/api/cycles", json=body)
-            response.raise_for_status()
-        else:
-            external = KafkaClientSettings(
-                kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers,
-                kafka_username=settings.hlm360_kafka_external_username,
-                kafka_password=settings.hlm360_kafka_external_password,
-            )
-            producer = AIOKafkaProducer(**client_options(external), acks="all")
-            await producer.start()
-            try:
-                await producer.send_and_wait(
-                    topic_for(request), request.model_dump_json().encode(), key=request.kafka_key()
-                )
-            finally:
-                await producer.stop()
+        cycle_id = await _ask(http, settings, request, intake=intake, timeout=timeout)
         log(f"requested 360 {cycle_id} via {intake} with {len(request.raters) + 1} raters")
-
         participant = str(request.participant.email).lower()
         rater_emails = {str(r.email).lower(): r.group.value for r in request.raters}
         rater_emails[participant] = RaterGroup.SELF.value
         result = JourneyResult(cycle_id=cycle_id, participant_email=participant, rater_emails=rater_emails)
-
-        async def all_links() -> dict[str, str] | None:
-            links = _links_in_mail(settings.hlm360_mail_dir, set(rater_emails))
-            return links if len(links) == len(rater_emails) else None
-
-        result.links = await _poll(all_links, timeout=timeout, what="ten invitation emails")
-        result.timings["invitations_received"] = time.monotonic() - started
-        log(f"{len(result.links)} invitation emails received in {settings.hlm360_mail_dir}")
-
-        rng = random.Random(str(cycle_id))
-        for address, link in sorted(result.links.items()):
-            leaning = 4 if rater_emails[address] == "self" else rng.choice((3, 4, 4, 5))
-            await answer_questionnaire(http, link, rng=rng, leaning=leaning)
-        result.timings["ratings_submitted"] = time.monotonic() - started
-        log("all ten raters submitted the questionnaire")
-
-        async def report() -> dict[str, Any] | None:
-            r = await http.get(
-                f"{settings.reports_url}/api/cycles/{cycle_id}/report", headers=bearer(settings.reports_admin_token)
-            )
-            return r.json() if r.status_code == 200 else None
-
-        result.report = await _poll(report, timeout=timeout, what="the report")
-        result.timings["report_generated"] = time.monotonic() - started
-
+        await _rate_and_report(http, settings, result, started=started, timeout=timeout, log=log)
         result.session = await book_session(
             http,
             scheduling_url=settings.scheduling_url,
@@ -241,6 +172,58 @@ async def run_journey(
         )
         result.timings["session_booked"] = time.monotonic() - started
     return result
+
+
+async def _ask(
+    http: httpx.AsyncClient, settings: JourneySettings, request: CycleRequested, *, intake: str, timeout: float
+) -> UUID:
+    """Ask for the 360 (over HTTP, confirming by email if asked, or on Kafka): its cycle id."""
+    if intake == "http":
+        return await ask_over_http(
+            http, request, invitations_url=settings.invitations_url, mail_dir=settings.hlm360_mail_dir, timeout=timeout
+        )
+    external = KafkaClientSettings(
+        kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers,
+        kafka_username=settings.hlm360_kafka_external_username,
+        kafka_password=settings.hlm360_kafka_external_password,
+    )
+    return await ask_over_kafka(request, login=external)
+
+
+async def _rate_and_report(
+    http: httpx.AsyncClient,
+    settings: JourneySettings,
+    result: JourneyResult,
+    *,
+    started: float,
+    timeout: float,
+    log: Any,
+) -> None:
+    """Every rater follows their invitation link and answers; then wait for the compiled report."""
+
+    async def all_links() -> dict[str, str] | None:
+        links = _links_in_mail(settings.hlm360_mail_dir, set(result.rater_emails))
+        return links if len(links) == len(result.rater_emails) else None
+
+    result.links = await poll(all_links, timeout=timeout, what="ten invitation emails")
+    result.timings["invitations_received"] = time.monotonic() - started
+    log(f"{len(result.links)} invitation emails received in {settings.hlm360_mail_dir}")
+
+    rng = random.Random(str(result.cycle_id))
+    for address, link in sorted(result.links.items()):
+        leaning = 4 if result.rater_emails[address] == "self" else rng.choice((3, 4, 4, 5))
+        await answer_questionnaire(http, link, rng=rng, leaning=leaning)
+    result.timings["ratings_submitted"] = time.monotonic() - started
+    log("all ten raters submitted the questionnaire")
+
+    async def report() -> dict[str, Any] | None:
+        r = await http.get(
+            f"{settings.reports_url}/api/cycles/{result.cycle_id}/report", headers=bearer(settings.reports_admin_token)
+        )
+        return r.json() if r.status_code == 200 else None
+
+    result.report = await poll(report, timeout=timeout, what="the report")
+    result.timings["report_generated"] = time.monotonic() - started
 
 
 def main() -> int:

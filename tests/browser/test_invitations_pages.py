@@ -15,23 +15,20 @@ import httpx
 import uvicorn
 from playwright.async_api import Page, expect
 
+from deploy.demo.intake import api_body, ask_over_http
 from deploy.demo.journey import build_request
+from deploy.demo.mailbox import link_to, poll
 from invitations.links import purpose_token
 from shared.contracts.events import RaterDeclined
 from shared.contracts.vocabulary import RaterGroup
 from shared.links import SigningKeys
 from tests.browser.conftest import assert_accessible, snapshot
-from tests.config import ENV_FILE, StackSettings
+from tests.config import StackSettings
 from tests.integration.conftest import running_service
 from tests.integration.test_invitations_support import publish
 from tests.support import eventually
 
-
-def link_secret() -> str:
-    for line in ENV_FILE.read_text().splitlines():
-        if line.startswith("INVITATIONS_LINK_SECRET="):
-            return line.split("=", 1)[1].strip()
-    raise AssertionError("INVITATIONS_LINK_SECRET is not in .local/env")
+DASHBOARD_LINK = re.compile(r"(https?://\S+/p/(?P<cycle>[0-9a-f-]{36})/[A-Za-z0-9_.\-]+)")
 
 
 async def test_start_page_shows_every_error_linked_to_its_field_and_keeps_what_was_typed(
@@ -85,14 +82,21 @@ async def test_start_page_shows_every_error_linked_to_its_field_and_keeps_what_w
 
 
 async def _open_cycle(settings: StackSettings) -> tuple[str, str, str]:
+    """A 360 asked for and confirmed as a participant would: its id, the participant's dashboard link
+    from their own invitation email, and a peer's address."""
     event = build_request(cycle_id=uuid.uuid4(), facilitator_id=None, tag=uuid.uuid4().hex[:8])
-    body = event.model_dump(mode="json", include={"cycle_id", "participant", "deadline", "funding", "raters"})
-    body["deadline"] = (datetime.now(UTC) + timedelta(days=10)).isoformat()
+    event = event.model_copy(update={"deadline": datetime.now(UTC) + timedelta(days=10)})
+    mail_dir = settings.hlm360_mail_dir
     async with httpx.AsyncClient() as http:
-        response = await http.post(f"{settings.invitations_url}/api/cycles", json=body)
-    assert response.status_code == 202, response.text
-    token = purpose_token(SigningKeys(link_secret().encode()), "participant", event.cycle_id)
-    return str(event.cycle_id), f"{settings.invitations_url}/p/{event.cycle_id}/{token}", str(event.raters[2].email)
+        cycle_id = await ask_over_http(
+            http, event, invitations_url=settings.invitations_url, mail_dir=mail_dir, timeout=60
+        )
+
+    async def dashboard() -> str | None:
+        return link_to(mail_dir, str(event.participant.email), DASHBOARD_LINK, cycle_id)
+
+    link = await poll(dashboard, timeout=60, what="the participant's own invitation")
+    return str(cycle_id), link, str(event.raters[2].email)
 
 
 async def test_dashboard_deadline_error_close_and_replacement_pages(page: Page, settings: StackSettings) -> None:
@@ -197,12 +201,15 @@ async def web_only_invitations(settings: StackSettings, **overrides: object) -> 
 
 
 async def test_line_manager_approval_page_with_the_keyboard(page: Page, settings: StackSettings) -> None:
-    async with web_only_invitations(settings, require_line_manager_approval=True) as served:
+    # a web-only instance sends no email: the participant's confirmation is not what this test is about
+    approval_first = {"require_line_manager_approval": True, "confirm_public_requests": False}
+    async with web_only_invitations(settings, **approval_first) as served:
         base, secret = served.split("|")
         event = build_request(cycle_id=uuid.uuid4(), facilitator_id=None, tag=uuid.uuid4().hex[:8])
-        body = event.model_dump(mode="json", include={"cycle_id", "participant", "deadline", "funding", "raters"})
         async with httpx.AsyncClient() as http:
-            assert (await http.post(f"{base}/api/cycles", json=body)).status_code == 202
+            accepted = await http.post(f"{base}/api/cycles", json=api_body(event))
+            assert accepted.status_code == 202, accepted.text
+        event = event.model_copy(update={"cycle_id": uuid.UUID(accepted.json()["cycle_id"])})
         token = purpose_token(SigningKeys(secret.encode()), "approval", event.cycle_id)
 
         await page.goto(f"{base}/approve/{event.cycle_id}/{token}")

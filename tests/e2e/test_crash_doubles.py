@@ -17,8 +17,7 @@ from functools import partial
 from pathlib import Path
 from uuid import UUID, uuid4
 
-import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.demo.journey import build_request
@@ -143,16 +142,15 @@ async def test_killing_invitations_while_it_sends_loses_nothing_and_doubles_no_e
 
     kills = 0
     try:
-        async with httpx.AsyncClient(base_url=settings.invitations_url, timeout=30) as http:
-            fields = {"cycle_id", "participant", "programme", "deadline", "funding", "raters", "facilitator_id"}
-            for batch in range(0, COHORT, 10):
-                responses = await asyncio.gather(
-                    *(
-                        http.post("/api/cycles", json=request.model_dump(mode="json", include=fields))
-                        for request in cohort[batch : batch + 10]
-                    )
-                )
-                assert all(r.status_code == 202 for r in responses), [r.text for r in responses]
+        # another NHS system asks for a cohort's 360s on Kafka (its requests need no confirmation)
+        producer = AIOKafkaProducer(**kafka_options(settings.hlm360_kafka_bootstrap_servers, principal="external"))
+        await producer.start()
+        try:
+            for request in cohort:
+                await producer.send(topic_for(request), request.model_dump_json().encode(), key=request.kafka_key())
+            await producer.flush()
+        finally:
+            await producer.stop()
 
         # kill as soon as sending has moved on since the last start, while invitations are still waiting
         for _ in range(KILLS):

@@ -18,9 +18,9 @@ from tests.integration.test_invitations_reminders import all_invited, rater_id
 from tests.integration.test_invitations_support import (
     CaptureHandler,
     Received,
-    api_body,
     fast,
     fresh_database,
+    post_cycle,
     request,
     rows,
     service_on,
@@ -70,7 +70,7 @@ async def test_rotating_the_link_secret_keeps_links_until_the_old_secret_is_remo
     async with smtp_capture() as (mail, port), fresh_database(settings) as database:
         quiet = fast(smtp_port=port, link_secret=OLD, reminder_poll_seconds=3600.0)
         async with service_on(database, settings, group=group, **quiet) as service:
-            assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
+            event = await post_cycle(service.client, event)
             await all_invited(service, [event.cycle_id])
             peer_id = await rater_id(service, event.cycle_id, peer)
             [invitation] = mail.to(peer, "invitation")

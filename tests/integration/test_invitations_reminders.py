@@ -28,9 +28,9 @@ from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.integration.test_invitations_support import (
     LINK_SECRET,
-    api_body,
     fast,
     fresh_database,
+    post_cycle,
     publish,
     request,
     rows,
@@ -79,8 +79,7 @@ async def test_reminders_go_once_to_the_right_people_consolidated_and_survive_re
     async with smtp_capture() as (mail, port), fresh_database(settings) as database:
         quiet = fast(smtp_port=port, reminder_poll_seconds=3600.0)
         async with service_on(database, settings, group=group, **quiet) as service:
-            for event in (a, b, far):
-                assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
+            a, b, far = [await post_cycle(service.client, event) for event in (a, b, far)]
             await all_invited(service, [a.cycle_id, b.cycle_id, far.cycle_id])
             answered = str(a.raters[1].email)
             declined = str(a.raters[2].email)
@@ -142,7 +141,7 @@ async def test_reminders_go_once_to_the_right_people_consolidated_and_survive_re
 
         late = request(days=3)
         async with service_on(database, settings, group=group, **fast(smtp_port=port)) as service:
-            assert (await service.client.post("/api/cycles", json=api_body(late))).status_code == 202
+            late = await post_cycle(service.client, late)
             manager = str(late.raters[0].email).lower()
             await eventually(
                 lambda: mail.to(manager, "reminder"), timeout=60, what="the planner running after the second restart"
@@ -160,7 +159,7 @@ async def test_thank_you_and_cycle_closed_emails_and_release_on_the_dashboard(se
         smtp_capture() as (mail, port),
         running_service("invitations", settings, **fast(smtp_port=port)) as service,
     ):
-        assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
+        event = await post_cycle(service.client, event)
         await all_invited(service, [event.cycle_id])
         peer = str(event.raters[1].email)
         me = str(event.participant.email)
@@ -238,7 +237,7 @@ async def test_bounces_and_declines_need_a_replacement_that_the_participant_can_
         running_service("invitations", settings, **fast(smtp_port=port)) as service,
     ):
         mail.refuse.add(bounced)
-        assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
+        event = await post_cycle(service.client, event)
         bounced_id = await rater_id(service, event.cycle_id, bounced)
         declined_id = await rater_id(service, event.cycle_id, declined)
 
@@ -386,7 +385,7 @@ async def test_a_replacement_line_manager_is_announced_once_with_the_whole_line_
         running_service("invitations", settings, **fast(smtp_port=port)) as service,
         TopicReader(settings.hlm360_kafka_bootstrap_servers, topic_for(ManagementLineChanged)) as reader,
     ):
-        assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
+        event = await post_cycle(service.client, event)
         base, _ = await _dashboard(service, event.cycle_id)
 
         peer_id = await decline(service, peer, RaterGroup.PEER)
@@ -424,7 +423,7 @@ async def test_a_replacement_line_manager_is_announced_once_with_the_whole_line_
 async def test_participant_extends_the_deadline_and_closes_early(settings: StackSettings) -> None:
     event = request(days=10)
     async with running_service("invitations", settings, **fast()) as service:
-        assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
+        event = await post_cycle(service.client, event)
         base, page = await _dashboard(service, event.cycle_id)
         assert "Responses so far" in page and "Peers" in page
         later = event.deadline.date().toordinal() + 7

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import text
@@ -109,9 +110,22 @@ def request(*, days: float = 14, tag: str | None = None, **changes: Any) -> Cycl
 
 
 def api_body(event: CycleRequested) -> dict[str, Any]:
+    """The body of POST /api/cycles asking for this 360 (the server chooses the cycle id)."""
     return event.model_dump(
-        mode="json", include={"cycle_id", "participant", "programme", "deadline", "funding", "raters", "facilitator_id"}
+        mode="json", include={"participant", "programme", "deadline", "funding", "raters", "facilitator_id"}
     )
+
+
+async def post_body(client: httpx.AsyncClient, body: dict[str, Any]) -> uuid.UUID:
+    """POST /api/cycles with this body (202 expected): the cycle id the server chose."""
+    response = await client.post("/api/cycles", json=body)
+    assert response.status_code == 202, response.text
+    return uuid.UUID(response.json()["cycle_id"])
+
+
+async def post_cycle(client: httpx.AsyncClient, event: CycleRequested) -> CycleRequested:
+    """Ask for the 360 on POST /api/cycles (202 expected): the event, with the cycle id the server chose."""
+    return event.model_copy(update={"cycle_id": await post_body(client, api_body(event))})
 
 
 async def publish(settings: StackSettings, *events: Event | tuple[str, bytes, bytes]) -> None:

@@ -20,7 +20,7 @@ import pytest
 from shared.web import HSTS
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
-from tests.integration.test_invitations_support import api_body, fast, request
+from tests.integration.test_invitations_support import fast, post_cycle, request
 from tests.staff_tokens import AUDIENCE, TestIssuer
 
 SERVICES = ("invitations", "ratings", "reports", "scheduling")
@@ -86,7 +86,7 @@ async def operator_route(service: str, running: ServiceUnderTest) -> tuple[str, 
     attention list), else the route's own 404 for an unknown cycle."""
     if service == "invitations":
         event = request()
-        assert (await running.client.post("/api/cycles", json=api_body(event))).status_code == 202
+        event = await post_cycle(running.client, event)
         return f"/api/cycles/{event.cycle_id}", 200
     unknown = uuid.uuid4()
     return {

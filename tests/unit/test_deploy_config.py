@@ -13,10 +13,9 @@ from tests.config import REPO
 SERVICES = ("invitations", "ratings", "reports", "scheduling")
 LOCAL_ONLY = {"TRACE_FILE", "OUTPUT_DIR"}  # files under .local/; the container keeps the defaults
 # the local stack is the demo environment (ADR 11): compose never seeds, and keeps the public
-# start's guards on (confirmation by email, rate limits)
+# start's rate limits
 DEMO_ONLY = {
     "SEED_AVAILABILITY",
-    "CONFIRM_PUBLIC_REQUESTS",
     "PUBLIC_REQUESTS_PER_CLIENT_PER_HOUR",
     "PUBLIC_REQUESTS_PER_PARTICIPANT_PER_DAY",
 }

@@ -6,6 +6,7 @@ from email.message import EmailMessage
 
 from invitations.config import Settings
 from invitations.tables import OutgoingEmail
+from invitations.usecases.allowance import forget_old_allowances
 from invitations.usecases.intake import purge_unconfirmed
 from invitations.usecases.mail import compose_email, record_bounce, record_email_sent
 from invitations.usecases.reminders import plan_reminders as plan_due_reminders
@@ -38,8 +39,9 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
 
     @runtime.every(settings.purge_poll_seconds, name="purge-unconfirmed")
     async def forget_unconfirmed(runtime: ServiceRuntime) -> None:
-        """Forget public requests their participant did not confirm in time."""
+        """Forget public requests their participant did not confirm in time, and old request counts."""
         async with runtime.uow() as uow:
             await purge_unconfirmed(uow, settings=settings)
+            await forget_old_allowances(uow)
             await uow.commit()
         stop_if_cancelled()

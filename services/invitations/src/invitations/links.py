@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import base64
+import uuid
 from uuid import UUID
 
 from shared.links import SigningKeys, signature
@@ -36,3 +38,11 @@ def purpose_token(keys: SigningKeys, purpose: str, cycle_id: UUID) -> str:
 def token_matches(keys: SigningKeys, purpose: str, cycle_id: UUID, token: str) -> bool:
     """Signed for this purpose and cycle with the current or a previous key; never raises."""
     return keys.verify(token, _SERVICE, "cycle", purpose, cycle_id)
+
+
+def requested_cycle_id(keys: SigningKeys, *, mailbox: str, idempotency_key: str) -> UUID:
+    """The id of a 360 asked for on POST /api/cycles with an `Idempotency-Key`: the same participant
+    mailbox and key give the same id (a retry opens nothing new), and nobody without the current key
+    can predict it or aim it at an id that a cohort import will use."""
+    signed = keys.sign(_SERVICE, "api-cycle", mailbox, idempotency_key)  # 256 bits, base64url
+    return uuid.UUID(bytes=base64.urlsafe_b64decode(signed + "=")[:16], version=4)

@@ -8,12 +8,19 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException, Request
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, ValidationError
+from fastapi import APIRouter, Header, HTTPException, Request
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, ValidationError, model_validator
 from sqlalchemy.exc import IntegrityError
 
+from invitations import links
 from invitations.config import Settings
-from invitations.domain import PUBLIC_CREDIT_REFUSAL, CreditRefused, NominationsRefused, verified_participant_id
+from invitations.domain import (
+    PUBLIC_CREDIT_REFUSAL,
+    CreditRefused,
+    NominationsRefused,
+    mailbox_key,
+    verified_participant_id,
+)
 from invitations.forms import error_fields
 from invitations.usecases import dashboard, intake
 from invitations.usecases.facilitators import choosable_facilitators
@@ -32,11 +39,29 @@ def _blank_is_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-class CycleRequest(BaseModel):
-    """Body of POST /api/cycles: a CycleRequested without the envelope, with the same field types,
-    so FastAPI refuses bad input with a 422 before the handler runs."""
+SERVER_CHOSEN_ID = "cycle ids are chosen by hlm360: leave cycle_id out; send an Idempotency-Key header to retry safely"
+IDEMPOTENCY_KEY = Header(
+    alias="Idempotency-Key",
+    min_length=8,
+    max_length=100,
+    pattern=r"^[\x21-\x7e]+$",
+    description="Any printable ASCII text (8-100 characters) the caller chooses per request: sending the same "
+    "request with the same key again opens nothing new and answers with the same cycle id.",
+)
 
-    cycle_id: UUID = Field(default_factory=uuid4)
+
+class CycleRequest(BaseModel):
+    """Body of POST /api/cycles: a CycleRequested without the envelope and without `cycle_id` (the
+    server chooses it), with the same field types, so FastAPI refuses bad input with a 422 before the
+    handler runs."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_cycle_id(cls, data: object) -> object:
+        if isinstance(data, dict) and "cycle_id" in data:
+            raise ValueError(SERVER_CHOSEN_ID)
+        return data
+
     participant: Participant
     programme: Annotated[SingleLine | None, BeforeValidator(_blank_is_none)] = Field(
         default=None,
@@ -81,15 +106,25 @@ def unprocessable(error: ValidationError, *, within: tuple[str, ...] = ("body",)
 
 @router.post("/api/cycles", status_code=202)
 async def request_cycle(
-    body: CycleRequest, request: Request, runtime: Runtime, settings: Config, limits: Limits
+    body: CycleRequest,
+    request: Request,
+    runtime: Runtime,
+    settings: Config,
+    limits: Limits,
+    idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
 ) -> CycleAccepted:
+    if idempotency_key is None:
+        cycle_id = uuid4()
+    else:
+        mailbox = mailbox_key(str(body.participant.email))
+        cycle_id = links.requested_cycle_id(settings.signing_keys(), mailbox=mailbox, idempotency_key=idempotency_key)
     try:
         # the body was validated with the contract's types already; this guard keeps any rule the
         # event adds later from becoming a 500
-        event = CycleRequested(producer="invitations-api", **body.model_dump())
+        event = CycleRequested(producer="invitations-api", cycle_id=cycle_id, **body.model_dump())
     except ValidationError as error:
         raise unprocessable(error) from error
-    if not limits.allow(client=client_of(request), participant_email=str(event.participant.email)):
+    if not await limits.allow(client=client_of(request), participant_email=str(event.participant.email)):
         raise HTTPException(status_code=429, detail=TOO_MANY_REQUESTS)
     # a typed participant id is not verified: earlier 360s are linked by the confirmed mailbox only
     verified = event.participant.model_copy(

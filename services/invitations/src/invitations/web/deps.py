@@ -12,8 +12,8 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from invitations.config import Settings
-from invitations.domain import mailbox_key
 from invitations.links import APPROVAL, CONFIRM, PARTICIPANT, token_matches
+from invitations.usecases import allowance
 from shared.db import UnitOfWork
 from shared.service import ServiceRuntime, runtime_of
 from shared.web import RateLimiter
@@ -84,26 +84,24 @@ TOO_MANY_REQUESTS = "Too many 360s have been asked for recently; try again later
 
 @dataclass(frozen=True)
 class PublicLimits:
-    """How often the public routes may ask for a 360: per client address and per participant."""
+    """How often the public routes may ask for a 360: per client address and per participant,
+    counted in PostgreSQL so that every instance shares the count (usecases.allowance)."""
 
-    per_client: RateLimiter
-    per_participant: RateLimiter
+    runtime: ServiceRuntime
+    settings: Settings
 
-    def allow(self, *, client: str, participant_email: str) -> bool:
-        """Counts one request against both (the participant's only if the client may ask)."""
-        return self.per_client.allow(client) and self.per_participant.allow(mailbox_key(participant_email))
+    async def allow(self, *, client: str, participant_email: str) -> bool:
+        """Counts one request (in its own transaction: a refused try counts too)."""
+        async with self.runtime.uow() as uow:
+            allowed = await allowance.may_ask(
+                uow, client=client, participant_email=participant_email, settings=self.settings
+            )
+            await uow.commit()
+        return allowed
 
 
-def public_limits(request: Request, settings: Config) -> PublicLimits:
-    """The app's limits (one set per app, made from its settings on first use)."""
-    state = request.app.state
-    if getattr(state, "public_limits", None) is None:
-        state.public_limits = PublicLimits(
-            per_client=RateLimiter(limit=settings.public_requests_per_client_per_hour, window_seconds=3600),
-            per_participant=RateLimiter(limit=settings.public_requests_per_participant_per_day, window_seconds=86400),
-        )
-    limits: PublicLimits = state.public_limits
-    return limits
+def public_limits(runtime: Runtime, settings: Config) -> PublicLimits:
+    return PublicLimits(runtime=runtime, settings=settings)
 
 
 def client_of(request: Request) -> str:

@@ -60,7 +60,7 @@ async def start_submit(
     event, has_reports = read_start_form(form, settings=settings, limits=limits_of(settings))
     if event is None:
         return await _start_page(runtime, settings, form)
-    if not limits.allow(client=client_of(request), participant_email=str(event.participant.email)):
+    if not await limits.allow(client=client_of(request), participant_email=str(event.participant.email)):
         return pages.message(title="Try again later", body=TOO_MANY_REQUESTS + ".", status_code=429)
     try:
         await open_cycle(
