@@ -16,9 +16,11 @@ Callers (tests/integration/authz_callers.py says what each presents):
 The rule, checked by test_authz_matrix.py with one real request per route and caller: an allowed
 caller is not refused, so the answer is neither 401, 403, 404, 410 nor 429, and not a server error
 (a form or body sent empty is answered 200, 303, 400, 409 or 422: past the check, stopped by
-validation); a refused caller gets 401 or 403 (the operators' API) or 404 (a personal link, or a
-resource that is not the link holder's: every service answers "not recognised" with a 404 page, so
-a stranger cannot tell a wrong link from a missing one).
+validation); a refused caller gets 401 or 403 (the operators' API; a report link whose holder does
+not hold the session, or before release) or 404 (a personal link that does not verify, or a
+resource that is not the link holder's: the services answer both with a "not recognised" or "no
+such" 404 page, so a stranger cannot tell a wrong link from a missing one). The per-address limits
+are raised for the matrix's own client address, so a 429 is a failure either way.
 
 A route missing here, or named here and no longer served, fails the test: a new route needs a
 decision about who may call it."""
