@@ -31,6 +31,12 @@ from shared.errors import Rejected
 log = logging.getLogger(__name__)
 
 
+def _in_their_region(facilitator: Facilitator, region: str) -> bool:
+    """Call-outs and CPD events are for the facilitators of their region: another region's are not theirs
+    to open, volunteer for or register for, as their page never shows them."""
+    return domain.same_region(facilitator.rules_view(), region=region)
+
+
 async def publish_callout(uow: UnitOfWork, *, lead: RegionalLead, details: forms.CalloutInput) -> Callout:
     callout = Callout(
         id=uuid4(),
@@ -54,7 +60,7 @@ async def volunteer(
 ) -> None:
     """A facilitator volunteers sessions for a call-out (again = change the number)."""
     callout = await uow.session.get(Callout, callout_id)
-    if callout is None:
+    if callout is None or not _in_their_region(facilitator, callout.region):
         raise Rejected("There is no such call-out")
     if now.astimezone(ZoneInfo(settings.timezone)).date() > callout.register_by:
         raise Rejected("The date to volunteer by has passed")
@@ -136,7 +142,7 @@ async def publish_cpd_event(
 
 async def register_for_cpd(uow: UnitOfWork, *, facilitator: Facilitator, event_id: UUID, now: datetime) -> None:
     event = await uow.session.get(CpdEvent, event_id, with_for_update=True)  # serialises the last places
-    if event is None:
+    if event is None or not _in_their_region(facilitator, event.region):
         raise Rejected("There is no such CPD event")
     if event.starts_at <= now:
         raise Rejected("This CPD event has already started")
@@ -233,7 +239,7 @@ class CalloutOffer:
 
 async def callout_offer(uow: UnitOfWork, *, facilitator: Facilitator, callout_id: UUID) -> CalloutOffer | None:
     callout = await uow.session.get(Callout, callout_id)
-    if callout is None:
+    if callout is None or not _in_their_region(facilitator, callout.region):
         return None
     return CalloutOffer(callout=callout, mine=await uow.session.get(CalloutVolunteer, (callout_id, facilitator.id)))
 
