@@ -16,7 +16,9 @@ from uuid import UUID
 
 import httpx
 
-BOOKING_LINK = re.compile(r"(https?://\S+/book/(?P<cycle>[0-9a-f-]{36})/[A-Za-z0-9_\-]+)")
+BOOKING_LINK = re.compile(
+    r"(https?://\S+/book/(?P<cycle>[0-9a-f-]{36})/[0-9]+\.[A-Za-z0-9_\-]+)"
+)  # <expires>.<signature>
 FIRST_SLOT = re.compile(
     r'<input class="nhsuk-radios__input" id="slot-1" name="slot" type="radio" value="([0-9a-f-]{36})"'
 )

@@ -91,8 +91,22 @@ async def _open_cycle(settings: StackSettings) -> tuple[str, str, str]:
     async with httpx.AsyncClient() as http:
         response = await http.post(f"{settings.invitations_url}/api/cycles", json=body)
     assert response.status_code == 202, response.text
-    token = purpose_token(SigningKeys(link_secret().encode()), "participant", event.cycle_id)
+    keys, tomorrow = SigningKeys(link_secret().encode()), datetime.now(UTC) + timedelta(days=1)
+    token = purpose_token(keys, "participant", event.cycle_id, expires_at=tomorrow)
     return str(event.cycle_id), f"{settings.invitations_url}/p/{event.cycle_id}/{token}", str(event.raters[2].email)
+
+
+async def test_an_expired_link_says_so_and_offers_a_new_one(page: Page, settings: StackSettings) -> None:
+    cycle_id, _, _ = await _open_cycle(settings)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    token = purpose_token(SigningKeys(link_secret().encode()), "participant", uuid.UUID(cycle_id), expires_at=past)
+    await page.goto(f"{settings.invitations_url}/p/{cycle_id}/{token}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("This link has expired")
+    await assert_accessible(page)
+    await page.get_by_role("button", name="Email me a new link").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    await assert_accessible(page)
 
 
 async def test_dashboard_deadline_error_close_and_replacement_pages(page: Page, settings: StackSettings) -> None:
@@ -203,7 +217,8 @@ async def test_line_manager_approval_page_with_the_keyboard(page: Page, settings
         body = event.model_dump(mode="json", include={"cycle_id", "participant", "deadline", "funding", "raters"})
         async with httpx.AsyncClient() as http:
             assert (await http.post(f"{base}/api/cycles", json=body)).status_code == 202
-        token = purpose_token(SigningKeys(secret.encode()), "approval", event.cycle_id)
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
+        token = purpose_token(SigningKeys(secret.encode()), "approval", event.cycle_id, expires_at=tomorrow)
 
         await page.goto(f"{base}/approve/{event.cycle_id}/{token}")
         await expect(page.get_by_role("heading", level=1)).to_have_text("Approve the feedback list for Amara Okafor")
