@@ -2,7 +2,9 @@
 with key rotation (one current key signs; the current and any previous key verify). Pure: no I/O.
 
 Each service keeps its own `links.py` saying what its links sign (purpose, ids, version, expiry)
-and where they lead; this module only signs, verifies, names keys and hashes tokens.
+and where they lead; this module only signs, verifies, names keys and hashes tokens. An expiring
+token is `<expires>.<signature>`: the expiry (whole seconds since the epoch) is signed after the
+parts and a label, so changing it breaks the signature (docs/adr/0016).
 """
 
 from __future__ import annotations
@@ -10,13 +12,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 # A signature is 43 characters; anything longer than this is refused before any work is done.
 MAX_SIGNATURE = 100
 _KEY_ID_DOMAIN = b"hlm360 link key id\x00"
+# Expiry: whole seconds since the epoch, canonical digits only (no sign, no leading zero, ASCII);
+# 11 digits reach the year 5138, and keep int() and datetime far from any overflow.
+_EXPIRES = re.compile(r"[1-9][0-9]{0,10}")
+MAX_EXPIRING_TOKEN = 12 + MAX_SIGNATURE
+# Signed between the parts and the expiry, so no signature of a link that does not expire (whose
+# last part may be a number, such as a link version) is ever a valid expiring token.
+_EXPIRY_LABEL = "expires"
 
 Part = str | UUID | int
 
@@ -87,6 +99,37 @@ class SigningKeys:
         given_bytes = _bytes(given)
         matches = [hmac.compare_digest(signature(key, *parts).encode(), given_bytes) for key in self.accepted]
         return any(matches)
+
+
+class Freshness(StrEnum):
+    """What an expiring token is: signed and in date, signed but past its expiry, or not ours."""
+
+    VALID = "valid"
+    EXPIRED = "expired"
+    NOT_RECOGNISED = "not_recognised"
+
+
+def expiring_token(keys: SigningKeys, *parts: Part, expires_at: datetime) -> str:
+    """`<expires>.<signature>`, the signature (current key) over the parts and then the expiry."""
+    if expires_at.tzinfo is None:
+        raise ValueError("an expiry must be timezone-aware")
+    expires = str(int(expires_at.timestamp()))
+    if not _EXPIRES.fullmatch(expires):
+        raise ValueError("an expiry must be after 1970 and before the year 5000")
+    return f"{expires}.{keys.sign(*parts, _EXPIRY_LABEL, expires)}"
+
+
+def check_expiring(keys: SigningKeys, token: str, *parts: Part, now: datetime) -> Freshness:
+    """Signed over these parts with the current or a previous key, then in date; never raises.
+    Anything malformed or over-long is refused before any HMAC is computed."""
+    if len(token) > MAX_EXPIRING_TOKEN:
+        return Freshness.NOT_RECOGNISED
+    expires, dot, given = token.partition(".")
+    if not dot or not _EXPIRES.fullmatch(expires):
+        return Freshness.NOT_RECOGNISED
+    if not keys.verify(given, *parts, _EXPIRY_LABEL, expires):
+        return Freshness.NOT_RECOGNISED
+    return Freshness.VALID if now.timestamp() < int(expires) else Freshness.EXPIRED
 
 
 def token_sha256(token: str) -> str:

@@ -152,7 +152,10 @@ async def run_journey(
         if facilitator_id is None:
             facilitator_id = await first_london_facilitator(http, settings)
         request = build_request(
-            cycle_id=cycle_id or uuid4(), facilitator_id=facilitator_id, tag=uuid4().hex[:8], management_line=management_line
+            cycle_id=cycle_id or uuid4(),
+            facilitator_id=facilitator_id,
+            tag=uuid4().hex[:8],
+            management_line=management_line,
         )
         cycle_id = await _ask(http, settings, request, intake=intake, timeout=timeout)
         log(f"requested 360 {cycle_id} via {intake} with {len(request.raters) + 1} raters")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -83,3 +84,20 @@ class RateLimiter:
         while len(self._hits) > self._max_keys:
             self._hits.popitem(last=False)
         return allowed
+
+
+@dataclass(frozen=True)
+class NewLinkLimits:
+    """How often an expired personal link may ask for a new one (docs/adr/0016): per client address
+    (beyond it, 429) and per link (beyond it, the same answer as ever and nothing sent, so the person
+    on record is never flooded and the answer never says whether anything went)."""
+
+    per_client: RateLimiter
+    per_link: RateLimiter
+
+    @classmethod
+    def per_hour_and_day(cls, *, per_client: int, per_link: int) -> NewLinkLimits:
+        return cls(
+            per_client=RateLimiter(limit=per_client, window_seconds=3600),
+            per_link=RateLimiter(limit=per_link, window_seconds=86400),
+        )

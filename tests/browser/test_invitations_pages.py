@@ -23,10 +23,18 @@ from shared.contracts.events import RaterDeclined
 from shared.contracts.vocabulary import RaterGroup
 from shared.links import SigningKeys
 from tests.browser.conftest import assert_accessible, snapshot
-from tests.config import StackSettings
+from tests.config import ENV_FILE, StackSettings
 from tests.integration.conftest import running_service
 from tests.integration.test_invitations_support import publish
 from tests.support import eventually
+
+
+def link_secret() -> str:
+    for line in ENV_FILE.read_text().splitlines():
+        if line.startswith("INVITATIONS_LINK_SECRET="):
+            return line.split("=", 1)[1].strip()
+    raise AssertionError("INVITATIONS_LINK_SECRET is not in .local/env")
+
 
 DASHBOARD_LINK = re.compile(r"(https?://\S+/p/(?P<cycle>[0-9a-f-]{36})/[A-Za-z0-9_.\-]+)")
 
@@ -97,6 +105,19 @@ async def _open_cycle(settings: StackSettings) -> tuple[str, str, str]:
 
     link = await poll(dashboard, timeout=60, what="the participant's own invitation")
     return str(cycle_id), link, str(event.raters[2].email)
+
+
+async def test_an_expired_link_says_so_and_offers_a_new_one(page: Page, settings: StackSettings) -> None:
+    cycle_id, _, _ = await _open_cycle(settings)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    token = purpose_token(SigningKeys(link_secret().encode()), "participant", uuid.UUID(cycle_id), expires_at=past)
+    await page.goto(f"{settings.invitations_url}/p/{cycle_id}/{token}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("This link has expired")
+    await assert_accessible(page)
+    await page.get_by_role("button", name="Email me a new link").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    await assert_accessible(page)
 
 
 async def test_dashboard_deadline_error_close_and_replacement_pages(page: Page, settings: StackSettings) -> None:
@@ -210,7 +231,8 @@ async def test_line_manager_approval_page_with_the_keyboard(page: Page, settings
             accepted = await http.post(f"{base}/api/cycles", json=api_body(event))
             assert accepted.status_code == 202, accepted.text
         event = event.model_copy(update={"cycle_id": uuid.UUID(accepted.json()["cycle_id"])})
-        token = purpose_token(SigningKeys(secret.encode()), "approval", event.cycle_id)
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
+        token = purpose_token(SigningKeys(secret.encode()), "approval", event.cycle_id, expires_at=tomorrow)
 
         await page.goto(f"{base}/approve/{event.cycle_id}/{token}")
         await expect(page.get_by_role("heading", level=1)).to_have_text("Approve the feedback list for Amara Okafor")

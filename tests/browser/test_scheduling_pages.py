@@ -33,7 +33,10 @@ class LinkSecret(BaseSettings):
 
 def signed_path(purpose: LinkPurpose, subject_id: UUID, version: int = 1) -> str:
     keys = SigningKeys(LinkSecret().scheduling_link_secret.encode())  # type: ignore[call-arg]
-    return Links(keys=keys, base_url="").path(purpose, subject_id, version)
+    links = Links(keys=keys, base_url="")
+    if purpose is LinkPurpose.BOOKING:  # expires (docs/adr/0016): minted now, as an email would
+        return links.booking_path(subject_id, now=datetime.now(UTC))
+    return links.path(purpose, subject_id, version)
 
 
 async def report_ready(settings: StackSettings) -> str:

@@ -32,7 +32,7 @@ from ratings.questionnaire import MAX_COMMENT_CHARS
 from reports import links as report_links
 from reports.config import Settings as ReportSettings
 from scheduling.config import Settings as SchedulingSettings
-from scheduling.links import LinkHolder, LinkPurpose, Links
+from scheduling.links import LinkHolder, Links
 
 ANONYMOUS = "anonymous"
 RATER = "rater"
@@ -94,7 +94,7 @@ def _scheduling_links(settings: SchedulingSettings) -> Links:
 
 
 def booking_signature(settings: SchedulingSettings, cycle_id: UUID) -> str:
-    return _last(_scheduling_links(settings).url(LinkPurpose.BOOKING, cycle_id))
+    return _last(_scheduling_links(settings).booking_url(cycle_id, now=datetime.now(UTC)))
 
 
 def facilitator_signature(settings: SchedulingSettings, facilitator: LinkHolder) -> str:

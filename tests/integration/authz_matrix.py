@@ -74,6 +74,9 @@ INVITATIONS = {
     "POST /p/{cycle_id}/{token}/replace/{rater_id}": only(PARTICIPANT),
     "GET /approve/{cycle_id}/{token}": only(LINE_MANAGER),
     "POST /approve/{cycle_id}/{token}": only(LINE_MANAGER),
+    # a fresh link, emailed to the address on record (the link may have expired: it is still the proof)
+    "POST /p/{cycle_id}/{token}/new-link": only(PARTICIPANT),
+    "POST /approve/{cycle_id}/{token}/new-link": only(LINE_MANAGER),
 }
 
 RATINGS = {
@@ -125,6 +128,7 @@ SCHEDULING = {
     "GET /book/{cycle_id}/{signature}": only(PARTICIPANT),
     "POST /book/{cycle_id}/{signature}": only(PARTICIPANT),
     "POST /book/{cycle_id}/{signature}/cancel": only(PARTICIPANT),
+    "POST /book/{cycle_id}/{signature}/new-link": only(PARTICIPANT),
     **{
         f"{method} {_FACILITATOR_PAGE}{rest}": only(FACILITATOR)
         for method, rest in (

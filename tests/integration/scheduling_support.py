@@ -21,7 +21,6 @@ from sqlmodel import col
 
 from scheduling import demo_seed
 from scheduling.config import Settings
-from scheduling.links import LinkPurpose
 from scheduling.tables import (
     BookingRequest,
     Facilitator,
@@ -37,6 +36,7 @@ from shared.contracts.events import (
 )
 from shared.contracts.vocabulary import RaterGroup
 from shared.db import OutboxMessage
+from shared.links import Freshness
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.support import eventually, publish_events
@@ -47,7 +47,7 @@ LONDON = ZoneInfo("Europe/London")
 SECRET = "s" * 64
 
 
-LINK = re.compile(r"https?://\S+(/book/[0-9a-f-]{36}/[A-Za-z0-9_\-]+)")
+LINK = re.compile(r"https?://\S+(/book/[0-9a-f-]{36}/[0-9]+\.[A-Za-z0-9_\-]+)")
 
 
 LONDON_LEAD = UUID("1d0c5a7e-0b1f-4e55-9a51-3c6f0a1e2b01")
@@ -239,8 +239,20 @@ async def outbox(service: ServiceUnderTest, event_type: str) -> list[dict[str, A
         return [json.loads(row.payload) for row in rows.scalars()]
 
 
-def booking_path(service: ServiceUnderTest, cycle_id: UUID) -> str:
-    return common.links(config(service)).path(LinkPurpose.BOOKING, cycle_id)
+def booking_path(service: ServiceUnderTest, cycle_id: UUID, *, now: datetime | None = None) -> str:
+    """A booking link as the service mints it at `now` (valid booking_link_days from then)."""
+    return common.links(config(service)).booking_path(cycle_id, now=now or datetime.now(UTC))
+
+
+def booking_link_in(service: ServiceUnderTest, cycle_id: UUID, body: str) -> str:
+    """The booking link an email carries: this cycle's, and in date now (each email mints its own)."""
+    match = LINK.search(body)
+    assert match, "the email carries a booking link"
+    path = match.group(1)
+    _, kind, subject, token = path.split("/")
+    freshness = common.links(config(service)).booking_freshness(cycle_id, token, now=datetime.now(UTC))
+    assert (kind, subject, freshness) == ("book", str(cycle_id), Freshness.VALID), path
+    return path
 
 
 def calendar_of(message: OutgoingEmail) -> tuple[str, Any]:

@@ -17,17 +17,24 @@ from typing import Any
 from sqlalchemy import text as sql
 
 from invitations.domain import cohort_cycle_id
-from invitations.links import purpose_token
 from ratings.config import DEFAULT_ITEM_BANK
 from shared.contracts.events import RaterDeclined
 from shared.contracts.text import MULTI_LINE_MESSAGE, SINGLE_LINE_MESSAGE
 from shared.contracts.vocabulary import RaterGroup
-from shared.links import SigningKeys
 from shared.questionnaire import load_item_bank
 from tests.config import REPO, StackSettings
 from tests.integration.conftest import running_service
 from tests.integration.test_invitations_intake import cycle_opened, start_form
-from tests.integration.test_invitations_support import LINK_SECRET, api_body, fast, post_cycle, publish, request, rows
+from tests.integration.test_invitations_support import (
+    LINK_SECRET,
+    api_body,
+    fast,
+    link_token,
+    post_cycle,
+    publish,
+    request,
+    rows,
+)
 from tests.support import eventually
 
 SEPARATORS = {
@@ -154,7 +161,7 @@ async def test_replacement_form_refuses_a_name_with_a_line_separator(settings: S
             )
 
         await eventually(declined, timeout=60, what="the decline")
-        token = purpose_token(SigningKeys(LINK_SECRET.encode()), "participant", event.cycle_id)
+        token = link_token("participant", event.cycle_id)
         url = f"/p/{event.cycle_id}/{token}/replace/{row.id}"
         refused = await service.client.post(url, data={"name": "Kim\u2028Bcc", "email": "kim@example.nhs.uk"})
         assert refused.status_code == 422

@@ -8,13 +8,18 @@ import re
 import uuid
 
 from invitations.domain import verified_participant_id
-from invitations.links import purpose_token
 from invitations.usecases.intake import purge_unconfirmed
-from shared.links import SigningKeys
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.integration.test_invitations_intake import start_form
-from tests.integration.test_invitations_support import LINK_SECRET, api_body, fast, request, rows, smtp_capture
+from tests.integration.test_invitations_support import (
+    api_body,
+    fast,
+    link_token,
+    request,
+    rows,
+    smtp_capture,
+)
 from tests.support import eventually
 
 
@@ -51,7 +56,7 @@ async def test_an_api_request_contacts_nobody_until_the_participant_confirms_by_
 
         wrong = await service.client.get(f"/confirm/{event.cycle_id}/{'A' * 43}")
         assert wrong.status_code == 404
-        other_purpose = purpose_token(SigningKeys(LINK_SECRET.encode()), "participant", event.cycle_id)
+        other_purpose = link_token("participant", event.cycle_id)
         assert (await service.client.post(f"/confirm/{event.cycle_id}/{other_purpose}")).status_code == 404
         page = await service.client.get(path)
         assert page.status_code == 200 and "Confirm my 360" in page.text
@@ -98,7 +103,7 @@ async def test_an_expired_confirmation_starts_nothing_and_the_start_page_says_ch
                 {"id": cycle_id},
             )
             await uow.commit()
-        token = purpose_token(SigningKeys(LINK_SECRET.encode()), "confirm", cycle_id)
+        token = link_token("confirm", cycle_id)
         expired = await service.client.post(f"/confirm/{cycle_id}/{token}")
         assert expired.status_code == 409 and "has expired" in expired.text
         assert await _events(service, cycle_id) == [], "an expired request starts nothing"
@@ -137,7 +142,7 @@ async def test_a_programme_credit_is_taken_only_when_the_participant_confirms(se
             assert accepted.status_code == 202, accepted.text
             ids.append(uuid.UUID(accepted.json()["cycle_id"]))
         assert await balance() == 1, "an unconfirmed request takes no credit"
-        tokens = [purpose_token(SigningKeys(LINK_SECRET.encode()), "confirm", cycle_id) for cycle_id in ids]
+        tokens = [link_token("confirm", cycle_id) for cycle_id in ids]
         first = await service.client.post(f"/confirm/{ids[0]}/{tokens[0]}")
         assert first.status_code == 200 and await balance() == 0
         second = await service.client.post(f"/confirm/{ids[1]}/{tokens[1]}")

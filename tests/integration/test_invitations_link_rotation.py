@@ -20,6 +20,7 @@ from tests.integration.test_invitations_support import (
     Received,
     fast,
     fresh_database,
+    in_a_day,
     post_cycle,
     request,
     rows,
@@ -59,7 +60,7 @@ async def reminder(mail: CaptureHandler, address: str, count: int) -> Received:
 
 
 async def dashboard_status(service: ServiceUnderTest, cycle_id: uuid.UUID, secret: str) -> int:
-    token = purpose_token(SigningKeys(secret.encode()), "participant", cycle_id)
+    token = purpose_token(SigningKeys(secret.encode()), "participant", cycle_id, expires_at=in_a_day())
     return (await service.client.get(f"/p/{cycle_id}/{token}")).status_code
 
 
@@ -96,7 +97,7 @@ async def test_rotating_the_link_secret_keeps_links_until_the_old_secret_is_remo
             assert await dashboard_status(service, event.cycle_id, NEW) == 200
             # the participant's own rating link on their dashboard is re-keyed too (at most once)
             me = await rater_id(service, event.cycle_id, str(event.participant.email))
-            token = purpose_token(SigningKeys(NEW.encode()), "participant", event.cycle_id)
+            token = purpose_token(SigningKeys(NEW.encode()), "participant", event.cycle_id, expires_at=in_a_day())
             page = (await service.client.get(f"/p/{event.cycle_id}/{token}")).text
             [self_link] = re.findall(r'href="[^"]*/r/([A-Za-z0-9_-]+)"', page)
             announced = await nominations(service, me)

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from invitations.links import purpose_token
 from shared.contracts.events import (
     CycleClosed,
     ManagementLineChanged,
@@ -23,13 +22,12 @@ from shared.contracts.events import (
 )
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import CloseReason, RaterGroup
-from shared.links import SigningKeys
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.integration.test_invitations_support import (
-    LINK_SECRET,
     fast,
     fresh_database,
+    link_token,
     post_cycle,
     publish,
     request,
@@ -221,7 +219,7 @@ async def test_thank_you_and_cycle_closed_emails_and_release_on_the_dashboard(se
 
 
 async def _dashboard(service: ServiceUnderTest, cycle_id: uuid.UUID) -> tuple[str, str]:
-    token = purpose_token(SigningKeys(LINK_SECRET.encode()), "participant", cycle_id)
+    token = link_token("participant", cycle_id)
     base = f"/p/{cycle_id}/{token}"
     return base, (await service.client.get(base)).text
 

@@ -23,14 +23,30 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import text
 
 from deploy.demo.journey import build_request
+from invitations.links import purpose_token
 from shared.contracts.events import CycleRequested, Event
 from shared.db import create_engine
+from shared.links import SigningKeys
 from shared.migrations import upgrade
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest
 from tests.support import publish_events
 
 LINK_SECRET = "integration-link-secret-" + "k" * 40
+
+
+def in_a_day() -> datetime:
+    """An expiry for personal links a test signs itself (docs/adr/0016)."""
+    return datetime.now(UTC) + timedelta(days=1)
+
+
+def link_token(
+    purpose: str, cycle_id: uuid.UUID, *, secret: str = LINK_SECRET, expires_at: datetime | None = None
+) -> str:
+    """A personal link's token (participant, approval, confirm), as the service signs it; in date by default."""
+    return purpose_token(SigningKeys(secret.encode()), purpose, cycle_id, expires_at=expires_at or in_a_day())
+
+
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "invitations" / "migrations"
 
 

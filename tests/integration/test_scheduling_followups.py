@@ -21,7 +21,7 @@ from tests.integration.scheduling_support import (
     add_facilitator,
     add_slot,
     book,
-    booking_path,
+    booking_link_in,
     config,
     emails,
     monday_in,
@@ -57,7 +57,7 @@ async def test_a_participant_who_has_not_chosen_a_time_is_reminded_once(service:
     assert await reminders_after(timedelta(days=3, hours=1)) == {waiting: 1, booked: 0}, "only the one to choose"
     assert await reminders_after(timedelta(days=4)) == {waiting: 1, booked: 0}, "once"
     (reminder,) = [m for m in await emails(service, waiting) if m.kind == "booking_reminder"]
-    assert booking_path(service, waiting) in reminder.body and "not chosen a time" in reminder.body
+    assert booking_link_in(service, waiting, reminder.body) and "not chosen a time" in reminder.body
 
 
 async def test_a_session_without_an_outcome_is_chased_with_the_facilitator_then_the_lead(

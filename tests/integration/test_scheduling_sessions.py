@@ -34,7 +34,7 @@ from tests.integration.scheduling_support import (
     add_facilitator,
     add_slot,
     book,
-    booking_path,
+    booking_link_in,
     calendar_of,
     config,
     emails,
@@ -196,7 +196,7 @@ async def test_a_request_the_facilitator_leaves_unconfirmed_lapses_and_the_parti
             f"by {deadline:%H:%M} on {deadline:%A} {deadline.day} {deadline:%B %Y}. If it is not\nconfirmed by "
             "then, the request is withdrawn"
         ) in sent["booking_requested"].body
-        assert booking_path(service, cycle_id) in sent["booking_lapsed"].body
+        assert booking_link_in(service, cycle_id, sent["booking_lapsed"].body)
         assert common.links(config(service)).path(LinkPurpose.FACILITATOR, facilitator) in sent["request_lapsed"].body
         assert sent["request_lapsed"].to_address.startswith("f.")
         assert await outbox(service, "FeedbackSessionCancelled") == [], "a request was never a booked session"

@@ -174,7 +174,7 @@ async def book_session_starting_soon(
         )
 
         links = scheduling_links(scheduling.app.state.settings)
-        booking = links.path(LinkPurpose.BOOKING, cycle_id)
+        booking = links.booking_path(cycle_id, now=datetime.now(UTC))
         soon = await add_slot_starting_soon(scheduling, facilitator_id, seconds=4)
         page = await scheduling.client.get(booking)
         assert page.status_code == 200 and str(soon.id) in page.text

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from invitations.domain import confirmation_expired, funding_problem, new_credit_code, verified_participant_id
-from invitations.links import CONFIRM, PARTICIPANT, purpose_token, token_matches
+from invitations.links import CONFIRM, PARTICIPANT, purpose_token, token_freshness
 from shared.contracts.vocabulary import FundingMethod
-from shared.links import SigningKeys
+from shared.links import Freshness, SigningKeys
 
 REQUESTED = datetime(2027, 3, 1, 9, tzinfo=UTC)
 
@@ -21,12 +21,17 @@ def test_a_confirmation_expires_after_its_hours() -> None:
 
 
 def test_a_confirmation_link_is_its_own_purpose() -> None:
-    keys, cycle_id = SigningKeys(b"k" * 40), uuid4()
-    token = purpose_token(keys, CONFIRM, cycle_id)
-    assert token_matches(keys, CONFIRM, cycle_id, token)
-    assert not token_matches(keys, PARTICIPANT, cycle_id, token), "it never opens the participant's view"
-    assert not token_matches(keys, CONFIRM, uuid4(), token), "nor confirms another 360"
-    assert not token_matches(keys, CONFIRM, cycle_id, purpose_token(keys, PARTICIPANT, cycle_id))
+    keys, cycle_id, later = SigningKeys(b"k" * 40), uuid4(), REQUESTED + timedelta(hours=48)
+    token = purpose_token(keys, CONFIRM, cycle_id, expires_at=later)
+
+    def freshness(purpose: str, cycle: UUID, given: str) -> Freshness:
+        return token_freshness(keys, purpose, cycle, given, now=REQUESTED)
+
+    assert freshness(CONFIRM, cycle_id, token) is Freshness.VALID
+    assert freshness(PARTICIPANT, cycle_id, token) is Freshness.NOT_RECOGNISED, "it never opens the participant's view"
+    assert freshness(CONFIRM, uuid4(), token) is Freshness.NOT_RECOGNISED, "nor confirms another 360"
+    other = purpose_token(keys, PARTICIPANT, cycle_id, expires_at=later)
+    assert freshness(CONFIRM, cycle_id, other) is Freshness.NOT_RECOGNISED
 
 
 def test_generated_credit_codes_are_unguessable_and_typeable() -> None:

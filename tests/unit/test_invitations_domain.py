@@ -24,10 +24,10 @@ from invitations.domain import (
     quote,
 )
 from invitations.forms import BadRow, CohortDefaults, row_to_request
-from invitations.links import APPROVAL, PARTICIPANT, purpose_token, rater_token, token_matches
+from invitations.links import APPROVAL, PARTICIPANT, purpose_token, rater_token, token_freshness
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
 from shared.errors import Rejected
-from shared.links import SigningKeys, key_id, token_sha256
+from shared.links import Freshness, SigningKeys, key_id, token_sha256
 
 LM = Nominee(group=RaterGroup.LINE_MANAGER, name="M", email="m@nhs.uk")
 NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
@@ -184,13 +184,14 @@ def test_a_rater_token_is_derived_with_its_recorded_key_while_that_key_is_config
 
 
 def test_participant_and_approval_tokens_are_separate_purposes() -> None:
-    cycle, keys = uuid4(), SigningKeys(b"k" * 32)
-    mine = purpose_token(keys, PARTICIPANT, cycle)
-    assert token_matches(keys, PARTICIPANT, cycle, mine)
-    assert not token_matches(keys, APPROVAL, cycle, mine)
-    assert mine != rater_token(keys, cycle, None)
-    assert token_matches(SigningKeys(b"n" * 32, previous=(b"k" * 32,)), PARTICIPANT, cycle, mine)
-    assert not token_matches(SigningKeys(b"n" * 32), PARTICIPANT, cycle, mine)
+    cycle, keys, now = uuid4(), SigningKeys(b"k" * 32), datetime(2027, 1, 1, tzinfo=UTC)
+    mine = purpose_token(keys, PARTICIPANT, cycle, expires_at=now + timedelta(days=120))
+    assert token_freshness(keys, PARTICIPANT, cycle, mine, now=now) is Freshness.VALID
+    assert token_freshness(keys, APPROVAL, cycle, mine, now=now) is Freshness.NOT_RECOGNISED
+    assert mine.partition(".")[2] != rater_token(keys, cycle, None)
+    rotated = SigningKeys(b"n" * 32, previous=(b"k" * 32,))
+    assert token_freshness(rotated, PARTICIPANT, cycle, mine, now=now) is Freshness.VALID
+    assert token_freshness(SigningKeys(b"n" * 32), PARTICIPANT, cycle, mine, now=now) is Freshness.NOT_RECOGNISED
 
 
 ROW = {

@@ -30,7 +30,7 @@ from scheduling.domain import (
 )
 from scheduling.links import LinkPurpose, Links
 from shared.errors import Rejected
-from shared.links import SigningKeys
+from shared.links import Freshness, SigningKeys
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2027, 6, 1, 9, tzinfo=UTC)
@@ -81,15 +81,32 @@ def test_a_time_that_happens_twice_is_refused() -> None:
 
 def test_links_are_signed_per_purpose_and_subject() -> None:
     codec, subject = Links(keys=SigningKeys(b"k" * 32), base_url="https://s.example"), uuid4()
-    signature = codec.signature(LinkPurpose.BOOKING, subject)
+    signature = codec.signature(LinkPurpose.LEAD, subject)
     assert len(signature) == 43
-    assert codec.path(LinkPurpose.BOOKING, subject) == f"/book/{subject}/{signature}"
-    assert codec.url(LinkPurpose.BOOKING, subject) == f"https://s.example/book/{subject}/{signature}"
-    assert codec.is_valid(LinkPurpose.BOOKING, subject, signature)
+    assert codec.path(LinkPurpose.LEAD, subject) == f"/lead/{subject}/{signature}"
+    assert codec.url(LinkPurpose.LEAD, subject) == f"https://s.example/lead/{subject}/{signature}"
+    assert codec.is_valid(LinkPurpose.LEAD, subject, signature)
     assert not codec.is_valid(LinkPurpose.FACILITATOR, subject, signature)
-    assert not codec.is_valid(LinkPurpose.BOOKING, uuid4(), signature)
+    assert not codec.is_valid(LinkPurpose.LEAD, uuid4(), signature)
     other = Links(keys=SigningKeys(b"j" * 32), base_url="https://s.example")
-    assert not other.is_valid(LinkPurpose.BOOKING, subject, signature)
+    assert not other.is_valid(LinkPurpose.LEAD, subject, signature)
+
+
+def test_booking_links_expire_and_are_made_only_with_an_expiry() -> None:
+    now = datetime(2027, 1, 1, 9, tzinfo=UTC)
+    codec = Links(keys=SigningKeys(b"k" * 32), base_url="https://s.example/", booking_lifetime=timedelta(days=60))
+    subject = uuid4()
+    url = codec.booking_url(subject, now=now)
+    expires = int((now + timedelta(days=60)).timestamp())
+    assert url.startswith(f"https://s.example/book/{subject}/{expires}.")
+    token = url.rsplit("/", 1)[1]
+    assert token == codec.booking_token(subject, expires_at=now + timedelta(days=60))
+    assert codec.booking_freshness(subject, token, now=now) is Freshness.VALID
+    assert codec.booking_freshness(subject, token, now=now + timedelta(days=60)) is Freshness.EXPIRED
+    assert codec.booking_freshness(uuid4(), token, now=now) is Freshness.NOT_RECOGNISED
+    assert not codec.is_valid(LinkPurpose.BOOKING, subject, token.partition(".")[2])
+    with pytest.raises(ValueError):
+        codec.signature(LinkPurpose.BOOKING, subject)
 
 
 def test_a_renewed_link_version_signs_differently_and_version_1_is_the_default() -> None:

@@ -1,11 +1,12 @@
 """The one signed-link codec (shared.links): signatures bound to their parts, key rotation (current
 signs; current and previous verify; a removed key fails), any hostile text refused without raising,
-and key ids that never reveal a key."""
+key ids that never reveal a key, and expiring tokens whose expiry is signed (docs/adr/0016)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -13,7 +14,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.links import MAX_SIGNATURE, SigningKeys, key_id, new_token, signature, token_sha256
+from shared import links
+from shared.links import (
+    MAX_SIGNATURE,
+    Freshness,
+    SigningKeys,
+    check_expiring,
+    expiring_token,
+    key_id,
+    new_token,
+    signature,
+    token_sha256,
+)
 from shared.settings import LinkSettings
 
 OLD, NEW, RETIRED = b"o" * 32, b"n" * 32, b"r" * 32
@@ -104,6 +116,78 @@ def test_token_sha256_known_value_and_new_tokens() -> None:
     assert token_sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     tokens = {new_token() for _ in range(100)}
     assert len(tokens) == 100 and all(len(t) == 43 for t in tokens)
+
+
+NOW = datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
+LATER = NOW + timedelta(days=120)
+
+
+def test_an_expiring_token_round_trips_until_its_expiry_and_is_bound_to_its_parts() -> None:
+    keys, subject = SigningKeys(NEW), uuid4()
+    token = expiring_token(keys, "participant", subject, expires_at=LATER)
+    expires, _, signed = token.partition(".")
+    assert expires == str(int(LATER.timestamp())) and len(signed) == 43
+    assert check_expiring(keys, token, "participant", subject, now=NOW) is Freshness.VALID
+    assert check_expiring(keys, token, "participant", subject, now=LATER - timedelta(seconds=1)) is Freshness.VALID
+    assert check_expiring(keys, token, "participant", subject, now=LATER) is Freshness.EXPIRED
+    assert check_expiring(keys, token, "approval", subject, now=NOW) is Freshness.NOT_RECOGNISED
+    assert check_expiring(keys, token, "participant", uuid4(), now=NOW) is Freshness.NOT_RECOGNISED
+    with pytest.raises(ValueError):
+        expiring_token(keys, "participant", subject, expires_at=LATER.replace(tzinfo=None))
+
+
+def test_changing_the_expiry_breaks_the_signature() -> None:
+    keys, subject = SigningKeys(NEW), uuid4()
+    token = expiring_token(keys, "booking", subject, expires_at=NOW - timedelta(days=1))
+    expires, _, signed = token.partition(".")
+    assert check_expiring(keys, token, "booking", subject, now=NOW) is Freshness.EXPIRED
+    for later in (int(expires) + 1, int(expires) + 86400 * 365, 99_999_999_999):
+        assert check_expiring(keys, f"{later}.{signed}", "booking", subject, now=NOW) is Freshness.NOT_RECOGNISED
+    for same_number in (f"0{expires}", f"+{expires}", f" {expires}", f"{expires}.0", expires.replace("1", "\u0661")):
+        assert check_expiring(keys, f"{same_number}.{signed}", "booking", subject, now=NOW) is Freshness.NOT_RECOGNISED
+
+
+def test_a_signature_of_a_link_that_does_not_expire_is_no_expiring_token() -> None:
+    keys, subject = SigningKeys(NEW), uuid4()
+    legacy = keys.sign("booking", subject, 1)  # a version-1 link: its last part is a number
+    assert check_expiring(keys, f"1.{legacy}", "booking", subject, now=NOW) is Freshness.NOT_RECOGNISED
+    assert check_expiring(keys, legacy, "booking", subject, now=NOW) is Freshness.NOT_RECOGNISED
+
+
+def test_an_expiring_token_signed_with_a_previous_key_verifies_until_it_expires_or_the_key_goes() -> None:
+    subject = uuid4()
+    token = expiring_token(SigningKeys(OLD), "confirm", subject, expires_at=LATER)
+    rotated = SigningKeys(NEW, previous=(OLD,))
+    assert check_expiring(rotated, token, "confirm", subject, now=NOW) is Freshness.VALID
+    assert check_expiring(rotated, token, "confirm", subject, now=LATER) is Freshness.EXPIRED
+    assert check_expiring(SigningKeys(NEW), token, "confirm", subject, now=NOW) is Freshness.NOT_RECOGNISED
+    assert expiring_token(rotated, "confirm", subject, expires_at=LATER) != token  # new links: the current key
+
+
+@given(token=ANY_TEXT, subject=st.uuids())
+def test_any_other_text_is_no_expiring_token_and_never_raises(token: str, subject: UUID) -> None:
+    keys = SigningKeys(NEW, previous=(OLD,))
+    assert check_expiring(keys, token, "participant", subject, now=NOW) is Freshness.NOT_RECOGNISED
+
+
+@given(expires=ANY_TEXT | st.integers(min_value=-(10**30), max_value=10**30).map(str))
+def test_any_expiry_with_a_real_signature_is_refused_unless_it_is_the_signed_one(expires: str) -> None:
+    keys, subject = SigningKeys(NEW), uuid4()
+    signed = expiring_token(keys, "participant", subject, expires_at=LATER).partition(".")[2]
+    verdict = check_expiring(keys, f"{expires}.{signed}", "participant", subject, now=NOW)
+    assert verdict is (Freshness.VALID if expires == str(int(LATER.timestamp())) else Freshness.NOT_RECOGNISED)
+
+
+def test_huge_and_overflowing_tokens_are_refused_before_any_hmac(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys, subject = SigningKeys(NEW), uuid4()
+    signed = expiring_token(keys, "x", subject, expires_at=LATER).partition(".")[2]
+    computed: list[object] = []
+    monkeypatch.setattr(links, "signature", lambda *args: computed.append(args) or "")
+    for huge in ("9" * 400 + "." + signed, "1" * 12 + "." + signed, "é" * 1_000_000, "1." + "a" * 10_000, "."):
+        assert check_expiring(keys, huge, "x", subject, now=NOW) is Freshness.NOT_RECOGNISED
+    assert computed == []
+    with pytest.raises(ValueError):
+        expiring_token(keys, "x", subject, expires_at=datetime(1960, 1, 1, tzinfo=UTC))
 
 
 class _Links(LinkSettings):

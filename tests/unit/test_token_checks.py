@@ -14,11 +14,11 @@ from fastapi import HTTPException, Request
 from hypothesis import given
 from hypothesis import strategies as st
 
-from invitations.links import purpose_token, token_matches
+from invitations.links import purpose_token, token_freshness
 from reports import links
 from reports.usecases import hmac_equal
 from scheduling.links import LinkPurpose, Links
-from shared.links import SigningKeys, token_sha256
+from shared.links import Freshness, SigningKeys, token_sha256
 from shared.settings import ServiceSettings
 from shared.web.admin import require_admin
 
@@ -30,22 +30,43 @@ HUGE = "é" * 1_000_000
 ANY_TEXT = st.text(st.one_of(st.characters(), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)))
 
 
+NOW = datetime(2027, 1, 1, tzinfo=UTC)
+LATER = datetime(2027, 6, 1, tzinfo=UTC)
+
+
 @given(token=ANY_TEXT, subject=st.uuids())
 def test_invitations_token_check_refuses_any_other_text(token: str, subject: UUID) -> None:
-    assert token_matches(KEYS, "view", subject, token) is False
+    assert token_freshness(KEYS, "view", subject, token, now=NOW) is Freshness.NOT_RECOGNISED
+
+
+@given(expires=ANY_TEXT, subject=st.uuids())
+def test_invitations_token_check_refuses_any_expiry_before_a_real_signature(expires: str, subject: UUID) -> None:
+    signature = purpose_token(KEYS, "view", subject, expires_at=LATER).partition(".")[2]
+    token = f"{expires}.{signature}"
+    assert token_freshness(KEYS, "view", subject, token, now=NOW) in (
+        (Freshness.VALID,) if expires == str(int(LATER.timestamp())) else (Freshness.NOT_RECOGNISED,)
+    )
 
 
 def test_invitations_token_check_accepts_its_own_token_and_refuses_huge_text() -> None:
     subject = uuid4()
-    token = purpose_token(KEYS, "view", subject)
-    assert token_matches(KEYS, "view", subject, token)
-    assert not token_matches(KEYS, "view", subject, token + "é")
-    assert not token_matches(KEYS, "view", subject, HUGE)
+    token = purpose_token(KEYS, "view", subject, expires_at=LATER)
+    assert token_freshness(KEYS, "view", subject, token, now=NOW) is Freshness.VALID
+    for wrong in (token + "é", HUGE, "9" * 10_000 + "." + token.partition(".")[2], token.replace(".", "..")):
+        assert token_freshness(KEYS, "view", subject, wrong, now=NOW) is Freshness.NOT_RECOGNISED
 
 
 @given(signature=ANY_TEXT, subject=st.uuids())
 def test_scheduling_link_check_refuses_any_other_text(signature: str, subject: UUID) -> None:
-    assert SCHEDULING.is_valid(LinkPurpose.BOOKING, subject, signature) is False
+    assert SCHEDULING.booking_freshness(subject, signature, now=NOW) is Freshness.NOT_RECOGNISED
+    assert SCHEDULING.is_valid(LinkPurpose.LEAD, subject, signature) is False
+
+
+def test_scheduling_booking_check_accepts_its_own_token_and_refuses_huge_text() -> None:
+    subject = uuid4()
+    token = SCHEDULING.booking_token(subject, expires_at=LATER)
+    assert SCHEDULING.booking_freshness(subject, token, now=NOW) is Freshness.VALID
+    assert SCHEDULING.booking_freshness(subject, HUGE, now=NOW) is Freshness.NOT_RECOGNISED
 
 
 def test_scheduling_link_check_accepts_its_own_signature() -> None:

@@ -42,7 +42,8 @@ class Settings(ServiceSettings, MailSettings, LinkSettings):
     # participant confirms it by an emailed link, valid this many hours (Kafka and cohort imports
     # come from authenticated systems and operators: they start at once).
     confirm_public_requests: bool = True
-    confirmation_hours: float = 48.0
+    # The confirmation link expires with the request (docs/adr/0016).
+    confirmation_hours: float = Field(default=48.0, gt=0, le=720)
     purge_poll_seconds: float = 600.0  # how often requests not confirmed in time are forgotten
     # Public routes: 360s one client address may ask for per hour, and that may name one participant
     # (mailbox, domain.mailbox_key) per day, per instance; beyond either, 429 with one generic message.
@@ -50,6 +51,16 @@ class Settings(ServiceSettings, MailSettings, LinkSettings):
     public_requests_per_participant_per_day: int = Field(default=5, ge=1)
     # Line manager approves the nomination list before any invitation goes out.
     require_line_manager_approval: bool = False
+
+    # Personal links expire (docs/adr/0016), counted from when their email is sent. The participant's
+    # view must outlive the longest 360 (max_deadline_days + max_extension_days) and the report and
+    # feedback session after it; the line manager's approval link, the time a decision should take.
+    participant_link_days: int = Field(default=120, ge=1, le=730)
+    approval_link_days: int = Field(default=14, ge=1, le=90)
+    # An expired participant's or approval link offers "email me a new link" (to the address on
+    # record): new links one client address may ask for per hour, and one link may send per day.
+    new_links_per_client_per_hour: int = Field(default=10, ge=1, le=1000)
+    new_links_per_link_per_day: int = Field(default=3, ge=1, le=50)
 
     # Reminders: days before the deadline; a rater gets each stage at most once, and none sooner
     # than reminder_min_gap_hours after their invitation.
@@ -76,6 +87,16 @@ class Settings(ServiceSettings, MailSettings, LinkSettings):
     def _some_rater_domain(self) -> Self:
         if not self.allowed_rater_domains():
             raise ValueError("set rater_email_domains or organisation_email_domains: raters need somewhere to be")
+        return self
+
+    @model_validator(mode="after")
+    def _participant_link_outlives_a_360(self) -> Self:
+        longest = self.max_deadline_days + self.max_extension_days
+        if self.participant_link_days < longest:
+            raise ValueError(
+                f"participant_link_days ({self.participant_link_days}) must be at least max_deadline_days + "
+                f"max_extension_days ({longest}): the participant's link must outlive their 360"
+            )
         return self
 
     def allowed_rater_domains(self) -> tuple[str, ...]:

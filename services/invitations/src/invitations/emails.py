@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from uuid import UUID
 
@@ -24,6 +25,7 @@ SUBJECTS = {
     "approval_request": "Please approve the feedback list for {participant}'s Healthcare Leadership Model 360",
     "not_approved": "Your Healthcare Leadership Model 360 has not started",
     "confirm_request": "Confirm your Healthcare Leadership Model 360 request",
+    "participant_link": "Your new link to your Healthcare Leadership Model 360",
     "reminder": "Reminder: your feedback is still needed",
     "thank_you": "Thank you for your feedback for {participant}",
     "cycle_closed": "Your Healthcare Leadership Model 360 has closed",
@@ -92,6 +94,8 @@ def build(email: OutgoingEmail, facts: EmailFacts, *, settings: Settings) -> Ema
         found = _approval_request(facts, context, settings=settings)
     elif kind == "confirm_request":
         found = _confirm_request(facts, context, settings=settings)
+    elif kind == "participant_link":
+        found = _participant_link(facts, context, settings=settings)
     elif kind == "not_approved":
         context["refunded"] = cycle.funding_method == "programme_credit"
     elif kind == "cycle_closed":
@@ -114,6 +118,7 @@ def _invitation(facts: EmailFacts, context: dict[str, object], *, settings: Sett
     group = RaterGroup(rater.group)
     if group is RaterGroup.SELF:
         context["dashboard_link"] = participant_link(settings, cycle.id)
+        context["days"] = settings.participant_link_days
         context["rater_count"] = facts.rater_count
         return "invitation_self"
     context["role_phrase"] = ROLE_PHRASES[group]
@@ -148,6 +153,7 @@ def _approval_request(facts: EmailFacts, context: dict[str, object], *, settings
         if any(r.group == g.value for r in raters)
     ]
     context["approval_link"] = approval_link(settings, facts.cycle.id)
+    context["days"] = settings.approval_link_days
     return None
 
 
@@ -160,6 +166,14 @@ def _confirm_request(facts: EmailFacts, context: dict[str, object], *, settings:
     return None
 
 
+def _participant_link(facts: EmailFacts, context: dict[str, object], *, settings: Settings) -> NotNeeded | None:
+    if facts.cycle.status == AWAITING_CONFIRMATION or RaterGroup(facts.rater.group) is not RaterGroup.SELF:
+        return NotNeeded("the 360 has not started, or the recipient is not its participant")
+    context["dashboard_link"] = participant_link(settings, facts.cycle.id)
+    context["days"] = settings.participant_link_days
+    return None
+
+
 def _cycle_closed(email: OutgoingEmail, context: dict[str, object]) -> None:
     data = email.context or {}
     responses = {RaterGroup(g): int(n) for g, n in dict(data.get("responses", {})).items()}
@@ -168,19 +182,33 @@ def _cycle_closed(email: OutgoingEmail, context: dict[str, object]) -> None:
     context["total"] = sum(n for g, n in responses.items() if g is not RaterGroup.SELF)
 
 
-def participant_link(settings: Settings, cycle_id: UUID) -> str:
-    token = links.purpose_token(settings.signing_keys(), links.PARTICIPANT, cycle_id)
-    return f"{settings.base_url}/p/{cycle_id}/{token}"
+def participant_link(settings: Settings, cycle_id: UUID, *, now: datetime | None = None) -> str:
+    """The participant's view of their 360, valid participant_link_days from `now` (docs/adr/0016)."""
+    return _personal_link(
+        settings, "p", links.PARTICIPANT, cycle_id, timedelta(days=settings.participant_link_days), now
+    )
 
 
-def approval_link(settings: Settings, cycle_id: UUID) -> str:
-    token = links.purpose_token(settings.signing_keys(), links.APPROVAL, cycle_id)
-    return f"{settings.base_url}/approve/{cycle_id}/{token}"
+def approval_link(settings: Settings, cycle_id: UUID, *, now: datetime | None = None) -> str:
+    """The line manager's approval page, valid approval_link_days from `now`."""
+    return _personal_link(
+        settings, "approve", links.APPROVAL, cycle_id, timedelta(days=settings.approval_link_days), now
+    )
 
 
-def confirm_link(settings: Settings, cycle_id: UUID) -> str:
-    token = links.purpose_token(settings.signing_keys(), links.CONFIRM, cycle_id)
-    return f"{settings.base_url}/confirm/{cycle_id}/{token}"
+def confirm_link(settings: Settings, cycle_id: UUID, *, now: datetime | None = None) -> str:
+    """The participant's confirmation of a 360 they asked for, valid confirmation_hours from `now`."""
+    return _personal_link(
+        settings, "confirm", links.CONFIRM, cycle_id, timedelta(hours=settings.confirmation_hours), now
+    )
+
+
+def _personal_link(
+    settings: Settings, prefix: str, purpose: str, cycle_id: UUID, lifetime: timedelta, now: datetime | None
+) -> str:
+    expires_at = (now or datetime.now(UTC)) + lifetime
+    token = links.purpose_token(settings.signing_keys(), purpose, cycle_id, expires_at=expires_at)
+    return f"{settings.base_url}/{prefix}/{cycle_id}/{token}"
 
 
 def rater_link(settings: Settings, rater: Rater) -> str:

@@ -4,17 +4,20 @@
   knows its SHA-256 (RaterNominated.link_token_sha256). It is derived with the key recorded on the
   rater row (`Rater.link_key_id`; NULL: the current key), so rotating the secret does not change a
   link ratings knows. A rater whose key is no longer configured is re-keyed (usecases.intake).
-- The participant's view and the line manager's approval links: a token per purpose and cycle,
-  verified here with the current or a previous key.
+- The participant's view, the line manager's approval and the participant's confirmation links:
+  an expiring token per purpose and cycle (`<expires>.<signature>`, docs/adr/0016), verified here
+  with the current or a previous key; an email mints a fresh one each time it is sent.
+- The start form's id for the 360 it will ask for: signed, does not expire (it is no personal link).
 """
 
 from __future__ import annotations
 
 import base64
 import uuid
+from datetime import datetime
 from uuid import UUID
 
-from shared.links import SigningKeys, signature
+from shared.links import Freshness, SigningKeys, check_expiring, expiring_token, signature
 
 PARTICIPANT = "participant"
 APPROVAL = "approval"
@@ -30,14 +33,25 @@ def rater_token(keys: SigningKeys, rater_id: UUID, key_id: str | None) -> str | 
     return None if key is None else signature(key, _SERVICE, "rater", rater_id)
 
 
-def purpose_token(keys: SigningKeys, purpose: str, cycle_id: UUID) -> str:
-    """A personal token for one purpose (participant's view, line manager's approval) of one cycle."""
-    return keys.sign(_SERVICE, "cycle", purpose, cycle_id)
+def purpose_token(keys: SigningKeys, purpose: str, cycle_id: UUID, *, expires_at: datetime) -> str:
+    """A personal token for one purpose (participant's view, approval, confirmation) of one cycle,
+    valid until `expires_at`."""
+    return expiring_token(keys, _SERVICE, "cycle", purpose, cycle_id, expires_at=expires_at)
 
 
-def token_matches(keys: SigningKeys, purpose: str, cycle_id: UUID, token: str) -> bool:
-    """Signed for this purpose and cycle with the current or a previous key; never raises."""
-    return keys.verify(token, _SERVICE, "cycle", purpose, cycle_id)
+def token_freshness(keys: SigningKeys, purpose: str, cycle_id: UUID, token: str, *, now: datetime) -> Freshness:
+    """Signed for this purpose and cycle with the current or a previous key, and in date; never raises."""
+    return check_expiring(keys, token, _SERVICE, "cycle", purpose, cycle_id, now=now)
+
+
+def form_token(keys: SigningKeys, cycle_id: UUID) -> str:
+    """The start form's signed id for the 360 it will ask for (so a double submit opens one 360)."""
+    return keys.sign(_SERVICE, "cycle", START_FORM, cycle_id)
+
+
+def form_token_matches(keys: SigningKeys, cycle_id: UUID, token: str) -> bool:
+    """Signed by this service for the start form with the current or a previous key; never raises."""
+    return keys.verify(token, _SERVICE, "cycle", START_FORM, cycle_id)
 
 
 def requested_cycle_id(keys: SigningKeys, *, mailbox: str, idempotency_key: str) -> UUID:

@@ -54,6 +54,39 @@ def bad_link(status_code: int = 404) -> HTMLResponse:
     )
 
 
+EXPIRED_LINKS = {  # purpose: (what expired, whether a new one can be emailed)
+    "participant": ("The link to follow your 360 has expired.", True),
+    "approval": ("The link to approve this feedback list has expired.", True),
+    "confirm": ("The link to confirm your 360 has expired. A 360 that is not confirmed in time is not started.", False),
+}
+
+
+def link_expired(purpose: str, *, base: str) -> HTMLResponse:
+    """410 Gone: the link was ours but its time has passed (a forged one gets bad_link's 404)."""
+    what, renewable = EXPIRED_LINKS.get(purpose, ("This link has expired.", False))
+    paragraphs = [what, "Personal links stop working after a while, so an old email cannot be used to open them."]
+    if renewable:
+        paragraphs.append("We can email a new link to the address we already have for you.")
+    return render(
+        "pages/link_expired.html",
+        status_code=410,
+        page_title="This link has expired",
+        paragraphs=paragraphs,
+        action=f"{base}/new-link" if renewable else None,
+        start=purpose == "confirm",
+    )
+
+
+def new_link_asked() -> HTMLResponse:
+    """The same answer whether or not a link was sent: it says nothing about the 360 or the address."""
+    return message(
+        title="Check your email",
+        body="If there is a new link to send, we have emailed it to the address we already have for you. "
+        "It can take a few minutes to arrive: check your junk folder too. "
+        "If nothing arrives, contact the person who asked you to take part.",
+    )
+
+
 def start(form: StartForm, *, facilitators: Sequence[Facilitator], settings: Settings) -> HTMLResponse:
     return render(
         "pages/start.html",

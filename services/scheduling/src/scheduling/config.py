@@ -23,6 +23,13 @@ class Settings(ServiceSettings, MailSettings, LinkSettings):
     timezone: str = "Europe/London"
     # The personal links of participants, facilitators and regional leads are signed with
     # LINK_SECRET (LINK_SECRETS_PREVIOUS still accepted; LinkSettings, shared.links).
+    # A participant's booking link expires this many days after its email (docs/adr/0016): long
+    # enough to choose a time, attend and reschedule; each email about the booking carries a fresh one.
+    booking_link_days: int = Field(default=90, ge=1, le=365)
+    # An expired booking link offers "email me a new link" (to the address on record): new links one
+    # client address may ask for per hour, and one link may send per day.
+    new_links_per_client_per_hour: int = Field(default=10, ge=1, le=1000)
+    new_links_per_link_per_day: int = Field(default=3, ge=1, le=50)
 
     # Booking
     booking_confirmation: Literal["automatic", "facilitator"] = "automatic"

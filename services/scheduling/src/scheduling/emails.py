@@ -21,6 +21,7 @@ SUBJECTS: dict[str, str] = {
     "booking_requested": "Please confirm a feedback session request",
     "booking_declined": "Please choose another time for your feedback session",
     "booking_reminder": "Reminder: choose a time for your HLM 360 feedback session",
+    "booking_link": "Your new link to your HLM 360 feedback session",
     "booking_lapsed": "Please choose another time for your feedback session",
     "request_lapsed": "A feedback session request was not confirmed in time",
     "session_booked": "Feedback session booked: {when}",

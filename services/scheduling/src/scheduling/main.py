@@ -15,5 +15,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     jobs.register(runtime, settings)
     app = runtime.http_app(api.router, participant.router, facilitator.router, lead.router, title="hlm360 scheduling")
     app.add_exception_handler(deps.LinkNotRecognised, deps.link_not_recognised)
+    app.add_exception_handler(deps.LinkExpired, deps.link_expired)
     app.state.settings = settings
     return app

@@ -85,6 +85,24 @@ def not_recognised(settings: Settings) -> HTMLResponse:
     )
 
 
+def link_expired(settings: Settings, *, action: str) -> HTMLResponse:
+    """410 Gone: a booking link we signed whose time has passed (a forged one gets the 404 above)."""
+    return render(
+        "link_expired.html", settings=settings, status_code=410, page_title="This link has expired", action=action
+    )
+
+
+def new_link_asked(settings: Settings) -> HTMLResponse:
+    """The same answer whether or not a link was sent: it says nothing about the booking or the address."""
+    return message(
+        settings,
+        "Check your email",
+        "If there is a new link to send, we have emailed it to the address we already have for you.",
+        "It can take a few minutes to arrive: check your junk folder too.",
+        "If nothing arrives, contact your programme team.",
+    )
+
+
 def done_message(done: str | None) -> str | None:
     return DONE_MESSAGES.get(done or "")
 

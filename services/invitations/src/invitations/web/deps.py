@@ -1,22 +1,25 @@
 """FastAPI dependencies the routes share: the runtime, the settings, a read-only unit of work, and
-the signed-link check (with the rate limit on the pages people open from an email)."""
+the signed-link check (with the rate limit on the pages people open from an email; an expired link
+raises LinkExpired, whose page offers a new one, docs/adr/0016)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request
 
 from invitations.config import Settings
-from invitations.links import APPROVAL, CONFIRM, PARTICIPANT, token_matches
+from invitations.links import APPROVAL, CONFIRM, PARTICIPANT, token_freshness
 from invitations.usecases import allowance
 from shared.db import UnitOfWork
+from shared.links import Freshness
 from shared.service import ServiceRuntime, runtime_of
-from shared.web import RateLimiter
+from shared.web import NewLinkLimits, RateLimiter
 
 limiter = RateLimiter(limit=120, window_seconds=60)
 
@@ -47,6 +50,18 @@ class BadLink(Exception):
         self.status_code = status_code
 
 
+class LinkExpired(Exception):
+    """A link this service signed whose time has passed (410: its page offers a new link)."""
+
+    def __init__(self, purpose: str, cycle_id: UUID, token: str) -> None:
+        super().__init__(purpose)
+        self.purpose, self.cycle_id, self.token = purpose, cycle_id, token
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class SignedLink:
     """A verified personal link: the 360 it is for, and its token (to build the page's own links)."""
@@ -59,13 +74,19 @@ class SignedLink:
         return f"/p/{self.cycle_id}/{self.token}"
 
 
-def signed_link(purpose: str, *, rate_limited: bool = False) -> Callable[..., Coroutine[Any, Any, SignedLink]]:
-    """A dependency that lets the route run only for a link signed for `purpose` (else BadLink)."""
+def signed_link(
+    purpose: str, *, rate_limited: bool = False, expired_too: bool = False
+) -> Callable[..., Coroutine[Any, Any, SignedLink]]:
+    """A dependency that lets the route run only for a link signed for `purpose` and in date (else
+    BadLink, or LinkExpired); `expired_too`: an expired one as well (asking for a new link)."""
 
     async def check(cycle_id: UUID, token: str, request: Request, settings: Config) -> SignedLink:
-        if rate_limited and not limiter.allow(request.client.host if request.client else "unknown"):
+        if rate_limited and not limiter.allow(client_of(request)):
             raise BadLink(429)
-        if not token_matches(settings.signing_keys(), purpose, cycle_id, token):
+        freshness = token_freshness(settings.signing_keys(), purpose, cycle_id, token, now=now())
+        if freshness is Freshness.EXPIRED and not expired_too:
+            raise LinkExpired(purpose, cycle_id, token)
+        if freshness is Freshness.NOT_RECOGNISED:
             raise BadLink()
         return SignedLink(cycle_id=cycle_id, token=token)
 
@@ -77,6 +98,8 @@ ParticipantLinkLimited = Annotated[SignedLink, Depends(signed_link(PARTICIPANT, 
 ApprovalLink = Annotated[SignedLink, Depends(signed_link(APPROVAL))]
 ApprovalLinkLimited = Annotated[SignedLink, Depends(signed_link(APPROVAL, rate_limited=True))]
 ConfirmLink = Annotated[SignedLink, Depends(signed_link(CONFIRM, rate_limited=True))]
+ParticipantLinkAnyDate = Annotated[SignedLink, Depends(signed_link(PARTICIPANT, expired_too=True))]
+ApprovalLinkAnyDate = Annotated[SignedLink, Depends(signed_link(APPROVAL, expired_too=True))]
 
 
 TOO_MANY_REQUESTS = "Too many 360s have been asked for recently; try again later"
@@ -109,3 +132,17 @@ def client_of(request: Request) -> str:
 
 
 Limits = Annotated[PublicLimits, Depends(public_limits)]
+
+
+def new_link_limits(request: Request, settings: Config) -> NewLinkLimits:
+    """The app's limits on asking for a new link (one set per app, made from its settings on first use)."""
+    state = request.app.state
+    if getattr(state, "new_link_limits", None) is None:
+        state.new_link_limits = NewLinkLimits.per_hour_and_day(
+            per_client=settings.new_links_per_client_per_hour, per_link=settings.new_links_per_link_per_day
+        )
+    limits: NewLinkLimits = state.new_link_limits
+    return limits
+
+
+NewLinks = Annotated[NewLinkLimits, Depends(new_link_limits)]

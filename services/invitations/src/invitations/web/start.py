@@ -40,9 +40,9 @@ def _server_cycle_id(form: StartForm, settings: Settings) -> None:
         given: UUID | None = UUID(values.get("cycle_id", ""))
     except ValueError:
         given = None
-    if given is None or not links.token_matches(keys, links.START_FORM, given, values.get("cycle_token", "")):
+    if given is None or not links.form_token_matches(keys, given, values.get("cycle_token", "")):
         given = uuid4()
-    values["cycle_id"], values["cycle_token"] = str(given), links.purpose_token(keys, links.START_FORM, given)
+    values["cycle_id"], values["cycle_token"] = str(given), links.form_token(keys, given)
 
 
 async def _start_page(runtime: ServiceRuntime, settings: Settings, form: StartForm) -> HTMLResponse:

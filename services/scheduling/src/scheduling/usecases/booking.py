@@ -20,7 +20,6 @@ from sqlmodel import col
 from scheduling import domain, ics
 from scheduling.config import Settings
 from scheduling.domain import SessionStatus
-from scheduling.links import LinkPurpose
 from scheduling.tables import (
     BookingRequest,
     Facilitator,
@@ -219,7 +218,7 @@ async def offer_booking(uow: UnitOfWork, request: BookingRequest, *, settings: S
         kind="booking_offer",
         to=participant.email,
         cycle_id=request.cycle_id,
-        context={"name": participant.name, "link": links(settings).url(LinkPurpose.BOOKING, request.cycle_id)},
+        context={"name": participant.name, "link": links(settings).booking_url(request.cycle_id, now=now)},
     )
     request.offered_at = now
     uow.session.add(request)
@@ -408,7 +407,7 @@ async def _ask_to_confirm(
                 "when": when,
                 "mode": MODE_PHRASES[session.mode],
                 "facilitator": facilitator.name,
-                "link": links(settings).url(LinkPurpose.BOOKING, cycle_id),
+                "link": links(settings).booking_url(cycle_id, now=now),
             },
         )
 

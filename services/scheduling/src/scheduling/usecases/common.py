@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from scheduling import domain, ics
 from scheduling.config import Settings
 from scheduling.domain import SessionStatus
 from scheduling.emails import render as render_email
-from scheduling.links import LinkPurpose, Links
+from scheduling.links import Links
 from scheduling.tables import (
     BookingRequest,
     Facilitator,
@@ -239,7 +239,7 @@ async def notify_both(
         "by": cancelled_by or "",
         **(extra or {}),
     }
-    booking_link = links(settings).url(LinkPurpose.BOOKING, session.cycle_id)
+    booking_link = links(settings).booking_url(session.cycle_id, now=now)
     if participant is not None and participant_email:
         queue_email(
             uow,
@@ -331,7 +331,11 @@ async def announce_booked(
 
 
 def links(settings: Settings) -> Links:
-    return Links(keys=settings.signing_keys(), base_url=settings.base_url)
+    return Links(
+        keys=settings.signing_keys(),
+        base_url=settings.base_url,
+        booking_lifetime=timedelta(days=settings.booking_link_days),
+    )
 
 
 def in_region(column: Any, region: str) -> Any:

@@ -14,7 +14,6 @@ from sqlmodel import col
 from scheduling import domain
 from scheduling.config import Settings
 from scheduling.domain import SessionStatus
-from scheduling.links import LinkPurpose
 from scheduling.tables import (
     BookingRequest,
     Facilitator,
@@ -61,7 +60,7 @@ async def remind_unbooked(uow: UnitOfWork, *, settings: Settings, now: datetime,
             cycle_id=request.cycle_id,
             context={
                 "name": participant.name,
-                "link": links(settings).url(LinkPurpose.BOOKING, request.cycle_id),
+                "link": links(settings).booking_url(request.cycle_id, now=now),
             },
         )
         request.booking_reminder_sent_at = now
@@ -252,7 +251,7 @@ async def lapse_unconfirmed_requests(uow: UnitOfWork, *, settings: Settings, now
                 context={
                     "name": participant.name,
                     "when": when,
-                    "link": links(settings).url(LinkPurpose.BOOKING, session.cycle_id),
+                    "link": links(settings).booking_url(session.cycle_id, now=now),
                 },
             )
         facilitator = await uow.session.get(Facilitator, session.facilitator_id)

@@ -17,7 +17,6 @@ from sqlmodel import col
 from scheduling import domain, ics
 from scheduling.config import Settings
 from scheduling.domain import SessionStatus
-from scheduling.links import LinkPurpose
 from scheduling.tables import (
     BookingRequest,
     Callout,
@@ -111,7 +110,7 @@ async def cancel_session(
                 context={
                     "name": participant.name,
                     "when": domain.format_when(session.starts_at, session.ends_at, tz=ZoneInfo(settings.timezone)),
-                    "link": links(settings).url(LinkPurpose.BOOKING, session.cycle_id),
+                    "link": links(settings).booking_url(session.cycle_id, now=now),
                 },
             )
         return session

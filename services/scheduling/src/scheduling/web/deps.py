@@ -1,5 +1,6 @@
 """FastAPI dependencies shared by the routes: the runtime, the settings, and the signed-link check (one
-check for the three kinds of personal link), plus the small helpers every page route uses."""
+check for the three kinds of personal link; an expired booking link raises LinkExpired, whose page
+offers a new one, docs/adr/0016), plus the small helpers every page route uses."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from scheduling.config import Settings
 from scheduling.links import LinkPurpose, Links, link_path
 from scheduling.usecases import registry
 from shared.db import UnitOfWork
-from shared.links import MAX_SIGNATURE
+from shared.links import MAX_EXPIRING_TOKEN, MAX_SIGNATURE, Freshness
 from shared.service import ServiceRuntime, runtime_of
+from shared.web import NewLinkLimits
 
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
 
@@ -40,6 +42,22 @@ async def link_not_recognised(request: Request, _: Exception) -> HTMLResponse:
     return pages.not_recognised(settings_of(request))
 
 
+class LinkExpired(Exception):
+    """A booking link this service signed whose time has passed (410: its page offers a new link)."""
+
+    def __init__(self, cycle_id: UUID, token: str) -> None:
+        super().__init__(cycle_id)
+        self.cycle_id, self.token = cycle_id, token
+
+
+async def link_expired(request: Request, exc: Exception) -> HTMLResponse:
+    """Exception handler (installed by main.create_app): 410, with a button to email a new link."""
+    if not isinstance(exc, LinkExpired):
+        return pages.not_recognised(settings_of(request))
+    action = link_path(LinkPurpose.BOOKING, exc.cycle_id, exc.token) + "/new-link"
+    return pages.link_expired(settings_of(request), action=action)
+
+
 @dataclass(frozen=True)
 class SignedLink:
     """A verified personal link: whose it is (cycle, facilitator or lead id) and the page it opens."""
@@ -52,17 +70,32 @@ async def verified_link(
     purpose: LinkPurpose, subject_id: UUID, signature: str, *, settings: Settings, runtime: ServiceRuntime
 ) -> SignedLink:
     """The signed-link check: the signature over purpose, id and (facilitators, leads) the current link
-    version. Raises LinkNotRecognised for a forged, foreign-purpose or stale link, or an unknown person."""
+    version, or (booking) the expiry. Raises LinkNotRecognised for a forged, foreign-purpose or stale
+    link, or an unknown person; LinkExpired for a booking link past its expiry."""
+    codec = Links(keys=settings.signing_keys(), base_url=settings.base_url)
+    if purpose is LinkPurpose.BOOKING:
+        booking_link(codec, subject_id, signature, expired_too=False)
+        return SignedLink(id=subject_id, base=link_path(purpose, subject_id, signature))
     if len(signature) > MAX_SIGNATURE:
         raise LinkNotRecognised
-    version: int | None = 1
-    if purpose is not LinkPurpose.BOOKING:
-        async with runtime.uow() as uow:
-            version = await registry.link_version(uow, kind=purpose.value, subject_id=subject_id)  # type: ignore[arg-type]
-    codec = Links(keys=settings.signing_keys(), base_url=settings.base_url)
+    async with runtime.uow() as uow:
+        version = await registry.link_version(uow, kind=purpose.value, subject_id=subject_id)  # type: ignore[arg-type]
     if version is None or not codec.is_valid(purpose, subject_id, signature, version):
         raise LinkNotRecognised
     return SignedLink(id=subject_id, base=link_path(purpose, subject_id, signature))
+
+
+def booking_link(codec: Links, cycle_id: UUID, token: str, *, expired_too: bool) -> Freshness:
+    """A booking link's check: signed and in date (else LinkNotRecognised, or LinkExpired unless
+    `expired_too`, when asking for a new link)."""
+    if len(token) > MAX_EXPIRING_TOKEN:
+        raise LinkNotRecognised
+    freshness = codec.booking_freshness(cycle_id, token, now=now())
+    if freshness is Freshness.NOT_RECOGNISED:
+        raise LinkNotRecognised
+    if freshness is Freshness.EXPIRED and not expired_too:
+        raise LinkExpired(cycle_id, token)
+    return freshness
 
 
 # The path parameters differ by page kind (and are validated as UUIDs); the check is the same.
@@ -78,7 +111,25 @@ async def _lead_link(lead_id: UUID, signature: str, settings: Config, runtime: R
     return await verified_link(LinkPurpose.LEAD, lead_id, signature, settings=settings, runtime=runtime)
 
 
+async def _booking_link_any_date(cycle_id: UUID, signature: str, settings: Config) -> SignedLink:
+    booking_link(Links(keys=settings.signing_keys(), base_url=settings.base_url), cycle_id, signature, expired_too=True)
+    return SignedLink(id=cycle_id, base=link_path(LinkPurpose.BOOKING, cycle_id, signature))
+
+
+def new_link_limits(request: Request, settings: Config) -> NewLinkLimits:
+    """The app's limits on asking for a new link (one set per app, made from its settings on first use)."""
+    state = request.app.state
+    if getattr(state, "new_link_limits", None) is None:
+        state.new_link_limits = NewLinkLimits.per_hour_and_day(
+            per_client=settings.new_links_per_client_per_hour, per_link=settings.new_links_per_link_per_day
+        )
+    limits: NewLinkLimits = state.new_link_limits
+    return limits
+
+
 BookingLink = Annotated[SignedLink, Depends(_booking_link)]
+BookingLinkAnyDate = Annotated[SignedLink, Depends(_booking_link_any_date)]
+NewLinks = Annotated[NewLinkLimits, Depends(new_link_limits)]
 FacilitatorLink = Annotated[SignedLink, Depends(_facilitator_link)]
 LeadLink = Annotated[SignedLink, Depends(_lead_link)]
 

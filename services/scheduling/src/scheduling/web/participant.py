@@ -1,5 +1,7 @@
 """The participant's booking page, `/book/{cycle_id}/{signature}`: choose a time (filtered by language),
-see the booking, cancel it."""
+see the booking, cancel it; and, from an expired link's page, ask for a new link (docs/adr/0016: sent
+to the address on record, the same answer whether or not anything was sent; the expired link, signed
+by us, is the only credential, no cookie, so another site cannot post it on someone's behalf)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from scheduling import domain, forms, pages
 from scheduling.config import Settings
 from scheduling.usecases import booking, participant_view, sessions
-from scheduling.web.deps import BookingLink, Config, Runtime, SignedLink, form_values, now, redirect
+from scheduling.usecases.new_links import send_new_booking_link
+from scheduling.web.deps import (
+    BookingLink,
+    BookingLinkAnyDate,
+    Config,
+    NewLinks,
+    Runtime,
+    SignedLink,
+    form_values,
+    now,
+    redirect,
+)
 from shared.db import UnitOfWork
 from shared.errors import Rejected
 
@@ -114,3 +127,16 @@ async def participant_cancels(
                 status_code=409,
             )
     return redirect(link.base, done="cancelled")
+
+
+@router.post("/book/{cycle_id}/{signature}/new-link", response_class=HTMLResponse)
+async def new_booking_link(
+    link: BookingLinkAnyDate, request: Request, runtime: Runtime, settings: Config, limits: NewLinks
+) -> HTMLResponse:
+    if not limits.per_client.allow(request.client.host if request.client else "unknown"):
+        return pages.message(settings, "Try again later", "Too many new links have been asked for.", status_code=429)
+    if limits.per_link.allow(str(link.id)):
+        async with runtime.uow() as uow:
+            await send_new_booking_link(uow, cycle_id=link.id, settings=settings, now=now())
+            await uow.commit()
+    return pages.new_link_asked(settings)
