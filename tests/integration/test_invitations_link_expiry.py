@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
-from tests.integration.test_invitations_support import api_body, fast, link_token, request, rows, smtp_capture
+from tests.integration.test_invitations_support import fast, link_token, post_cycle, request, rows, smtp_capture
 from tests.support import eventually
 
 OLD = "expiry-old-link-secret-" + "o" * 40
@@ -57,7 +57,8 @@ async def test_the_participants_link_expires_and_a_new_one_goes_to_the_address_o
         smtp_capture() as (mail, port),
         running_service("invitations", settings, **overrides, smtp_port=port) as (service),
     ):
-        assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
+        event = await post_cycle(service.client, event)
+        cycle_id = event.cycle_id
         [invitation] = await eventually(
             lambda: mail.to(participant, "invitation_self"), timeout=30, what="the participant's invitation"
         )
@@ -113,7 +114,8 @@ async def test_approval_and_confirmation_links_expire_and_an_approval_request_ca
         smtp_capture() as (mail, port),
         running_service("invitations", settings, **overrides, smtp_port=port) as (service),
     ):
-        assert (await service.client.post("/api/cycles", json=api_body(event))).status_code == 202
+        event = await post_cycle(service.client, event)
+        cycle_id = event.cycle_id
         [approval] = await eventually(
             lambda: mail.to(manager, "approval_request"), timeout=30, what="the approval request"
         )
