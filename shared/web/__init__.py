@@ -101,3 +101,16 @@ class NewLinkLimits:
             per_client=RateLimiter(limit=per_client, window_seconds=3600),
             per_link=RateLimiter(limit=per_link, window_seconds=86400),
         )
+
+
+def new_link_limits(request: Request) -> NewLinkLimits:
+    """A FastAPI dependency: the app's limits on asking for a new link, made on first use from its
+    settings (`new_links_per_client_per_hour`, `new_links_per_link_per_day`)."""
+    state = request.app.state
+    if getattr(state, "new_link_limits", None) is None:
+        settings = state.settings
+        state.new_link_limits = NewLinkLimits.per_hour_and_day(
+            per_client=settings.new_links_per_client_per_hour, per_link=settings.new_links_per_link_per_day
+        )
+    limits: NewLinkLimits = state.new_link_limits
+    return limits

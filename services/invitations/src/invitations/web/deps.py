@@ -19,7 +19,7 @@ from invitations.usecases import allowance
 from shared.db import UnitOfWork
 from shared.links import Freshness
 from shared.service import ServiceRuntime, runtime_of
-from shared.web import NewLinkLimits, RateLimiter
+from shared.web import NewLinkLimits, RateLimiter, new_link_limits
 
 limiter = RateLimiter(limit=120, window_seconds=60)
 
@@ -132,17 +132,6 @@ def client_of(request: Request) -> str:
 
 
 Limits = Annotated[PublicLimits, Depends(public_limits)]
-
-
-def new_link_limits(request: Request, settings: Config) -> NewLinkLimits:
-    """The app's limits on asking for a new link (one set per app, made from its settings on first use)."""
-    state = request.app.state
-    if getattr(state, "new_link_limits", None) is None:
-        state.new_link_limits = NewLinkLimits.per_hour_and_day(
-            per_client=settings.new_links_per_client_per_hour, per_link=settings.new_links_per_link_per_day
-        )
-    limits: NewLinkLimits = state.new_link_limits
-    return limits
 
 
 NewLinks = Annotated[NewLinkLimits, Depends(new_link_limits)]

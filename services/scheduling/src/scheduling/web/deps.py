@@ -20,7 +20,7 @@ from scheduling.usecases import registry
 from shared.db import UnitOfWork
 from shared.links import MAX_EXPIRING_TOKEN, MAX_SIGNATURE, Freshness
 from shared.service import ServiceRuntime, runtime_of
-from shared.web import NewLinkLimits
+from shared.web import NewLinkLimits, new_link_limits
 
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
 
@@ -114,17 +114,6 @@ async def _lead_link(lead_id: UUID, signature: str, settings: Config, runtime: R
 async def _booking_link_any_date(cycle_id: UUID, signature: str, settings: Config) -> SignedLink:
     booking_link(Links(keys=settings.signing_keys(), base_url=settings.base_url), cycle_id, signature, expired_too=True)
     return SignedLink(id=cycle_id, base=link_path(LinkPurpose.BOOKING, cycle_id, signature))
-
-
-def new_link_limits(request: Request, settings: Config) -> NewLinkLimits:
-    """The app's limits on asking for a new link (one set per app, made from its settings on first use)."""
-    state = request.app.state
-    if getattr(state, "new_link_limits", None) is None:
-        state.new_link_limits = NewLinkLimits.per_hour_and_day(
-            per_client=settings.new_links_per_client_per_hour, per_link=settings.new_links_per_link_per_day
-        )
-    limits: NewLinkLimits = state.new_link_limits
-    return limits
 
 
 BookingLink = Annotated[SignedLink, Depends(_booking_link)]
