@@ -52,14 +52,16 @@ def service_of(trace: Trace, span: dict[str, Any]) -> str:
 async def opening_trace(
     http: httpx.AsyncClient, jaeger_url: str, cycle_id: UUID, *, timeout: float = 30.0
 ) -> Trace | None:
-    """The cycle's trace with spans of all four services (spans reach Jaeger in batches, seconds
-    after the work: waits up to `timeout`), or None."""
+    """The cycle's first trace with spans of all four services (spans reach Jaeger in batches,
+    seconds after the work: waits up to `timeout`), or None. A later one can reach all four too
+    (the last rater's answers close the cycle, which leads to the report and the booking email)."""
     deadline = time.monotonic() + timeout
     while True:
         # ratings learns of a cycle only from invitations' CycleOpened: its spans carry the cycle id
-        for trace in await cycle_traces(http, jaeger_url, cycle_id, service="hlm360-ratings"):
-            if services_in(trace) >= set(SERVICES):
-                return trace
+        traces = await cycle_traces(http, jaeger_url, cycle_id, service="hlm360-ratings")
+        complete = [trace for trace in traces if services_in(trace) >= set(SERVICES)]
+        if complete:
+            return min(complete, key=lambda trace: root_span(trace)["startTime"])
         if time.monotonic() >= deadline:
             return None
         await asyncio.sleep(1.0)
