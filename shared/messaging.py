@@ -119,6 +119,7 @@ class OutboxRelay:
         poll_seconds: float = 0.5,
         batch_size: int = 500,
         metrics: ServiceMetrics | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self._metrics = metrics
         self._sessions = sessions
@@ -126,7 +127,7 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
         self._wakeup = asyncio.Event()
-        self._tracer = trace.get_tracer(__name__)
+        self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
 
     def wake(self) -> None:
         self._wakeup.set()

@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
+from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -28,6 +29,7 @@ from shared.telemetry import build_tracer_provider
 from shared.web import SecurityHeaders, mount_assets
 from shared.web.errors import install_error_handlers
 from shared.web.limits import BodySizeLimit
+from shared.web.tracing import instrument_app
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ class ServiceRuntime:
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.name = settings.service_name
-        self.tracer_provider = build_tracer_provider(self.name, settings.trace_file)
+        self.tracer_provider = build_tracer_provider(self.name, otlp_endpoint=settings.otlp_endpoint)
         self.metrics = ServiceMetrics(self.name)
         self.broker = build_broker(
             access=settings,
@@ -93,10 +95,16 @@ class ServiceRuntime:
         return register
 
     async def start(self) -> None:
-        self._engine = create_engine(self.settings.database_url.get_secret_value())
+        self._engine = create_engine(
+            self.settings.database_url.get_secret_value(), tracer_provider=self.tracer_provider
+        )
         self._sessions = session_factory(self._engine)
         self._relay = OutboxRelay(
-            self._sessions, self.broker, poll_seconds=self.settings.outbox_poll_seconds, metrics=self.metrics
+            self._sessions,
+            self.broker,
+            poll_seconds=self.settings.outbox_poll_seconds,
+            metrics=self.metrics,
+            tracer_provider=self.tracer_provider,
         )
         settings = self.settings
         if settings.run_consumers:
@@ -131,8 +139,15 @@ class ServiceRuntime:
         await self.broker.stop()
         if self._engine is not None:
             await self._engine.dispose()
-        self.tracer_provider.force_flush()
+        self._stop_tracing()
         log.info("service stopped")
+
+    def _stop_tracing(self) -> None:
+        """Send the last spans; the process's global provider is shut down at exit (library spans)."""
+        if self.tracer_provider is trace.get_tracer_provider():
+            self.tracer_provider.force_flush(timeout_millis=5000)
+        else:
+            self.tracer_provider.shutdown()
 
     async def _repeat(self, name: str, seconds: float, job: Job) -> None:
         # No span per tick (idle ticks would flood the traces); jobs open spans for real work.
@@ -174,6 +189,7 @@ class ServiceRuntime:
         app.add_middleware(SecurityHeaders, hsts=self.settings.on_https)
         install_error_handlers(app)
         mount_assets(app)
+        instrument_app(app, self.tracer_provider)
 
         @app.get("/metrics", include_in_schema=False)
         async def metrics() -> Response:

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.links import SigningKeys
@@ -74,7 +74,11 @@ class ServiceSettings(KafkaClientSettings):
     http_port: int
     public_base_url: str = ""
     log_level: str = "INFO"
-    trace_file: Path | None = None
+    # Traces (ADR 17): the standard OpenTelemetry variable, read without the service's prefix. Unset,
+    # no span leaves the process.
+    otlp_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("otel_exporter_otlp_endpoint", "otlp_endpoint")
+    )
     outbox_poll_seconds: float = 0.5
     consumer_group_prefix: str | None = None
     # Consumers (docs/adr/0009): limits checked on the raw bytes before any JSON parser runs; an
