@@ -9,8 +9,8 @@ import yaml
 from shared.metrics import ServiceMetrics
 from tests.config import REPO
 
-DASHBOARD = REPO / "deploy" / "dashboards" / "hlm360-services.json"
-PROMETHEUS = REPO / "deploy" / "dashboards" / "prometheus.yml"
+DASHBOARD = REPO / "deploy" / "monitoring" / "hlm360-services.json"
+PROMETHEUS = REPO / "deploy" / "monitoring" / "prometheus.yml"
 SERVICES = {"invitations", "ratings", "reports", "scheduling"}
 
 
