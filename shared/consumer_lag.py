@@ -23,13 +23,12 @@ def lag_by_topic(
     beginning: Mapping[TopicPartition, int],
     end: Mapping[TopicPartition, int],
 ) -> dict[str, int]:
-    """Messages left per topic: end - committed on each partition (from the beginning where the
-    group has no committed offset), never below 0 (retention may pass an idle group's offset)."""
+    """Messages left per topic: end - committed on each partition, counted from the first retained
+    message where the group has no committed offset or retention has already deleted past it (the
+    group resumes there), never below 0."""
     lag: dict[str, int] = {}
     for partition, last in end.items():
-        start = committed.get(partition, -1)
-        if start < 0:
-            start = beginning.get(partition, 0)
+        start = max(committed.get(partition, -1), beginning.get(partition, 0))
         lag[partition.topic] = lag.get(partition.topic, 0) + max(last - start, 0)
     return lag
 

@@ -28,28 +28,9 @@ class ServiceMetrics:
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry()
         self._add_consumer_metrics()
+        self._add_job_metrics()
         self.outbox_published = Counter(
             "hlm360_outbox_published_total", "Outbox rows published to Kafka.", registry=self.registry
-        )
-        # "task", not "job": Prometheus gives every scraped series a `job` label (the service).
-        self.background_job_runs = Counter(
-            "hlm360_background_job_runs_total",
-            "Runs of each background job (task) by outcome: ok or failed (failed runs are retried next tick).",
-            ["task", "outcome"],
-            registry=self.registry,
-        )
-        self.background_job_last_success = Gauge(
-            "hlm360_background_job_last_success_timestamp_seconds",
-            "When each background job (task) last ran without error, as Unix time (the service's start "
-            "until its first success).",
-            ["task"],
-            registry=self.registry,
-        )
-        self.background_job_interval = Gauge(
-            "hlm360_background_job_interval_seconds",
-            "How long each background job (task) waits between runs.",
-            ["task"],
-            registry=self.registry,
         )
         self.outbox_publish_failures = Counter(
             "hlm360_outbox_publish_failures_total",
@@ -86,6 +67,28 @@ class ServiceMetrics:
             "hlm360_service_info", "Constant 1, labelled with the service.", ["service"], registry=self.registry
         )
         self.info.labels(service=service).set(1)
+
+    def _add_job_metrics(self) -> None:
+        # "task", not "job": Prometheus gives every scraped series a `job` label (the service).
+        self.background_job_runs = Counter(
+            "hlm360_background_job_runs_total",
+            "Runs of each background job (task) by outcome: ok or failed (failed runs are retried next tick).",
+            ["task", "outcome"],
+            registry=self.registry,
+        )
+        self.background_job_last_success = Gauge(
+            "hlm360_background_job_last_success_timestamp_seconds",
+            "When each background job (task) last ran without error, as Unix time (the service's start "
+            "until its first success).",
+            ["task"],
+            registry=self.registry,
+        )
+        self.background_job_interval = Gauge(
+            "hlm360_background_job_interval_seconds",
+            "How long each background job (task) waits between runs.",
+            ["task"],
+            registry=self.registry,
+        )
 
     def _add_consumer_metrics(self) -> None:
         self.events_applied = Counter(

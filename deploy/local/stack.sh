@@ -659,10 +659,12 @@ cmd_up() {
     kafka_up
     mail_up
     write_env
+    bash "$SCRIPT_DIR/monitoring.sh" up
     log "stack up in $((SECONDS - t0))s; env file: $ENV_FILE"
 }
 
 cmd_down() {
+    bash "$SCRIPT_DIR/monitoring.sh" down
     mail_down
     kafka_down
     pg_down
