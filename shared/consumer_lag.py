@@ -6,7 +6,9 @@ groups and the topics it reads, and nothing else (docs/adr/0018)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -53,17 +55,34 @@ class ConsumerLag:
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None:
             admin = AIOKafkaAdminClient(**self._options, client_id="hlm360-consumer-lag")
-            await admin.start()
+            try:
+                await admin.start()
+            except BaseException:  # also a cancellation while connecting: leave nothing open
+                await admin.close()
+                raise
             self._admin = admin
         if self._offsets is None:
             # no group: reads offsets only, never joins or commits for anyone
             offsets = AIOKafkaConsumer(**self._options, client_id="hlm360-consumer-lag", enable_auto_commit=False)
-            await offsets.start()
+            try:
+                await offsets.start()
+            except BaseException:
+                await offsets.stop()
+                raise
             self._offsets = offsets
         return self._admin, self._offsets
 
-    async def sample(self) -> dict[GroupTopic, int]:
-        """Read the committed and end offsets of every group's topics and set the gauge."""
+    async def sample(self, *, timeout: float = 60.0) -> dict[GroupTopic, int]:
+        """Read the committed and end offsets of every group's topics and set the gauge; on any
+        failure the clients are closed, and the next sample connects afresh."""
+        try:
+            async with asyncio.timeout(timeout):  # end_offsets may wait forever for a missing partition
+                return await self._sample()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _sample(self) -> dict[GroupTopic, int]:
         admin, offsets = await self._clients()
         topics = sorted({topic for wanted in self._topics_of.values() for topic in wanted})
         described = await admin.describe_topics(topics)
@@ -95,7 +114,9 @@ class ConsumerLag:
 
     async def close(self) -> None:
         admin, offsets, self._admin, self._offsets = self._admin, self._offsets, None, None
-        if offsets is not None:
-            await offsets.stop()
-        if admin is not None:
-            await admin.close()
+        with suppress(Exception):  # a broken connection has nothing left to close cleanly
+            if offsets is not None:
+                await offsets.stop()
+        with suppress(Exception):
+            if admin is not None:
+                await admin.close()

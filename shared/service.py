@@ -135,8 +135,7 @@ class ServiceRuntime:
                 task.result()
         self._tasks.clear()
         if self._lag is not None:
-            with suppress(Exception):  # the clients may already be broken (Kafka gone): nothing to keep
-                await self._lag.close()
+            await self._lag.close()
             self._lag = None
         await self.broker.stop()
         if self._engine is not None:
