@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
@@ -18,6 +19,7 @@ from shared.contracts.events import CycleOpened
 from shared.contracts.topics import NAMESPACE, topic_for
 from shared.metrics import ServiceMetrics
 from tests.config import StackSettings, kafka_options
+from tests.support import eventually
 
 TOPIC = topic_for(CycleOpened)
 
@@ -42,12 +44,28 @@ async def commit(options: dict[str, Any], group: str, offsets: dict[TopicPartiti
         await consumer.stop()
 
 
+async def partitions_of(options: dict[str, Any], topic: str) -> list[TopicPartition]:
+    """The topic's partitions, once the broker has them all led (a topic this run just created)."""
+    admin = AIOKafkaAdminClient(**options)
+    await admin.start()
+    try:
+
+        async def described() -> list[TopicPartition] | None:
+            (found,) = await admin.describe_topics([topic])
+            led = [p for p in found["partitions"] if p["leader"] >= 0]
+            return [TopicPartition(topic, p["partition"]) for p in led] if not found["error_code"] and led else None
+
+        partitions: list[TopicPartition] = await eventually(described, what=f"{topic}'s partitions")
+        return partitions
+    finally:
+        await admin.close()
+
+
 async def end_offsets(options: dict[str, Any], topic: str) -> dict[TopicPartition, int]:
+    partitions = await partitions_of(options, topic)
     consumer = AIOKafkaConsumer(**options, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(await consumer.partitions_for_topic(topic) or [])]
-        assert partitions, f"{topic} has no partitions"
         found: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         return found
     finally:
@@ -56,6 +74,7 @@ async def end_offsets(options: dict[str, Any], topic: str) -> dict[TopicPartitio
 
 async def produce(options: dict[str, Any], count: int) -> None:
     """`count` messages on partition 0 of TOPIC (this run's namespace: no service reads them)."""
+    await partitions_of(options, TOPIC)
     producer = AIOKafkaProducer(**options)
     await producer.start()
     try:
