@@ -18,7 +18,8 @@ set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
-LOCAL="$REPO/.local"
+mkdir -p "$REPO/.local"
+LOCAL="$(cd "$REPO/.local" && pwd -P)" # resolved: a worktree whose .local links to another's finds the same processes
 RUN_DIR="$LOCAL/run"
 LOG_DIR="$LOCAL/logs"
 CONFIG_DIR="$REPO/deploy/monitoring"
