@@ -247,10 +247,12 @@ class EventConsumers:
         self._policy = policy or RetryPolicy()
         self._limits = limits or InboundLimits()
         self.failures = FailureBook()
+        self.groups: list[tuple[str, str]] = []  # (consumer group, topic) of every registered consumer
 
     def on(self, event_type: type[E], *, name: str) -> Callable[[UseCase[E]], UseCase[E]]:
         consumer = f"{self._service}.{name}"
         self._metrics.register_consumer(consumer)
+        self.groups.append((consumer, topic_for(event_type)))
 
         def register(use_case: UseCase[E]) -> UseCase[E]:
             subscriber = self._broker.subscriber(

@@ -18,11 +18,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.consumer_lag import ConsumerLag
 from shared.consumers import EventConsumers, RetryPolicy
 from shared.db import UnitOfWork, create_engine, session_factory
 from shared.inbound import InboundLimits
 from shared.logging import configure_logging
-from shared.messaging import OutboxRelay, build_broker
+from shared.messaging import OutboxRelay, build_broker, client_options
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.telemetry import build_tracer_provider
@@ -67,6 +68,7 @@ class ServiceRuntime:
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._relay: OutboxRelay | None = None
+        self._lag: ConsumerLag | None = None
         self._jobs: list[tuple[str, float, Job]] = []
         self._samplers: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -113,8 +115,12 @@ class ServiceRuntime:
             await self.broker.connect()  # publishing and health checks only
         if settings.run_outbox_relay:
             self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
-        jobs = self._jobs if settings.run_jobs else []
+        jobs = list(self._jobs) if settings.run_jobs else []
+        if settings.run_consumers and self.consumers.groups and settings.consumer_lag_poll_seconds > 0:
+            self._lag = ConsumerLag(client_options(settings), self.consumers.groups, self.metrics)
+            jobs.append(("consumer-lag", settings.consumer_lag_poll_seconds, self._sample_lag))
         for name, seconds, job in jobs:
+            self.metrics.register_job(name, interval_seconds=seconds)
             self._tasks.append(asyncio.create_task(self._repeat(name, seconds, job), name=name))
         log.info(
             "service started",
@@ -136,6 +142,9 @@ class ServiceRuntime:
             with suppress(asyncio.CancelledError):
                 task.result()
         self._tasks.clear()
+        if self._lag is not None:
+            await self._lag.close()
+            self._lag = None
         await self.broker.stop()
         if self._engine is not None:
             await self._engine.dispose()
@@ -148,6 +157,11 @@ class ServiceRuntime:
             self.tracer_provider.force_flush(timeout_millis=5000)
         else:
             self.tracer_provider.shutdown()
+
+    @staticmethod
+    async def _sample_lag(runtime: ServiceRuntime) -> None:
+        if runtime._lag is not None:
+            await runtime._lag.sample()
 
     async def _repeat(self, name: str, seconds: float, job: Job) -> None:
         # No span per tick (idle ticks would flood the traces); jobs open spans for real work.

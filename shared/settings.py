@@ -99,6 +99,8 @@ class ServiceSettings(KafkaClientSettings):
     run_consumers: bool = True
     run_jobs: bool = True
     run_outbox_relay: bool = True
+    # How often an instance that runs consumers samples its groups' lag (hlm360_consumer_lag); 0: never.
+    consumer_lag_poll_seconds: float = Field(default=30.0, ge=0)
     # The operators' JSON API (shared.web.admin, docs/adr/0013): staff access tokens from an OIDC
     # issuer (NHS CIS2 or any other), and/or the static admin token for local use. Off when neither.
     admin_token: SecretStr | None = None

@@ -658,11 +658,13 @@ cmd_up() {
     mail_up
     bash "$SCRIPT_DIR/jaeger.sh" up
     write_env
+    bash "$SCRIPT_DIR/monitoring.sh" up
     log "stack up in $((SECONDS - t0))s; env file: $ENV_FILE"
 }
 
 cmd_down() {
     bash "$SCRIPT_DIR/jaeger.sh" down
+    bash "$SCRIPT_DIR/monitoring.sh" down
     mail_down
     kafka_down
     pg_down
