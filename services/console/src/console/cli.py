@@ -68,7 +68,7 @@ OlderThan = Annotated[str | None, typer.Option(help="dead-lettered at least this
 NewerThan = Annotated[str | None, typer.Option(help="dead-lettered at most this long ago")]
 Everything = Annotated[bool, typer.Option("--all", help="include dead letters already replayed or discarded")]
 Ids = Annotated[
-    list[str] | None, typer.Argument(metavar="[ID]...", help="ids (topic:partition:offset, as listed), or use filters")
+    list[str] | None, typer.Argument(metavar="ID", help="ids (topic:partition:offset, as listed), or use filters")
 ]
 By = Annotated[str | None, typer.Option(help="who acts, for the audit (default: $HLM360_OPERATOR, else $USER)")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="do it without asking for confirmation")]
