@@ -274,9 +274,8 @@ async def ensure_topics(options: dict[str, Any], topics: tuple[str, ...] = ALL_T
         created: list[str] = []
         for name in missing:
             try:
-                topic = NewTopic(
-                    name=name, num_partitions=PARTITIONS, replication_factor=1, topic_configs=TOPIC_CONFIGS.get(name, {})
-                )
+                configs = TOPIC_CONFIGS.get(name, {})
+                topic = NewTopic(name=name, num_partitions=PARTITIONS, replication_factor=1, topic_configs=configs)
                 await admin.create_topics([topic])
                 created.append(name)
             except TopicAlreadyExistsError:

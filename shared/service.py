@@ -218,4 +218,3 @@ def serve(factory: str, settings: ServiceSettings) -> None:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
-

@@ -15,8 +15,8 @@ from faststream.security import SASLScram512
 from faststream.specification import AsyncAPI
 
 from shared.contracts.channels import EXTERNAL, READERS, SERVICES, WRITERS
-from shared.contracts.events import EVENT_TYPES, Event
 from shared.contracts.deadletters import REPLAY, DeadLetterAudit
+from shared.contracts.events import EVENT_TYPES, Event
 from shared.contracts.topics import DEAD_LETTER_AUDIT_TOPIC, DEAD_LETTER_KINDS, DEAD_LETTER_TOPIC, topic_for
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"

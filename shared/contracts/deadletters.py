@@ -84,4 +84,3 @@ class DeadLetterAudit(BaseModel):
 
     def key(self) -> bytes:
         return str(self.dead_letter).encode()
-

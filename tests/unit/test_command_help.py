@@ -54,6 +54,9 @@ HLM360_HELP = [
 ]
 
 
+ASKED = "0 if confirm('x?', yes=False) else 1"
+
+
 def run(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, env=EMPTY, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
 
@@ -107,7 +110,7 @@ def test_destructive_commands_refuse_without_a_terminal_or_yes() -> None:
 
     assert confirm("drop everything?", yes=True)
     done = subprocess.run(
-        [sys.executable, "-c", "from shared.commands import confirm; raise SystemExit(0 if confirm('x?', yes=False) else 1)"],
+        [sys.executable, "-c", f"from shared.commands import confirm; raise SystemExit({ASKED})"],
         env=EMPTY,
         cwd=REPO,
         stdin=subprocess.DEVNULL,

@@ -115,7 +115,8 @@ def test_replayed_or_discarded_letters_are_left_out_unless_asked_for_and_the_lat
 
 
 def test_a_replay_keeps_the_original_headers_and_adds_one_marker() -> None:
-    earlier = ReplayMarker(replay_id=uuid4(), dead_letter=DeadLetterRef(topic=DLQ, partition=0, offset=0), at=NOW, by="a")
+    first = DeadLetterRef(topic=DLQ, partition=0, offset=0)
+    earlier = ReplayMarker(replay_id=uuid4(), dead_letter=first, at=NOW, by="a")
     dead = letter(5, extra=((dl.REPLAY, earlier.model_dump_json().encode()), ("traceparent", b"00-abc")))
     replay_id = uuid4()
     headers = replay_headers(dead, replay_id=replay_id, by="operator", at=NOW)

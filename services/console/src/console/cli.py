@@ -182,8 +182,8 @@ def show(dead_letter: Annotated[str, typer.Argument(help="its id: topic:partitio
     ):
         out.print(f"{label + ':':<15}{value}", markup=False)
     headers = Table("header", "value")
-    for name, value in letter.headers:
-        headers.add_row(name, value.decode("utf-8", errors="replace"))
+    for name, raw in letter.headers:
+        headers.add_row(name, raw.decode("utf-8", errors="replace"))
     out.print(headers)
     out.print(_payload(letter.value), markup=False)
 

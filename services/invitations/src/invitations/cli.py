@@ -29,10 +29,10 @@ from invitations.config import Settings
 from invitations.forms import MAX_FILE_BYTES, BadRow, CohortDefaults, read_rows, row_to_request
 from invitations.usecases.cohort import ImportResult, import_rows
 from invitations.usecases.funding import create_credit_account, credit_balance, top_up_credits
+from shared.commands import load_settings, run_service_command, service_parser
 from shared.contracts.events import CycleRequested
 from shared.contracts.text import SHORT_TEXT_MAX, single_line_problem
 from shared.db import UnitOfWork, create_engine, session_factory
-from shared.commands import load_settings, run_service_command, service_parser
 from shared.migrations import upgrade
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
