@@ -39,7 +39,7 @@ from console.domain import (
     select,
 )
 from shared.commands import confirm, load_settings
-from shared.contracts.deadletters import DeadLetterAudit
+from shared.contracts.deadletters import DeadLetterAudit, DeadLetterRef
 
 T = TypeVar("T")
 SERVICES = ("invitations", "ratings", "reports", "scheduling")
@@ -195,7 +195,7 @@ def _payload(value: bytes) -> str:
         return repr(value[:65536])
 
 
-def _ref(text: str, library: DeadLetters) -> Any:
+def _ref(text: str, library: DeadLetters) -> DeadLetterRef:
     try:
         return parse_ref(text, default_topic=library.topic)
     except BadInput as bad:
@@ -210,7 +210,7 @@ def _chosen(library: DeadLetters, ids: list[str], chosen: Filter, *, everything:
         raise typer.BadParameter("say which: ids, or at least one filter (--consumer, --topic, --reason, ...)")
     if ids:
         refs = {str(_ref(text, library)) for text in ids}
-        letters, handled = _run(_read_all(library))
+        letters, _ = _run(_read_all(library))
         found = [letter for letter in letters if str(letter.ref) in refs]
         for missing in sorted(refs - {str(letter.ref) for letter in found}):
             err.print(f"no dead letter {missing}", markup=False)
