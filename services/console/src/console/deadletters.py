@@ -22,6 +22,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
 from console.domain import DeadLetter, replay_headers
@@ -86,16 +87,29 @@ class DeadLetters:
         self._read_timeout = read_timeout_seconds
         self._batch_size = batch_size
 
+    async def _partitions(self, topic: str) -> list[TopicPartition]:
+        """The topic's partitions, from the broker's metadata (a consumer knows only those it subscribed to)."""
+        admin = AIOKafkaAdminClient(**self._options, client_id="hlm360-console")
+        await admin.start()
+        try:
+            described = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        found = [t for t in described if t.get("topic") == topic and t.get("error_code", 0) == 0]
+        if not found or not found[0].get("partitions"):
+            raise NoSuchTopic(topic)
+        return sorted(
+            (TopicPartition(topic, p["partition"]) for p in found[0]["partitions"]), key=lambda tp: tp.partition
+        )
+
     @asynccontextmanager
     async def _consumer(self, topic: str) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
+        partitions = await self._partitions(topic)
         consumer = AIOKafkaConsumer(
             **self._options, group_id=None, enable_auto_commit=False, client_id="hlm360-console"
         )
         await consumer.start()
         try:
-            if topic not in await consumer.topics():
-                raise NoSuchTopic(topic)
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
             consumer.assign(partitions)
             yield consumer, partitions
         finally:
