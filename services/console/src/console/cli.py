@@ -146,7 +146,12 @@ def list_(
     now = datetime.now(UTC)
     found = select(letters, chosen, handled=handled, include_handled=True, now=now)
     shown = found if everything else [letter for letter in found if str(letter.ref) not in handled]
-    table = Table("id", "consumer", "source topic", "kind", "age", "reason", *(["decision"] if everything else []))
+    table = Table(show_lines=False)
+    for name in ("id", "consumer", "source topic", "kind", "age"):
+        table.add_column(name, no_wrap=True)  # ids and names stay whole, for copying into the next command
+    table.add_column("reason", overflow="fold")
+    if everything:
+        table.add_column("decision", no_wrap=True)
     for letter in shown[:limit]:
         s = letter.summary(now, handled.get(str(letter.ref)))
         decided = f"{s.handled.action} by {s.handled.by}" if s.handled else "-"
