@@ -48,6 +48,8 @@ def hlm360(*args: str) -> subprocess.CompletedProcess[str]:
 async def test_a_request_refused_for_a_missing_credit_account_is_replayed_after_the_fix_and_opens_once(
     settings: StackSettings, dbs: Databases
 ) -> None:
+    ensured = hlm360("topics", "ensure")  # the audit topic is new: a stack started before it lacks it
+    assert ensured.returncode == 0, ensured.stderr
     tag = uuid4().hex[:8]
     reference = f"E2E-REPLAY-{tag.upper()}"
     asked = build_request(cycle_id=uuid4(), facilitator_id=None, tag=tag).model_copy(
