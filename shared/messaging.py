@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.contracts.topics import ALL_TOPICS, PARTITIONS
+from shared.contracts.topics import ALL_TOPICS, PARTITIONS, TOPIC_CONFIGS
 from shared.db import OutboxMessage
 from shared.inbound import raw_body, readable_headers
 from shared.inbound import validation_reason as validation_reason  # its old home: callers import it here
@@ -275,7 +275,9 @@ async def ensure_topics(options: dict[str, Any], topics: tuple[str, ...] = ALL_T
         created: list[str] = []
         for name in missing:
             try:
-                await admin.create_topics([NewTopic(name=name, num_partitions=PARTITIONS, replication_factor=1)])
+                configs = TOPIC_CONFIGS.get(name, {})
+                topic = NewTopic(name=name, num_partitions=PARTITIONS, replication_factor=1, topic_configs=configs)
+                await admin.create_topics([topic])
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass

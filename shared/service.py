@@ -7,7 +7,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -238,7 +237,7 @@ def runtime_of(request: Request) -> ServiceRuntime:
 
 
 def serve(factory: str, settings: ServiceSettings) -> None:
-    """Entry point of `python -m <service>`."""
+    """`python -m <service> serve` (shared.commands): run the HTTP app and everything it starts."""
     configure_logging(settings.service_name, settings.log_level)
     uvicorn.run(
         factory,
@@ -249,23 +248,3 @@ def serve(factory: str, settings: ServiceSettings) -> None:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
-
-
-def cli(*, factory: str, settings: ServiceSettings, migrations: Path, argv: list[str]) -> None:
-    """`python -m <service> [serve|migrate|rollback <revision>]`: migrate the schema (idempotent),
-    then serve; `rollback` undoes migrations down to <revision> (an id from migrations/versions, or
-    `base`) before an older release is deployed. Stop the service's instances first."""
-    from shared.migrations import downgrade, upgrade
-
-    command = argv[1] if len(argv) > 1 else "serve"
-    url = settings.database_url.get_secret_value()
-    if command == "rollback":
-        if len(argv) != 3:
-            raise SystemExit("usage: rollback <revision>  (an id from migrations/versions, or 'base')")
-        downgrade(migrations, url, argv[2])
-        return
-    if command not in ("serve", "migrate"):
-        raise SystemExit(f"unknown command {command!r}; use 'serve', 'migrate' or 'rollback <revision>'")
-    upgrade(migrations, url)
-    if command == "serve":
-        serve(factory, settings)

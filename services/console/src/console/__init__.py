@@ -1,0 +1,1 @@
+"""hlm360 operator tooling: the `hlm360` command line and the dead-letter library."""
