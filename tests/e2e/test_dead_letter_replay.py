@@ -70,7 +70,7 @@ async def test_a_request_refused_for_a_missing_credit_account_is_replayed_after_
     dead_letter = f"{record.topic}:{record.partition}:{record.offset}"
     listed = hlm360("dead-letters", "list", "--consumer", CONSUMER, "--reason", "credit account", "--newer-than", "1h")
     assert listed.returncode == 0 and dead_letter in listed.stdout, listed.stdout + listed.stderr
-    assert await dbs.fetch("invitations", "SELECT 1 FROM cycle WHERE id = $1", asked.cycle_id) == []
+    assert await dbs.fetch("invitations", "SELECT 1 FROM invitations.cycle WHERE id = $1", asked.cycle_id) == []
 
     # The fix: the programme team creates the account (two credits, so a second opening would show).
     funded = hlm360("invitations", "credits", "top-up", reference, "--programme", "E2E replay", "--credits", "2")
@@ -98,9 +98,11 @@ async def test_a_request_refused_for_a_missing_credit_account_is_replayed_after_
         return offsets.get((latest.topic, latest.partition), -1) > latest.offset
 
     await eventually(consumed, timeout=60, what="the second replay consumed")
-    [account] = await dbs.fetch("invitations", "SELECT balance FROM credit_account WHERE reference = $1", reference)
+    [account] = await dbs.fetch(
+        "invitations", "SELECT balance FROM invitations.credit_account WHERE reference = $1", reference
+    )
     assert account["balance"] == 1, "one credit taken: the 360 opened once"
-    cycles = await dbs.fetch("invitations", "SELECT id FROM cycle WHERE id = $1", asked.cycle_id)
+    cycles = await dbs.fetch("invitations", "SELECT id FROM invitations.cycle WHERE id = $1", asked.cycle_id)
     inbox = await dbs.fetch(
         "invitations", "SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2", CONSUMER, asked.event_id
     )
