@@ -65,36 +65,15 @@ class KafkaClientSettings(BaseSettings):
         return self
 
 
-class ServiceSettings(KafkaClientSettings):
+class WebSettings(BaseSettings):
+    """An HTTP app's address and its operators' sign-in (shared.web.admin, docs/adr/0013): every
+    service, and the operator console, which has no database of its own."""
+
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    service_name: str
-    database_url: SecretStr
     http_host: str = "127.0.0.1"
     http_port: int
     public_base_url: str = ""
-    log_level: str = "INFO"
-    trace_file: Path | None = None
-    outbox_poll_seconds: float = 0.5
-    consumer_group_prefix: str | None = None
-    # Consumers (docs/adr/0009): limits checked on the raw bytes before any JSON parser runs; an
-    # error is retried after 0.2 s, 0.4 s, ... (at most the max apart) and dead-lettered at the
-    # max_attempts-th failure; an outage (database or Kafka unreachable) pauses the message up to
-    # outage_pause_max_seconds at a time and never dead-letters it. A message that keeps failing
-    # is logged once with its traceback, then at most once per failure_log_interval.
-    consumer_max_message_bytes: int = Field(default=512 * 1024, ge=1024)
-    consumer_max_json_depth: int = Field(default=32, ge=4, le=200)
-    consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
-    consumer_retry_backoff_max_seconds: float = Field(default=5.0, gt=0)
-    consumer_max_attempts: int = Field(default=5, ge=1)
-    consumer_outage_pause_max_seconds: float = Field(default=30.0, gt=0, le=240)
-    consumer_failure_log_interval_seconds: float = Field(default=60.0, gt=0)
-    # What this instance runs besides HTTP. Operators may split a service into web-only replicas
-    # (RUN_CONSUMERS=false, RUN_JOBS=false) and workers: Kafka spreads partitions over the instances
-    # that consume, jobs lock what they work on, and one instance at a time relays the outbox.
-    run_consumers: bool = True
-    run_jobs: bool = True
-    run_outbox_relay: bool = True
     # The operators' JSON API (shared.web.admin, docs/adr/0013): staff access tokens from an OIDC
     # issuer (NHS CIS2 or any other), and/or the static admin token for local use. Off when neither.
     admin_token: SecretStr | None = None
@@ -120,17 +99,6 @@ class ServiceSettings(KafkaClientSettings):
     # Largest HTTP request body accepted (shared.web.limits); no route takes file uploads.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=0)
 
-    @field_validator("database_url")
-    @classmethod
-    def _refuse_placeholder_password(cls, value: SecretStr) -> SecretStr:
-        url = value.get_secret_value()
-        if "://" in url and "@" in url:
-            credentials = url.split("://", 1)[1].rsplit("@", 1)[0]
-            password = credentials.split(":", 1)[1] if ":" in credentials else ""
-            if password.lower() in _PLACEHOLDERS:
-                raise ValueError("database_url uses a placeholder password; set a real secret")
-        return value
-
     @field_validator("oidc_algorithms", "oidc_roles", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
@@ -145,7 +113,7 @@ class ServiceSettings(KafkaClientSettings):
         return value
 
     @model_validator(mode="after")
-    def _oidc_complete(self) -> "ServiceSettings":
+    def _oidc_complete(self) -> Self:
         if not self.oidc_issuer:
             return self
         if not self.oidc_audience:
@@ -164,6 +132,46 @@ class ServiceSettings(KafkaClientSettings):
     @property
     def on_https(self) -> bool:
         return self.base_url.lower().startswith("https://")
+
+
+class ServiceSettings(KafkaClientSettings, WebSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str
+    database_url: SecretStr
+    log_level: str = "INFO"
+    trace_file: Path | None = None
+    outbox_poll_seconds: float = 0.5
+    consumer_group_prefix: str | None = None
+    # Consumers (docs/adr/0009): limits checked on the raw bytes before any JSON parser runs; an
+    # error is retried after 0.2 s, 0.4 s, ... (at most the max apart) and dead-lettered at the
+    # max_attempts-th failure; an outage (database or Kafka unreachable) pauses the message up to
+    # outage_pause_max_seconds at a time and never dead-letters it. A message that keeps failing
+    # is logged once with its traceback, then at most once per failure_log_interval.
+    consumer_max_message_bytes: int = Field(default=512 * 1024, ge=1024)
+    consumer_max_json_depth: int = Field(default=32, ge=4, le=200)
+    consumer_retry_backoff_seconds: float = Field(default=0.2, gt=0)
+    consumer_retry_backoff_max_seconds: float = Field(default=5.0, gt=0)
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_outage_pause_max_seconds: float = Field(default=30.0, gt=0, le=240)
+    consumer_failure_log_interval_seconds: float = Field(default=60.0, gt=0)
+    # What this instance runs besides HTTP. Operators may split a service into web-only replicas
+    # (RUN_CONSUMERS=false, RUN_JOBS=false) and workers: Kafka spreads partitions over the instances
+    # that consume, jobs lock what they work on, and one instance at a time relays the outbox.
+    run_consumers: bool = True
+    run_jobs: bool = True
+    run_outbox_relay: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _refuse_placeholder_password(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if "://" in url and "@" in url:
+            credentials = url.split("://", 1)[1].rsplit("@", 1)[0]
+            password = credentials.split(":", 1)[1] if ":" in credentials else ""
+            if password.lower() in _PLACEHOLDERS:
+                raise ValueError("database_url uses a placeholder password; set a real secret")
+        return value
 
 
 class TopicSettings(BaseSettings):

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import jwt
 
-from shared.settings import ServiceSettings, secure_url
+from shared.settings import WebSettings, secure_url
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class OidcConfig:
     timeout_seconds: float
 
     @classmethod
-    def of(cls, settings: ServiceSettings) -> OidcConfig | None:
+    def of(cls, settings: WebSettings) -> OidcConfig | None:
         if not settings.oidc_issuer:
             return None
         return cls(
@@ -186,7 +186,7 @@ class OidcVerifier:
         self.cache = cache
 
     @classmethod
-    def of(cls, settings: ServiceSettings) -> OidcVerifier | None:
+    def of(cls, settings: WebSettings) -> OidcVerifier | None:
         config = OidcConfig.of(settings)
         if config is None:
             return None
