@@ -48,9 +48,10 @@ down:
 	@bash deploy/local/stack.sh down
 
 status:
-	@bash deploy/local/stack.sh status; bash deploy/local/services.sh status
+	@bash deploy/local/stack.sh status; bash deploy/local/monitoring.sh status; bash deploy/local/services.sh status
 
 test-unit: bootstrap
+	@bash deploy/local/monitoring.sh install
 	@$(PY) -m pytest tests/unit -q
 
 test-contract: bootstrap

@@ -19,7 +19,7 @@ import math
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -35,6 +35,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from opentelemetry import trace
 from sqlalchemy import exc as sa
 
+from shared.contracts import deadletters
 from shared.contracts.events import Event
 from shared.contracts.topics import DEAD_LETTER_TOPIC, DeadLetterKind, topic_for
 from shared.db import UnitOfWork
@@ -173,11 +174,31 @@ def coordinates(message: KafkaMessage) -> tuple[str, int, int, bytes | None]:
     return str(record.topic), int(record.partition), int(record.offset), record.key
 
 
+def copied_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    """The original's headers a dead letter keeps, so a replay can restore them: text ones within
+    bounds (shared.contracts.deadletters), never an `x-dead-letter-*` one (they describe this dead letter)."""
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        if len(kept) >= deadletters.MAX_COPIED_HEADERS:
+            break
+        if (
+            isinstance(name, str)
+            and isinstance(value, str)
+            and not name.startswith(deadletters.HEADER_PREFIX)
+            and len(name) <= deadletters.MAX_COPIED_HEADER_NAME
+            and len(value) <= deadletters.MAX_COPIED_HEADER_VALUE
+        ):
+            kept[name] = value
+    return kept
+
+
 async def dead_letter(broker: KafkaBroker, message: KafkaMessage, *, consumer: str, verdict: Verdict) -> None:
-    """Copy the message unchanged to the dead-letter topic with its reason and source in headers.
+    """Copy the message unchanged to the dead-letter topic, with its headers (copied_headers) and its
+    reason and source in `x-dead-letter-*` headers.
     Raises if Kafka does not take it (the caller keeps the message and tries again)."""
     topic, partition, offset, key = coordinates(message)
     headers = {
+        **copied_headers(message.headers),
         "x-dead-letter-reason": verdict.reason[:4000],
         "x-dead-letter-kind": verdict.kind,
         "x-dead-letter-consumer": consumer,
@@ -189,6 +210,7 @@ async def dead_letter(broker: KafkaBroker, message: KafkaMessage, *, consumer: s
     try:
         await broker.publish(message.body, DEAD_LETTER_TOPIC, key=key, headers=headers)
     except MessageSizeTooLargeError:  # with the headers it no longer fits: the source offset finds it
+        headers = {name: value for name, value in headers.items() if name.startswith(deadletters.HEADER_PREFIX)}
         headers["x-dead-letter-body"] = "omitted: too large for the dead-letter topic"
         await broker.publish(b"", DEAD_LETTER_TOPIC, key=key, headers=headers)
     log.warning(
@@ -247,10 +269,12 @@ class EventConsumers:
         self._policy = policy or RetryPolicy()
         self._limits = limits or InboundLimits()
         self.failures = FailureBook()
+        self.groups: list[tuple[str, str]] = []  # (consumer group, topic) of every registered consumer
 
     def on(self, event_type: type[E], *, name: str) -> Callable[[UseCase[E]], UseCase[E]]:
         consumer = f"{self._service}.{name}"
         self._metrics.register_consumer(consumer)
+        self.groups.append((consumer, topic_for(event_type)))
 
         def register(use_case: UseCase[E]) -> UseCase[E]:
             subscriber = self._broker.subscriber(

@@ -22,7 +22,7 @@ or a permanent refusal (invitations: the rater was invited, or needs replacing).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -260,8 +260,11 @@ def register_send_emails(
     compose: Compose[E],
     after_sent: AfterSent[E] | None = None,
     on_refused: OnRefused[E] | None = None,
+    kinds: Iterable[str] = (),
 ) -> MailSender[E]:
-    """Run the `send-emails` job of a service every `mail_poll_seconds`."""
+    """Run the `send-emails` job of a service every `mail_poll_seconds`; `kinds` (the service's
+    email kinds) are counted from 0 so that alerts see the first refused one."""
+    runtime.metrics.register_email_kinds(kinds, (each.value for each in Outcome))
     sender = MailSender(
         table=table,
         settings=settings,

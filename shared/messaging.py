@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.contracts.topics import ALL_TOPICS, PARTITIONS
+from shared.contracts.topics import ALL_TOPICS, PARTITIONS, TOPIC_CONFIGS
 from shared.db import OutboxMessage
 from shared.inbound import raw_body, readable_headers
 from shared.inbound import validation_reason as validation_reason  # its old home: callers import it here
@@ -119,6 +119,7 @@ class OutboxRelay:
         poll_seconds: float = 0.5,
         batch_size: int = 500,
         metrics: ServiceMetrics | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self._metrics = metrics
         self._sessions = sessions
@@ -126,7 +127,7 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
         self._wakeup = asyncio.Event()
-        self._tracer = trace.get_tracer(__name__)
+        self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -274,7 +275,9 @@ async def ensure_topics(options: dict[str, Any], topics: tuple[str, ...] = ALL_T
         created: list[str] = []
         for name in missing:
             try:
-                await admin.create_topics([NewTopic(name=name, num_partitions=PARTITIONS, replication_factor=1)])
+                configs = TOPIC_CONFIGS.get(name, {})
+                topic = NewTopic(name=name, num_partitions=PARTITIONS, replication_factor=1, topic_configs=configs)
+                await admin.create_topics([topic])
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass

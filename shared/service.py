@@ -7,27 +7,29 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
+from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.consumer_lag import ConsumerLag
 from shared.consumers import EventConsumers, RetryPolicy
 from shared.db import UnitOfWork, create_engine, session_factory
 from shared.inbound import InboundLimits
 from shared.logging import configure_logging
-from shared.messaging import OutboxRelay, build_broker
+from shared.messaging import OutboxRelay, build_broker, client_options
 from shared.metrics import ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.telemetry import build_tracer_provider
 from shared.web import SecurityHeaders, mount_assets
 from shared.web.errors import install_error_handlers
 from shared.web.limits import BodySizeLimit
+from shared.web.tracing import instrument_app
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ class ServiceRuntime:
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.name = settings.service_name
-        self.tracer_provider = build_tracer_provider(self.name, settings.trace_file)
+        self.tracer_provider = build_tracer_provider(self.name, otlp_endpoint=settings.otlp_endpoint)
         self.metrics = ServiceMetrics(self.name)
         self.broker = build_broker(
             access=settings,
@@ -65,6 +67,7 @@ class ServiceRuntime:
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._relay: OutboxRelay | None = None
+        self._lag: ConsumerLag | None = None
         self._jobs: list[tuple[str, float, Job]] = []
         self._samplers: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -93,10 +96,16 @@ class ServiceRuntime:
         return register
 
     async def start(self) -> None:
-        self._engine = create_engine(self.settings.database_url.get_secret_value())
+        self._engine = create_engine(
+            self.settings.database_url.get_secret_value(), tracer_provider=self.tracer_provider
+        )
         self._sessions = session_factory(self._engine)
         self._relay = OutboxRelay(
-            self._sessions, self.broker, poll_seconds=self.settings.outbox_poll_seconds, metrics=self.metrics
+            self._sessions,
+            self.broker,
+            poll_seconds=self.settings.outbox_poll_seconds,
+            metrics=self.metrics,
+            tracer_provider=self.tracer_provider,
         )
         settings = self.settings
         if settings.run_consumers:
@@ -105,8 +114,12 @@ class ServiceRuntime:
             await self.broker.connect()  # publishing and health checks only
         if settings.run_outbox_relay:
             self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
-        jobs = self._jobs if settings.run_jobs else []
+        jobs = list(self._jobs) if settings.run_jobs else []
+        if settings.run_consumers and self.consumers.groups and settings.consumer_lag_poll_seconds > 0:
+            self._lag = ConsumerLag(client_options(settings), self.consumers.groups, self.metrics)
+            jobs.append(("consumer-lag", settings.consumer_lag_poll_seconds, self._sample_lag))
         for name, seconds, job in jobs:
+            self.metrics.register_job(name, interval_seconds=seconds)
             self._tasks.append(asyncio.create_task(self._repeat(name, seconds, job), name=name))
         log.info(
             "service started",
@@ -128,11 +141,26 @@ class ServiceRuntime:
             with suppress(asyncio.CancelledError):
                 task.result()
         self._tasks.clear()
+        if self._lag is not None:
+            await self._lag.close()
+            self._lag = None
         await self.broker.stop()
         if self._engine is not None:
             await self._engine.dispose()
-        self.tracer_provider.force_flush()
+        self._stop_tracing()
         log.info("service stopped")
+
+    def _stop_tracing(self) -> None:
+        """Send the last spans; the process's global provider is shut down at exit (library spans)."""
+        if self.tracer_provider is trace.get_tracer_provider():
+            self.tracer_provider.force_flush(timeout_millis=5000)
+        else:
+            self.tracer_provider.shutdown()
+
+    @staticmethod
+    async def _sample_lag(runtime: ServiceRuntime) -> None:
+        if runtime._lag is not None:
+            await runtime._lag.sample()
 
     async def _repeat(self, name: str, seconds: float, job: Job) -> None:
         # No span per tick (idle ticks would flood the traces); jobs open spans for real work.
@@ -174,6 +202,7 @@ class ServiceRuntime:
         app.add_middleware(SecurityHeaders, hsts=self.settings.on_https)
         install_error_handlers(app)
         mount_assets(app)
+        instrument_app(app, self.tracer_provider)
 
         @app.get("/metrics", include_in_schema=False)
         async def metrics() -> Response:
@@ -208,7 +237,7 @@ def runtime_of(request: Request) -> ServiceRuntime:
 
 
 def serve(factory: str, settings: ServiceSettings) -> None:
-    """Entry point of `python -m <service>`."""
+    """`python -m <service> serve` (shared.commands): run the HTTP app and everything it starts."""
     configure_logging(settings.service_name, settings.log_level)
     uvicorn.run(
         factory,
@@ -219,23 +248,3 @@ def serve(factory: str, settings: ServiceSettings) -> None:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
-
-
-def cli(*, factory: str, settings: ServiceSettings, migrations: Path, argv: list[str]) -> None:
-    """`python -m <service> [serve|migrate|rollback <revision>]`: migrate the schema (idempotent),
-    then serve; `rollback` undoes migrations down to <revision> (an id from migrations/versions, or
-    `base`) before an older release is deployed. Stop the service's instances first."""
-    from shared.migrations import downgrade, upgrade
-
-    command = argv[1] if len(argv) > 1 else "serve"
-    url = settings.database_url.get_secret_value()
-    if command == "rollback":
-        if len(argv) != 3:
-            raise SystemExit("usage: rollback <revision>  (an id from migrations/versions, or 'base')")
-        downgrade(migrations, url, argv[2])
-        return
-    if command not in ("serve", "migrate"):
-        raise SystemExit(f"unknown command {command!r}; use 'serve', 'migrate' or 'rollback <revision>'")
-    upgrade(migrations, url)
-    if command == "serve":
-        serve(factory, settings)

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.links import SigningKeys
@@ -140,7 +140,11 @@ class ServiceSettings(KafkaClientSettings, WebSettings):
     service_name: str
     database_url: SecretStr
     log_level: str = "INFO"
-    trace_file: Path | None = None
+    # Traces (ADR 17): the standard OpenTelemetry variable, read without the service's prefix. Unset,
+    # no span leaves the process.
+    otlp_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("otel_exporter_otlp_endpoint", "otlp_endpoint")
+    )
     outbox_poll_seconds: float = 0.5
     consumer_group_prefix: str | None = None
     # Consumers (docs/adr/0009): limits checked on the raw bytes before any JSON parser runs; an
@@ -161,6 +165,8 @@ class ServiceSettings(KafkaClientSettings, WebSettings):
     run_consumers: bool = True
     run_jobs: bool = True
     run_outbox_relay: bool = True
+    # How often an instance that runs consumers samples its groups' lag (hlm360_consumer_lag); 0: never.
+    consumer_lag_poll_seconds: float = Field(default=30.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -30,6 +30,9 @@ class StackSettings(BaseSettings):
     hlm360_kafka_external_password: SecretStr
     hlm360_mail_dir: Path = REPO / ".local" / "mail"
     hlm360_local_dir: Path = REPO / ".local"
+    # deploy/local/jaeger.sh: where services send spans, and the UI with its HTTP API (ADR 17)
+    otel_exporter_otlp_endpoint: str = "http://127.0.0.1:4318"
+    hlm360_jaeger_url: str = "http://127.0.0.1:16686"
     test_database_url: SecretStr
     invitations_database_url: SecretStr
     ratings_database_url: SecretStr

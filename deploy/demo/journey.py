@@ -28,6 +28,7 @@ from deploy.demo.booking import book_session
 from deploy.demo.intake import ask_over_http, ask_over_kafka
 from deploy.demo.mailbox import plain_text, poll
 from deploy.demo.raters import answer_questionnaire
+from deploy.demo.traces import trace_links
 from shared.contracts.events import CycleRequested, Funding, Participant, RaterNomination
 from shared.contracts.vocabulary import FundingMethod, RaterGroup
 from shared.settings import KafkaClientSettings
@@ -50,6 +51,7 @@ class JourneySettings(BaseSettings):
     ratings_url: str = "http://127.0.0.1:8102"
     reports_url: str = "http://127.0.0.1:8103"
     scheduling_url: str = "http://127.0.0.1:8104"
+    hlm360_jaeger_url: str = "http://127.0.0.1:16686"  # deploy/local/jaeger.sh: the traces (ADR 17)
     invitations_database_url: SecretStr | None = None
     # The operators' API of reports and scheduling (written by deploy/local/stack.sh).
     reports_admin_token: SecretStr
@@ -244,6 +246,7 @@ def main() -> int:
     )
     print(f"  calendar file:   {s.get('ics_path')}")
     print(f"  took {result.timings['session_booked']:.1f}s end to end")
+    print(*asyncio.run(trace_links(JourneySettings().hlm360_jaeger_url, result.cycle_id)), sep="\n")  # type: ignore[call-arg]
     print("  next: the report stays held from the participant until the session. Once it has started, the")
     print("        facilitator records it completed on their page (link in their booking email); that releases")
     print("        the report to the participant (shown end to end in tests/integration/test_session_release.py).")

@@ -25,6 +25,7 @@ STOP_TIMEOUT=${SERVICE_STOP_TIMEOUT:-15}
 
 declare -A PORTS=([invitations]=8101 [ratings]=8102 [reports]=8103 [scheduling]=8104)
 NAMES=(invitations ratings reports scheduling)
+TARGETS_DIR="$LOCAL/monitoring/targets" # Prometheus scrapes each instance listed here (deploy/local/monitoring.sh)
 
 trap 'rc=$?; echo "services.sh: error: command failed (exit $rc) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
@@ -33,6 +34,7 @@ die() { printf 'services.sh: error: %s\n' "$*" >&2; exit 1; }
 now() { date +%s; }
 
 pidfile() { printf '%s/%s.pid\n' "$RUN_DIR" "$1"; }
+target_on() { mkdir -p "$TARGETS_DIR" && printf '[{"targets": ["127.0.0.1:%s"]}]\n' "${PORTS[$1]}" >"$TARGETS_DIR/$1.json.tmp" && mv "$TARGETS_DIR/$1.json.tmp" "$TARGETS_DIR/$1.json"; }
 logfile() { printf '%s/%s.log\n' "$LOG_DIR" "$1"; }
 
 alive() { # alive NAME -> 0 if the pid file points at a live `python -m NAME`
@@ -117,6 +119,7 @@ wait_healthy() { # wait_healthy NAME
 start_many() { # spawn all, then wait for each (they start in parallel)
     local n waiting=()
     for n in "$@"; do
+        target_on "$n"
         if alive "$n" && healthy "$n"; then
             log "$n: already running and healthy (pid $(<"$(pidfile "$n")"))"
         else
@@ -137,6 +140,7 @@ stop_many() { # SIGTERM all, wait up to STOP_TIMEOUT, then SIGKILL the straggler
     local n pid deadline left
     declare -A pids=()
     for n in "$@"; do
+        rm -f "$TARGETS_DIR/$n.json" # stopped on purpose: no longer a scrape target
         if alive "$n"; then
             pid=$(<"$(pidfile "$n")")
             pids[$n]=$pid

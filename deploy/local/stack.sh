@@ -626,9 +626,7 @@ write_env() {
         # confirmation by email stays on: the demo journey and the tests follow the emailed link.
         echo "INVITATIONS_PUBLIC_REQUESTS_PER_CLIENT_PER_HOUR=100000"
         echo "INVITATIONS_PUBLIC_REQUESTS_PER_PARTICIPANT_PER_DAY=100000"
-        for s in "${SERVICES[@]}"; do
-            echo "${s^^}_TRACE_FILE=$LOCAL/traces/$s.jsonl"
-        done
+        bash "$SCRIPT_DIR/jaeger.sh" env   # OTEL_* (traces over OTLP to the local Jaeger) and its URL
     } >"$tmp"
     chmod 600 "$tmp"
     mv "$tmp" "$ENV_FILE"
@@ -658,11 +656,15 @@ cmd_up() {
     pg_up
     kafka_up
     mail_up
+    bash "$SCRIPT_DIR/jaeger.sh" up
     write_env
+    bash "$SCRIPT_DIR/monitoring.sh" up
     log "stack up in $((SECONDS - t0))s; env file: $ENV_FILE"
 }
 
 cmd_down() {
+    bash "$SCRIPT_DIR/jaeger.sh" down
+    bash "$SCRIPT_DIR/monitoring.sh" down
     mail_down
     kafka_down
     pg_down
@@ -687,6 +689,7 @@ cmd_status() {
     else
         echo "mailsink  stopped"; rc=3
     fi
+    bash "$SCRIPT_DIR/jaeger.sh" status || rc=3
     if [[ -f $ENV_FILE ]]; then echo "env file  $ENV_FILE"; fi
     return $rc
 }

@@ -15,8 +15,9 @@ from faststream.security import SASLScram512
 from faststream.specification import AsyncAPI
 
 from shared.contracts.channels import EXTERNAL, READERS, SERVICES, WRITERS
+from shared.contracts.deadletters import REPLAY, DeadLetterAudit
 from shared.contracts.events import EVENT_TYPES, Event
-from shared.contracts.topics import DEAD_LETTER_KINDS, DEAD_LETTER_TOPIC, topic_for
+from shared.contracts.topics import DEAD_LETTER_AUDIT_TOPIC, DEAD_LETTER_KINDS, DEAD_LETTER_TOPIC, topic_for
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
 
@@ -33,7 +34,10 @@ DESCRIPTION = """Events of hlm360, the NHS Healthcare Leadership Model 360 feedb
   `receive` of hlm360) and read `CycleClosed`, `ReportReleased` and `FeedbackSessionCompleted`;
   the broker refuses anything else.
 * A message that fails validation or is refused goes to `hlm360.dead-letter.v1` unchanged, with
-  the headers of the `DeadLetter` message (reason, kind, consumer, source topic, partition, offset).
+  its own headers and those of the `DeadLetter` message (reason, kind, consumer, source topic,
+  partition, offset). hlm360's operators may replay it to its source topic (same key and headers,
+  plus `x-hlm360-replay`): consumers drop an event they already applied by its `event_id`. Their
+  decisions go to `hlm360.dead-letter-audit.v1`, which only operators read.
 """
 
 
@@ -50,6 +54,11 @@ HEADERS: dict[str, Any] = {
         "content-type": {"type": "string", "const": "application/json"},
         "traceparent": {"type": "string", "description": "W3C trace context (optional): one trace across systems."},
         "tracestate": {"type": "string", "description": "W3C trace context vendor state (optional)."},
+        REPLAY: {
+            "type": "string",
+            "description": "Set only on a message an operator replayed from the dead-letter topic: "
+            "JSON (replay_id, dead_letter, at, by). Readers may ignore it.",
+        },
     },
 }
 DEAD_LETTER_HEADERS: dict[str, Any] = {
@@ -73,6 +82,7 @@ DEAD_LETTER_HEADERS: dict[str, Any] = {
         "x-dead-letter-at": {"type": "string", "format": "date-time"},
         "x-dead-letter-body": {"type": "string", "description": "Set when the original was too large to copy."},
     },
+    "additionalProperties": {"type": "string", "description": "The original message's headers (bounded)."},
 }
 SECURITY_DESCRIPTION = (
     "SASL/SCRAM-SHA-512 over TLS in deployments: one principal per service and one (`external`) for "
@@ -99,6 +109,12 @@ def build_document() -> dict[str, Any]:
         title="DeadLetter",
         description="Messages that failed validation or were refused: original bytes, reason in headers.",
     )
+    broker.publisher(
+        DEAD_LETTER_AUDIT_TOPIC,
+        title="DeadLetterAudit",
+        description=(DeadLetterAudit.__doc__ or "").strip(),
+        schema=DeadLetterAudit,
+    )
     spec = AsyncAPI(broker, title="hlm360 events", version="1.0.0", description=DESCRIPTION)
     document: dict[str, Any] = json.loads(spec.to_specification().to_json())
     for event_type in EVENT_TYPES:
@@ -106,6 +122,7 @@ def build_document() -> dict[str, Any]:
     dead_letter = document["components"]["messages"]["DeadLetter:Message"]
     dead_letter["headers"] = DEAD_LETTER_HEADERS
     document["channels"]["DeadLetter"]["x-hlm360-access"] = {"write": list(SERVICES), "read": ["operators"]}
+    document["channels"]["DeadLetterAudit"]["x-hlm360-access"] = {"write": ["operators"], "read": ["operators"]}
     document["components"]["securitySchemes"]["scram512"]["description"] = SECURITY_DESCRIPTION
     return document
 

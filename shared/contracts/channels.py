@@ -15,7 +15,8 @@ builds only the events it is said to write.
   needs only the fact of a response (invitations, for progress and thanks) reads `ResponseReceived`,
   which holds no answers (docs/adr, "minimum data in events").
 - Operators read everything and replay dead letters (the `admin` principal, local use and the
-  operator console).
+  operator console). They alone write and read the dead-letter audit topic (`DEAD_LETTER_AUDIT_TOPIC`,
+  shared.contracts.deadletters): it is no event, and no service principal gets a rule for it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ import time
 from collections import Counter
 from uuid import UUID, uuid4
 
+import httpx
+
 from deploy.demo.journey import JourneyResult, run_journey
+from deploy.demo.traces import SERVICES, cycle_traces, opening_trace
 from shared.contracts.events import EVENT_TYPES
 from shared.contracts.topics import topic_for
 from tests.config import REPO, StackSettings
@@ -116,15 +119,19 @@ async def test_a_facilitator_in_the_participants_management_line_is_never_booked
 
 async def test_no_names_or_emails_in_logs_or_traces(settings: StackSettings) -> None:
     result = await run_journey(intake="http", log=lambda *_: None)
-    local = settings.hlm360_local_dir
-    files = [*(local / "logs").glob("*.log"), *(local / "traces").glob("*.jsonl")]
-    assert files, "services write logs and traces under .local"
+    files = list((settings.hlm360_local_dir / "logs").glob("*.log"))
+    assert files, "services write logs under .local"
     director = result.participant_email.replace("participant.", "director.", 1)  # the request's management line
     needles = [*result.rater_emails, director, "Okafor", "Stakeholder 1", "Listens carefully"]
-    for path in files:
-        text = path.read_text(errors="replace")
+    texts = {path.name: path.read_text(errors="replace") for path in files}
+    async with httpx.AsyncClient(timeout=10.0) as http:  # every trace of the cycle in Jaeger (ADR 17)
+        assert await opening_trace(http, settings.hlm360_jaeger_url, result.cycle_id) is not None
+        for service in SERVICES:
+            traces = await cycle_traces(http, settings.hlm360_jaeger_url, result.cycle_id, service=service)
+            texts[f"Jaeger traces of {service}"] = json.dumps(traces)
+    for where, text in texts.items():
         for needle in needles:
-            assert needle not in text, f"{needle!r} leaked into {path.name}"
+            assert needle not in text, f"{needle!r} leaked into {where}"
 
 
 def _kill_hard(service: str) -> None:

@@ -1,37 +1,32 @@
-"""Admins follow one cycle across services: the trace context crosses Kafka through the outbox."""
+"""Admins follow one cycle across services in Jaeger (ADR 17): after a journey, Jaeger's HTTP API
+returns the trace that opened the cycle, with spans of all four services, and ids only in it."""
 
 import json
-from pathlib import Path
+
+import httpx
 
 from deploy.demo.journey import run_journey
+from deploy.demo.traces import SERVICES, opening_trace, root_span, service_of
 from tests.config import StackSettings
-from tests.support import eventually
+
+NAMES = ("Okafor", "Amara", "Stakeholder 1", "Line Manager", "Listens carefully")
 
 
-def spans(path: Path) -> list[dict[str, object]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+async def test_jaeger_shows_the_cycle_as_one_trace_through_all_four_services(settings: StackSettings) -> None:
+    result = await run_journey(intake="http", log=lambda *_: None)
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        trace = await opening_trace(http, settings.hlm360_jaeger_url, result.cycle_id, timeout=30)
+        assert trace is not None, f"no trace of cycle {result.cycle_id} with spans of {SERVICES} in Jaeger"
+        # the same trace, by id, as the demo's link opens it
+        by_id = await http.get(f"{settings.hlm360_jaeger_url}/api/traces/{trace['traceID']}")
+    assert by_id.status_code == 200 and by_id.json()["data"][0]["traceID"] == trace["traceID"]
 
+    root = root_span(trace)
+    assert service_of(trace, root) == "hlm360-invitations", "the trace starts at the participant's request"
+    assert root["operationName"].startswith("POST /"), root["operationName"]
+    kinds = {tag["value"] for span in trace["spans"] for tag in span["tags"] if tag["key"] == "span.kind"}
+    assert {"server", "producer", "consumer", "client"} <= kinds, "HTTP, Kafka and SQL spans"
 
-async def test_one_trace_follows_a_kafka_request_from_invitations_into_ratings(settings: StackSettings) -> None:
-    result = await run_journey(intake="kafka", log=lambda *_: None)
-    key = str(result.cycle_id)
-    traces = settings.hlm360_local_dir / "traces"
-
-    async def intake_trace() -> str | None:
-        for span in spans(traces / "invitations.jsonl"):
-            attributes = span.get("attributes", {})
-            assert isinstance(attributes, dict)
-            if attributes.get("messaging.kafka.message.key") == key and "cycle-requested" in str(span["name"]):
-                return str(span["trace_id"])
-        return None
-
-    trace_id = await eventually(intake_trace, timeout=20, what="the intake span in invitations' traces")
-
-    async def continued_in_ratings() -> list[dict[str, object]] | None:
-        found = [s for s in spans(traces / "ratings.jsonl") if s.get("trace_id") == trace_id]
-        return found or None
-
-    found = await eventually(continued_in_ratings, timeout=20, what="ratings spans in the same trace")
-    assert any("cycle-opened" in str(s["name"]) or "rater-nominated" in str(s["name"]) for s in found)
+    tags = json.dumps([span["tags"] for span in trace["spans"]] + [span["operationName"] for span in trace["spans"]])
+    for needle in ("@", *NAMES, *(link.rsplit("/", 1)[-1] for link in result.links.values())):
+        assert needle not in tags, f"{needle!r} in the cycle's trace"

@@ -61,7 +61,6 @@ def overrides(service: str, issuer: IssuerServer, output: Path) -> dict[str, Any
     values: dict[str, Any] = {
         "oidc_issuer": issuer.url,
         "oidc_audience": AUDIENCE,
-        "trace_file": None,
         "run_consumers": False,
         "run_jobs": False,
         "run_outbox_relay": False,

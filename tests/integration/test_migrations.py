@@ -126,7 +126,7 @@ async def test_each_migration_rolls_back_and_reapplies_to_the_same_schema(
 
 
 async def test_operators_roll_back_and_forward_with_the_service_command(settings: StackSettings) -> None:
-    """`python -m ratings rollback <revision>` / `migrate`, as the README tells operators."""
+    """`python -m ratings rollback <revision> --yes` / `migrate`, as the README tells operators."""
     migrations = migrations_of("ratings")
     newest, previous = revisions_newest_first(migrations)[:2]
     async with scratch_database(settings, "ratings_cli") as url:
@@ -152,9 +152,12 @@ async def test_operators_roll_back_and_forward_with_the_service_command(settings
 
         assert (await run("migrate")).returncode == 0
         assert await version() == newest
-        assert (await run("rollback", previous)).returncode == 0
+        unconfirmed = await run("rollback", previous)  # no terminal and no --yes: nothing undone
+        assert unconfirmed.returncode == 1 and "add --yes" in unconfirmed.stderr
+        assert await version() == newest
+        assert (await run("rollback", previous, "--yes")).returncode == 0
         assert await version() == previous
         refused = await run("rollback")
-        assert refused.returncode != 0 and "usage: rollback <revision>" in refused.stderr
+        assert refused.returncode == 2 and "usage: python -m ratings rollback" in refused.stderr
         assert (await run("migrate")).returncode == 0
         assert await version() == newest

@@ -143,16 +143,19 @@ async def test_an_administrator_renews_a_leads_link_from_the_command_line(servic
     assert (await service.client.get(old_page)).status_code == 200
     environment = {**os.environ, "SCHEDULING_DATABASE_URL": service.database_url, "SCHEDULING_LINK_SECRET": SECRET}
 
-    async def run(*args: str) -> subprocess.CompletedProcess[str]:
+    async def run(*args: str, yes: bool = True) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "scheduling", "links", "renew", *args],
+            [sys.executable, "-m", "scheduling", "links", "renew", *args, *(["--yes"] if yes else [])],
             env=environment,
             capture_output=True,
             text=True,
             timeout=120,
         )
 
+    unconfirmed = await run("lead", str(LONDON_LEAD), yes=False)  # a script without --yes: nothing renewed
+    assert unconfirmed.returncode == 1 and "add --yes" in unconfirmed.stderr
+    assert (await service.client.get(old_page)).status_code == 200
     done = await run("lead", str(LONDON_LEAD))
     assert done.returncode == 0, done.stderr
     assert "emailed" in done.stdout and "/lead/" not in done.stdout, "the new link is emailed, never printed"

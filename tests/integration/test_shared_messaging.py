@@ -411,3 +411,19 @@ async def test_background_jobs_are_counted_by_outcome_and_a_failure_does_not_sto
             await runtime.stop()
     assert sample("hlm360_background_job_runs_total", task="flaky", outcome="failed") == 2
     assert sample("hlm360_background_job_last_success_timestamp_seconds", task="flaky") > 1.7e9
+
+
+async def test_the_runtime_samples_its_consumer_groups_lag_in_a_job(runtime: ServiceRuntime) -> None:
+    ((group, topic),) = runtime.consumers.groups
+    assert topic == PROBE_TOPIC
+
+    def value(name: str, **labels: str) -> float | None:
+        return runtime.metrics.registry.get_sample_value(name, labels)
+
+    await eventually(
+        lambda: value("hlm360_background_job_runs_total", task="consumer-lag", outcome="ok"),
+        what="a consumer-lag run",
+    )
+    assert value("hlm360_consumer_lag", group=group, topic=topic) is not None
+    assert value("hlm360_background_job_interval_seconds", task="consumer-lag") == 30.0
+    assert value("hlm360_background_job_runs_total", task="consumer-lag", outcome="failed") == 0

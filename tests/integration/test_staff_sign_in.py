@@ -70,7 +70,7 @@ def issuer_server() -> Iterator[IssuerServer]:
 
 def overrides(service: str, server: IssuerServer, tmp_path: Path, **more: object) -> dict[str, object]:
     """The issuer (keys found through its discovery document), plus what each service needs here."""
-    values: dict[str, object] = {"oidc_issuer": server.url, "oidc_audience": AUDIENCE, "trace_file": None}
+    values: dict[str, object] = {"oidc_issuer": server.url, "oidc_audience": AUDIENCE}
     if service == "invitations":
         values |= fast()
     if service in ("reports", "scheduling"):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FIRST_PARTY = {"shared", "invitations", "ratings", "reports", "scheduling", "deploy", "tests"}
+FIRST_PARTY = {"shared", "invitations", "ratings", "reports", "scheduling", "console", "deploy", "tests"}
 
 
 def _declared(pyproject: Path) -> set[str]:
@@ -64,7 +64,7 @@ def test_shared_declares_what_it_imports() -> None:
     assert _undeclared(_imported_distributions(REPO / "shared"), _declared(REPO / "pyproject.toml")) == {}
 
 
-@pytest.mark.parametrize("service", ["invitations", "ratings", "reports", "scheduling"])
+@pytest.mark.parametrize("service", ["invitations", "ratings", "reports", "scheduling", "console"])
 def test_each_service_declares_what_it_imports(service: str) -> None:
     declared = _declared(REPO / "services" / service / "pyproject.toml") | _declared(REPO / "pyproject.toml")
     imported = _imported_distributions(REPO / "services" / service / "src")

@@ -4,6 +4,7 @@ every setting without a default is given to it in compose too, pointing at compo
 
 import importlib
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -11,7 +12,7 @@ import yaml
 from tests.config import REPO
 
 SERVICES = ("invitations", "ratings", "reports", "scheduling")
-LOCAL_ONLY = {"TRACE_FILE", "OUTPUT_DIR"}  # files under .local/; the container keeps the defaults
+LOCAL_ONLY = {"OUTPUT_DIR"}  # files under .local/; the container keeps the defaults
 # the local stack is the demo environment (ADR 11): compose never seeds, and keeps the public
 # start's rate limits
 DEMO_ONLY = {
@@ -72,3 +73,21 @@ def test_compose_services_log_in_to_kafka_and_postgres_as_themselves() -> None:
         prefix = service.upper()
         assert environment[f"{prefix}_KAFKA_USERNAME"] == service
         assert f"//hlm360_{service}:" in environment[f"{prefix}_DATABASE_URL"]
+
+
+def test_compose_services_send_their_traces_to_compose_jaeger_as_the_native_runner_does() -> None:
+    """deploy/local/stack.sh writes what `jaeger.sh env` prints into every service's environment."""
+    printed = subprocess.run(
+        ["bash", str(REPO / "deploy" / "local" / "jaeger.sh"), "env"], capture_output=True, text=True, check=True
+    ).stdout
+    otel = dict(line.split("=", 1) for line in printed.splitlines() if line.startswith("OTEL_"))
+    assert otel["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4318"
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    for service in SERVICES:
+        environment = compose_environment(service)
+        assert set(otel) <= set(environment), f"{service}: compose lacks the OTEL_* settings"
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+    jaeger = compose["services"]["jaeger"]
+    assert "./deploy/local/jaeger/config.yaml:/etc/jaeger/config.yaml:ro" in jaeger["volumes"]
+    assert jaeger["image"] == "jaegertracing/jaeger:2.13.0", "the v2 release of the pinned v1.76.0"
+    assert 'jaeger.sh" env' in (REPO / "deploy" / "local" / "stack.sh").read_text()

@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("invitations", "ratings", "reports", "scheduling", "console")
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", [*SERVICES, "console"])
 def test_no_module_over_500_lines_and_no_function_over_60(service: str) -> None:
     source = REPO / "services" / service / "src" / service
     too_long = []

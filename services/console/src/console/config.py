@@ -1,20 +1,40 @@
-"""The console's settings (`CONSOLE_…`): where it listens, how operators sign in (as on the
-services' operators' API), its session key, the operators' Kafka login, and where Prometheus and
-Jaeger answer. The only module that reads the environment."""
+"""The operators' tooling settings: the only place that reads the environment. The Kafka login is the
+operators' principal (`HLM360_KAFKA_USERNAME`, ... in .local/operator.env, shared.settings.AdminSettings)."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from console.domain import DEFAULT_THRESHOLDS, Stage
+from console.pipeline import DEFAULT_THRESHOLDS, Stage
 from shared.links import SigningKeys
-from shared.settings import KafkaClientSettings, WebSettings
+from shared.settings import AdminSettings, WebSettings
 
 
-class Settings(KafkaClientSettings, WebSettings):
+class Settings(AdminSettings):
+    """`HLM360_` settings of the `hlm360` command line and the operators' console: the operators' Kafka login."""
+
+    # Who acts, for the audit: `--by`, else HLM360_OPERATOR, else the login name of the OS user.
+    operator: str | None = None
+    # How long reading a topic to its end may take before the command gives up.
+    read_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Replays and audit entries sent before waiting for the broker's acknowledgements.
+    replay_batch_size: int = Field(default=100, ge=1, le=10_000)
+
+
+def operator_name(settings: Settings, given: str | None = None) -> str:
+    """The name the audit records: the one given, else the setting, else the OS login name."""
+    return given or settings.operator or os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+
+
+class ConsoleSettings(WebSettings):
+    """`CONSOLE_` settings of the operators' web console (`hlm360 console serve`): where it listens,
+    how operators sign in (as on the services' operators' API), its session key, and where Prometheus
+    and Jaeger answer. Its Kafka login is the operators' (`Settings`)."""
+
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore", frozen=True)
 
     http_port: int = 8105

@@ -1,110 +1,219 @@
-"""The pipeline as the console sees it, from the lifecycle events on Kafka: pure, no I/O.
-
-Each cycle's stage is the furthest lifecycle event seen for it (events may arrive out of order
-across topics); per day, how many cycles reached each stage; and the cycles that have stayed in a
-stage longer than its threshold ("stuck"), oldest first. Only ids, stage names and times are kept:
-nothing about people."""
+"""Dead letters as typed values, and the rules over them that need no broker: reading a record's
+headers, ids (`topic:partition:offset`), ages (`30m`, `2h`, `7d`), filters, which ones an operator
+already handled (from the audit), and the headers of a replay. Pure: no Kafka client here."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from enum import IntEnum
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from pydantic import TypeAdapter, ValidationError
 
-class Stage(IntEnum):
-    """The stages in order: a cycle's stage only moves forward."""
+from shared.contracts import deadletters as dl
+from shared.contracts.deadletters import DeadLetterAudit, DeadLetterRef, ReplayMarker
 
-    REQUESTED = 1
-    OPEN = 2
-    CLOSED = 3
-    REPORTED = 4
-    BOOKED = 5
-    RELEASED = 6
-
-    @property
-    def label(self) -> str:
-        return self.name.capitalize()
+Headers = tuple[tuple[str, bytes], ...]
+_AGE = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-# The lifecycle event that moves a cycle into each stage (CycleRequested comes only from other NHS
-# systems on Kafka; a 360 asked for on the start page first appears when it opens).
-STAGE_OF_EVENT: dict[str, Stage] = {
-    "CycleRequested": Stage.REQUESTED,
-    "CycleOpened": Stage.OPEN,
-    "CycleClosed": Stage.CLOSED,
-    "ReportGenerated": Stage.REPORTED,
-    "FeedbackSessionScheduled": Stage.BOOKED,
-    "ReportReleased": Stage.RELEASED,
-}
-# How long a cycle may stay in a stage before an operator should look (RELEASED is the end).
-DEFAULT_THRESHOLDS: dict[Stage, timedelta] = {
-    Stage.REQUESTED: timedelta(hours=1),  # a request that never opened: a dead letter or a stuck consumer
-    Stage.OPEN: timedelta(days=42),  # the longest rating window plus extensions
-    Stage.CLOSED: timedelta(hours=2),  # a report is compiled within minutes of closing
-    Stage.REPORTED: timedelta(days=28),  # no feedback session booked
-    Stage.BOOKED: timedelta(days=42),  # the session has not released the report
-}
-
-
-@dataclass
-class CycleProgress:
-    cycle_id: UUID
-    stage: Stage
-    since: datetime  # when the cycle reached its current stage
-    reached: dict[Stage, datetime] = field(default_factory=dict)
+class BadInput(ValueError):
+    """An id, age or name an operator typed that cannot be used (the message says why)."""
 
 
 @dataclass(frozen=True)
-class StuckCycle:
-    cycle_id: UUID
-    stage: Stage
-    since: datetime
-    waited: timedelta
+class DeadLetter:
+    """One record of the dead-letter topic. `value` and `headers` are the original message's: personal
+    data, for an administrator's eyes only (`summary` is what anyone else may see)."""
 
+    ref: DeadLetterRef
+    key: bytes | None
+    value: bytes
+    headers: Headers
+    timestamp: datetime
 
-@dataclass
-class Pipeline:
-    cycles: dict[UUID, CycleProgress] = field(default_factory=dict)
-    events_seen: int = 0
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("utf-8", errors="replace")
+        return None
 
-    def apply(self, *, event_type: str, cycle_id: UUID, occurred_at: datetime) -> bool:
-        """Take one lifecycle event into account; False if it is not a lifecycle event."""
-        stage = STAGE_OF_EVENT.get(event_type)
-        if stage is None:
-            return False
-        self.events_seen += 1
-        progress = self.cycles.get(cycle_id)
-        if progress is None:
-            progress = self.cycles[cycle_id] = CycleProgress(cycle_id=cycle_id, stage=stage, since=occurred_at)
-        first = progress.reached.get(stage)
-        progress.reached[stage] = occurred_at if first is None else min(first, occurred_at)
-        if stage > progress.stage or (stage == progress.stage and progress.since > occurred_at):
-            progress.stage, progress.since = stage, progress.reached[stage]
-        return True
+    @property
+    def consumer(self) -> str:
+        return self.header(dl.CONSUMER) or ""
 
-    def per_day(self, *, today: date, days: int) -> list[tuple[date, dict[Stage, int]]]:
-        """For each of the last `days` days (newest first), how many cycles reached each stage."""
-        counts: Counter[tuple[date, Stage]] = Counter(
-            (moment.date(), stage) for progress in self.cycles.values() for stage, moment in progress.reached.items()
+    @property
+    def source_topic(self) -> str:
+        return self.header(dl.SOURCE_TOPIC) or ""
+
+    @property
+    def kind(self) -> str:
+        return self.header(dl.KIND) or ""
+
+    @property
+    def reason(self) -> str:
+        return self.header(dl.REASON) or ""
+
+    @property
+    def dead_lettered_at(self) -> datetime:
+        text = self.header(dl.AT)
+        try:
+            at = datetime.fromisoformat(text) if text else self.timestamp
+        except ValueError:
+            at = self.timestamp
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+    @property
+    def body_omitted(self) -> bool:
+        return self.header(dl.BODY) is not None
+
+    def original_headers(self) -> Headers:
+        """The headers the message had on its source topic: all but `x-dead-letter-*`."""
+        return tuple((k, v) for k, v in self.headers if not k.startswith(dl.HEADER_PREFIX))
+
+    def replay_problem(self) -> str | None:
+        """Why this dead letter cannot be replayed, or None."""
+        if not self.source_topic:
+            return "it does not say which topic it came from"
+        if self.body_omitted:
+            return "its body was too large to keep; the source topic still has it at the offset shown"
+        return None
+
+    def summary(self, now: datetime, handled: DeadLetterAudit | None = None) -> Summary:
+        return Summary(
+            id=str(self.ref),
+            consumer=self.consumer,
+            source_topic=self.source_topic,
+            kind=self.kind,
+            reason=self.reason,
+            dead_lettered_at=self.dead_lettered_at,
+            age=now - self.dead_lettered_at,
+            handled=handled,
         )
-        return [
-            (day, {stage: counts[(day, stage)] for stage in Stage})
-            for day in (today - timedelta(days=n) for n in range(days))
-        ]
 
-    def in_stage(self) -> dict[Stage, int]:
-        """How many cycles are in each stage now."""
-        current = Counter(progress.stage for progress in self.cycles.values())
-        return {stage: current[stage] for stage in Stage}
 
-    def stuck(self, *, now: datetime, thresholds: dict[Stage, timedelta], limit: int = 100) -> list[StuckCycle]:
-        """Cycles in a stage for longer than its threshold, the longest waiting first."""
-        found = [
-            StuckCycle(cycle_id=p.cycle_id, stage=p.stage, since=p.since, waited=now - p.since)
-            for p in self.cycles.values()
-            if p.stage in thresholds and now - p.since > thresholds[p.stage]
-        ]
-        return sorted(found, key=lambda s: s.since)[:limit]
+@dataclass(frozen=True)
+class Summary:
+    """What a list shows of a dead letter: ids, consumer, topic, reason, age; never a payload or header
+    values beyond these (the reason never quotes the message)."""
+
+    id: str
+    consumer: str
+    source_topic: str
+    kind: str
+    reason: str
+    dead_lettered_at: datetime
+    age: timedelta
+    handled: DeadLetterAudit | None
+
+
+def parse_ref(text: str, *, default_topic: str) -> DeadLetterRef:
+    """`topic:partition:offset`, or `partition:offset` on the dead-letter topic."""
+    parts = text.strip().split(":")
+    if len(parts) == 2:
+        parts = [default_topic, *parts]
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise BadInput(
+            "a dead letter's id is topic:partition:offset (or partition:offset), e.g. hlm360.dead-letter.v1:3:7"
+        )
+    try:
+        return DeadLetterRef(topic=parts[0], partition=int(parts[1]), offset=int(parts[2]))
+    except ValidationError:
+        raise BadInput("a dead letter's id is topic:partition:offset with a valid topic name") from None
+
+
+def parse_age(text: str) -> timedelta:
+    """`90s`, `30m`, `2h`, `7d`, `1w`."""
+    match = _AGE.match(text)
+    if match is None:
+        raise BadInput("an age is a number and a unit: s, m, h, d or w (e.g. 30m, 2h, 7d)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def format_age(age: timedelta) -> str:
+    seconds = max(int(age.total_seconds()), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _topic_matches(wanted: str, topic: str) -> bool:
+    """The full name, or without the namespace (`cycle-requested.v1`), or without the version too."""
+    bare = topic.split(".", 1)[-1]
+    return wanted in (topic, bare, re.sub(r"\.v\d+$", "", bare))
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which dead letters: by consumer (`invitations.open-cycle`, or a whole service: `invitations`),
+    source topic, kind, a piece of the reason (any case), and age."""
+
+    consumer: str | None = None
+    topic: str | None = None
+    kind: str | None = None
+    reason: str | None = None
+    older_than: timedelta | None = None
+    newer_than: timedelta | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == Filter()
+
+    def matches(self, letter: DeadLetter, *, now: datetime) -> bool:
+        age = now - letter.dead_lettered_at
+        consumer = letter.consumer
+        return (
+            (self.consumer is None or consumer == self.consumer or consumer.startswith(f"{self.consumer}."))
+            and (self.topic is None or _topic_matches(self.topic, letter.source_topic))
+            and (self.kind is None or letter.kind == self.kind)
+            and (self.reason is None or self.reason.casefold() in letter.reason.casefold())
+            and (self.older_than is None or age >= self.older_than)
+            and (self.newer_than is None or age <= self.newer_than)
+        )
+
+
+def decisions(entries: Iterable[DeadLetterAudit]) -> dict[str, DeadLetterAudit]:
+    """The latest decision about each dead letter, by id (the audit in the order it was read)."""
+    latest: dict[str, DeadLetterAudit] = {}
+    for entry in entries:
+        known = latest.get(str(entry.dead_letter))
+        if known is None or entry.at >= known.at:
+            latest[str(entry.dead_letter)] = entry
+    return latest
+
+
+def select(
+    letters: Sequence[DeadLetter],
+    chosen: Filter,
+    *,
+    handled: dict[str, DeadLetterAudit],
+    include_handled: bool,
+    now: datetime,
+) -> list[DeadLetter]:
+    """The dead letters the filter takes, oldest first; those already replayed or discarded only
+    with `include_handled`."""
+    found = [
+        letter
+        for letter in letters
+        if chosen.matches(letter, now=now) and (include_handled or str(letter.ref) not in handled)
+    ]
+    return sorted(found, key=lambda letter: (letter.ref.partition, letter.ref.offset))
+
+
+def replay_headers(letter: DeadLetter, *, replay_id: UUID, by: str, at: datetime) -> list[tuple[str, bytes]]:
+    """The original's headers (an earlier replay marker replaced) and this replay's marker."""
+    marker = ReplayMarker(replay_id=replay_id, dead_letter=letter.ref, at=at, by=by)
+    kept = [(k, v) for k, v in letter.original_headers() if k != dl.REPLAY]
+    return [*kept, (dl.REPLAY, marker.model_dump_json().encode())]
+
+
+def operator(text: str) -> str:
+    """An operator's name for the audit: one line, 1..100 characters."""
+    try:
+        return str(TypeAdapter(dl.OperatorName).validate_python(text.strip()))
+    except ValidationError:
+        raise BadInput("--by: a name of 1 to 100 characters on one line") from None

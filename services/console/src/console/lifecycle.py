@@ -13,7 +13,7 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
-from console.domain import STAGE_OF_EVENT, Pipeline
+from console.pipeline import STAGE_OF_EVENT, Pipeline
 from shared.contracts.events import EVENT_TYPES
 from shared.contracts.topics import topic_for
 from shared.inbound import InboundLimits, Undecodable, check_body

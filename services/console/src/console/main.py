@@ -10,9 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
-from console.config import Settings
-from console.domain import Pipeline
+from console.config import ConsoleSettings, Settings
 from console.lifecycle import LifecycleFeed
+from console.pipeline import Pipeline
 from console.web import overview, signin
 from console.web.deps import SignInFirst
 from shared.web import SecurityHeaders, mount_assets
@@ -20,9 +20,12 @@ from shared.web.errors import install_error_handlers
 from shared.web.limits import BodySizeLimit
 
 
-def create_app(settings: Settings | None = None, *, feed: LifecycleFeed | None = None) -> FastAPI:
-    settings = settings or Settings()  # type: ignore[call-arg]
-    feed = feed or LifecycleFeed(settings, Pipeline())
+def create_app(
+    settings: ConsoleSettings | None = None, *, kafka: Settings | None = None, feed: LifecycleFeed | None = None
+) -> FastAPI:
+    """`settings`: the web console's (`CONSOLE_`); `kafka`: the operators' login (`HLM360_`)."""
+    settings = settings or ConsoleSettings()  # type: ignore[call-arg]
+    feed = feed or LifecycleFeed(kafka or Settings(), Pipeline())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

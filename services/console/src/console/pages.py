@@ -12,7 +12,7 @@ from uuid import UUID
 
 from fastapi.responses import HTMLResponse
 
-from console.domain import Stage, StuckCycle
+from console.pipeline import Stage, StuckCycle
 from console.prometheus import Answer
 from shared.web import page_templates
 

@@ -29,11 +29,11 @@ from invitations.config import Settings
 from invitations.forms import MAX_FILE_BYTES, BadRow, CohortDefaults, read_rows, row_to_request
 from invitations.usecases.cohort import ImportResult, import_rows
 from invitations.usecases.funding import create_credit_account, credit_balance, top_up_credits
+from shared.commands import load_settings, run_service_command, service_parser
 from shared.contracts.events import CycleRequested
 from shared.contracts.text import SHORT_TEXT_MAX, single_line_problem
 from shared.db import UnitOfWork, create_engine, session_factory
 from shared.migrations import upgrade
-from shared.service import cli as serve_or_migrate
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 COMMANDS = ("import-cohort", "credits")
@@ -109,49 +109,65 @@ async def _credits(args: argparse.Namespace, settings: Settings, console: Consol
         await engine.dispose()
 
 
-def main(argv: Sequence[str]) -> int:
-    """`python -m invitations [serve|migrate|rollback <revision>]` (shared.service.cli), or an
-    operator command; every command migrates the schema first."""
-    settings = Settings()  # type: ignore[call-arg]
-    if argv and argv[0] in COMMANDS:
-        upgrade(MIGRATIONS, settings.database_url.get_secret_value())
-        return run_command(argv, settings=settings)
-    serve_or_migrate(
-        factory="invitations.main:create_app", settings=settings, migrations=MIGRATIONS, argv=["invitations", *argv]
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    """The whole command line (`--help` reads no settings and touches no database)."""
+    parser, commands = service_parser(
+        prog, "The invitations service: serve it, manage its schema, or run an operator command."
     )
-    return 0
-
-
-def run_command(argv: Sequence[str], *, settings: Settings | None = None) -> int:
-    """An operator command (import-cohort, credits): parse, run, report; the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m invitations")
-    commands = parser.add_subparsers(dest="command", required=True)
-    cohort = commands.add_parser("import-cohort", help="open a 360 for every row of a CSV file")
+    cohort = commands.add_parser("import-cohort", help="open a 360 for every row of a CSV file (migrates first)")
     cohort.add_argument("file", type=Path)
     cohort.add_argument("--programme", required=True)
     cohort.add_argument("--deadline", type=date.fromisoformat, help="YYYY-MM-DD (closes 5pm UK time)")
     cohort.add_argument("--funding-method", choices=["self_funded", "purchase_order", "programme_credit"])
     cohort.add_argument("--funding-reference")
     cohort.add_argument("--facilitator-id", type=UUID)
-    credits = commands.add_parser("credits", help="programme credit accounts")
+    credits = commands.add_parser("credits", help="programme credit accounts (migrates first)")
     credits.add_argument("action", choices=["create", "top-up", "show"])
     credits.add_argument("reference", help="the account's reference (create: the prefix of a generated one)")
     credits.add_argument("--programme", default="")
     credits.add_argument("--credits", type=int, default=0)
     credits.add_argument("--note", default="")
+    return parser
+
+
+def main(argv: Sequence[str], *, prog: str = "python -m invitations") -> int:
+    """`python -m invitations [serve|migrate|rollback REVISION]` (shared.commands), or an operator
+    command, which migrates the schema first; the exit code."""
+    parser = build_parser(prog)
     args = parser.parse_args(list(argv))
-    if args.command == "import-cohort":
-        for option, value in (("--programme", args.programme), ("--funding-reference", args.funding_reference)):
-            if value is not None and (
-                problem := single_line_problem(value.strip(), max_length=SHORT_TEXT_MAX)
-                or ("must not be empty" if not value.strip() else None)
-            ):
-                parser.error(f"{option} {problem}")
-    settings = settings or Settings()  # type: ignore[call-arg]
-    console = Console(stderr=True)
+    if args.command not in COMMANDS:
+        return run_service_command(
+            args,
+            factory="invitations.main:create_app",
+            settings=Settings,  # type: ignore[arg-type]
+            migrations=MIGRATIONS,
+        )
+    problem = _argument_problem(args)
+    if problem:
+        parser.error(problem)
+    settings = load_settings(Settings)  # type: ignore[arg-type]
+    upgrade(MIGRATIONS, settings.database_url.get_secret_value())
+    return run_command(args, settings=settings)
+
+
+def _argument_problem(args: argparse.Namespace) -> str | None:
     if args.command == "credits":
         if args.action in ("top-up", "create") and (args.credits <= 0 or not args.programme):
-            parser.error(f"{args.action} needs --programme and --credits greater than 0")
+            return f"{args.action} needs --programme and --credits greater than 0"
+        return None
+    for option, value in (("--programme", args.programme), ("--funding-reference", args.funding_reference)):
+        if value is not None and (
+            problem := single_line_problem(value.strip(), max_length=SHORT_TEXT_MAX)
+            or ("must not be empty" if not value.strip() else None)
+        ):
+            return f"{option} {problem}"
+    return None
+
+
+def run_command(args: argparse.Namespace, *, settings: Settings) -> int:
+    """An operator command (import-cohort, credits) whose arguments were checked: run, report; the exit code."""
+    console = Console(stderr=True)
+    if args.command == "credits":
         return asyncio.run(_credits(args, settings, console))
     defaults = CohortDefaults(
         programme=args.programme,

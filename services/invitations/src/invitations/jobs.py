@@ -5,6 +5,7 @@ planner queues reminders as deadlines approach; public requests not confirmed in
 from email.message import EmailMessage
 
 from invitations.config import Settings
+from invitations.emails import SUBJECTS
 from invitations.tables import OutgoingEmail
 from invitations.usecases.allowance import forget_old_allowances
 from invitations.usecases.intake import purge_unconfirmed
@@ -27,6 +28,7 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
         compose=compose,
         after_sent=record_email_sent,
         on_refused=record_bounce,
+        kinds=SUBJECTS,
     )
 
     @runtime.every(settings.reminder_poll_seconds, name="plan-reminders")

@@ -1,12 +1,7 @@
+"""`python -m ratings`: hands over to `cli.main`."""
+
 import sys
-from pathlib import Path
 
-from ratings.config import Settings
-from shared.service import cli
+from ratings.cli import main
 
-cli(
-    factory="ratings.main:create_app",
-    settings=Settings(),  # type: ignore[call-arg]
-    migrations=Path(__file__).resolve().parents[2] / "migrations",
-    argv=sys.argv,
-)
+sys.exit(main(sys.argv[1:]))

@@ -22,4 +22,4 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
             context=await usecases.email_context(uow, email, settings=settings),
         )
 
-    register_send_emails(runtime, OutgoingEmail, settings=settings, compose=compose)
+    register_send_emails(runtime, OutgoingEmail, settings=settings, compose=compose, kinds=emails.SUBJECTS)

@@ -4,4 +4,4 @@ import sys
 
 from scheduling.cli import main
 
-main(sys.argv)
+sys.exit(main(sys.argv[1:]))

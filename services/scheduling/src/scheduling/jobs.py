@@ -57,7 +57,7 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
     async def compose(uow: UnitOfWork, email: OutgoingEmail) -> EmailMessage:
         return emails.message_of(email, sender=settings.mail_from)
 
-    register_send_emails(runtime, OutgoingEmail, settings=settings, compose=compose)
+    register_send_emails(runtime, OutgoingEmail, settings=settings, compose=compose, kinds=emails.SUBJECTS)
 
     # Jobs that are one use case in one transaction, at the time they run: (name, every, use case).
     # Each use case claims its rows with FOR UPDATE SKIP LOCKED, so several instances may run them.

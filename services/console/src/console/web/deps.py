@@ -9,12 +9,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from console import session
-from console.config import Settings
+from console.config import ConsoleSettings
 from console.lifecycle import LifecycleFeed
 
 
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+def settings_of(request: Request) -> ConsoleSettings:
+    settings: ConsoleSettings = request.app.state.settings
     return settings
 
 
@@ -23,7 +23,7 @@ def feed_of(request: Request) -> LifecycleFeed:
     return feed
 
 
-Config = Annotated[Settings, Depends(settings_of)]
+Config = Annotated[ConsoleSettings, Depends(settings_of)]
 Feed = Annotated[LifecycleFeed, Depends(feed_of)]
 
 

@@ -4,6 +4,7 @@ Kafka), renewing personal links. The caller commits."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -211,15 +212,29 @@ async def regional_leads(uow: UnitOfWork) -> list[RegionalLead]:
 LinkKind = Literal["facilitator", "lead"]
 
 
-async def personal_links(uow: UnitOfWork, *, settings: Settings) -> list[tuple[str, str, str]]:
-    """(kind, region, link) of every regional lead, then every facilitator (for an administrator)."""
-    leads = (await uow.session.execute(select(RegionalLead).order_by(col(RegionalLead.region)))).scalars()
-    facilitators = (
-        await uow.session.execute(select(Facilitator).order_by(col(Facilitator.region), col(Facilitator.name)))
-    ).scalars()
+async def personal_links(
+    uow: UnitOfWork,
+    *,
+    settings: Settings,
+    lead_ids: Collection[UUID] | None = None,
+    facilitator_ids: Collection[UUID] | None = None,
+) -> list[tuple[LinkKind, str, UUID, str]]:
+    """(kind, region, id, link) of the chosen regional leads, then the chosen facilitators (None: every
+    one of that kind), for an administrator to hand out."""
+    leads = select(RegionalLead).order_by(col(RegionalLead.region))
+    facilitators = select(Facilitator).order_by(col(Facilitator.region), col(Facilitator.name))
+    if lead_ids is not None:
+        leads = leads.where(col(RegionalLead.id).in_(list(lead_ids)))
+    if facilitator_ids is not None:
+        facilitators = facilitators.where(col(Facilitator.id).in_(list(facilitator_ids)))
     signer = links(settings)
-    found = [("lead", lead.region, signer.lead(lead)) for lead in leads]
-    return found + [("facilitator", f.region, signer.facilitator(f)) for f in facilitators]
+    found: list[tuple[LinkKind, str, UUID, str]] = [
+        ("lead", lead.region, lead.id, signer.lead(lead)) for lead in (await uow.session.execute(leads)).scalars()
+    ]
+    return found + [
+        ("facilitator", f.region, f.id, signer.facilitator(f))
+        for f in (await uow.session.execute(facilitators)).scalars()
+    ]
 
 
 async def renew_link_of(uow: UnitOfWork, *, kind: LinkKind, subject_id: UUID, settings: Settings) -> bool:
