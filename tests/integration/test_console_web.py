@@ -16,7 +16,7 @@ from console.lifecycle import LIFECYCLE_TOPICS, LifecycleFeed
 from console.main import create_app
 from console.pipeline import Pipeline
 from shared.contracts.topics import NAMESPACE
-from tests.config import StackSettings, kafka_access
+from tests.config import StackSettings, kafka_access, kafka_options
 from tests.support import eventually, publish_events
 
 TOKEN = "console-itest-admin-token-" + "x" * 20
@@ -78,3 +78,73 @@ async def test_the_console_shows_the_pipeline_to_a_signed_in_operator_only(setti
             assert out.status_code == 303 and (await client.get("/")).status_code == 303
     finally:
         await feed.stop()
+
+
+async def test_an_operator_replays_a_dead_letter_from_the_console_after_confirming(settings: StackSettings) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from shared.contracts import deadletters as dl
+    from shared.contracts.topics import DEAD_LETTER_TOPIC
+
+    source, cycle = _topic("cycle-requested"), uuid.uuid4()
+    body = _body("CycleRequested", cycle, datetime.now(UTC))
+    options = kafka_options(settings.hlm360_kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(**options, acks="all")
+    await producer.start()
+    try:
+        headers = [
+            (dl.CONSUMER, b"invitations.open-cycle"),
+            (dl.SOURCE_TOPIC, source.encode()),
+            (dl.KIND, b"rejected"),
+            (dl.REASON, b"the programme credit reference is not known"),
+            (dl.AT, datetime.now(UTC).isoformat().encode()),
+            ("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        ]
+        sent = await producer.send_and_wait(DEAD_LETTER_TOPIC, body, key=str(cycle).encode(), headers=headers)
+    finally:
+        await producer.stop()
+    ref = f"{DEAD_LETTER_TOPIC}:{sent.partition}:{sent.offset}"
+    web = ConsoleSettings(admin_token=TOKEN, session_secret="s" * 40, prometheus_url="http://127.0.0.1:9")
+    app = create_app(web, feed=LifecycleFeed(kafka_access("operator"), Pipeline()))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
+        assert (await client.get("/dead-letters")).status_code == 303, "operators only"
+        await client.post("/sign-in", data={"token": TOKEN})
+        listed = await client.get("/dead-letters", params={"consumer": "invitations", "reason": "credit reference"})
+        assert listed.status_code == 200 and ref in listed.text and str(cycle) not in listed.text, "no payload listed"
+        assert (await client.get("/dead-letters", params={"older_than": "soon"})).status_code == 422
+        shown = await client.get(f"/dead-letters/{ref}")
+        assert shown.status_code == 200 and str(cycle) in shown.text and "traceparent" in shown.text
+        assert (await client.get(f"/dead-letters/{DEAD_LETTER_TOPIC}:0:999999999")).status_code == 404
+        token = re.search(r'name="form_token" value="([^"]+)"', shown.text)
+        assert token is not None
+        form = {"form_token": token.group(1), "ids": ref, "action": "replay"}
+        assert (await client.post("/dead-letters/act", data={**form, "form_token": "forged"})).status_code == 403
+        asked = await client.post("/dead-letters/act", data=form)
+        assert asked.status_code == 200 and "Replay 1 dead letter?" in asked.text
+        done = await client.post("/dead-letters/act", data={**form, "confirm": "yes"})
+        assert done.status_code == 200 and "1 dead letter replayed" in done.text
+        after = await client.get("/dead-letters", params={"consumer": "invitations", "reason": "credit reference"})
+        assert ref not in after.text, "a replayed dead letter is no longer listed"
+        assert "replayed by local-admin" in (await client.get("/dead-letters", params={"all": "yes"})).text
+
+    consumer = AIOKafkaConsumer(**options, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(source, p) for p in (await _partitions_of(consumer, source))]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        replayed = []
+        for _ in range(20):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                replayed += [r for r in records if r.key == str(cycle).encode()]
+            if replayed:
+                break
+    finally:
+        await consumer.stop()
+    [again] = replayed
+    assert again.value == body and dl.REPLAY in dict(again.headers) and ("traceparent", headers[-1][1]) in again.headers
+
+
+async def _partitions_of(consumer: object, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # type: ignore[attr-defined]
+    return consumer.partitions_for_topic(topic) or {0}  # type: ignore[attr-defined]

@@ -11,10 +11,12 @@ from fastapi.responses import RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from console.config import ConsoleSettings, Settings
+from console.deadletters import DeadLetters
 from console.lifecycle import LifecycleFeed
 from console.pipeline import Pipeline
-from console.web import overview, signin
+from console.web import deadletters, overview, signin
 from console.web.deps import SignInFirst
+from shared.messaging import client_options
 from shared.web import SecurityHeaders, mount_assets
 from shared.web.errors import install_error_handlers
 from shared.web.limits import BodySizeLimit
@@ -25,7 +27,8 @@ def create_app(
 ) -> FastAPI:
     """`settings`: the web console's (`CONSOLE_`); `kafka`: the operators' login (`HLM360_`)."""
     settings = settings or ConsoleSettings()  # type: ignore[call-arg]
-    feed = feed or LifecycleFeed(kafka or Settings(), Pipeline())
+    kafka = kafka or Settings()
+    feed = feed or LifecycleFeed(kafka, Pipeline())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +40,9 @@ def create_app(
 
     app = FastAPI(title="hlm360 operator console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.feed = settings, feed
+    app.state.dead_letters = DeadLetters(
+        client_options(kafka), read_timeout_seconds=kafka.read_timeout_seconds, batch_size=kafka.replay_batch_size
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.http_max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.on_https)
     install_error_handlers(app)
@@ -64,4 +70,5 @@ def create_app(
 
     app.include_router(signin.router)
     app.include_router(overview.router)
+    app.include_router(deadletters.router)
     return app

@@ -12,8 +12,10 @@ from uuid import UUID
 
 from fastapi.responses import HTMLResponse
 
+from console.domain import DeadLetter, format_age
 from console.pipeline import Stage, StuckCycle
 from console.prometheus import Answer
+from shared.contracts.deadletters import DeadLetterAudit
 from shared.web import page_templates
 
 _pages = page_templates("console")
@@ -175,3 +177,74 @@ def trace_link(jaeger_url: str) -> Callable[[UUID], str]:
         return f"{jaeger_url.rstrip('/')}/search?{query}"
 
     return url
+
+
+# --- dead letters ------------------------------------------------------------------------------
+
+MAX_SHOWN = 500  # rows on the list page (the oldest first); the CLI pages through more
+MAX_PAYLOAD = 64 * 1024  # characters of a payload shown on its page
+
+
+def dead_letters(
+    *,
+    values: dict[str, str],
+    everything: bool,
+    letters: Sequence[DeadLetter],
+    handled: dict[str, DeadLetterAudit],
+    form_token: str,
+    error: str | None = None,
+) -> HTMLResponse:
+    now = datetime.now(UTC)
+    rows = [letter.summary(now, handled.get(str(letter.ref))) for letter in letters[:MAX_SHOWN]]
+    return render(
+        "dead_letters",
+        page_title="Dead letters",
+        values=values,
+        everything=everything,
+        rows=rows,
+        total=len(letters),
+        ids=" ".join(str(letter.ref) for letter in letters),
+        form_token=form_token,
+        format_age=format_age,
+        errors=[("older_than", error)] if error else [],
+        status_code=422 if error else 200,
+    )
+
+
+def dead_letter(letter: DeadLetter, *, handled: DeadLetterAudit | None, form_token: str) -> HTMLResponse:
+    payload = letter.value.decode("utf-8", errors="replace")
+    return render(
+        "dead_letter",
+        page_title=f"Dead letter {letter.ref}",
+        letter=letter,
+        summary=letter.summary(datetime.now(UTC), handled),
+        headers=[(key, value.decode("utf-8", errors="replace")) for key, value in letter.headers],
+        payload=payload[:MAX_PAYLOAD],
+        cut=len(payload) > MAX_PAYLOAD,
+        problem=letter.replay_problem(),
+        form_token=form_token,
+        format_age=format_age,
+    )
+
+
+def confirm_action(action: str, letters: Sequence[DeadLetter], *, form: dict[str, str]) -> HTMLResponse:
+    kept = {k: v for k, v in form.items() if k != "confirm"}
+    return render(
+        "confirm_action",
+        page_title=f"Confirm: {action}",
+        action=action,
+        letters=letters[:MAX_SHOWN],
+        total=len(letters),
+        fields=kept,
+    )
+
+
+def action_done(action: str, *, done: Sequence[DeadLetterAudit], failed: str | None = None) -> HTMLResponse:
+    return render(
+        "action_done",
+        page_title="Done" if failed is None else "Stopped",
+        action=action,
+        done=done,
+        failed=failed,
+        status_code=200 if failed is None else 502,
+    )

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from console import session
 from console.config import ConsoleSettings
+from console.deadletters import DeadLetters
 from console.lifecycle import LifecycleFeed
 
 
@@ -23,8 +24,14 @@ def feed_of(request: Request) -> LifecycleFeed:
     return feed
 
 
+def letters_of(request: Request) -> DeadLetters:
+    letters: DeadLetters = request.app.state.dead_letters
+    return letters
+
+
 Config = Annotated[ConsoleSettings, Depends(settings_of)]
 Feed = Annotated[LifecycleFeed, Depends(feed_of)]
+Letters = Annotated[DeadLetters, Depends(letters_of)]
 
 
 class SignInFirst(Exception):
