@@ -65,14 +65,80 @@ class KafkaClientSettings(BaseSettings):
         return self
 
 
-class ServiceSettings(KafkaClientSettings):
+class WebSettings(BaseSettings):
+    """An HTTP app's address and its operators' sign-in (shared.web.admin, docs/adr/0013): every
+    service, and the operator console, which has no database of its own."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    http_host: str = "127.0.0.1"
+    http_port: int
+    public_base_url: str = ""
+    # The operators' JSON API (shared.web.admin, docs/adr/0013): staff access tokens from an OIDC
+    # issuer (NHS CIS2 or any other), and/or the static admin token for local use. Off when neither.
+    admin_token: SecretStr | None = None
+    # The static token is accepted only where this allows it: by default when the public base URL
+    # is not https (a developer's machine); a deployment on https must say `true` to keep it.
+    admin_token_allowed: bool | None = None
+    # OIDC (shared.web.oidc): on when an issuer is set. The keys come from oidc_jwks_url, else from
+    # the issuer's /.well-known/openid-configuration. The role claim is a dotted path through objects
+    # and lists (CIS2: `nhsid_nrbac_roles.activity_codes`), and one of oidc_roles must be among its values.
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_algorithms: CommaList = ("RS256", "ES256")
+    oidc_role_claim: str = Field(default="roles", pattern=r"^[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+)*$")
+    oidc_roles: CommaList = ("hlm360-operator",)
+    oidc_leeway_seconds: float = Field(default=60.0, ge=0, le=300)
+    oidc_max_token_bytes: int = Field(default=16 * 1024, ge=1024, le=64 * 1024)
+    # Keys are kept this long; a token signed by a key not among them refetches them, at most once
+    # per oidc_jwks_refetch_seconds (a flood of made-up key ids cannot hammer the issuer).
+    oidc_jwks_cache_seconds: float = Field(default=3600.0, gt=0)
+    oidc_jwks_refetch_seconds: float = Field(default=60.0, ge=0)
+    oidc_http_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # Largest HTTP request body accepted (shared.web.limits); no route takes file uploads.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+
+    @field_validator("oidc_algorithms", "oidc_roles", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _public_key_algorithms_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        refused = sorted(set(value) - ASYMMETRIC_ALGORITHMS)
+        if refused or not value:
+            raise ValueError(f"oidc_algorithms takes public-key algorithms only, not {refused or 'nothing'}")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Self:
+        if not self.oidc_issuer:
+            return self
+        if not self.oidc_audience:
+            raise ValueError("oidc_audience is required with oidc_issuer")
+        if not self.oidc_roles:
+            raise ValueError("oidc_roles must name at least one role")
+        for url in (self.oidc_issuer, self.oidc_jwks_url):
+            if url and not secure_url(url):
+                raise ValueError("the OIDC issuer and JWKS URLs must be https (http only on this machine)")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def on_https(self) -> bool:
+        return self.base_url.lower().startswith("https://")
+
+
+class ServiceSettings(KafkaClientSettings, WebSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     service_name: str
     database_url: SecretStr
-    http_host: str = "127.0.0.1"
-    http_port: int
-    public_base_url: str = ""
     log_level: str = "INFO"
     # Traces (ADR 17): the standard OpenTelemetry variable, read without the service's prefix. Unset,
     # no span leaves the process.
@@ -101,30 +167,6 @@ class ServiceSettings(KafkaClientSettings):
     run_outbox_relay: bool = True
     # How often an instance that runs consumers samples its groups' lag (hlm360_consumer_lag); 0: never.
     consumer_lag_poll_seconds: float = Field(default=30.0, ge=0)
-    # The operators' JSON API (shared.web.admin, docs/adr/0013): staff access tokens from an OIDC
-    # issuer (NHS CIS2 or any other), and/or the static admin token for local use. Off when neither.
-    admin_token: SecretStr | None = None
-    # The static token is accepted only where this allows it: by default when the public base URL
-    # is not https (a developer's machine); a deployment on https must say `true` to keep it.
-    admin_token_allowed: bool | None = None
-    # OIDC (shared.web.oidc): on when an issuer is set. The keys come from oidc_jwks_url, else from
-    # the issuer's /.well-known/openid-configuration. The role claim is a dotted path through objects
-    # and lists (CIS2: `nhsid_nrbac_roles.activity_codes`), and one of oidc_roles must be among its values.
-    oidc_issuer: str = ""
-    oidc_audience: str = ""
-    oidc_jwks_url: str = ""
-    oidc_algorithms: CommaList = ("RS256", "ES256")
-    oidc_role_claim: str = Field(default="roles", pattern=r"^[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+)*$")
-    oidc_roles: CommaList = ("hlm360-operator",)
-    oidc_leeway_seconds: float = Field(default=60.0, ge=0, le=300)
-    oidc_max_token_bytes: int = Field(default=16 * 1024, ge=1024, le=64 * 1024)
-    # Keys are kept this long; a token signed by a key not among them refetches them, at most once
-    # per oidc_jwks_refetch_seconds (a flood of made-up key ids cannot hammer the issuer).
-    oidc_jwks_cache_seconds: float = Field(default=3600.0, gt=0)
-    oidc_jwks_refetch_seconds: float = Field(default=60.0, ge=0)
-    oidc_http_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
-    # Largest HTTP request body accepted (shared.web.limits); no route takes file uploads.
-    http_max_body_bytes: int = Field(default=1024 * 1024, ge=0)
 
     @field_validator("database_url")
     @classmethod
@@ -136,40 +178,6 @@ class ServiceSettings(KafkaClientSettings):
             if password.lower() in _PLACEHOLDERS:
                 raise ValueError("database_url uses a placeholder password; set a real secret")
         return value
-
-    @field_validator("oidc_algorithms", "oidc_roles", mode="before")
-    @classmethod
-    def _comma_list(cls, value: Any) -> Any:
-        return _split_list(value)
-
-    @field_validator("oidc_algorithms")
-    @classmethod
-    def _public_key_algorithms_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        refused = sorted(set(value) - ASYMMETRIC_ALGORITHMS)
-        if refused or not value:
-            raise ValueError(f"oidc_algorithms takes public-key algorithms only, not {refused or 'nothing'}")
-        return value
-
-    @model_validator(mode="after")
-    def _oidc_complete(self) -> "ServiceSettings":
-        if not self.oidc_issuer:
-            return self
-        if not self.oidc_audience:
-            raise ValueError("oidc_audience is required with oidc_issuer")
-        if not self.oidc_roles:
-            raise ValueError("oidc_roles must name at least one role")
-        for url in (self.oidc_issuer, self.oidc_jwks_url):
-            if url and not secure_url(url):
-                raise ValueError("the OIDC issuer and JWKS URLs must be https (http only on this machine)")
-        return self
-
-    @property
-    def base_url(self) -> str:
-        return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
-
-    @property
-    def on_https(self) -> bool:
-        return self.base_url.lower().startswith("https://")
 
 
 class TopicSettings(BaseSettings):

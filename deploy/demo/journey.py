@@ -52,6 +52,9 @@ class JourneySettings(BaseSettings):
     reports_url: str = "http://127.0.0.1:8103"
     scheduling_url: str = "http://127.0.0.1:8104"
     hlm360_jaeger_url: str = "http://127.0.0.1:16686"  # deploy/local/jaeger.sh: the traces (ADR 17)
+    console_prometheus_url: str = "http://127.0.0.1:9090"  # deploy/local/monitoring.sh (ADR 18)
+    console_http_port: int = 8105  # the operators' console (services/console)
+    hlm360_alertmanager_port: int = 9093
     invitations_database_url: SecretStr | None = None
     # The operators' API of reports and scheduling (written by deploy/local/stack.sh).
     reports_admin_token: SecretStr
@@ -247,6 +250,11 @@ def main() -> int:
     print(f"  calendar file:   {s.get('ics_path')}")
     print(f"  took {result.timings['session_booked']:.1f}s end to end")
     print(*asyncio.run(trace_links(JourneySettings().hlm360_jaeger_url, result.cycle_id)), sep="\n")  # type: ignore[call-arg]
+    settings = JourneySettings()  # type: ignore[call-arg]
+    console = f"http://127.0.0.1:{settings.console_http_port}"
+    alerts = f"http://127.0.0.1:{settings.hlm360_alertmanager_port}"
+    print(f"  operator console: {console} (sign in with CONSOLE_ADMIN_TOKEN from .local/operator.env)")
+    print(f"  metrics, alerts: {settings.console_prometheus_url} (Prometheus), {alerts} (Alertmanager)")
     print("  next: the report stays held from the participant until the session. Once it has started, the")
     print("        facilitator records it completed on their page (link in their booking email); that releases")
     print("        the report to the participant (shown end to end in tests/integration/test_session_release.py).")

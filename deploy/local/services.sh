@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the four Python services locally, each as its own OS process (own session/process group).
+# Run the four Python services and the operators' console locally, each as its own OS process
+# (own session/process group).
 #
 #   bash deploy/local/services.sh up                 # start all (idempotent), wait for /healthz
 #   bash deploy/local/services.sh down               # stop all
@@ -9,7 +10,7 @@
 # Needs the infrastructure (deploy/local/stack.sh up) for <repo>/.local/env, which is loaded into
 # each service's environment. Service N runs as `<repo>/.venv/bin/python -m N` with cwd = repo
 # root; output appended to .local/logs/N.log, pid in .local/run/N.pid. Ports (the service itself
-# must listen there): invitations 8101, ratings 8102, reports 8103, scheduling 8104.
+# must listen there): invitations 8101, ratings 8102, reports 8103, scheduling 8104, console 8105.
 # Overrides: HLM360_PYTHON (interpreter), SERVICE_START_TIMEOUT (60), SERVICE_STOP_TIMEOUT (15).
 set -Eeuo pipefail
 
@@ -23,8 +24,9 @@ PY="${HLM360_PYTHON:-$REPO/.venv/bin/python}"
 START_TIMEOUT=${SERVICE_START_TIMEOUT:-60}
 STOP_TIMEOUT=${SERVICE_STOP_TIMEOUT:-15}
 
-declare -A PORTS=([invitations]=8101 [ratings]=8102 [reports]=8103 [scheduling]=8104)
-NAMES=(invitations ratings reports scheduling)
+declare -A PORTS=([invitations]=8101 [ratings]=8102 [reports]=8103 [scheduling]=8104 [console]=8105)
+NAMES=(invitations ratings reports scheduling console)
+OPERATOR_ENV_FILE="$LOCAL/operator.env"
 TARGETS_DIR="$LOCAL/monitoring/targets" # Prometheus scrapes each instance listed here (deploy/local/monitoring.sh)
 
 trap 'rc=$?; echo "services.sh: error: command failed (exit $rc) at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -84,11 +86,19 @@ spawn() { # spawn NAME: start the process unless it is already running
         . "$ENV_FILE"
         set +a
         # least privilege: a service never holds the operators' or other systems' Kafka logins,
-        # even when the caller (make, a test) has them loaded
+        # even when the caller (make, a test) has them loaded; the operators' console acts for the
+        # operators (their login and its own settings, from operator.env)
         unset HLM360_KAFKA_USERNAME HLM360_KAFKA_PASSWORD HLM360_KAFKA_SASL_MECHANISM \
             HLM360_KAFKA_EXTERNAL_USERNAME HLM360_KAFKA_EXTERNAL_PASSWORD
+        command=("$PY" -m "$n")
+        if [[ $n == console ]]; then
+            # shellcheck disable=SC1090
+            set -a && . "$OPERATOR_ENV_FILE" && set +a
+            unset HLM360_KAFKA_EXTERNAL_USERNAME HLM360_KAFKA_EXTERNAL_PASSWORD
+            command=("$PY" -m console console serve)
+        fi
         # setsid: the service leads its own process group, so stop can signal the whole group.
-        exec setsid "$PY" -m "$n"
+        exec setsid "${command[@]}"
     ) </dev/null >>"$(logfile "$n")" 2>&1 9>&- &  # 9>&-: the service must not hold the script's lock
     pid=$!
     echo "$pid" >"$(pidfile "$n")"

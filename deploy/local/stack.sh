@@ -643,6 +643,13 @@ write_operator_env() {
         echo "HLM360_KAFKA_SASL_MECHANISM=SCRAM-SHA-512"
         echo "HLM360_KAFKA_EXTERNAL_USERNAME=external"
         echo "HLM360_KAFKA_EXTERNAL_PASSWORD=$(local_secret kafka_external_password)"
+        # The operators' web console (services/console, `hlm360 console serve`, started by
+        # services.sh): it alone gets these and the operators' Kafka login above.
+        echo "CONSOLE_HTTP_PORT=8105"
+        echo "CONSOLE_ADMIN_TOKEN=$(local_secret console_admin_token)"
+        echo "CONSOLE_SESSION_SECRET=$(local_secret console_session_secret)"
+        echo "CONSOLE_PROMETHEUS_URL=http://127.0.0.1:${HLM360_PROMETHEUS_PORT:-9090}"
+        echo "CONSOLE_JAEGER_URL=http://127.0.0.1:${JAEGER_UI_PORT:-16686}"
     } >"$tmp")
     mv "$tmp" "$OPERATOR_ENV_FILE"
 }

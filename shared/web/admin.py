@@ -22,13 +22,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from shared.settings import ServiceSettings
+from shared.settings import WebSettings
 from shared.web.oidc import InvalidToken, KeysUnavailable, OidcVerifier, roles_in, subject_hash
 
 log = logging.getLogger(__name__)
 
 
-def static_token(settings: ServiceSettings) -> str | None:
+def static_token(settings: WebSettings) -> str | None:
     """The static admin token if it is set and allowed here, else None."""
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
     allowed = settings.admin_token_allowed if settings.admin_token_allowed is not None else not settings.on_https
@@ -43,7 +43,7 @@ def _refused(status: int, detail: str, challenge: str) -> HTTPException:
     return HTTPException(status_code=status, detail=detail, headers={"WWW-Authenticate": challenge})
 
 
-def _verifier(state: Any, settings: ServiceSettings) -> OidcVerifier | None:
+def _verifier(state: Any, settings: WebSettings) -> OidcVerifier | None:
     """One verifier (and so one key cache) per app, made on first use."""
     verifier: OidcVerifier | None = getattr(state, "oidc_verifier", None)
     if verifier is None and settings.oidc_issuer:
@@ -52,7 +52,7 @@ def _verifier(state: Any, settings: ServiceSettings) -> OidcVerifier | None:
     return verifier
 
 
-def _disabled(settings: ServiceSettings) -> HTTPException:
+def _disabled(settings: WebSettings) -> HTTPException:
     prefix = settings.model_config.get("env_prefix", "")
     if settings.admin_token:
         why = f"{prefix}ADMIN_TOKEN is for local use; set {prefix}OIDC_ISSUER or {prefix}ADMIN_TOKEN_ALLOWED"
@@ -62,17 +62,23 @@ def _disabled(settings: ServiceSettings) -> HTTPException:
 
 
 async def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    settings: ServiceSettings = request.app.state.settings
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    given = credentials.strip() if scheme.lower() == "bearer" else ""
+    await staff_subject(request, given)
+
+
+async def staff_subject(request: Request, given: str) -> str:
+    """Who a staff token stands for, as a name safe to log and audit (`local-admin` for the static
+    token, `staff-<hash>` for an OIDC subject); else the HTTPException the operators' API answers."""
+    settings: WebSettings = request.app.state.settings
     static = static_token(settings)
     verifier = _verifier(request.app.state, settings)
     if static is None and verifier is None:
         raise _disabled(settings)
-    scheme, _, credentials = (authorization or "").strip().partition(" ")
-    given = credentials.strip()
-    if scheme.lower() != "bearer" or not given:
+    if not given:
         raise _refused(401, "a valid admin token is required", "Bearer")
     if static is not None and static_token_matches(static, given):
-        return
+        return "local-admin"
     if verifier is None:
         raise _refused(401, "a valid admin token is required", 'Bearer error="invalid_token"')
     try:
@@ -82,10 +88,12 @@ async def require_admin(request: Request, authorization: Annotated[str | None, H
         raise _refused(401, "a valid admin token is required", 'Bearer error="invalid_token"') from None
     except KeysUnavailable:
         raise HTTPException(status_code=503, detail="the identity provider's keys are unavailable") from None
+    subject = subject_hash(claims)
     if not roles_in(claims, settings.oidc_role_claim) & set(settings.oidc_roles):
-        log.info("staff token without an operator role", extra={"subject": subject_hash(claims)})
+        log.info("staff token without an operator role", extra={"subject": subject})
         raise _refused(403, "this account has no operator role", 'Bearer error="insufficient_scope"')
-    log.debug("staff token accepted", extra={"subject": subject_hash(claims)})
+    log.debug("staff token accepted", extra={"subject": subject})
+    return f"staff-{subject}"
 
 
 Admin = Annotated[None, Depends(require_admin)]

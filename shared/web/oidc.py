@@ -29,7 +29,7 @@ import jwt
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 
-from shared.settings import ServiceSettings, secure_url
+from shared.settings import WebSettings, secure_url
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class OidcConfig:
     timeout_seconds: float
 
     @classmethod
-    def of(cls, settings: ServiceSettings) -> OidcConfig | None:
+    def of(cls, settings: WebSettings) -> OidcConfig | None:
         if not settings.oidc_issuer:
             return None
         return cls(
@@ -188,7 +188,7 @@ class OidcVerifier:
         self.cache = cache
 
     @classmethod
-    def of(cls, settings: ServiceSettings) -> OidcVerifier | None:
+    def of(cls, settings: WebSettings) -> OidcVerifier | None:
         config = OidcConfig.of(settings)
         if config is None:
             return None

@@ -155,12 +155,22 @@ MAY_IMPORT: dict[str, set[str]] = {
 TYPING_ONLY = {"pages": {"tables", "usecases"}}
 # The console's own rows: `deadletters` is its use cases over Kafka (it has no database), and its
 # command line shows the typed values of `domain` (the rules a later web console reuses).
+# The web console (issue 13 item 4) adds its pages: `pipeline` is pure (the stages of the lifecycle
+# events), `lifecycle` and `prometheus` read Kafka and Prometheus, `session` signs the sign-in cookie.
 CONSOLE_MAY_IMPORT: dict[str, set[str]] = {
+    "main": {"*"},
     "__main__": {"cli"},
     "cli": {"deadletters", "domain", "config"},
     "deadletters": {"domain", "config"},
+    "web": {"pages", "session", "prometheus", "pipeline", "lifecycle", "deadletters", "domain", "config", "web/deps"},
+    "web/deps": {"session", "lifecycle", "deadletters", "config"},
+    "pages": {"pipeline", "prometheus", "domain"},
+    "lifecycle": {"pipeline"},
+    "prometheus": set(),
+    "session": set(),
     "domain": set(),
-    "config": set(),
+    "pipeline": set(),
+    "config": {"pipeline"},
 }
 
 

@@ -59,6 +59,8 @@ dead_letters = typer.Typer(help="Inspect, replay or discard dead letters (every 
 topics = typer.Typer(help="Kafka topics of the contract.")
 app.add_typer(dead_letters, name="dead-letters", no_args_is_help=True)
 app.add_typer(topics, name="topics", no_args_is_help=True)
+web = typer.Typer(help="The operators' web console.")
+app.add_typer(web, name="console", no_args_is_help=True)
 
 Consumer = Annotated[str | None, typer.Option(help="a consumer (invitations.open-cycle) or a whole service")]
 Topic = Annotated[str | None, typer.Option(help="the source topic (hlm360.cycle-requested.v1 or cycle-requested)")]
@@ -318,6 +320,17 @@ def ensure() -> None:
     from shared.cli import ensure_topics
 
     raise typer.Exit(ensure_topics())
+
+
+@web.command()
+def serve() -> None:
+    """Serve the web console on CONSOLE_HTTP_HOST:CONSOLE_HTTP_PORT (sign in with a staff token)."""
+    import uvicorn
+
+    from console.config import ConsoleSettings
+
+    settings = load_settings(ConsoleSettings)
+    uvicorn.run("console.main:create_app", factory=True, host=settings.http_host, port=settings.http_port)
 
 
 def _delegate(service: str) -> None:
