@@ -91,3 +91,14 @@ def test_compose_services_send_their_traces_to_compose_jaeger_as_the_native_runn
     assert "./deploy/local/jaeger/config.yaml:/etc/jaeger/config.yaml:ro" in jaeger["volumes"]
     assert jaeger["image"] == "jaegertracing/jaeger:2.13.0", "the v2 release of the pinned v1.76.0"
     assert 'jaeger.sh" env' in (REPO / "deploy" / "local" / "stack.sh").read_text()
+
+
+def test_the_repository_never_tracks_the_local_stack() -> None:
+    """`.local/` holds the stack's data and secrets; a tracked `.local` (even a link) would replace
+    it on checkout. Ignored whether a directory or a link (`/.local`)."""
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files", ".local"], cwd=REPO, capture_output=True, text=True, check=True)
+    assert tracked.stdout == ""
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", ".local"], cwd=REPO, check=False)
+    assert ignored.returncode == 0, ".local must be ignored as a file or a directory"
