@@ -2,15 +2,22 @@
 over the limit is refused unread (413), a streamed (chunked) body is refused once the bytes read so
 far pass it (413), and a Content-Length that is not one whole number is refused (400).
 
+After a 413 the rest of the body is read and dropped, up to DRAIN_BYTES or DRAIN_SECONDS (a lingering
+close, as nginx does): a server that closes with unread bytes resets the connection, and the client,
+still sending, may lose the 413 it was given.
+
 Pure ASGI rather than BaseHTTPMiddleware: it has to see and cut the body stream itself."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _HUGE = 10**18
+DRAIN_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 5.0
 
 
 class BodyTooLarge(Exception):
@@ -35,6 +42,7 @@ class BodySizeLimit:
             return
         if declared is not None and declared > self.max_bytes:
             await _refuse(send, 413, f"request body too large (at most {self.max_bytes} bytes)")
+            await drain(receive)
             return
 
         received = 0
@@ -72,6 +80,25 @@ class BodySizeLimit:
                 raise
         if exceeded and not started:
             await _refuse(send, 413, f"request body too large (at most {self.max_bytes} bytes)")
+        if exceeded:
+            await drain(receive)
+
+
+async def drain(receive: Receive, *, limit: int = DRAIN_BYTES, seconds: float = DRAIN_SECONDS) -> int:
+    """Read and drop what is left of a refused body, up to `limit` bytes or `seconds`; how much."""
+    dropped = 0
+    try:
+        async with asyncio.timeout(seconds):
+            while dropped <= limit:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                dropped += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        pass
+    return dropped
 
 
 def declared_length(scope: Scope) -> int | None:

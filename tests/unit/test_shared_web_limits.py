@@ -7,7 +7,7 @@ import json
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from shared.web.limits import BodySizeLimit, BodyTooLarge
+from shared.web.limits import BodySizeLimit, BodyTooLarge, drain
 
 LIMIT = 10
 
@@ -88,16 +88,37 @@ async def test_a_streamed_body_within_the_limit_reaches_the_app() -> None:
 
 async def test_a_declared_length_over_the_limit_is_refused_unread() -> None:
     app = EchoLength()
-    exchange = await run([b"x" * 11], content_length=b"11", app=app)
+    exchange = Exchange([b"x" * 6, b"x" * 5], [(b"content-length", b"11")])
+    order: list[str] = []
+    receive, send = exchange.receive, exchange.send
+
+    async def noted_receive() -> Message:
+        order.append("read")
+        return await receive()
+
+    async def noted_send(message: Message) -> None:
+        order.append(message["type"])
+        await send(message)
+
+    await BodySizeLimit(app, max_bytes=LIMIT)(exchange.scope, noted_receive, noted_send)
     assert exchange.status == 413
     assert "too large" in json.loads(exchange.body)["detail"]
-    assert (app.chunks_read, exchange.chunks_sent) == (0, 0)
+    assert app.chunks_read == 0, "the app never sees it"
+    assert order == ["http.response.start", "http.response.body", "read", "read"], "answered first, then drained"
 
 
-async def test_a_streamed_body_is_cut_off_once_it_passes_the_limit() -> None:
-    exchange = await run([b"123456", b"789012", b"never", b"read"])
+async def test_a_streamed_body_is_cut_off_once_it_passes_the_limit_and_the_rest_is_drained() -> None:
+    app = EchoLength()
+    exchange = await run([b"123456", b"789012", b"never", b"read"], app=app)
     assert exchange.status == 413
-    assert exchange.chunks_sent == 2
+    assert app.chunks_read == 1, "the app's read that passed the limit failed"
+    assert exchange.chunks_sent == 4, "the rest is read and dropped (a lingering close)"
+
+
+async def test_draining_stops_at_its_limit() -> None:
+    exchange = Exchange([b"x" * 100] * 50, [])
+    assert await drain(exchange.receive, limit=250) == 300
+    assert exchange.chunks_sent == 3
 
 
 async def test_a_body_longer_than_its_content_length_is_cut_off_too() -> None:
