@@ -30,9 +30,11 @@ IMAGE = "hlm360/service"
 PART_OF = "hlm360"
 DOMAIN = "hlm360.example.nhs.uk"
 LOCAL_DOMAIN = "hlm360.localhost"
-TLS_SECRET = "hlm360-tls"
+TLS_CERTIFICATE = "hlm360-tls"  # a kubernetes.io/tls Secret covering every host
 INGRESS_CLASS = "nginx"
 OUTPUT_ROOT = "/var/lib/hlm360"
+TMP = "/tmp"  # noqa: S108 (an emptyDir of the pod's own)
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (a container listens on its pod's address)
 UID = 65534  # `nobody`, the image's USER (deploy/Dockerfile.service), numeric so runAsNonRoot can check it
 
 # Neighbours the pods talk to, by namespace and pod labels: where a cluster runs them elsewhere (a
@@ -117,6 +119,7 @@ SERVICES = (
         output_dir="sessions",
     ),
 )
+SERVICE_NAMES = tuple(s.name for s in SERVICES)
 CONSOLE_PORT = 8105
 CONSOLE_PREFIXES = ("/dead-letters", "/sign-in", "/sign-out", "/assets")
 
@@ -131,7 +134,7 @@ def consumer_groups(service: str) -> list[tuple[str, str]]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "on":
             event = node.args[0]
             name = next(k.value for k in node.keywords if k.arg == "name")
-            assert isinstance(event, ast.Name) and isinstance(name, ast.Constant)
+            assert isinstance(event, ast.Name) and isinstance(name, ast.Constant) and isinstance(name.value, str)
             found.append((f"{service}.{name.value}", topic_for(events[event.id])))
     return sorted(found)
 
@@ -180,7 +183,7 @@ POD_SECURITY = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 # Not settings: the read-only root filesystem leaves Python and fontconfig (PDFs) a writable home in /tmp.
-PROCESS_ENV = [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
+PROCESS_ENV = [{"name": "HOME", "value": TMP}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
 
 
 def probes(port: str = "http") -> dict[str, Any]:
@@ -213,7 +216,7 @@ def deployment(
     replicas: int | None = None,
 ) -> dict[str, Any]:
     """`volumes`: mount path -> volume name (emptyDir); /tmp always."""
-    mounts = {"/tmp": "tmp", **volumes}
+    mounts = {TMP: "tmp", **volumes}
     container: dict[str, Any] = {
         "name": name,
         "image": IMAGE,
@@ -302,7 +305,7 @@ FROM_INGRESS_CONTROLLER = {"from": [peer(INGRESS_CONTROLLER)], "ports": [{"proto
 def service_config(service: Service) -> dict[str, Any]:
     p = service.prefix
     data = {
-        f"{p}HTTP_HOST": "0.0.0.0",
+        f"{p}HTTP_HOST": ALL_INTERFACES,
         f"{p}PUBLIC_BASE_URL": public_url(service.name),
         f"{p}KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
         f"{p}KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
@@ -484,20 +487,20 @@ def service_objects(service: Service) -> list[dict[str, Any]]:
 
 
 def console_objects() -> list[dict[str, Any]]:
-    secret = "hlm360-console"
+    store = "hlm360-console"
     env = [
         # the operators' Kafka principal (shared.settings.AdminSettings): reads every topic, replays dead letters
-        secret_env("HLM360_KAFKA_USERNAME", secret, "kafka-username"),
-        secret_env("HLM360_KAFKA_PASSWORD", secret, "kafka-password"),
-        secret_env("CONSOLE_SESSION_SECRET", secret, "session-secret"),
-        secret_env("CONSOLE_ADMIN_TOKEN", secret, "admin-token", optional=True),
+        secret_env("HLM360_KAFKA_USERNAME", store, "kafka-username"),
+        secret_env("HLM360_KAFKA_PASSWORD", store, "kafka-password"),
+        secret_env("CONSOLE_SESSION_SECRET", store, "session-secret"),
+        secret_env("CONSOLE_ADMIN_TOKEN", store, "admin-token", optional=True),
     ]
     config = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": meta("console-config"),
         "data": {
-            "CONSOLE_HTTP_HOST": "0.0.0.0",
+            "CONSOLE_HTTP_HOST": ALL_INTERFACES,
             "CONSOLE_PUBLIC_BASE_URL": public_url("console"),
             "CONSOLE_PROMETHEUS_URL": f"http://prometheus.{PROMETHEUS['namespace']}.svc:{PROMETHEUS['port']}",
             "CONSOLE_JAEGER_URL": f"http://jaeger-query.{JAEGER['namespace']}.svc:{JAEGER['port']}",
@@ -597,7 +600,7 @@ def ingress(domain: str = DOMAIN) -> dict[str, Any]:
         },
         "spec": {
             "ingressClassName": INGRESS_CLASS,
-            "tls": [{"hosts": [rule["host"] for rule in rules], "secretName": TLS_SECRET}],
+            "tls": [{"hosts": [rule["host"] for rule in rules], "secretName": TLS_CERTIFICATE}],
             "rules": rules,
         },
     }
@@ -705,14 +708,14 @@ def mailsink_objects() -> list[dict[str, Any]]:
         "name": "mailsink",
         "image": IMAGE,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["python", "deploy/local/mailsink.py", "--host", "0.0.0.0"],
+        "command": ["python", "deploy/local/mailsink.py", "--host", ALL_INTERFACES],
         "ports": [{"name": "smtp", "containerPort": 2525}],
         "env": PROCESS_ENV,
         "readinessProbe": {"tcpSocket": {"port": "smtp"}, "periodSeconds": 10},
         "livenessProbe": {"tcpSocket": {"port": "smtp"}, "periodSeconds": 20},
         "resources": resources("10m", "64Mi", "200m", "128Mi"),
         "securityContext": CONTAINER_SECURITY,
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": TMP}],
     }
     return [
         {
