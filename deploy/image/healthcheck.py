@@ -22,7 +22,7 @@ def main() -> int:
         return 1
     port = int(os.environ.get(f"{service.upper()}_HTTP_PORT", PORTS[service]))
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as answer:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as answer:
             return 0 if answer.status == 200 else 1
     except (OSError, urllib.error.URLError) as failure:
         sys.stderr.write(f"{service}: /healthz did not answer 200: {failure}\n")
