@@ -215,8 +215,19 @@ install_test_tools() {
     command -v chromium >/dev/null 2>&1 || pkgs+=(chromium fonts-liberation)
     command -v pdftotext >/dev/null 2>&1 || pkgs+=(poppler-utils)
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+    # nginx only checks docker-compose.yml's front door (`nginx -t`, tests/unit/test_compose.py);
+    # the package's own daemon is stopped: nothing here serves through it.
+    command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || pkgs+=(nginx-light)
     if ((${#pkgs[@]})); then
         apt_install "${pkgs[@]}"
+    fi
+    if [[ " ${pkgs[*]} " == *" nginx-light "* ]]; then
+        if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+            systemctl disable --now nginx >/dev/null 2>&1 || true
+        elif [[ -x /etc/init.d/nginx ]]; then
+            /etc/init.d/nginx stop >/dev/null 2>&1 || true
+            update-rc.d nginx disable >/dev/null 2>&1 || true
+        fi
     fi
 }
 

@@ -12,7 +12,6 @@ import yaml
 from tests.config import REPO
 
 SERVICES = ("invitations", "ratings", "reports", "scheduling")
-LOCAL_ONLY = {"OUTPUT_DIR"}  # files under .local/; the container keeps the defaults
 # the local stack is the demo environment (ADR 11): compose never seeds, and keeps the public
 # start's rate limits
 DEMO_ONLY = {
@@ -32,7 +31,7 @@ def native_settings(service: str) -> set[str]:
     prefix = f"{service.upper()}_"
     written = {name.removeprefix(prefix) for name in re.findall(r'echo "([A-Z_]+)=', script) if name.startswith(prefix)}
     per_service = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"}  # written in a loop over the services
-    return (written | per_service) - LOCAL_ONLY - DEMO_ONLY
+    return (written | per_service) - DEMO_ONLY
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -50,6 +49,36 @@ def test_compose_gives_each_service_what_the_native_runner_does(service: str) ->
             assert value.startswith("${") and ":?" in value, f"{key}: secrets come from the environment, no default"
     if "SMTP_HOST" in native_settings(service):
         assert environment[f"{service.upper()}_SMTP_HOST"] == "mailsink"
+    if "OUTPUT_DIR" in native_settings(service):
+        assert environment[f"{service.upper()}_OUTPUT_DIR"].startswith("/var/lib/hlm360/"), "on the image's volume"
+
+
+def operator_settings() -> set[str]:
+    """What deploy/local/stack.sh writes to .local/operator.env, which services.sh gives the console."""
+    script = (REPO / "deploy" / "local" / "stack.sh").read_text()
+    body = script[script.index("write_operator_env() {") :]
+    body = body[: body.index("\n}")]
+    return set(re.findall(r'echo "([A-Z0-9_]+)=', body))
+
+
+def test_compose_gives_the_console_what_the_native_runner_does() -> None:
+    """services.sh starts the console with operator.env (minus other systems' login) and .local/env."""
+    from console.config import ConsoleSettings, Settings
+
+    environment = compose_environment("console")
+    native = operator_settings() - {"HLM360_KAFKA_EXTERNAL_USERNAME", "HLM360_KAFKA_EXTERNAL_PASSWORD"}
+    assert {"CONSOLE_SESSION_SECRET", "CONSOLE_ADMIN_TOKEN", "HLM360_KAFKA_PASSWORD"} <= native
+    assert native <= set(environment), "compose lacks what deploy/local/stack.sh gives the console"
+    for settings, prefix in ((ConsoleSettings, "CONSOLE_"), (Settings, "HLM360_")):
+        required = {f"{prefix}{name.upper()}" for name, field in settings.model_fields.items() if field.is_required()}
+        assert required <= set(environment), f"{settings.__name__}: settings without a default missing from compose"
+    assert not {key for key in environment if "EXTERNAL" in key}, "the console never holds other systems' login"
+    assert environment["HLM360_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert environment["CONSOLE_PROMETHEUS_URL"] == "http://prometheus:9090"
+    assert environment["CONSOLE_HTTP_PORT"] == "8105"
+    for key, value in environment.items():
+        if key.endswith(("SECRET", "TOKEN", "PASSWORD")):
+            assert value.startswith("${") and ":?" in value, f"{key}: secrets come from the environment, no default"
 
 
 def test_compose_grants_kafka_access_from_the_contract_table() -> None:
@@ -68,7 +97,7 @@ def test_compose_grants_kafka_access_from_the_contract_table() -> None:
 
 
 def test_compose_services_log_in_to_kafka_and_postgres_as_themselves() -> None:
-    for service in ("invitations", "ratings", "reports", "scheduling"):
+    for service in SERVICES:
         environment = compose_environment(service)
         prefix = service.upper()
         assert environment[f"{prefix}_KAFKA_USERNAME"] == service
@@ -83,7 +112,7 @@ def test_compose_services_send_their_traces_to_compose_jaeger_as_the_native_runn
     otel = dict(line.split("=", 1) for line in printed.splitlines() if line.startswith("OTEL_"))
     assert otel["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4318"
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    for service in SERVICES:
+    for service in (*SERVICES, "console"):
         environment = compose_environment(service)
         assert set(otel) <= set(environment), f"{service}: compose lacks the OTEL_* settings"
         assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"

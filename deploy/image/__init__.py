@@ -1,0 +1,1 @@
+"""The image's own files (deploy/Dockerfile.service)."""
