@@ -368,7 +368,7 @@ async def test_the_deadline_closes_a_cycle_also_when_it_passed_while_the_service
                     )
                     return list(rows.all())
 
-            emitted = await eventually(closed_here, what="CycleClosed emitted after the restart")
+            emitted = await eventually(closed_here, timeout=90, what="CycleClosed emitted after the restart")
             # other in-process ratings services see the same events: pick this one's by its event id
             event_id = str(emitted[0]).encode()
             records = await reader.wait_for(lambda r: keyed(cycle_id)(r) and event_id in r.value)
