@@ -48,7 +48,7 @@ down:
 	@bash deploy/local/stack.sh down
 
 status:
-	@bash deploy/local/stack.sh status; bash deploy/local/monitoring.sh status; bash deploy/local/services.sh status
+	@bash deploy/local/stack.sh status; bash deploy/local/monitoring.sh status; bash deploy/local/frontdoor.sh status; bash deploy/local/services.sh status
 
 test-unit: bootstrap
 	@bash deploy/local/monitoring.sh install

@@ -242,8 +242,7 @@ def serve(factory: str, settings: ServiceSettings) -> None:
     uvicorn.run(
         factory,
         factory=True,
-        host=settings.http_host,
-        port=settings.http_port,
+        **settings.server_options(),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,

@@ -74,6 +74,9 @@ class WebSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int
     public_base_url: str = ""
+    # Addresses whose X-Forwarded-For/-Proto are believed (the front door's, docs/adr/0024); from any
+    # other client they are ignored, so nobody can pick the address the per-client limits count.
+    forwarded_allow_ips: CommaList = ()
     # The operators' JSON API (shared.web.admin, docs/adr/0013): staff access tokens from an OIDC
     # issuer (NHS CIS2 or any other), and/or the static admin token for local use. Off when neither.
     admin_token: SecretStr | None = None
@@ -98,6 +101,11 @@ class WebSettings(BaseSettings):
     oidc_http_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     # Largest HTTP request body accepted (shared.web.limits); no route takes file uploads.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _hops(cls, value: Any) -> Any:
+        return _split_list(value)
 
     @field_validator("oidc_algorithms", "oidc_roles", mode="before")
     @classmethod
@@ -128,6 +136,16 @@ class WebSettings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
+
+    def server_options(self) -> dict[str, Any]:
+        """uvicorn's address and proxy options (uvicorn would otherwise trust 127.0.0.1 or
+        $FORWARDED_ALLOW_IPS by default)."""
+        return {
+            "host": self.http_host,
+            "port": self.http_port,
+            "proxy_headers": bool(self.forwarded_allow_ips),
+            "forwarded_allow_ips": list(self.forwarded_allow_ips),
+        }
 
     @property
     def on_https(self) -> bool:

@@ -50,6 +50,9 @@ KAFKA_BOOTSTRAP = "kafka-bootstrap.kafka.svc:9092"
 # Outside the cluster: the SMTP relay (NHSmail's, submission with STARTTLS) and the OIDC issuer (https).
 SMTP_RELAY = ("send.nhs.net", 587)
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+# X-Forwarded-For is believed from the cluster's own addresses: the web pods' NetworkPolicies let in
+# the ingress controller (and Prometheus, on the metrics port) only, so it is the controller's word.
+FORWARDED_FROM = ",".join(PRIVATE_RANGES)
 
 # Each worker scales on its groups' lag: one replica per lagThreshold messages behind, at most one
 # per partition (a consumer beyond the partition count would sit idle).
@@ -307,6 +310,7 @@ def service_config(service: Service) -> dict[str, Any]:
     data = {
         f"{p}HTTP_HOST": ALL_INTERFACES,
         f"{p}PUBLIC_BASE_URL": public_url(service.name),
+        f"{p}FORWARDED_ALLOW_IPS": FORWARDED_FROM,
         f"{p}KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
         f"{p}KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
         # Operators' API: staff tokens from the organisation's OIDC issuer (docs/adr/0013). Empty: the
@@ -502,6 +506,7 @@ def console_objects() -> list[dict[str, Any]]:
         "data": {
             "CONSOLE_HTTP_HOST": ALL_INTERFACES,
             "CONSOLE_PUBLIC_BASE_URL": public_url("console"),
+            "CONSOLE_FORWARDED_ALLOW_IPS": FORWARDED_FROM,
             "CONSOLE_PROMETHEUS_URL": f"http://prometheus.{PROMETHEUS['namespace']}.svc:{PROMETHEUS['port']}",
             "CONSOLE_JAEGER_URL": f"http://jaeger-query.{JAEGER['namespace']}.svc:{JAEGER['port']}",
             "CONSOLE_OIDC_ISSUER": "",

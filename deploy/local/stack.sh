@@ -589,8 +589,12 @@ mail_down() { stop_pid mailsink "$MAIL_PID" mailsink.py 15; }
 
 # ---------------------------------------------------------------- env file
 
+FRONT_DOOR="https://localhost:${HLM360_FRONTDOOR_PORT:-8443}"
+FRONT_DOOR_HOP=127.0.0.2 # the front door's source address (proxy_bind in deploy/frontdoor/nginx.py)
+
 write_env() {
     local pw base s S tmp
+    bash "$SCRIPT_DIR/frontdoor.sh" cert
     pw=$(pg_password)
     base="postgresql+asyncpg://$PG_ROLE:$pw@127.0.0.1:$PG_PORT"
     tmp="$ENV_FILE.tmp"
@@ -621,12 +625,18 @@ write_env() {
         echo "SCHEDULING_LINK_SECRET=$(local_secret scheduling_link_secret)"
         echo "REPORTS_SMTP_HOST=127.0.0.1"
         echo "REPORTS_SMTP_PORT=$MAIL_PORT"
-        echo "INVITATIONS_PUBLIC_BASE_URL=http://127.0.0.1:8101"
-        echo "REPORTS_PUBLIC_BASE_URL=http://127.0.0.1:8103"
-        echo "SCHEDULING_PUBLIC_BASE_URL=http://127.0.0.1:8104"
-        echo "RATINGS_REPORTS_PUBLIC_URL=http://127.0.0.1:8103"
-        echo "RATINGS_PUBLIC_BASE_URL=http://127.0.0.1:8102"
-        echo "INVITATIONS_RATINGS_BASE_URL=http://127.0.0.1:8102"
+        # One origin for people (deploy/local/frontdoor.sh): every link a service writes goes through
+        # the front door, which alone may say who the client is (X-Forwarded-For from 127.0.0.2).
+        bash "$SCRIPT_DIR/frontdoor.sh" env
+        for s in "${SERVICES[@]}"; do
+            S=${s^^}
+            echo "${S}_PUBLIC_BASE_URL=$FRONT_DOOR"
+            echo "${S}_FORWARDED_ALLOW_IPS=$FRONT_DOOR_HOP"
+            # the static admin tokens stay usable on this machine although its URLs are https (ADR 13)
+            echo "${S}_ADMIN_TOKEN_ALLOWED=true"
+        done
+        echo "RATINGS_REPORTS_PUBLIC_URL=$FRONT_DOOR"
+        echo "INVITATIONS_RATINGS_BASE_URL=$FRONT_DOOR"
         echo "REPORTS_OUTPUT_DIR=$LOCAL/reports"
         echo "SCHEDULING_OUTPUT_DIR=$LOCAL/sessions"
         # The local stack is the demo and test environment (ADR 11): keep the demo facilitators'
@@ -661,6 +671,9 @@ write_operator_env() {
         echo "CONSOLE_SESSION_SECRET=$(local_secret console_session_secret)"
         echo "CONSOLE_PROMETHEUS_URL=http://127.0.0.1:${HLM360_PROMETHEUS_PORT:-9090}"
         echo "CONSOLE_JAEGER_URL=http://127.0.0.1:${JAEGER_UI_PORT:-16686}"
+        echo "CONSOLE_PUBLIC_BASE_URL=$FRONT_DOOR/console"
+        echo "CONSOLE_FORWARDED_ALLOW_IPS=$FRONT_DOOR_HOP"
+        echo "CONSOLE_ADMIN_TOKEN_ALLOWED=true"
     } >"$tmp")
     mv "$tmp" "$OPERATOR_ENV_FILE"
 }

@@ -98,7 +98,7 @@ def test_every_secret_comes_from_the_environment_without_a_default() -> None:
         if re.search(r"PASSWORD|SECRET|TOKEN", name) and not name.endswith("SECRETS_PREVIOUS"):
             assert operator == ":?", f"{name}: a secret has no default"
     assert not re.search(r"(?<![$])\$[A-Za-z_]", text.replace("$$", "")), "every reference is ${VAR:...}"
-    with pytest.raises(KeyError, match="KAFKA_ADMIN_PASSWORD"):
+    with pytest.raises(KeyError, match=r"HLM360_TLS_CERTIFICATE_FILE|KAFKA_ADMIN_PASSWORD"):
         interpolated(compose(), {})
     for name, service in compose()["services"].items():
         for key, value in (service.get("environment") or {}).items():
@@ -114,23 +114,37 @@ def test_only_the_front_door_publishes_ports_and_it_routes_to_every_web_service(
     for name in ("jaeger", "prometheus"):
         assert all(str(port).startswith("127.0.0.1:") for port in services[name]["ports"]), name
     front_ports = {int(str(port).rsplit(":", 1)[1]) for port in services["frontdoor"]["ports"]}
-    assert front_ports == set(PORTS.values())
-    routes = dict(re.findall(r"^\s*(\d+) ([a-z]+:\d+);$", FRONT_DOOR.read_text(), re.MULTILINE))
-    assert routes == {str(port): f"{name}:{port}" for name, port in PORTS.items()}
-    for port in PORTS.values():
-        assert f"listen {port};" in FRONT_DOOR.read_text()
+    assert front_ports == {8443, 8080}  # one origin: https, and http that redirects to it
+    assert set(services["frontdoor"]["secrets"]) == {"frontdoor_certificate", "frontdoor_key"}
+    # the configuration is generated from the one route table (tests/unit/test_frontdoor.py)
+    upstreams = dict(re.findall(r"set \$upstream_([a-z]+) ([a-z]+:\d+);", FRONT_DOOR.read_text()))
+    assert upstreams == {name: f"{name}:{port}" for name, port in PORTS.items()}
     front_door_address = services["frontdoor"]["networks"]["edge"]["ipv4_address"]
     for name in PORTS:
         assert "build" in services[name] and name in services, name
-        assert services[name]["environment"]["FORWARDED_ALLOW_IPS"] == front_door_address
+        environment = services[name]["environment"]
+        assert environment[f"{name.upper()}_FORWARDED_ALLOW_IPS"] == front_door_address
+        assert str(environment[f"{name.upper()}_PUBLIC_BASE_URL"]).startswith("${HLM360_PUBLIC_URL:-https://")
         assert "edge" in services[name]["networks"]
 
 
 def test_nginx_accepts_the_front_door(tmp_path: Path) -> None:
     nginx = tool("nginx", hint="the Debian package nginx-light; `make up` installs it (deploy/local/stack.sh)")
+    certificate, key = self_signed(tmp_path)
     config = tmp_path / "nginx.conf"
-    config.write_text(FRONT_DOOR.read_text().replace("/tmp/", f"{tmp_path}/"))
+    text = FRONT_DOOR.read_text().replace("/tmp/", f"{tmp_path}/")
+    text = text.replace("/run/secrets/frontdoor_certificate", str(certificate))
+    config.write_text(text.replace("/run/secrets/frontdoor_key", str(key)))
     assert "test is successful" in run(nginx, "-t", "-e", "stderr", "-p", tmp_path, "-c", config)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for `nginx -t`, which loads the files it names."""
+    openssl = tool("openssl", hint="the Debian package openssl; `make up` installs it (deploy/local/frontdoor.sh)")
+    certificate, key = directory / "cert.pem", directory / "key.pem"
+    run(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+        "-keyout", key, "-out", certificate)  # fmt: skip
+    return certificate, key
 
 
 def test_every_service_has_a_health_check_and_waits_for_what_it_needs() -> None:

@@ -330,7 +330,7 @@ def serve() -> None:
     from console.config import ConsoleSettings
 
     settings = load_settings(ConsoleSettings)
-    uvicorn.run("console.main:create_app", factory=True, host=settings.http_host, port=settings.http_port)
+    uvicorn.run("console.main:create_app", factory=True, **settings.server_options())
 
 
 def _delegate(service: str) -> None:
