@@ -251,7 +251,7 @@ def main() -> int:
     print(f"  took {result.timings['session_booked']:.1f}s end to end")
     print(*asyncio.run(trace_links(JourneySettings().hlm360_jaeger_url, result.cycle_id)), sep="\n")  # type: ignore[call-arg]
     settings = JourneySettings()  # type: ignore[call-arg]
-    console = f"http://127.0.0.1:{settings.console_http_port}"
+    console = f"http://127.0.0.1:{settings.console_http_port}/console/"
     alerts = f"http://127.0.0.1:{settings.hlm360_alertmanager_port}"
     print(f"  operator console: {console} (sign in with CONSOLE_ADMIN_TOKEN from .local/operator.env)")
     print(f"  metrics, alerts: {settings.console_prometheus_url} (Prometheus), {alerts} (Alertmanager)")

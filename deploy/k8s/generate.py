@@ -100,13 +100,13 @@ SERVICES = (
     Service(
         "ratings",
         8102,
-        prefixes=("/r", "/api", "/assets"),
+        prefixes=("/r", "/self-assessment", "/api", "/assets"),
         config={"REPORTS_PUBLIC_URL": public_url("reports")},
     ),
     Service(
         "reports",
         8103,
-        prefixes=("/report", "/cohort", "/self-assessment", "/api", "/assets"),
+        prefixes=("/report", "/cohort", "/api", "/assets"),
         exact=("/report.css", "/report-status.js"),
         mail=True,
         links=True,
@@ -124,7 +124,7 @@ SERVICES = (
 )
 SERVICE_NAMES = tuple(s.name for s in SERVICES)
 CONSOLE_PORT = 8105
-CONSOLE_PREFIXES = ("/dead-letters", "/sign-in", "/sign-out", "/assets")
+CONSOLE_PREFIXES = ("/console", "/assets")  # its pages are under /console (console.pages.PREFIX)
 
 
 def consumer_groups(service: str) -> list[tuple[str, str]]:
@@ -593,7 +593,7 @@ def ingress(domain: str = DOMAIN) -> dict[str, Any]:
     has its own public base URL. Only the public pages and the operators' API are routed; /metrics and
     /healthz stay inside the cluster. The console has its own host."""
     rules = [ingress_rule(f"{s.name}.{domain}", s.name, s.port, s.prefixes, s.exact) for s in SERVICES] + [
-        ingress_rule(f"console.{domain}", "console", CONSOLE_PORT, CONSOLE_PREFIXES, ("/",))
+        ingress_rule(f"console.{domain}", "console", CONSOLE_PORT, CONSOLE_PREFIXES, ())
     ]
     return {
         "apiVersion": "networking.k8s.io/v1",

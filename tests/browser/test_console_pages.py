@@ -16,8 +16,8 @@ CONSOLE = "http://127.0.0.1:8105"
 
 
 async def test_an_operator_signs_in_and_sees_the_pipeline(page: Page, settings: StackSettings) -> None:
-    await page.goto(f"{CONSOLE}/")
-    await expect(page).to_have_url(f"{CONSOLE}/sign-in")
+    await page.goto(f"{CONSOLE}/console/")
+    await expect(page).to_have_url(f"{CONSOLE}/console/sign-in")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to the operator console")
     await assert_accessible(page)
     await snapshot(page, "console-sign-in")
@@ -40,7 +40,7 @@ async def test_an_operator_signs_in_and_sees_the_pipeline(page: Page, settings: 
     await snapshot(page, "console-overview")
 
     await page.get_by_role("button", name="Sign out").click()
-    await expect(page).to_have_url(f"{CONSOLE}/sign-in")
+    await expect(page).to_have_url(f"{CONSOLE}/console/sign-in")
 
 
 async def test_an_operator_finds_inspects_and_discards_a_dead_letter(page: Page, settings: StackSettings) -> None:
@@ -68,7 +68,7 @@ async def test_an_operator_finds_inspects_and_discards_a_dead_letter(page: Page,
     finally:
         await producer.stop()
 
-    await page.goto(f"{CONSOLE}/sign-in")
+    await page.goto(f"{CONSOLE}/console/sign-in")
     await page.get_by_label("Access token").fill(os.environ["CONSOLE_ADMIN_TOKEN"])
     await page.keyboard.press("Enter")
     await page.get_by_role("link", name="Dead letters").click()
@@ -84,7 +84,7 @@ async def test_an_operator_finds_inspects_and_discards_a_dead_letter(page: Page,
     await assert_accessible(page)
     await snapshot(page, "console-dead-letters")
 
-    links = page.locator('a[href^="/dead-letters/hlm360.dead-letter.v1:"]')
+    links = page.locator('a[href^="/console/dead-letters/hlm360.dead-letter.v1:"]')
     hrefs: list[str] = await links.evaluate_all("(links) => links.map((a) => a.getAttribute('href'))")
     for href in reversed(hrefs):  # other tests' dead letters may match too: ours holds its reference
         await page.goto(f"{CONSOLE}{href}")

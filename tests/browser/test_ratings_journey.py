@@ -303,5 +303,5 @@ async def test_anyone_can_take_the_self_assessment_and_is_sent_to_a_private_repo
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
     assert re.fullmatch(
-        re.escape(settings.reports_url) + r"/self-assessment/[0-9a-f-]{36}/[A-Za-z0-9_-]{43}", page.url
+        re.escape(settings.reports_url) + r"/report/self-assessment/[0-9a-f-]{36}/[A-Za-z0-9_-]{43}", page.url
     ), page.url

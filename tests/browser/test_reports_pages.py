@@ -234,7 +234,7 @@ async def test_expired_and_forged_links_explain_themselves(settings: StackSettin
 
 async def test_self_assessment_is_prepared_then_shown_only_to_its_token(settings: StackSettings, page: Page) -> None:
     assessment_id, token = uuid4(), "tok-" + uuid4().hex
-    url = f"{settings.reports_url}/self-assessment/{assessment_id}/{token}"
+    url = f"{settings.reports_url}/report/self-assessment/{assessment_id}/{token}"
     await page.goto(url)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Your self-assessment report is being prepared")
     await expect(page.locator("main")).to_contain_text("This page will tell you when your report is ready")
@@ -271,7 +271,7 @@ async def test_self_assessment_is_prepared_then_shown_only_to_its_token(settings
     await assert_accessible(page)
     await snapshot(page, "reports-self-assessment")
 
-    response = await page.goto(f"{settings.reports_url}/self-assessment/{assessment_id}/wrong-{token}")
+    response = await page.goto(f"{settings.reports_url}/report/self-assessment/{assessment_id}/wrong-{token}")
     assert response is not None and response.status == 404
     await expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
 

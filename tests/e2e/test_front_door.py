@@ -6,6 +6,7 @@ sign-in limited per client for every instance at once (docs/adr/0024)."""
 from __future__ import annotations
 
 import re
+import secrets
 import ssl
 from uuid import uuid4
 
@@ -79,8 +80,9 @@ async def test_the_certificate_is_the_local_cas_not_a_public_one(settings: Stack
 
 
 async def test_the_console_sign_in_is_limited_per_client_at_the_front_door(settings: StackSettings) -> None:
-    # its own client address (127.0.0.3), so the limit it reaches is nobody else's in this run
-    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.3", verify=verified_by_the_local_ca(settings))
+    # a client address of its own (loopback is 127/8), so the limit it reaches is nobody else's
+    client = f"127.{secrets.randbelow(250) + 3}.{secrets.randbelow(250) + 1}.{secrets.randbelow(250) + 1}"
+    transport = httpx.AsyncHTTPTransport(local_address=client, verify=verified_by_the_local_ca(settings))
     async with httpx.AsyncClient(base_url=settings.hlm360_frontdoor_url, transport=transport) as http:
         answers = [(await http.post("/console/sign-in", data={"token": "wrong"})).status_code for _ in range(15)]
     assert 429 in answers, answers

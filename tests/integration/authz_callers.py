@@ -126,7 +126,7 @@ class Seeded:
     staff_tokens: dict[bool, str]
 
 
-# the kind of personal link a route's path starts with, per service
+# the kind of personal link a route's path starts with (its first one or two segments), per service
 LINK_KINDS = {
     ("invitations", "p"): "participant",
     ("invitations", "approve"): "approval",
@@ -134,7 +134,7 @@ LINK_KINDS = {
     ("ratings", "r"): "rater",
     ("ratings", "self-assessment"): "self_assessment",
     ("reports", "report"): "report",
-    ("reports", "self-assessment"): "self_assessment_report",
+    ("reports", "report/self-assessment"): "self_assessment_report",
     ("reports", "cohort"): "cohort",
     ("scheduling", "book"): "booking",
     ("scheduling", "facilitator"): "facilitator",
@@ -149,7 +149,8 @@ FORMS = {("ratings", "/r/{token}/decline"): {"reason": "x" * (MAX_COMMENT_CHARS 
 
 
 def link_kind(service: str, path: str) -> str | None:
-    return LINK_KINDS.get((service, path.strip("/").split("/", 1)[0]))
+    parts = path.strip("/").split("/")
+    return LINK_KINDS.get((service, "/".join(parts[:2])), LINK_KINDS.get((service, parts[0])))
 
 
 def headers_of(caller: str, service: str, seeded: Seeded) -> dict[str, str]:

@@ -112,8 +112,8 @@ REPORTS = {
     # the session's facilitator, and the participant once the report is released
     "GET /report/{token}": only(FACILITATOR, PARTICIPANT),
     "GET /report/{token}/pdf": only(FACILITATOR, PARTICIPANT),
-    "GET /self-assessment/{assessment_id}/{token}": only(PARTICIPANT),
-    "GET /self-assessment/{assessment_id}/{token}/pdf": only(PARTICIPANT),
+    "GET /report/self-assessment/{assessment_id}/{token}": only(PARTICIPANT),
+    "GET /report/self-assessment/{assessment_id}/{token}/pdf": only(PARTICIPANT),
     "GET /cohort/{token}": only(PROGRAMME_LEAD),
     "GET /cohort/{token}/pdf": only(PROGRAMME_LEAD),
 }

@@ -20,6 +20,8 @@ from tests.config import StackSettings, kafka_access, kafka_options
 from tests.support import eventually, publish_events
 
 TOKEN = "console-itest-admin-token-" + "x" * 20
+# the test's client speaks http: whatever the stack's public URL, no Secure cookie it would not send back
+BASE_URL = "http://console"
 
 
 def _body(event_type: str, cycle_id: uuid.UUID, when: datetime) -> bytes:
@@ -43,6 +45,7 @@ async def test_the_console_shows_the_pipeline_to_a_signed_in_operator_only(setti
     )
     web = ConsoleSettings(
         admin_token=TOKEN,
+        public_base_url=BASE_URL,
         session_secret="s" * 40,
         prometheus_url="http://127.0.0.1:9",  # nothing listens: the page says so
         jaeger_url="http://127.0.0.1:16686",
@@ -56,26 +59,33 @@ async def test_the_console_shows_the_pipeline_to_a_signed_in_operator_only(setti
             what="the console to read the lifecycle topics",
         )
         app = create_app(web, feed=feed)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
-            away = await client.get("/")
-            assert away.status_code == 303 and away.headers["location"] == "/sign-in"
-            wrong = await client.post("/sign-in", data={"token": "not-the-token"})
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client:
+            assert (await client.get("/")).status_code == 404, "/ is invitations' start page on the shared origin"
+            bare = await client.get("/console")
+            assert bare.status_code == 307 and bare.headers["location"] == "/console/"
+            away = await client.get("/console/")
+            assert away.status_code == 303 and away.headers["location"] == "/console/sign-in"
+            wrong = await client.post("/console/sign-in", data={"token": "not-the-token"})
             assert wrong.status_code == 422 and "Enter a valid access token" in wrong.text
             assert "hlm360_console" not in wrong.headers.get("set-cookie", "")
-            signed = await client.post("/sign-in", data={"token": TOKEN})
+            signed = await client.post("/console/sign-in", data={"token": TOKEN})
             assert signed.status_code == 303 and "httponly" in signed.headers["set-cookie"].lower()
             assert "samesite=strict" in signed.headers["set-cookie"].lower()
-            page = await client.get("/")
+            assert re.search(r"(?i)path=/console(;|$)", signed.headers["set-cookie"]), "sent to the console only"
+            assert signed.headers["location"] == "/console/"
+            page = await client.get("/console/")
             assert page.status_code == 200, page.text
             assert "Signed in as local-admin" in page.text
+            assert 'class="nhsuk-header__service-logo" href="/console/"' in page.text, "home is the overview"
             assert str(stuck) in page.text and str(moving) not in page.text, "only the stuck cycle is listed"
             assert "Prometheus did not answer" in page.text
             token = re.search(r'name="form_token" value="([^"]+)"', page.text)
             assert token is not None
-            refused = await client.post("/sign-out", data={"form_token": "forged"})
+            refused = await client.post("/console/sign-out", data={"form_token": "forged"})
             assert refused.status_code == 403
-            out = await client.post("/sign-out", data={"form_token": token.group(1)})
-            assert out.status_code == 303 and (await client.get("/")).status_code == 303
+            out = await client.post("/console/sign-out", data={"form_token": token.group(1)})
+            assert out.status_code == 303 and out.headers["location"] == "/console/sign-in"
+            assert (await client.get("/console/")).status_code == 303
     finally:
         await feed.stop()
 
@@ -104,28 +114,31 @@ async def test_an_operator_replays_a_dead_letter_from_the_console_after_confirmi
     finally:
         await producer.stop()
     ref = f"{DEAD_LETTER_TOPIC}:{sent.partition}:{sent.offset}"
-    web = ConsoleSettings(admin_token=TOKEN, session_secret="s" * 40, prometheus_url="http://127.0.0.1:9")
+    web = ConsoleSettings(
+        admin_token=TOKEN, public_base_url=BASE_URL, session_secret="s" * 40, prometheus_url="http://127.0.0.1:9"
+    )
     app = create_app(web, feed=LifecycleFeed(kafka_access("operator"), Pipeline()))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
-        assert (await client.get("/dead-letters")).status_code == 303, "operators only"
-        await client.post("/sign-in", data={"token": TOKEN})
-        listed = await client.get("/dead-letters", params={"consumer": "invitations", "reason": "credit reference"})
+    letters, ours = "/console/dead-letters", {"consumer": "invitations", "reason": "credit reference"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as client:
+        assert (await client.get(letters)).status_code == 303, "operators only"
+        await client.post("/console/sign-in", data={"token": TOKEN})
+        listed = await client.get(letters, params=ours)
         assert listed.status_code == 200 and ref in listed.text and str(cycle) not in listed.text, "no payload listed"
-        assert (await client.get("/dead-letters", params={"older_than": "soon"})).status_code == 422
-        shown = await client.get(f"/dead-letters/{ref}")
+        assert (await client.get(letters, params={"older_than": "soon"})).status_code == 422
+        shown = await client.get(f"{letters}/{ref}")
         assert shown.status_code == 200 and str(cycle) in shown.text and "traceparent" in shown.text
-        assert (await client.get(f"/dead-letters/{DEAD_LETTER_TOPIC}:0:999999999")).status_code == 404
+        assert (await client.get(f"{letters}/{DEAD_LETTER_TOPIC}:0:999999999")).status_code == 404
         token = re.search(r'name="form_token" value="([^"]+)"', shown.text)
         assert token is not None
         form = {"form_token": token.group(1), "ids": ref, "action": "replay"}
-        assert (await client.post("/dead-letters/act", data={**form, "form_token": "forged"})).status_code == 403
-        asked = await client.post("/dead-letters/act", data=form)
+        assert (await client.post(f"{letters}/act", data={**form, "form_token": "forged"})).status_code == 403
+        asked = await client.post(f"{letters}/act", data=form)
         assert asked.status_code == 200 and "Replay 1 dead letter?" in asked.text
-        done = await client.post("/dead-letters/act", data={**form, "confirm": "yes"})
+        done = await client.post(f"{letters}/act", data={**form, "confirm": "yes"})
         assert done.status_code == 200 and "1 dead letter replayed" in done.text
-        after = await client.get("/dead-letters", params={"consumer": "invitations", "reason": "credit reference"})
+        after = await client.get(letters, params=ours)
         assert ref not in after.text, "a replayed dead letter is no longer listed"
-        assert "replayed by local-admin" in (await client.get("/dead-letters", params={"all": "yes"})).text
+        assert "replayed by local-admin" in (await client.get(letters, params={"all": "yes"})).text
 
     consumer = AIOKafkaConsumer(**options, enable_auto_commit=False)
     await consumer.start()

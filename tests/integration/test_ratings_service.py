@@ -619,7 +619,7 @@ async def test_the_self_assessment_sends_answers_to_a_private_report_and_keeps_n
     async with TopicReader(settings.hlm360_kafka_bootstrap_servers, topic_for(SelfAssessmentCompleted)) as reader:
         finished = await ratings.client.post(f"/self-assessment/{token}/check")
         location = finished.headers["location"]
-        prefix = f"{Settings.model_fields['reports_public_url'].default}/self-assessment/"
+        prefix = f"{ratings.app.state.settings.reports_public_url.rstrip('/')}/report/self-assessment/"
         assert finished.status_code == 303 and location.startswith(prefix)
         assessment_id, access_token = location.removeprefix(prefix).split("/")
         records = await reader.wait_for(lambda r: r.key == assessment_id.encode())

@@ -317,7 +317,7 @@ async def test_self_assessment_page_is_prepared_then_private_to_the_token(
     reports: ServiceUnderTest, producer: AIOKafkaProducer
 ) -> None:
     assessment_id, token = uuid4(), "tok-" + uuid4().hex
-    waiting = await reports.client.get(f"/self-assessment/{assessment_id}/{token}")
+    waiting = await reports.client.get(f"/report/self-assessment/{assessment_id}/{token}")
     assert waiting.status_code == 200 and "being prepared" in waiting.text and waiting.headers["X-Report-Ready"] == "no"
     assert 'http-equiv="refresh"' not in waiting.text and 'role="status"' in waiting.text  # no reload (WCAG 2.2.1)
     own = realistic_responses()[0]
@@ -335,15 +335,15 @@ async def test_self_assessment_page_is_prepared_then_private_to_the_token(
     )
 
     async def ready() -> Any:
-        page = await reports.client.get(f"/self-assessment/{assessment_id}/{token}")
+        page = await reports.client.get(f"/report/self-assessment/{assessment_id}/{token}")
         return page if page.headers.get("X-Report-Ready") == "yes" else None
 
     page = await eventually(ready, timeout=30, what="the self-assessment report")
     assert "Your Healthcare Leadership Model self-assessment" in page.text
     assert "I act in line with NHS values" in page.text and "&lt;b&gt;I listen&lt;/b&gt; #well" in page.text
-    pdf = await reports.client.get(f"/self-assessment/{assessment_id}/{token}/pdf")
+    pdf = await reports.client.get(f"/report/self-assessment/{assessment_id}/{token}/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    assert (await reports.client.get(f"/self-assessment/{assessment_id}/wrong-{token}")).status_code == 404
+    assert (await reports.client.get(f"/report/self-assessment/{assessment_id}/wrong-{token}")).status_code == 404
     audit = await query(
         reports,
         "SELECT outcome, reason FROM reports.access_log WHERE kind='self_assessment' AND subject_id=$1",

@@ -20,6 +20,7 @@ import yaml
 from deploy.k8s import generate
 from shared.contracts.topics import PARTITIONS
 from tests.config import REPO
+from tests.unit.route_tables import route_tables
 
 K8S = REPO / "deploy" / "k8s"
 OVERLAYS = {"base": K8S / "base", "local": K8S / "overlays" / "local"}
@@ -210,13 +211,8 @@ def test_every_ingress_backend_is_a_service_port(built: list[Object]) -> None:
 
 
 def _routes(service: str) -> set[str]:
-    """The paths a service's app answers: its route decorators, and /assets (shared.web.mount_assets)."""
-    found = {"/assets/"}
-    for path in (REPO / "services" / service / "src" / service).rglob("*.py"):
-        found |= set(
-            re.findall(r'@(?:router|app)\.(?:get|post|put|delete)\(\s*"([^"]+)"', path.read_text(encoding="utf-8"))
-        )
-    return found
+    """The paths a service's app answers, from its route table (/assets included)."""
+    return {path for _, path in route_tables()[service]}
 
 
 def test_the_ingress_routes_public_pages_only(built: list[Object]) -> None:

@@ -1,5 +1,6 @@
-"""Builds the operator console: the lifecycle feed from Kafka, the routes, the NHS.UK layout and
-the same security headers, body limit and error answers as the services."""
+"""Builds the operator console: the lifecycle feed from Kafka, the routes (pages under `/console`;
+`/healthz`, `/metrics` and `/assets` where every service has them), the NHS.UK layout and the same
+security headers, body limit and error answers as the services."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from console.config import ConsoleSettings, Settings
 from console.deadletters import DeadLetters
 from console.lifecycle import LifecycleFeed
+from console.pages import SIGN_IN
 from console.pipeline import Pipeline
 from console.web import deadletters, overview, signin
 from console.web.deps import SignInFirst
@@ -50,7 +52,7 @@ def create_app(
 
     @app.exception_handler(SignInFirst)
     async def sign_in_first(_: Request, __: SignInFirst) -> Response:
-        return RedirectResponse("/sign-in", status_code=303)
+        return RedirectResponse(SIGN_IN, status_code=303)
 
     registry = CollectorRegistry()
     events = Gauge("hlm360_console_lifecycle_events", "Lifecycle events the console has read.", registry=registry)

@@ -20,6 +20,11 @@ from shared.web import page_templates
 
 _pages = page_templates("console")
 SERVICE_NAME = "hlm360 operator console"
+# Every page lives under this path: the console shares one origin with the services (the front door
+# routes /console to it), so its paths must not meet theirs (`/` is invitations' start page).
+PREFIX = "/console"
+HOME = f"{PREFIX}/"
+SIGN_IN = f"{PREFIX}/sign-in"
 
 
 def render(name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -28,6 +33,7 @@ def render(name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse
     context["error_for"] = lambda field_id: next((m for f, m in errors if f == field_id), None)
     context.setdefault("service_name", SERVICE_NAME)
     context.setdefault("page_title", "Operator console")
+    context.setdefault("home_href", HOME)
     return HTMLResponse(_pages.get_template(f"pages/{name}.html").render(**context), status_code=status_code)
 
 

@@ -1,6 +1,7 @@
 """The console's sign-in session: after a staff token is checked once (shared.web.admin), the
 browser holds a signed, expiring cookie naming the operator (`local-admin` or `staff-<hash>`, never
-the token or a name). HttpOnly, SameSite=Strict (no other site can send it), Secure on https. Pure."""
+the token or a name). HttpOnly, SameSite=Strict (no other site can send it), Secure on https, and
+Path=/console (the origin is shared with the services: they never see it). Pure."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ class Settings(ServiceSettings):
     item_bank_path: Path = DEFAULT_ITEM_BANK
     deadline_check_seconds: float = 5.0
     close_batch_size: int = 50
-    # Where a finished self-assessment sends the person: {reports_public_url}/self-assessment/{id}/{token}.
+    # Where a finished self-assessment sends the person: {reports_public_url}/report/self-assessment/{id}/{token}.
     reports_public_url: str = "http://127.0.0.1:8103"
     # Unknown (mistyped or guessed) links per client address and window before the 429 page.
     unknown_link_limit: int = 20

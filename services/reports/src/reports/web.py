@@ -54,6 +54,9 @@ REFUSALS = {
         ],
     ),
 }
+# The private self-assessment report: under /report/ with the others, since ratings serves the
+# questionnaire at /self-assessment on the same origin (ratings links here when it is finished).
+SELF_ASSESSMENT = "/report/self-assessment"
 # Tells the waiting page's script (report-status.js) whether the self-assessment report is there yet.
 READY_HEADER = "X-Report-Ready"
 NOT_FOUND = (
@@ -169,7 +172,7 @@ async def report_pdf(token: str, request: Request, runtime: Runtime, settings: C
     return _pdf(outcome.report.pdf, "hlm360-report.pdf")
 
 
-@router.get("/self-assessment/{assessment_id}/{token}", response_class=HTMLResponse)
+@router.get(SELF_ASSESSMENT + "/{assessment_id}/{token}", response_class=HTMLResponse)
 async def self_assessment_page(
     assessment_id: UUID, token: str, request: Request, runtime: Runtime, settings: Config
 ) -> Response:
@@ -191,7 +194,7 @@ async def self_assessment_page(
                 "If it keeps showing this message, check you opened the whole link you were given.",
             ],
             status=200,
-            check_href=f"/self-assessment/{assessment_id}/{token}",
+            check_href=f"{SELF_ASSESSMENT}/{assessment_id}/{token}",
             check_seconds=settings.self_assessment_refresh_seconds,
         )
         waiting.headers[READY_HEADER] = "no"
@@ -200,12 +203,12 @@ async def self_assessment_page(
         return _refusal(outcome.reason, outcome.status)
     doc = self_assessment_document(usecases.own_figures(outcome), completed_at=outcome.completed_at)
     return HTMLResponse(
-        render_html(doc, template="self_assessment.html", pdf_href=f"/self-assessment/{assessment_id}/{token}/pdf"),
+        render_html(doc, template="self_assessment.html", pdf_href=f"{SELF_ASSESSMENT}/{assessment_id}/{token}/pdf"),
         headers={READY_HEADER: "yes"},
     )
 
 
-@router.get("/self-assessment/{assessment_id}/{token}/pdf")
+@router.get(SELF_ASSESSMENT + "/{assessment_id}/{token}/pdf")
 async def self_assessment_pdf(assessment_id: UUID, token: str, request: Request, runtime: Runtime) -> Response:
     _throttle(request)
     async with runtime.uow() as uow:

@@ -1,1 +1,2 @@
-"""The console's routes: sign-in and the overview (the dead letters page joins them)."""
+"""The console's routes: sign-in, the overview and the dead letters, every one under `/console`
+(`pages.PREFIX`: one origin is shared with the services, whose paths start at `/`)."""

@@ -14,7 +14,7 @@ from console.deadletters import ActionFailed, DeadLetters
 from console.domain import BadInput, DeadLetter, Filter, decisions, parse_age, parse_ref, select
 from console.web.deps import Config, Letters, Operator
 
-router = APIRouter()
+router = APIRouter(prefix=pages.PREFIX)
 FILTERS = ("consumer", "topic", "kind", "reason", "older_than", "newer_than")
 
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from console import pages, session
 from console.prometheus import Prometheus
 from console.web.deps import Config, Feed, Operator
 
-router = APIRouter()
+router = APIRouter(prefix=pages.PREFIX)
+
+
+@router.get("", include_in_schema=False)
+async def to_overview() -> RedirectResponse:
+    return RedirectResponse(pages.HOME, status_code=307)
 
 
 @router.get("/", response_class=HTMLResponse)

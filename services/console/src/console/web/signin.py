@@ -14,7 +14,7 @@ from shared.web import RateLimiter
 from shared.web.admin import staff_subject
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+router = APIRouter(prefix=pages.PREFIX)
 tries = RateLimiter(limit=20, window_seconds=300)
 MAX_TOKEN = 16 * 1024
 
@@ -43,7 +43,7 @@ async def sign_in(request: Request, settings: Config) -> Response:
     lifetime = timedelta(hours=settings.session_hours)
     cookie = session.issue(settings.session_keys(), subject, now=now, lifetime=lifetime)
     log.info("operator signed in to the console", extra={"operator": subject})
-    answer = RedirectResponse("/", status_code=303)
+    answer = RedirectResponse(pages.HOME, status_code=303)
     answer.set_cookie(
         session.COOKIE,
         cookie,
@@ -51,7 +51,7 @@ async def sign_in(request: Request, settings: Config) -> Response:
         httponly=True,
         samesite="strict",
         secure=settings.on_https,
-        path="/",
+        path=pages.PREFIX,
     )
     return answer
 
@@ -61,6 +61,6 @@ async def sign_out(request: Request, operator: Operator, settings: Config) -> Re
     form = await request.form()
     if not session.form_token_matches(settings.session_keys(), operator, str(form.get("form_token") or "")):
         raise HTTPException(status_code=403, detail="this form is not from the console")
-    answer = RedirectResponse("/sign-in", status_code=303)
-    answer.delete_cookie(session.COOKIE, path="/")
+    answer = RedirectResponse(pages.SIGN_IN, status_code=303)
+    answer.delete_cookie(session.COOKIE, path=pages.PREFIX)
     return answer

@@ -97,7 +97,7 @@ async def self_assessment_finish(
         page = pages.check_page(bank, self_journey(token), values=outcome.answers, errors=outcome.errors)
         return html(page, status_code=400)
     base = settings.reports_public_url.rstrip("/")
-    return redirect(f"{base}/self-assessment/{outcome.assessment_id}/{outcome.access_token}")
+    return redirect(f"{base}/report/self-assessment/{outcome.assessment_id}/{outcome.access_token}")
 
 
 @router.get(SELF + "/{token}/{page_name}", response_class=HTMLResponse)
