@@ -45,7 +45,9 @@ def settings() -> StackSettings:
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=trusting_the_front_door(), headless=True)
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=trusting_the_front_door(), headless=True
+        )
         yield launched
         await launched.close()
 
