@@ -24,6 +24,7 @@ from ratings.config import DEFAULT_ITEM_BANK, Settings
 from ratings.main import create_app
 from ratings.tables import Draft
 from ratings.web.deps import Limits
+from shared.consumer_lag import ConsumerLag
 from shared.contracts.events import (
     CycleClosed,
     CycleCloseRequested,
@@ -39,9 +40,11 @@ from shared.contracts.events import (
 )
 from shared.contracts.topics import topic_for
 from shared.contracts.vocabulary import Dimension, RaterGroup
-from shared.db import OutboxMessage
+from shared.db import OutboxMessage, ProcessedEvent
 from shared.links import token_sha256
+from shared.messaging import client_options
 from shared.questionnaire import load_item_bank
+from shared.service import ServiceRuntime
 from tests.config import StackSettings
 from tests.integration.conftest import ServiceUnderTest, running_service
 from tests.support import TopicReader, eventually
@@ -123,14 +126,18 @@ async def fill_every_page(service: ServiceUnderTest, token: str) -> None:
         assert response.status_code == 303, (page, response.status_code)
 
 
-async def move_deadline(service: ServiceUnderTest, cycle_id: UUID, *, seconds: float) -> datetime:
-    """Bring the deadline close (an extension may also move it earlier), once the rater is ready."""
-    deadline = datetime.now(UTC) + timedelta(seconds=seconds)
-    await publish(service, CycleDeadlineExtended(producer="itest", cycle_id=cycle_id, deadline=deadline))
-    await wait_for_state(
-        service, cycle_id, lambda s: datetime.fromisoformat(s["deadline"]) == deadline, what="deadline moved"
+async def move_deadline(service: ServiceUnderTest, cycle_id: UUID, *, seconds: float) -> CycleDeadlineExtended:
+    """Bring the deadline close, once the rater is ready. This extension moves it earlier, which
+    invitations never does: should CycleOpened be applied again after it (a replay of the topics),
+    its deadline a week away wins (a repeated CycleOpened never moves a deadline earlier)."""
+    event = CycleDeadlineExtended(
+        producer="itest", cycle_id=cycle_id, deadline=datetime.now(UTC) + timedelta(seconds=seconds)
     )
-    return deadline
+    await publish(service, event)
+    await wait_for_state(
+        service, cycle_id, lambda s: datetime.fromisoformat(s["deadline"]) == event.deadline, what="deadline moved"
+    )
+    return event
 
 
 async def outbox(service: ServiceUnderTest, event_type: str, key: UUID) -> list[dict[str, Any]]:
@@ -333,49 +340,79 @@ async def test_the_deadline_closes_a_cycle_also_when_it_passed_while_the_service
 ) -> None:
     async with running_service("ratings", settings, deadline_check_seconds=0.2) as service:
         cycle_id = uuid4()
+        cycle = opened(cycle_id, invited={RaterGroup.PEER: 1, RaterGroup.SELF: 1})
         rater, token = nominated(cycle_id, RaterGroup.PEER)
-        await publish(service, opened(cycle_id, invited={RaterGroup.PEER: 1, RaterGroup.SELF: 1}))
-        await publish(service, rater)
+        await publish(service, cycle, rater)
         await link_ready(service, token)
         await answer_questionnaire(service.client, f"{BASE}/r/{token}", rng=random.Random(3), leaning=3)
-        deadline = await move_deadline(service, cycle_id, seconds=2)
+        extension = await move_deadline(service, cycle_id, seconds=2)
         await service.runtime.stop()  # the service goes down before the deadline
-        assert datetime.now(UTC) < deadline
-        await asyncio.sleep((deadline - datetime.now(UTC)).total_seconds() + 0.5)
+        assert datetime.now(UTC) < extension.deadline
+        await asyncio.sleep((extension.deadline - datetime.now(UTC)).total_seconds() + 0.5)
 
-        restarted = create_app(
-            Settings(
-                database_url=service.database_url,  # type: ignore[arg-type]
-                kafka_bootstrap_servers=settings.hlm360_kafka_bootstrap_servers,
-                consumer_group_prefix=f"itest-ratings-restart-{uuid4().hex[:8]}",
-                deadline_check_seconds=0.2,
-                outbox_poll_seconds=0.1,
-            )
-        )
+        # The same service again: its consumer groups go on from their committed offsets and its inbox
+        # knows what it applied. Under other groups it would replay every topic, in no set order.
+        restarted = create_app(settings_of(service))
         async with (
             AsyncExitStack() as stack,
             TopicReader(settings.hlm360_kafka_bootstrap_servers, topic_for(CycleClosed)) as reader,
         ):
             await stack.enter_async_context(restarted.router.lifespan_context(restarted))
             runtime = restarted.state.runtime
-
-            async def closed_here() -> list[UUID]:
-                async with runtime.uow() as uow:
-                    rows = await uow.session.exec(
-                        select(OutboxMessage.event_id).where(
-                            col(OutboxMessage.event_type) == "CycleClosed", col(OutboxMessage.key) == str(cycle_id)
-                        )
-                    )
-                    return list(rows.all())
-
-            emitted = await eventually(closed_here, timeout=90, what="CycleClosed emitted after the restart")
+            emitted = await eventually(
+                lambda: outbox_event_ids(runtime, "CycleClosed", cycle_id), what="CycleClosed emitted after the restart"
+            )
             # other in-process ratings services see the same events: pick this one's by its event id
             event_id = str(emitted[0]).encode()
             records = await reader.wait_for(lambda r: keyed(cycle_id)(r) and event_id in r.value)
+            await caught_up(runtime)
+            applied = await times_applied(runtime, cycle.event_id, rater.event_id, extension.event_id)
         closed = json.loads(records[0].value)
         assert len(emitted) == 1
         assert closed["reason"] == "deadline_passed"
         assert closed["responses_per_group"] == {"self": 0, "peer": 1}
+        assert applied == {cycle.event_id: 1, rater.event_id: 1, extension.event_id: 1}, "a restart applies none again"
+
+
+def settings_of(service: ServiceUnderTest) -> Settings:
+    settings = service.runtime.settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+async def outbox_event_ids(runtime: ServiceRuntime, event_type: str, key: UUID) -> list[UUID]:
+    async with runtime.uow() as uow:
+        rows = await uow.session.exec(
+            select(OutboxMessage.event_id).where(
+                col(OutboxMessage.event_type) == event_type, col(OutboxMessage.key) == str(key)
+            )
+        )
+        return list(rows.all())
+
+
+async def caught_up(runtime: ServiceRuntime) -> None:
+    """Wait until every consumer group of `runtime` has read all there is on its topic."""
+    lag = ConsumerLag(client_options(runtime.settings), runtime.consumers.groups, runtime.metrics)
+
+    async def drained() -> bool:
+        return not any((await lag.sample()).values())
+
+    try:
+        # after a whole tier the topics hold every earlier test's events: allow for reading them (see link_ready)
+        await eventually(drained, timeout=240, what="the consumers have read every topic")
+    finally:
+        await lag.close()
+
+
+async def times_applied(runtime: ServiceRuntime, *event_ids: UUID) -> dict[UUID, int]:
+    """How many times each event was applied in the service's database (its inbox rows, any consumer)."""
+    async with runtime.uow() as uow:
+        rows = await uow.session.exec(
+            select(ProcessedEvent.event_id, func.count())
+            .where(col(ProcessedEvent.event_id).in_(event_ids))
+            .group_by(col(ProcessedEvent.event_id))
+        )
+        return dict(rows.all())
 
 
 async def test_a_deadline_extension_keeps_an_open_cycle_open_and_never_reopens_a_closed_one(
