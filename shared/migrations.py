@@ -63,6 +63,25 @@ def unindex_waiting_emails(schema: str, *, former: str) -> None:
     )
 
 
+def create_rate_limit_table(schema: str) -> None:
+    """shared.ratelimit's counts (docs/adr/0023): one row per limit and subject, under a keyed hash
+    (never an address or a token); `expires_at` is when the forget-expired-counts job deletes it."""
+    op.create_table(
+        "rate_limit",
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("hits", sa.Integer, nullable=False),
+        sa.Column("previous_hits", sa.Integer, nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        schema=schema,
+    )
+    op.create_index("ix_rate_limit_expires_at", "rate_limit", ["expires_at"], schema=schema)
+
+
+def drop_rate_limit_table(schema: str) -> None:
+    op.drop_table("rate_limit", schema=schema)
+
+
 def run_env(database_url: str) -> None:
     """Body of a service's migrations/env.py (online mode, asyncpg)."""
 

@@ -24,6 +24,7 @@ from shared.inbound import InboundLimits
 from shared.logging import configure_logging
 from shared.messaging import OutboxRelay, build_broker, client_options
 from shared.metrics import ServiceMetrics
+from shared.ratelimit import Counters, counter_key
 from shared.settings import ServiceSettings
 from shared.telemetry import build_tracer_provider
 from shared.web import SecurityHeaders, mount_assets
@@ -66,6 +67,7 @@ class ServiceRuntime:
         )
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._counters: Counters | None = None
         self._relay: OutboxRelay | None = None
         self._lag: ConsumerLag | None = None
         self._jobs: list[tuple[str, float, Job]] = []
@@ -77,6 +79,13 @@ class ServiceRuntime:
         if self._sessions is None:
             raise RuntimeError("service not started")
         return self._sessions
+
+    @property
+    def counters(self) -> Counters:
+        """The rate-limit counts every instance of the service shares (shared.ratelimit)."""
+        if self._counters is None:
+            raise RuntimeError("service not started")
+        return self._counters
 
     def uow(self) -> UnitOfWork:
         relay = self._relay
@@ -96,10 +105,12 @@ class ServiceRuntime:
         return register
 
     async def start(self) -> None:
+        counter_secret = counter_key(self.settings)  # before connecting: a missing secret stops the start
         self._engine = create_engine(
             self.settings.database_url.get_secret_value(), tracer_provider=self.tracer_provider
         )
         self._sessions = session_factory(self._engine)
+        self._counters = Counters(self._sessions, schema=self.name, key=counter_secret)
         self._relay = OutboxRelay(
             self._sessions,
             self.broker,
@@ -229,6 +240,16 @@ def stop_if_cancelled() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+# How often each service's `forget-expired-counts` job runs (a row lives two windows: two days at most).
+FORGET_COUNTS_SECONDS = 600.0
+
+
+async def forget_expired_counts(runtime: ServiceRuntime) -> None:
+    """Job: delete the rate-limit counts no decision needs any more."""
+    await runtime.counters.forget_expired()
+    stop_if_cancelled()
 
 
 def runtime_of(request: Request) -> ServiceRuntime:

@@ -1,5 +1,5 @@
-"""Shared web plumbing for services with pages: NHS.UK templates and assets, security headers,
-and a small rate limiter for guessable URLs."""
+"""Shared web plumbing for services with pages: NHS.UK templates and assets, security headers, the
+limits on asking for a new link, and an in-process rate limiter for the app without a database."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
+
+from shared.ratelimit import Counters, Limit
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -66,7 +68,9 @@ def mount_assets(app: FastAPI) -> None:
 
 
 class RateLimiter:
-    """Sliding-window limit per key (e.g. client address) for endpoints that take guessable input."""
+    """Sliding-window limit per key (e.g. client address), held in this process only: for an app
+    without a database (the console). Services count in PostgreSQL instead (shared.ratelimit), so
+    that a limit holds across their instances."""
 
     def __init__(self, *, limit: int, window_seconds: float, max_keys: int = 10_000) -> None:
         self._limit = limit
@@ -86,31 +90,36 @@ class RateLimiter:
         return allowed
 
 
+def client_address(request: Request) -> str:
+    """The address a per-client limit counts (the front door's, as the app server was told it)."""
+    return request.client.host if request.client else "unknown"
+
+
 @dataclass(frozen=True)
 class NewLinkLimits:
     """How often an expired personal link may ask for a new one (docs/adr/0016): per client address
     (beyond it, 429) and per link (beyond it, the same answer as ever and nothing sent, so the person
-    on record is never flooded and the answer never says whether anything went)."""
+    on record is never flooded and the answer never says whether anything went). Counted in the
+    service's database, so every instance shares them (docs/adr/0023)."""
 
-    per_client: RateLimiter
-    per_link: RateLimiter
+    counters: Counters
+    per_client: Limit
+    per_link: Limit
 
-    @classmethod
-    def per_hour_and_day(cls, *, per_client: int, per_link: int) -> NewLinkLimits:
-        return cls(
-            per_client=RateLimiter(limit=per_client, window_seconds=3600),
-            per_link=RateLimiter(limit=per_link, window_seconds=86400),
-        )
+    async def client_may_ask(self, client: str) -> bool:
+        return await self.counters.allow(self.per_client, client)
+
+    async def link_may_send(self, link: str) -> bool:
+        return await self.counters.allow(self.per_link, link)
 
 
 def new_link_limits(request: Request) -> NewLinkLimits:
-    """A FastAPI dependency: the app's limits on asking for a new link, made on first use from its
-    settings (`new_links_per_client_per_hour`, `new_links_per_link_per_day`)."""
+    """A FastAPI dependency: the app's limits on asking for a new link, from its settings
+    (`new_links_per_client_per_hour`, `new_links_per_link_per_day`) and its runtime's counters."""
     state = request.app.state
-    if getattr(state, "new_link_limits", None) is None:
-        settings = state.settings
-        state.new_link_limits = NewLinkLimits.per_hour_and_day(
-            per_client=settings.new_links_per_client_per_hour, per_link=settings.new_links_per_link_per_day
-        )
-    limits: NewLinkLimits = state.new_link_limits
-    return limits
+    settings = state.settings
+    return NewLinkLimits(
+        counters=state.runtime.counters,
+        per_client=Limit.per("new-link-client", hits=settings.new_links_per_client_per_hour, seconds=3600),
+        per_link=Limit.per("new-link-link", hits=settings.new_links_per_link_per_day, seconds=86400),
+    )

@@ -1,5 +1,6 @@
 """Issue 12 item 3: the public routes' rate limits hold across instances (operators scale the
-service): every instance counts in the same PostgreSQL table, which holds no address."""
+service): every instance counts in the same PostgreSQL table (shared.ratelimit), which holds no
+address. Sliding windows: a day after a busy day still remembers part of it; two days after, nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from invitations.config import Settings
-from invitations.usecases.allowance import forget_old_allowances, may_ask
+from invitations.usecases.allowance import may_ask
 from tests.config import StackSettings
 from tests.integration.test_invitations_support import api_body, fast, fresh_database, request, rows, service_on
 
@@ -34,13 +35,14 @@ async def test_two_instances_share_the_limits_and_the_table_holds_no_address(set
         ]
         assert [a.status_code for a in answers] == [202, 202, 429], "five per client (a refused try counts)"
 
-        stored = await rows(first, "SELECT key, hits FROM invitations.request_allowance")
+        stored = await rows(first, "SELECT key, hits FROM invitations.rate_limit")
         keys = " ".join(r.key for r in stored)
         assert address.lower() not in keys.lower() and "127.0.0.1" not in keys and "testclient" not in keys
         assert max(r.hits for r in stored) == 6, "the client's count, shared"
+        assert len(stored) == 4, "the client, and the three participants it asked for while it could"
 
 
-async def test_a_new_window_starts_afresh_and_old_counts_are_forgotten(settings: StackSettings) -> None:
+async def test_the_windows_slide_and_old_counts_are_forgotten(settings: StackSettings) -> None:
     async with fresh_database(settings) as database:
         config = Settings(
             database_url=database,
@@ -49,21 +51,21 @@ async def test_a_new_window_starts_afresh_and_old_counts_are_forgotten(settings:
         )
         async with service_on(database, settings, group=f"itest-limits-{uuid.uuid4().hex[:8]}", **fast()) as service:
             now = datetime(2026, 12, 2, 10, 30, tzinfo=UTC)
-            tomorrow = now + timedelta(days=1)
 
             async def ask(moment: datetime, client: str = "198.51.100.7") -> bool:
-                async with service.runtime.uow() as uow:
-                    allowed = await may_ask(
-                        uow, client=client, participant_email="A.Person+x@example.nhs.uk", settings=config, now=moment
-                    )
-                    await uow.commit()
-                return allowed
+                return await may_ask(
+                    service.runtime.counters,
+                    client=client,
+                    participant_email="A.Person+x@example.nhs.uk",
+                    settings=config,
+                    now=moment,
+                )
 
             assert await ask(now) and not await ask(now + timedelta(minutes=10))
             assert not await ask(now + timedelta(hours=1), client="198.51.100.8"), "the participant's day is used up"
-            assert await ask(tomorrow), "a new hour and a new day"
-            async with service.runtime.uow() as uow:
-                forgotten = await forget_old_allowances(uow, now=tomorrow + timedelta(hours=2))
-                await uow.commit()
-            assert forgotten == 1, "the other client's count, from the day before"
-            assert len(await rows(service, "SELECT 1 FROM invitations.request_allowance")) == 2
+            assert not await ask(now + timedelta(days=1), client="198.51.100.9"), "still within a day of the others"
+            assert not await ask(now + timedelta(days=2)), "a refused try counts: the day before was not quiet"
+            assert await ask(now + timedelta(days=4)), "a new hour, after a whole day without a try"
+            forgotten = await service.runtime.counters.forget_expired(now=now + timedelta(days=4, minutes=30))
+            assert forgotten == 2, "the other clients' counts, from days before"
+            assert len(await rows(service, "SELECT 1 FROM invitations.rate_limit")) == 2

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlmodel import col, func, select
@@ -23,7 +24,7 @@ from ratings import usecases
 from ratings.config import DEFAULT_ITEM_BANK, Settings
 from ratings.main import create_app
 from ratings.tables import Draft
-from ratings.web.deps import Limits
+from ratings.web.deps import Limits, limits_of
 from shared.consumer_lag import ConsumerLag
 from shared.contracts.events import (
     CycleClosed,
@@ -57,6 +58,13 @@ BASE = "http://testserver"
 async def ratings(settings: StackSettings) -> AsyncIterator[ServiceUnderTest]:
     async with running_service("ratings", settings, deadline_check_seconds=0.2) as service:
         yield service
+
+
+def client_of_its_own(service: ServiceUnderTest) -> httpx.AsyncClient:
+    """A client at an address no other test uses: the unknown links they try, counted per address
+    in the service's database, are not counted against it."""
+    transport = httpx.ASGITransport(app=service.app, client=(f"2001:db8::{uuid4().hex[:4]}", 50000))
+    return httpx.AsyncClient(transport=transport, base_url=BASE)
 
 
 def opened(cycle_id: UUID, *, invited: dict[RaterGroup, int], deadline: datetime | None = None) -> CycleOpened:
@@ -499,8 +507,8 @@ async def test_a_rater_nominated_again_with_a_new_link_keeps_their_draft_and_los
     new_token = secrets.token_urlsafe(32)
     await publish(ratings, rater.model_copy(update={"event_id": uuid4(), "link_token_sha256": token_sha256(new_token)}))
     await link_ready(ratings, new_token)
-    ratings.app.state.limits = Limits(ratings.app.state.settings)  # other tests' unknown links do not count
-    assert (await ratings.client.get(f"/r/{old_token}")).status_code == 404
+    async with client_of_its_own(ratings) as client:
+        assert (await client.get(f"/r/{old_token}")).status_code == 404
     resumed = await ratings.client.get(f"/r/{new_token}")
     assert "Continue where you left off" in resumed.text and f'href="/r/{new_token}/2"' in resumed.text
     assert await drafts(ratings, old_token) == 0 and await drafts(ratings, new_token) == 1
@@ -622,22 +630,25 @@ async def test_unknown_links_are_rate_limited_per_client_but_valid_links_keep_wo
     rater, token = nominated(cycle_id, RaterGroup.PEER)
     await publish(ratings, opened(cycle_id, invited={RaterGroup.PEER: 3}), rater)
     await link_ready(ratings, token)
-    limits = ratings.app.state.limits
     strict = Settings(database_url="postgresql://u:s3cret-for-test@h/d", unknown_link_limit=3)  # type: ignore[arg-type]
-    ratings.app.state.limits = Limits(strict)
+    ratings.app.dependency_overrides[limits_of] = lambda: Limits.of(strict, ratings.runtime.counters)
     try:
-        codes = [(await ratings.client.get(f"/r/{secrets.token_urlsafe(32)}/1")).status_code for _ in range(4)]
-        limited = await ratings.client.get("/r/guess")
-        valid = await ratings.client.get(f"/r/{token}")
-        too_long = await ratings.client.get(f"/r/{'x' * 300}")
+        async with client_of_its_own(ratings) as client:
+            codes = [(await client.get(f"/r/{secrets.token_urlsafe(32)}/1")).status_code for _ in range(4)]
+            limited = await client.get("/r/guess")
+            valid = await client.get(f"/r/{token}")
+            too_long = await client.get(f"/r/{'x' * 300}")
+        async with client_of_its_own(ratings) as elsewhere:
+            elsewhere_unknown = await elsewhere.get("/r/guess")
     finally:
-        ratings.app.state.limits = limits
+        ratings.app.dependency_overrides.pop(limits_of)
 
     assert codes == [404, 404, 404, 429]
     assert limited.status_code == 429 and "Too many unrecognised links" in limited.text
     assert limited.headers["retry-after"] == "60"
     assert valid.status_code == 200
     assert too_long.status_code == 429
+    assert elsewhere_unknown.status_code == 404, "per client address"
 
 
 async def test_the_self_assessment_sends_answers_to_a_private_report_and_keeps_nothing(
@@ -667,7 +678,6 @@ async def test_the_self_assessment_sends_answers_to_a_private_report_and_keeps_n
     assert event["questionnaire_version"] == BANK.version and len(event["answers"]) == 36
     assert {i["dimension"] for i in event["importance"]} == {d.value for d in Dimension}
     assert await drafts(ratings, token) == 0
-    # other tests in this module spend the per-client allowance for unknown links: start afresh
-    ratings.app.state.limits = Limits(ratings.app.state.settings)
-    gone = await ratings.client.get(f"/self-assessment/{token}/check")
+    async with client_of_its_own(ratings) as client:
+        gone = await client.get(f"/self-assessment/{token}/check")
     assert gone.status_code == 404 and "Start a new self-assessment" in gone.text

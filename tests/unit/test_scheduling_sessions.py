@@ -264,6 +264,7 @@ def test_every_scheduling_job_is_registered() -> None:
         "chase-outcomes",
         "lapse-unconfirmed",
         "escalate-unbooked",
+        "forget-expired-counts",
     }
     # Elsewhere the demo's diaries are not kept open (ADR 11).
     assert registered_jobs(seed_availability=False) == registered - {"ensure-availability"}

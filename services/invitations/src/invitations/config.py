@@ -46,7 +46,8 @@ class Settings(ServiceSettings, MailSettings, LinkSettings):
     confirmation_hours: float = Field(default=48.0, gt=0, le=720)
     purge_poll_seconds: float = 600.0  # how often requests not confirmed in time are forgotten
     # Public routes: 360s one client address may ask for per hour, and that may name one participant
-    # (mailbox, domain.mailbox_key) per day, per instance; beyond either, 429 with one generic message.
+    # (mailbox, domain.mailbox_key) per day, across every instance (docs/adr/0023); beyond either, 429
+    # with one generic message.
     public_requests_per_client_per_hour: int = Field(default=30, ge=1)
     public_requests_per_participant_per_day: int = Field(default=5, ge=1)
     # Line manager approves the nomination list before any invitation goes out.

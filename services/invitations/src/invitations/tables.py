@@ -150,15 +150,3 @@ class Facilitator(SQLModel, table=True):
     next_free_slot_at: datetime | None = Field(default=None, sa_column=_tz(True))
     modes: str = ""
     availability_at: datetime | None = Field(default=None, sa_column=_tz(True))
-
-
-class RequestAllowance(SQLModel, table=True):
-    """How many 360s one client address or one participant mailbox asked for in the current window,
-    shared by every instance of the service. `key` is a keyed hash (never the address itself)."""
-
-    __tablename__ = "request_allowance"
-    __table_args__ = {"schema": SCHEMA}
-
-    key: str = Field(primary_key=True, max_length=64)
-    window_start: datetime = Field(sa_column=_tz())
-    hits: int = Field(sa_column=Column(Integer, nullable=False))

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.questionnaire import BANKS_DIR
@@ -20,12 +21,13 @@ class Settings(ServiceSettings):
     close_batch_size: int = 50
     # Where a finished self-assessment sends the person: {reports_public_url}/report/self-assessment/{id}/{token}.
     reports_public_url: str = "http://127.0.0.1:8103"
-    # Unknown (mistyped or guessed) links per client address and window before the 429 page.
-    unknown_link_limit: int = 20
-    unknown_link_window_seconds: float = 60.0
-    # New self-assessments started per client address and window.
-    self_assessment_start_limit: int = 60
-    self_assessment_start_window_seconds: float = 600.0
+    # Unknown (mistyped or guessed) links per client address and window before the 429 page; counted
+    # in the database, so across every instance (docs/adr/0023).
+    unknown_link_limit: int = Field(default=20, ge=1)
+    unknown_link_window_seconds: float = Field(default=60.0, ge=1)
+    # New self-assessments started per client address and window (likewise across instances).
+    self_assessment_start_limit: int = Field(default=60, ge=1)
+    self_assessment_start_window_seconds: float = Field(default=600.0, ge=1)
     # Unfinished self-assessment drafts are deleted after this many days without a change.
     self_assessment_draft_days: float = 30.0
     draft_cleanup_seconds: float = 3600.0

@@ -1,11 +1,11 @@
-"""Background jobs: close cycles whose deadline has passed (one transaction per cycle), and
-forget self-assessments nobody finished."""
+"""Background jobs: close cycles whose deadline has passed (one transaction per cycle), forget
+self-assessments nobody finished, and rate-limit counts no longer needed."""
 
 from datetime import UTC, datetime, timedelta
 
 from ratings import usecases
 from ratings.config import Settings
-from shared.service import ServiceRuntime
+from shared.service import FORGET_COUNTS_SECONDS, ServiceRuntime, forget_expired_counts
 
 
 def register(runtime: ServiceRuntime, settings: Settings) -> None:
@@ -27,3 +27,5 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
                 uow, older_than=timedelta(days=settings.self_assessment_draft_days), now=datetime.now(UTC)
             )
             await uow.commit()
+
+    runtime.every(FORGET_COUNTS_SECONDS, name="forget-expired-counts")(forget_expired_counts)

@@ -18,5 +18,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = runtime.http_app(web.router, title="hlm360 ratings")
     app.state.settings = settings
     app.state.item_bank = bank
-    app.state.limits = web.Limits(settings)
     return app

@@ -1,4 +1,5 @@
-"""Background jobs: the shared mail sender drains the mail outbox through real SMTP."""
+"""Background jobs: the shared mail sender drains the mail outbox through real SMTP; rate-limit
+counts no longer needed are forgotten."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from reports.config import Settings
 from reports.tables import OutgoingEmail
 from shared.db import UnitOfWork
 from shared.mail_sender import register_send_emails
-from shared.service import ServiceRuntime
+from shared.service import FORGET_COUNTS_SECONDS, ServiceRuntime, forget_expired_counts
 
 
 def register(runtime: ServiceRuntime, settings: Settings) -> None:
@@ -23,3 +24,4 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
         )
 
     register_send_emails(runtime, OutgoingEmail, settings=settings, compose=compose, kinds=emails.SUBJECTS)
+    runtime.every(FORGET_COUNTS_SECONDS, name="forget-expired-counts")(forget_expired_counts)

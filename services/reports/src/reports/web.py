@@ -23,13 +23,16 @@ from reports.pages import (
 )
 from shared.contracts.events import Email
 from shared.contracts.text import SingleLine
+from shared.ratelimit import Limit
 from shared.service import ServiceRuntime, runtime_of
-from shared.web import RateLimiter, page_templates
+from shared.web import client_address, page_templates
 from shared.web.admin import Admin
 
 router = APIRouter()
 _pages = page_templates("reports")
-_limiter = RateLimiter(limit=120, window_seconds=60)
+# Opening report pages and PDFs, per client address, valid link or not (counted in the database,
+# so every instance shares it: docs/adr/0023).
+PAGES = Limit.per("report-pages", hits=120, seconds=60)
 
 REFUSALS = {
     "expired": (
@@ -96,9 +99,13 @@ def _refusal(reason: str, status: int) -> HTMLResponse:
     return _page(title, paragraphs, status=status)
 
 
-def _throttle(request: Request) -> None:
-    if not _limiter.allow(request.client.host if request.client else "unknown"):
+async def throttle(request: Request, runtime: Runtime) -> None:
+    """A route dependency: 429 once a client has opened too many report pages."""
+    if not await runtime.counters.allow(PAGES, client_address(request)):
         raise HTTPException(status_code=429, detail="too many requests; try again in a minute")
+
+
+Throttled = [Depends(throttle)]
 
 
 def _pdf(data: bytes, filename: str) -> Response:
@@ -147,10 +154,9 @@ async def report_status_js() -> PlainTextResponse:
     )
 
 
-@router.get("/report/{token}", response_class=HTMLResponse)
-async def report_page(token: str, request: Request, runtime: Runtime, settings: Config) -> Response:
+@router.get("/report/{token}", response_class=HTMLResponse, dependencies=Throttled)
+async def report_page(token: str, runtime: Runtime, settings: Config) -> Response:
     """The report as a web page, for the holder of a valid link (facilitator, or participant after release)."""
-    _throttle(request)
     async with runtime.uow() as uow:
         outcome = await usecases.open_report(uow, token=token, fmt="html", now=datetime.now(UTC), settings=settings)
         await uow.commit()
@@ -160,10 +166,9 @@ async def report_page(token: str, request: Request, runtime: Runtime, settings: 
     return HTMLResponse(render_html(doc, pdf_href=f"/report/{token}/pdf"))
 
 
-@router.get("/report/{token}/pdf")
-async def report_pdf(token: str, request: Request, runtime: Runtime, settings: Config) -> Response:
+@router.get("/report/{token}/pdf", dependencies=Throttled)
+async def report_pdf(token: str, runtime: Runtime, settings: Config) -> Response:
     """The stored PDF of the report, for the holder of a valid link."""
-    _throttle(request)
     async with runtime.uow() as uow:
         outcome = await usecases.open_report(uow, token=token, fmt="pdf", now=datetime.now(UTC), settings=settings)
         await uow.commit()
@@ -172,15 +177,12 @@ async def report_pdf(token: str, request: Request, runtime: Runtime, settings: C
     return _pdf(outcome.report.pdf, "hlm360-report.pdf")
 
 
-@router.get(SELF_ASSESSMENT + "/{assessment_id}/{token}", response_class=HTMLResponse)
-async def self_assessment_page(
-    assessment_id: UUID, token: str, request: Request, runtime: Runtime, settings: Config
-) -> Response:
+@router.get(SELF_ASSESSMENT + "/{assessment_id}/{token}", response_class=HTMLResponse, dependencies=Throttled)
+async def self_assessment_page(assessment_id: UUID, token: str, runtime: Runtime, settings: Config) -> Response:
     """The private self-assessment report, or a 'being prepared' page that says when the report is ready.
 
     The waiting page never reloads itself (an automatic refresh is a time limit the reader cannot
     control, WCAG 2.2.1): a script checks in the background and announces the report, with a link."""
-    _throttle(request)
     async with runtime.uow() as uow:
         outcome = await usecases.open_self_assessment(
             uow, assessment_id=assessment_id, token=token, fmt="html", now=datetime.now(UTC)
@@ -208,9 +210,8 @@ async def self_assessment_page(
     )
 
 
-@router.get(SELF_ASSESSMENT + "/{assessment_id}/{token}/pdf")
-async def self_assessment_pdf(assessment_id: UUID, token: str, request: Request, runtime: Runtime) -> Response:
-    _throttle(request)
+@router.get(SELF_ASSESSMENT + "/{assessment_id}/{token}/pdf", dependencies=Throttled)
+async def self_assessment_pdf(assessment_id: UUID, token: str, runtime: Runtime) -> Response:
     async with runtime.uow() as uow:
         outcome = await usecases.open_self_assessment(
             uow, assessment_id=assessment_id, token=token, fmt="pdf", now=datetime.now(UTC)
@@ -223,10 +224,9 @@ async def self_assessment_pdf(assessment_id: UUID, token: str, request: Request,
     return _pdf(outcome.pdf, "hlm-self-assessment.pdf")
 
 
-@router.get("/cohort/{token}", response_class=HTMLResponse)
-async def cohort_page(token: str, request: Request, runtime: Runtime, settings: Config) -> Response:
+@router.get("/cohort/{token}", response_class=HTMLResponse, dependencies=Throttled)
+async def cohort_page(token: str, runtime: Runtime, settings: Config) -> Response:
     """A programme cohort report, for the holder of its signed link."""
-    _throttle(request)
     async with runtime.uow() as uow:
         outcome = await usecases.open_cohort(uow, token=token, fmt="html", now=datetime.now(UTC), settings=settings)
         await uow.commit()
@@ -237,9 +237,8 @@ async def cohort_page(token: str, request: Request, runtime: Runtime, settings: 
     return HTMLResponse(render_html(doc, template="cohort.html", pdf_href=f"/cohort/{token}/pdf"))
 
 
-@router.get("/cohort/{token}/pdf")
-async def cohort_pdf(token: str, request: Request, runtime: Runtime, settings: Config) -> Response:
-    _throttle(request)
+@router.get("/cohort/{token}/pdf", dependencies=Throttled)
+async def cohort_pdf(token: str, runtime: Runtime, settings: Config) -> Response:
     async with runtime.uow() as uow:
         outcome = await usecases.open_cohort(uow, token=token, fmt="pdf", now=datetime.now(UTC), settings=settings)
         await uow.commit()

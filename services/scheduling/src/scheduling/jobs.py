@@ -1,6 +1,7 @@
 """Background jobs: announce facilitators, keep the demo's diaries open (demo only), retry cycles
 with nothing to offer, send the mail outbox, remind before sessions, remind participants to choose a
-time, chase missing outcomes, lapse unconfirmed requests, escalate unbooked sessions to regional leads."""
+time, chase missing outcomes, lapse unconfirmed requests, escalate unbooked sessions to regional leads,
+forget rate-limit counts no longer needed."""
 
 import logging
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ from scheduling.tables import OutgoingEmail
 from scheduling.usecases import booking, directory, followups
 from shared.db import UnitOfWork
 from shared.mail_sender import register_send_emails
-from shared.service import ServiceRuntime
+from shared.service import FORGET_COUNTS_SECONDS, ServiceRuntime, forget_expired_counts
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
     ]
     for name, seconds, use_case in timed:
         runtime.every(seconds, name=name)(_in_one_transaction(use_case, settings))
+    runtime.every(FORGET_COUNTS_SECONDS, name="forget-expired-counts")(forget_expired_counts)
 
 
 class TimedUseCase(Protocol):

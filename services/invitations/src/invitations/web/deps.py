@@ -18,10 +18,12 @@ from invitations.links import APPROVAL, CONFIRM, PARTICIPANT, token_freshness
 from invitations.usecases import allowance
 from shared.db import UnitOfWork
 from shared.links import Freshness
+from shared.ratelimit import Limit
 from shared.service import ServiceRuntime, runtime_of
-from shared.web import NewLinkLimits, RateLimiter, new_link_limits
+from shared.web import NewLinkLimits, client_address, new_link_limits
 
-limiter = RateLimiter(limit=120, window_seconds=60)
+# Opening the pages people reach from an email, per client address, valid link or not.
+LINK_PAGES = Limit.per("link-pages", hits=120, seconds=60)
 
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
 
@@ -80,8 +82,8 @@ def signed_link(
     """A dependency that lets the route run only for a link signed for `purpose` and in date (else
     BadLink, or LinkExpired); `expired_too`: an expired one as well (asking for a new link)."""
 
-    async def check(cycle_id: UUID, token: str, request: Request, settings: Config) -> SignedLink:
-        if rate_limited and not limiter.allow(client_of(request)):
+    async def check(cycle_id: UUID, token: str, request: Request, settings: Config, runtime: Runtime) -> SignedLink:
+        if rate_limited and not await runtime.counters.allow(LINK_PAGES, client_of(request)):
             raise BadLink(429)
         freshness = token_freshness(settings.signing_keys(), purpose, cycle_id, token, now=now())
         if freshness is Freshness.EXPIRED and not expired_too:
@@ -108,19 +110,16 @@ TOO_MANY_REQUESTS = "Too many 360s have been asked for recently; try again later
 @dataclass(frozen=True)
 class PublicLimits:
     """How often the public routes may ask for a 360: per client address and per participant,
-    counted in PostgreSQL so that every instance shares the count (usecases.allowance)."""
+    counted in PostgreSQL so that every instance shares the count (usecases.allowance, docs/adr/0023)."""
 
     runtime: ServiceRuntime
     settings: Settings
 
     async def allow(self, *, client: str, participant_email: str) -> bool:
-        """Counts one request (in its own transaction: a refused try counts too)."""
-        async with self.runtime.uow() as uow:
-            allowed = await allowance.may_ask(
-                uow, client=client, participant_email=participant_email, settings=self.settings
-            )
-            await uow.commit()
-        return allowed
+        """Counts one request (a refused try counts too)."""
+        return await allowance.may_ask(
+            self.runtime.counters, client=client, participant_email=participant_email, settings=self.settings
+        )
 
 
 def public_limits(runtime: Runtime, settings: Config) -> PublicLimits:
@@ -128,7 +127,7 @@ def public_limits(runtime: Runtime, settings: Config) -> PublicLimits:
 
 
 def client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request)
 
 
 Limits = Annotated[PublicLimits, Depends(public_limits)]

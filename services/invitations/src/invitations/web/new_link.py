@@ -29,9 +29,9 @@ PREFIXES = {PARTICIPANT: "p", APPROVAL: "approve", CONFIRM: "confirm"}
 async def _ask(
     purpose: str, link: SignedLink, request: Request, runtime: ServiceRuntime, limits: NewLinks
 ) -> HTMLResponse:
-    if not limits.per_client.allow(client_of(request)):
+    if not await limits.client_may_ask(client_of(request)):
         return pages.message(title="Try again later", body="Too many new links have been asked for.", status_code=429)
-    if limits.per_link.allow(f"{purpose}:{link.cycle_id}"):
+    if await limits.link_may_send(f"{purpose}:{link.cycle_id}"):
         async with runtime.uow() as uow:
             await send_new_link(uow, cycle_id=link.cycle_id, purpose=purpose)
             await uow.commit()

@@ -9,11 +9,10 @@
 from fastapi import APIRouter
 
 from ratings.web import admin, rater, self_assessment
-from ratings.web.deps import Limits
 
 router = APIRouter()
 router.include_router(rater.router)
 router.include_router(self_assessment.router)
 router.include_router(admin.router)
 
-__all__ = ["Limits", "router"]
+__all__ = ["router"]

@@ -42,22 +42,22 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers=pages.SECURITY_HEADERS)
 
 
-def unknown_link(request: Request, limits: Limits, message: pages.Message, **extra: str) -> HTMLResponse:
+async def unknown_link(request: Request, limits: Limits, message: pages.Message, **extra: str) -> HTMLResponse:
     """404 for a link we do not know; 429 once a client has tried too many (guessing links).
 
     Only unknown links count and only they are refused: staff of a whole trust may share one address,
     so one person's typos must not lock out everyone's valid links (tokens have 256 bits anyway)."""
-    if not limits.unknown_links.allow(client_key(request)):
+    if not await limits.may_try_unknown_link(client_key(request)):
         return html(pages.message_page(pages.TOO_MANY_ATTEMPTS), status_code=429, headers={"Retry-After": "60"})
     return html(pages.message_page(message, start_again=extra.get("start_again")), status_code=404)
 
 
-def refusal(request: Request, limits: Limits, access: RaterAccess, *, posted: bool) -> HTMLResponse:
+async def refusal(request: Request, limits: Limits, access: RaterAccess, *, posted: bool) -> HTMLResponse:
     """The page for a link that cannot take answers now; a refused POST is a conflict."""
     conflict = 409 if posted else 200
     match access.access:
         case Access.UNKNOWN:
-            return unknown_link(request, limits, pages.UNKNOWN_LINK)
+            return await unknown_link(request, limits, pages.UNKNOWN_LINK)
         case Access.NOT_OPEN:
             return html(pages.message_page(pages.NOT_READY), status_code=503, headers={"Retry-After": "60"})
         case Access.WITHDRAWN:

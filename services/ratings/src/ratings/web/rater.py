@@ -32,7 +32,7 @@ from ratings.web.common import (
     unsaved_page,
     valid_token,
 )
-from ratings.web.deps import Bank, Limit, Runtime
+from ratings.web.deps import Bank, PerClient, Runtime
 from shared.contracts.vocabulary import RaterGroup
 from shared.links import token_sha256
 from shared.service import ServiceRuntime
@@ -48,48 +48,48 @@ async def access_of(runtime: ServiceRuntime, token: str) -> RaterAccess:
 
 
 @router.get("/r/{token}", response_class=HTMLResponse)
-async def rater_start(token: str, request: Request, runtime: Runtime, bank: Bank, limits: Limit) -> HTMLResponse:
+async def rater_start(token: str, request: Request, runtime: Runtime, bank: Bank, limits: PerClient) -> HTMLResponse:
     access = await access_of(runtime, token)
     if access.access is not Access.OPEN:
-        return refusal(request, limits, access, posted=False)
+        return await refusal(request, limits, access, posted=False)
     journey = rater_journey(token, access)
     resume = first_incomplete_page(bank, access.answers, self_rating=journey.self_rating)
     return html(pages.start_page(bank, journey, resume_page=resume, has_answers=bool(access.answers)))
 
 
 @router.get("/r/{token}/done", response_class=HTMLResponse, response_model=None)
-async def rater_done(token: str, request: Request, runtime: Runtime, limits: Limit) -> HtmlOrRedirect:
+async def rater_done(token: str, request: Request, runtime: Runtime, limits: PerClient) -> HtmlOrRedirect:
     access = await access_of(runtime, token)
     if access.access is Access.SUBMITTED:
         return html(pages.message_page(pages.DONE))
     if access.access is Access.OPEN:
         return redirect(f"/r/{quote(token, safe='')}")
-    return refusal(request, limits, access, posted=False)
+    return await refusal(request, limits, access, posted=False)
 
 
 @router.get("/r/{token}/declined", response_class=HTMLResponse, response_model=None)
-async def rater_declined(token: str, request: Request, runtime: Runtime, limits: Limit) -> HtmlOrRedirect:
+async def rater_declined(token: str, request: Request, runtime: Runtime, limits: PerClient) -> HtmlOrRedirect:
     access = await access_of(runtime, token)
     if access.access is Access.OPEN:
         return redirect(f"/r/{quote(token, safe='')}")
-    return refusal(request, limits, access, posted=False)
+    return await refusal(request, limits, access, posted=False)
 
 
 @router.get("/r/{token}/decline", response_class=HTMLResponse, response_model=None)
-async def decline_form(token: str, request: Request, runtime: Runtime, limits: Limit) -> HtmlOrRedirect:
+async def decline_form(token: str, request: Request, runtime: Runtime, limits: PerClient) -> HtmlOrRedirect:
     access = await access_of(runtime, token)
     if access.access is not Access.OPEN:
-        return refusal(request, limits, access, posted=False)
+        return await refusal(request, limits, access, posted=False)
     if access.group is RaterGroup.SELF:
         return redirect(f"/r/{quote(token, safe='')}")
     return html(pages.decline_page(rater_journey(token, access), reason="", error=None))
 
 
 @router.post("/r/{token}/decline", response_class=HTMLResponse, response_model=None)
-async def decline(token: str, request: Request, runtime: Runtime, limits: Limit) -> HtmlOrRedirect:
+async def decline(token: str, request: Request, runtime: Runtime, limits: PerClient) -> HtmlOrRedirect:
     access = await access_of(runtime, token)
     if access.access is not Access.OPEN or access.group is RaterGroup.SELF:
-        return refusal(request, limits, access, posted=True)
+        return await refusal(request, limits, access, posted=True)
     form = await posted_form(request) or {}
     reason = normalise_text(form.get("reason", ""))
     if error := comment_problem(reason, subject="Your reason"):
@@ -98,22 +98,22 @@ async def decline(token: str, request: Request, runtime: Runtime, limits: Limit)
         outcome = await usecases.decline(uow, token_hash=token_sha256(token), reason=reason or None, now=now())
         await uow.commit()
     if outcome.access is not Access.ACCEPTED:
-        return refusal(request, limits, outcome, posted=True)
+        return await refusal(request, limits, outcome, posted=True)
     return redirect(f"/r/{quote(token, safe='')}/declined")
 
 
 @router.get("/r/{token}/check", response_class=HTMLResponse)
-async def rater_check(token: str, request: Request, runtime: Runtime, bank: Bank, limits: Limit) -> HTMLResponse:
+async def rater_check(token: str, request: Request, runtime: Runtime, bank: Bank, limits: PerClient) -> HTMLResponse:
     access = await access_of(runtime, token)
     if access.access is not Access.OPEN:
-        return refusal(request, limits, access, posted=False)
+        return await refusal(request, limits, access, posted=False)
     return html(pages.check_page(bank, rater_journey(token, access), values=access.answers, errors=()))
 
 
 @router.post("/r/{token}/check", response_class=HTMLResponse, response_model=None)
-async def rater_submit(token: str, request: Request, runtime: Runtime, bank: Bank, limits: Limit) -> HtmlOrRedirect:
+async def rater_submit(token: str, request: Request, runtime: Runtime, bank: Bank, limits: PerClient) -> HtmlOrRedirect:
     if not valid_token(token):
-        return refusal(request, limits, RaterAccess(Access.UNKNOWN), posted=True)
+        return await refusal(request, limits, RaterAccess(Access.UNKNOWN), posted=True)
     async with runtime.uow() as uow:
         try:
             outcome = await usecases.submit_response(uow, token_hash=token_sha256(token), bank=bank, now=now())
@@ -125,17 +125,17 @@ async def rater_submit(token: str, request: Request, runtime: Runtime, bank: Ban
         page = pages.check_page(bank, rater_journey(token, outcome), values=outcome.answers, errors=outcome.errors)
         return html(page, status_code=400)
     if outcome.access is not Access.ACCEPTED:
-        return refusal(request, limits, outcome, posted=True)
+        return await refusal(request, limits, outcome, posted=True)
     return redirect(f"/r/{quote(token, safe='')}/done")
 
 
 @router.get("/r/{token}/{page_name}", response_class=HTMLResponse)
 async def rater_page(
-    token: str, page_name: str, request: Request, runtime: Runtime, bank: Bank, limits: Limit
+    token: str, page_name: str, request: Request, runtime: Runtime, bank: Bank, limits: PerClient
 ) -> HTMLResponse:
     access = await access_of(runtime, token)
     if access.access is not Access.OPEN:
-        return refusal(request, limits, access, posted=False)
+        return await refusal(request, limits, access, posted=False)
     page = parse_page(bank, page_name)
     if page is None:
         return html(pages.message_page(pages.PAGE_NOT_FOUND), status_code=404)
@@ -146,11 +146,11 @@ async def rater_page(
 
 @router.post("/r/{token}/{page_name}", response_class=HTMLResponse, response_model=None)
 async def rater_save_page(
-    token: str, page_name: str, request: Request, runtime: Runtime, bank: Bank, limits: Limit
+    token: str, page_name: str, request: Request, runtime: Runtime, bank: Bank, limits: PerClient
 ) -> HtmlOrRedirect:
     page = parse_page(bank, page_name)
     if not valid_token(token):
-        return refusal(request, limits, RaterAccess(Access.UNKNOWN), posted=True)
+        return await refusal(request, limits, RaterAccess(Access.UNKNOWN), posted=True)
     if page is None:
         return html(pages.message_page(pages.PAGE_NOT_FOUND), status_code=404)
     posted = await posted_form(request)
@@ -159,7 +159,7 @@ async def rater_save_page(
     if unstorable(bank, page, posted):
         access = await access_of(runtime, token)
         if access.access is not Access.OPEN:
-            return refusal(request, limits, access, posted=True)
+            return await refusal(request, limits, access, posted=True)
         return unsaved_page(bank, rater_journey(token, access), page=page, answers=access.answers, posted=posted)
     async with runtime.uow() as uow:
         state = await usecases.save_rater_page(
@@ -167,7 +167,7 @@ async def rater_save_page(
         )
         await uow.commit()
     if state.access is not Access.OPEN:
-        return refusal(request, limits, state, posted=True)
+        return await refusal(request, limits, state, posted=True)
     journey = rater_journey(token, state)
     returning = posted.get("return") == "check"
     errors = page_errors(bank, page, state.answers, self_rating=journey.self_rating)

@@ -27,15 +27,15 @@ from ratings.web.common import (
     unsaved_page,
     valid_token,
 )
-from ratings.web.deps import Bank, Config, Limit, Runtime, client_key
+from ratings.web.deps import Bank, Config, PerClient, Runtime, client_key
 from shared.links import token_sha256
 from shared.service import ServiceRuntime
 
 router = APIRouter()
 
 
-def self_unknown(request: Request, limits: Limit) -> HTMLResponse:
-    return unknown_link(request, limits, pages.SELF_ASSESSMENT_UNKNOWN, start_again=SELF)
+async def self_unknown(request: Request, limits: PerClient) -> HTMLResponse:
+    return await unknown_link(request, limits, pages.SELF_ASSESSMENT_UNKNOWN, start_again=SELF)
 
 
 @router.get(SELF, response_class=HTMLResponse)
@@ -44,8 +44,8 @@ async def self_assessment_start(bank: Bank) -> HTMLResponse:
 
 
 @router.post(SELF, response_class=HTMLResponse, response_model=None)
-async def self_assessment_begin(request: Request, runtime: Runtime, limits: Limit) -> HtmlOrRedirect:
-    if not limits.self_assessment_starts.allow(client_key(request)):
+async def self_assessment_begin(request: Request, runtime: Runtime, limits: PerClient) -> HtmlOrRedirect:
+    if not await limits.may_start_self_assessment(client_key(request)):
         return html(pages.message_page(pages.TOO_MANY_STARTS), status_code=429, headers={"Retry-After": "600"})
     async with runtime.uow() as uow:
         token = await usecases.start_self_assessment(uow, now=now())
@@ -62,11 +62,11 @@ async def self_state(runtime: ServiceRuntime, token: str) -> usecases.SelfAssess
 
 @router.get(SELF + "/{token}", response_class=HTMLResponse, response_model=None)
 async def self_assessment_resume(
-    token: str, request: Request, runtime: Runtime, bank: Bank, limits: Limit
+    token: str, request: Request, runtime: Runtime, bank: Bank, limits: PerClient
 ) -> HtmlOrRedirect:
     state = await self_state(runtime, token)
     if not state.found:
-        return self_unknown(request, limits)
+        return await self_unknown(request, limits)
     journey = self_journey(token)
     resume = first_incomplete_page(bank, state.answers, self_rating=True)
     return redirect(f"{journey.base}/check" if resume is None else journey.page_href(resume))
@@ -74,25 +74,25 @@ async def self_assessment_resume(
 
 @router.get(SELF + "/{token}/check", response_class=HTMLResponse)
 async def self_assessment_check(
-    token: str, request: Request, runtime: Runtime, bank: Bank, limits: Limit
+    token: str, request: Request, runtime: Runtime, bank: Bank, limits: PerClient
 ) -> HTMLResponse:
     state = await self_state(runtime, token)
     if not state.found:
-        return self_unknown(request, limits)
+        return await self_unknown(request, limits)
     return html(pages.check_page(bank, self_journey(token), values=state.answers, errors=()))
 
 
 @router.post(SELF + "/{token}/check", response_class=HTMLResponse, response_model=None)
 async def self_assessment_finish(
-    token: str, request: Request, runtime: Runtime, bank: Bank, settings: Config, limits: Limit
+    token: str, request: Request, runtime: Runtime, bank: Bank, settings: Config, limits: PerClient
 ) -> HtmlOrRedirect:
     if not valid_token(token):
-        return self_unknown(request, limits)
+        return await self_unknown(request, limits)
     async with runtime.uow() as uow:
         outcome = await usecases.complete_self_assessment(uow, token_hash=token_sha256(token), bank=bank)
         await uow.commit()
     if not outcome.found:
-        return self_unknown(request, limits)
+        return await self_unknown(request, limits)
     if outcome.assessment_id is None or outcome.access_token is None:
         page = pages.check_page(bank, self_journey(token), values=outcome.answers, errors=outcome.errors)
         return html(page, status_code=400)
@@ -102,11 +102,11 @@ async def self_assessment_finish(
 
 @router.get(SELF + "/{token}/{page_name}", response_class=HTMLResponse)
 async def self_assessment_page(
-    token: str, page_name: str, request: Request, runtime: Runtime, bank: Bank, limits: Limit
+    token: str, page_name: str, request: Request, runtime: Runtime, bank: Bank, limits: PerClient
 ) -> HTMLResponse:
     state = await self_state(runtime, token)
     if not state.found:
-        return self_unknown(request, limits)
+        return await self_unknown(request, limits)
     page = parse_page(bank, page_name)
     if page is None:
         return html(pages.message_page(pages.PAGE_NOT_FOUND), status_code=404)
@@ -116,11 +116,11 @@ async def self_assessment_page(
 
 @router.post(SELF + "/{token}/{page_name}", response_class=HTMLResponse, response_model=None)
 async def self_assessment_save_page(
-    token: str, page_name: str, request: Request, runtime: Runtime, bank: Bank, limits: Limit
+    token: str, page_name: str, request: Request, runtime: Runtime, bank: Bank, limits: PerClient
 ) -> HtmlOrRedirect:
     page = parse_page(bank, page_name)
     if not valid_token(token):
-        return self_unknown(request, limits)
+        return await self_unknown(request, limits)
     if page is None:
         return html(pages.message_page(pages.PAGE_NOT_FOUND), status_code=404)
     posted = await posted_form(request)
@@ -129,7 +129,7 @@ async def self_assessment_save_page(
     if unstorable(bank, page, posted):
         found = await self_state(runtime, token)
         if not found.found:
-            return self_unknown(request, limits)
+            return await self_unknown(request, limits)
         return unsaved_page(bank, self_journey(token), page=page, answers=found.answers, posted=posted)
     async with runtime.uow() as uow:
         state = await usecases.save_self_assessment_page(
@@ -137,7 +137,7 @@ async def self_assessment_save_page(
         )
         await uow.commit()
     if not state.found:
-        return self_unknown(request, limits)
+        return await self_unknown(request, limits)
     journey = self_journey(token)
     returning = posted.get("return") == "check"
     errors = page_errors(bank, page, state.answers, self_rating=True)

@@ -27,6 +27,7 @@ from scheduling.web.deps import (
 )
 from shared.db import UnitOfWork
 from shared.errors import Rejected
+from shared.web import client_address
 
 router = APIRouter(include_in_schema=False)
 
@@ -133,9 +134,9 @@ async def participant_cancels(
 async def new_booking_link(
     link: BookingLinkAnyDate, request: Request, runtime: Runtime, settings: Config, limits: NewLinks
 ) -> HTMLResponse:
-    if not limits.per_client.allow(request.client.host if request.client else "unknown"):
+    if not await limits.client_may_ask(client_address(request)):
         return pages.message(settings, "Try again later", "Too many new links have been asked for.", status_code=429)
-    if limits.per_link.allow(str(link.id)):
+    if await limits.link_may_send(str(link.id)):
         async with runtime.uow() as uow:
             await send_new_booking_link(uow, cycle_id=link.id, settings=settings, now=now())
             await uow.commit()
