@@ -14,7 +14,11 @@ from pydantic import SecretStr
 
 from deploy.demo.journey import REPO, JourneySettings
 
-SERVICES_SH = REPO / "deploy" / "local" / "services.sh"
+# The checkout whose local stack this is: a git worktree shares the main checkout's .local (a
+# symlink), and the stack is driven by that checkout's scripts (its front door's pid file and its
+# services' interpreter are named by that checkout's paths).
+STACK_REPO = (REPO / ".local").resolve().parent
+SERVICES_SH = STACK_REPO / "deploy" / "local" / "services.sh"
 
 
 class BenchSettings(JourneySettings):
@@ -42,8 +46,8 @@ async def connect(url: SecretStr) -> asyncpg.Connection:
 def services(*args: str, timeout: float = 300.0) -> None:
     """Run `services.sh` with `args`; raise with the end of its output if it fails."""
     command = [shutil.which("bash") or "/bin/bash", str(SERVICES_SH), *args]
-    repo = SERVICES_SH.parents[2]  # the scripts run `python -m deploy...` from the repository's root
-    done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=timeout)  # noqa: S603
+    # cwd: the front door's script runs `python -m deploy.frontdoor.nginx` from where it is called
+    done = subprocess.run(command, cwd=STACK_REPO, capture_output=True, text=True, timeout=timeout)  # noqa: S603
     if done.returncode != 0:
         raise RuntimeError(f"services.sh {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
 
