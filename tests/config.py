@@ -13,6 +13,10 @@ from shared.messaging import client_options
 from shared.settings import KafkaClientSettings
 
 REPO = Path(__file__).resolve().parents[1]
+# The checkout whose local stack this is: a git worktree shares the main checkout's .local (a
+# symlink), and the stack is driven by that checkout's scripts (its front door's pid file and its
+# services' interpreter are named by that checkout's paths).
+STACK_REPO = (REPO / ".local").resolve().parent
 ENV_FILE = REPO / ".local" / "env"
 OPERATOR_ENV_FILE = REPO / ".local" / "operator.env"
 SERVICE_PREFIXES = ("", "INVITATIONS_", "RATINGS_", "REPORTS_", "SCHEDULING_")
@@ -107,7 +111,7 @@ def services_with_demo_data() -> StackSettings:
     """The four services running (deploy/local/services.sh, idempotent) with the demo's people
     (`python -m scheduling seed-demo`, idempotent, as `make up` runs it): the e2e and browser tiers
     start from here, so they also run by themselves after `make stack`."""
-    subprocess.run(["bash", str(REPO / "deploy/local/services.sh"), "up"], check=True)
+    subprocess.run(["bash", str(STACK_REPO / "deploy/local/services.sh"), "up"], cwd=STACK_REPO, check=True)
     settings = load()
     stack = dict(line.split("=", 1) for line in ENV_FILE.read_text().splitlines() if "=" in line)
     subprocess.run([sys.executable, "-m", "scheduling", "seed-demo"], cwd=REPO, env={**os.environ, **stack}, check=True)
