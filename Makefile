@@ -89,8 +89,9 @@ demo: up
 	@$(ENV) && $(PY) -m deploy.demo.journey
 
 # Performance targets are checked here, never by timed unit tests (see services/reports/src/reports/bench.py).
-bench: bootstrap
+bench: up
 	@$(PY) -m reports.bench
+	@$(ENV) && $(PY) -m deploy.bench.scaling
 
 asyncapi: bootstrap
 	@$(PY) -m shared.contracts.asyncapi

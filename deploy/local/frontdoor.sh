@@ -20,7 +20,10 @@ set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/../.." && pwd)"
-LOCAL="$REPO/.local"
+# the stack's own directory, wherever it is reached from (a git worktree links .local to it): nginx
+# replaces its pid file by path on reload, so every caller must name the same one
+mkdir -p "$REPO/.local"
+LOCAL="$(cd "$REPO/.local" && pwd -P)"
 FD_DIR="$LOCAL/frontdoor"
 TLS_DIR="$FD_DIR/tls"
 CONF="$FD_DIR/nginx.conf"
@@ -105,7 +108,7 @@ running() {
 temp_dir() { # nginx's workers write request bodies here: as root they run as nobody
     local dir="$FD_DIR/tmp"
     if ((EUID == 0)); then
-        dir="/tmp/hlm360-frontdoor-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)"
+        dir="/tmp/hlm360-frontdoor-$(printf '%s' "$LOCAL" | sha256sum | cut -c1-12)"
         mkdir -p "$dir"
         chown nobody "$dir"
         chmod 700 "$dir"
@@ -119,10 +122,10 @@ render() {
     ((EUID == 0)) && user=(--user "nobody nogroup")
     mkdir -p "$FD_DIR" "$RUN_DIR" "$LOG_DIR"
     tmp=$(temp_dir)
-    "$PY" -m deploy.frontdoor.nginx local --local-dir "$LOCAL" --https-port "$PORT" --http-port "$HTTP_PORT" \
+    (cd "$REPO" && "$PY" -m deploy.frontdoor.nginx local --local-dir "$LOCAL" --https-port "$PORT" --http-port "$HTTP_PORT" \
         --host "$HOST" --bind-address "$BIND_ADDRESS" --temp-dir "$tmp" "${user[@]}" \
         --per-client-per-second "${HLM360_FRONTDOOR_RATE:-1000}" --per-client-burst "${HLM360_FRONTDOOR_BURST:-2000}" \
-        >"$CONF.tmp"
+        >"$CONF.tmp")
     "$NGINX" -t -q -p "$FD_DIR" -c "$CONF.tmp" -e "$LOG_DIR/frontdoor.log" \
         || die "nginx refused the generated configuration ($CONF.tmp)"
     mv "$CONF.tmp" "$CONF"
