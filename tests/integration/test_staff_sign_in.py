@@ -71,6 +71,9 @@ def issuer_server() -> Iterator[IssuerServer]:
 def overrides(service: str, server: IssuerServer, tmp_path: Path, **more: object) -> dict[str, object]:
     """The issuer (keys found through its discovery document), plus what each service needs here."""
     values: dict[str, object] = {"oidc_issuer": server.url, "oidc_audience": AUDIENCE}
+    # an http address and the default for the static token (the local stack's env is https behind its
+    # front door and keeps the static tokens on: ADR 24)
+    values |= {"public_base_url": f"http://127.0.0.1:{8101 + SERVICES.index(service)}", "admin_token_allowed": None}
     if service == "invitations":
         values |= fast()
     if service in ("reports", "scheduling"):
