@@ -1,7 +1,8 @@
 """Typesets report documents as A4 PDFs with typst (service-specific: no other service makes PDFs).
 
 The typst templates read every value from `sys.inputs.data` as JSON, so user text is typeset as
-plain text and never becomes markup.
+plain text and never becomes markup. Every PDF is exported as PDF/UA-1 (ADR 25): typst then writes the
+PDF/UA identification and DisplayDocTitle, and refuses to compile a template that breaks its checks.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ def _compiler() -> typst.Compiler:
 
 
 def render_pdf(doc: dict[str, Any], *, template: str = "report.typ") -> bytes:
-    pdf = _compiler().compile(input=str(TEMPLATES / template), sys_inputs={"data": json.dumps(doc)})
+    pdf = _compiler().compile(
+        input=str(TEMPLATES / template), sys_inputs={"data": json.dumps(doc)}, pdf_standards="ua-1"
+    )
     assert isinstance(pdf, bytes)
     return pdf
 
