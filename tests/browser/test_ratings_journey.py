@@ -302,6 +302,7 @@ async def test_anyone_can_take_the_self_assessment_and_is_sent_to_a_private_repo
     await tab_to(page, "Finish and see my report")
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
+    # to the report's public address: the front door, which routes /report/ to reports (ADR 24)
     assert re.fullmatch(
-        re.escape(settings.reports_url) + r"/report/self-assessment/[0-9a-f-]{36}/[A-Za-z0-9_-]{43}", page.url
+        re.escape(settings.hlm360_frontdoor_url) + r"/report/self-assessment/[0-9a-f-]{36}/[A-Za-z0-9_-]{43}", page.url
     ), page.url
