@@ -54,6 +54,7 @@ class JourneySettings(BaseSettings):
     hlm360_jaeger_url: str = "http://127.0.0.1:16686"  # deploy/local/jaeger.sh: the traces (ADR 17)
     console_prometheus_url: str = "http://127.0.0.1:9090"  # deploy/local/monitoring.sh (ADR 18)
     console_http_port: int = 8105  # the operators' console (services/console)
+    hlm360_frontdoor_url: str = "https://localhost:8443"  # deploy/local/frontdoor.sh: people's one origin
     hlm360_alertmanager_port: int = 9093
     invitations_database_url: SecretStr | None = None
     # The operators' API of reports and scheduling (written by deploy/local/stack.sh).
@@ -251,8 +252,9 @@ def main() -> int:
     print(f"  took {result.timings['session_booked']:.1f}s end to end")
     print(*asyncio.run(trace_links(JourneySettings().hlm360_jaeger_url, result.cycle_id)), sep="\n")  # type: ignore[call-arg]
     settings = JourneySettings()  # type: ignore[call-arg]
-    console = f"http://127.0.0.1:{settings.console_http_port}/console/"
+    console = f"{settings.hlm360_frontdoor_url}/console/"
     alerts = f"http://127.0.0.1:{settings.hlm360_alertmanager_port}"
+    print(f"  start page:      {settings.hlm360_frontdoor_url}/start (the front door: every emailed link goes there)")
     print(f"  operator console: {console} (sign in with CONSOLE_ADMIN_TOKEN from .local/operator.env)")
     print(f"  metrics, alerts: {settings.console_prometheus_url} (Prometheus), {alerts} (Alertmanager)")
     print("  next: the report stays held from the participant until the session. Once it has started, the")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import functools
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,14 @@ T = TypeVar("T")
 
 
 def plain_text(path: Path) -> tuple[str, str]:
-    """The recipient (lower case) and the plain-text body of one message in the sink."""
+    """The recipient (lower case) and the plain-text body of one message in the sink. Each file is
+    parsed once (a sink that has taken thousands of emails is read again on every poll)."""
+    status = path.stat()
+    return _parsed(path, status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=100_000)
+def _parsed(path: Path, size: int, modified: int) -> tuple[str, str]:
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     body = message.get_body(preferencelist=("plain",))
     text = body.get_content() if body is not None else ""  # type: ignore[union-attr]
