@@ -70,6 +70,7 @@ TOO_LARGE = Message("Too much text", ("What you sent was too long to save. Go ba
 
 
 def _render(template: str, **context: object) -> str:
+    context.setdefault("errors", ())
     return _templates.get_template(template).render(service_name=SERVICE_NAME, home_href=PATH, **context)
 
 
