@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from observations import session, usecases
+from observations import links, usecases
 from observations.config import Settings
 from shared.links import SigningKeys, token_sha256
 from tests.config import StackSettings
@@ -114,10 +114,10 @@ async def test_unknown_forged_and_expired_links_let_nobody_in(running: Running) 
     assert (await client.post(path, data={"display_name": "Late"})).status_code == 410
     assert await rows(service, "SELECT 1 FROM observations.account WHERE email = :e", e=email.lower()) == []
 
-    forged = session.issue(
+    forged = links.issue(
         SigningKeys(current=b"k" * 40), uuid.uuid4(), now=datetime.now(UTC), lifetime=timedelta(hours=1)
     )
-    client.cookies.set(session.COOKIE, forged, path="/observations")
+    client.cookies.set(links.COOKIE, forged, path="/observations")
     assert (await client.get("/observations/entries")).status_code == 401
 
 

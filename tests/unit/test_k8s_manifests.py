@@ -367,9 +367,11 @@ def test_each_worker_scales_on_the_lag_of_exactly_its_consumer_groups(built: lis
 
 
 def test_the_consumer_groups_are_those_the_code_registers() -> None:
-    from shared.contracts.channels import SERVICES, reads
+    from shared.contracts.channels import OBSERVATIONS, SERVICES, reads
 
-    assert set(generate.SERVICE_NAMES) == set(SERVICES)
+    # The observations journal (issue 15) has no Kubernetes manifests yet: it consumes nothing, and
+    # its worker needs a scaler other than consumer lag. Until then it runs on the local stack only.
+    assert set(generate.SERVICE_NAMES) == set(SERVICES) - {OBSERVATIONS}
     for service in generate.SERVICE_NAMES:
         groups = generate.consumer_groups(service)
         assert all(group.startswith(f"{service}.") for group, _ in groups)

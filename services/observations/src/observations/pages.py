@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from observations.domain import (
@@ -20,20 +21,24 @@ from observations.domain import (
     Entry,
     FieldError,
     Filter,
+    Status,
     Whose,
-    dimension_field,
 )
-from observations.session import PATH
-from observations.usecases import AccountView, Journal, Summary
+from observations.forms import dimension_field
 from shared.questionnaire import ItemBank, Level
 from shared.web import page_templates
+
+if TYPE_CHECKING:
+    from observations.usecases import AccountView, Journal, Summary
 
 _templates = page_templates("observations")
 
 SERVICE_NAME = "HLM Observations"
-ENTRIES = f"{PATH}/entries"
-SIGN_IN = f"{PATH}/sign-in"
-SIGN_OUT = f"{PATH}/sign-out"
+# Every page is under this prefix: the origin is shared with the other services (deploy/frontdoor/routes.py).
+PREFIX = "/observations"
+ENTRIES = f"{PREFIX}/entries"
+SIGN_IN = f"{PREFIX}/sign-in"
+SIGN_OUT = f"{PREFIX}/sign-out"
 # The shared middleware adds CSP, no-referrer and no-store; sign-in tokens are in URLs, so never index.
 SECURITY_HEADERS = {"X-Robots-Tag": "noindex, nofollow"}
 
@@ -71,7 +76,7 @@ TOO_LARGE = Message("Too much text", ("What you sent was too long to save. Go ba
 
 def _render(template: str, **context: object) -> str:
     context.setdefault("errors", ())
-    return _templates.get_template(template).render(service_name=SERVICE_NAME, home_href=PATH, **context)
+    return _templates.get_template(template).render(service_name=SERVICE_NAME, home_href=PREFIX, **context)
 
 
 def _error_map(errors: Sequence[FieldError]) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -260,7 +265,7 @@ def entry_page(bank: ItemBank, summary: Summary, *, saved: bool = False) -> str:
         "entry.html",
         page_title="Your observation",
         entry=entry_row(bank, summary),
-        draft=summary.status.value == "draft",
+        draft=summary.status is Status.DRAFT,
         saved=saved,
         back_href=ENTRIES,
     )

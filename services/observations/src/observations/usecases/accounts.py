@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import delete
 from sqlmodel import col, select
 
-from observations import domain, session
+from observations import domain, links
 from observations.domain import FieldError, LinkState, Profile
 from observations.tables import Account, OutgoingEmail, SignInLink
 from shared.db import UnitOfWork
@@ -53,7 +53,7 @@ async def request_sign_in(uow: UnitOfWork, *, email: str, keys: SigningKeys, now
     uow.session.add(
         SignInLink(
             id=link_id,
-            token_sha256=token_sha256(session.link_token(keys, link_id)),
+            token_sha256=token_sha256(links.link_token(keys, link_id)),
             email=email,
             account_id=existing.id if existing else None,
             created_at=now,

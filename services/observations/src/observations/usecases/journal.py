@@ -10,7 +10,8 @@ from uuid import UUID
 from sqlalchemy import delete
 from sqlmodel import col, select
 
-from observations.domain import Entry, FieldError, Filter, Parsed, Shown, Status, Whose
+from observations.domain import Entry, FieldError, Filter, Shown, Status, Whose
+from observations.forms import Parsed
 from observations.tables import Observation
 from observations.usecases.accounts import AccountView, account
 from shared.contracts.vocabulary import Dimension

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from observations import emails, session
+from observations import emails, links, pages
 from observations.config import Settings
 from observations.domain import LinkState, link_state
 from observations.tables import OutgoingEmail, SignInLink
@@ -21,10 +21,10 @@ async def compose_email(uow: UnitOfWork, email: OutgoingEmail, *, settings: Sett
         return NotNeeded("link forgotten")
     if link_state(expires_at=link.expires_at, used_at=link.used_at, now=datetime.now(UTC)) is not LinkState.USABLE:
         return NotNeeded("link used or expired")
-    token = session.link_token(settings.signing_keys(), link.id)
+    token = links.link_token(settings.signing_keys(), link.id)
     if token_sha256(token) != link.token_sha256:
         return NotNeeded("link signed with a retired key")
-    url = f"{settings.base_url.rstrip('/')}{session.PATH}/sign-in/{token}"
+    url = f"{settings.base_url.rstrip('/')}{pages.SIGN_IN}/{token}"
     return emails.compose(
         email_id=email.id,
         kind=email.kind,

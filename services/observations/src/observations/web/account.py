@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from observations import domain, pages, session, usecases
+from observations import domain, forms, links, pages, usecases
 from observations.domain import LinkState
 from observations.web.common import (
     MAX_TOKEN_LENGTH,
@@ -25,7 +25,7 @@ from shared.links import token_sha256
 router = APIRouter()
 
 
-@router.get(session.PATH, response_class=HTMLResponse, response_model=None)
+@router.get(pages.PREFIX, response_class=HTMLResponse, response_model=None)
 async def start(account_id: SignedIn) -> HtmlOrRedirect:
     if account_id is not None:
         return redirect(pages.ENTRIES)
@@ -45,7 +45,7 @@ async def ask_for_link(request: Request, runtime: Runtime, settings: Config, lim
     if posted is None:
         return too_large()
     given = posted[0].get("email", "")
-    problem = domain.email_problem(given)
+    problem = forms.email_problem(given)
     if problem is not None:
         errors = (domain.FieldError("email", problem),)
         return html(pages.sign_in_page(email=given[: domain.MAX_EMAIL], errors=errors), status_code=400)
@@ -94,7 +94,7 @@ async def use_link(
     form = posted[0]
     async with runtime.uow() as uow:
         used = await usecases.use_link(
-            uow, token_hash=token_sha256(token), profile=domain.parse_profile(form), now=now()
+            uow, token_hash=token_sha256(token), profile=forms.parse_profile(form), now=now()
         )
         await uow.commit()
     if used.errors:
@@ -102,22 +102,22 @@ async def use_link(
     if used.account_id is None:
         return await _refused(request, limits, used.state)
     lifetime = timedelta(hours=settings.session_hours)
-    cookie = session.issue(settings.signing_keys(), used.account_id, now=now(), lifetime=lifetime)
+    cookie = links.issue(settings.signing_keys(), used.account_id, now=now(), lifetime=lifetime)
     answer = redirect(pages.ENTRIES)
     answer.set_cookie(
-        session.COOKIE,
+        links.COOKIE,
         cookie,
         max_age=int(lifetime.total_seconds()),
         httponly=True,
         samesite="strict",
         secure=settings.on_https,
-        path=session.PATH,
+        path=pages.PREFIX,
     )
     return answer
 
 
 @router.post(pages.SIGN_OUT, response_class=HTMLResponse, response_model=None)
 async def sign_out() -> HtmlOrRedirect:
-    answer = redirect(session.PATH)
-    answer.delete_cookie(session.COOKIE, path=session.PATH, httponly=True, samesite="strict")
+    answer = redirect(pages.PREFIX)
+    answer.delete_cookie(links.COOKIE, path=pages.PREFIX, httponly=True, samesite="strict")
     return answer

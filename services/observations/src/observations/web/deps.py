@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 
-from observations import session
+from observations import links
 from observations.config import Settings
 from shared.questionnaire import ItemBank
 from shared.ratelimit import Counters, Limit
@@ -36,8 +36,8 @@ Config = Annotated[Settings, Depends(settings_of)]
 def signed_in_account(request: Request, settings: Config) -> UUID | None:
     """The account the session cookie names, if it is ours and in date (no database read: the use
     cases scope every query to it, so an account deleted meanwhile finds nothing)."""
-    cookie = request.cookies.get(session.COOKIE)
-    return session.account_of(settings.signing_keys(), cookie, now=datetime.now(UTC))
+    cookie = request.cookies.get(links.COOKIE)
+    return links.account_of(settings.signing_keys(), cookie, now=datetime.now(UTC))
 
 
 SignedIn = Annotated[UUID | None, Depends(signed_in_account)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from observations import domain, pages, usecases
+from observations import forms, pages, usecases
 from observations.domain import Status
 from observations.web.common import (
     HtmlOrRedirect,
@@ -30,7 +30,7 @@ async def journal(request: Request, account_id: SignedIn, runtime: Runtime, bank
     if account_id is None:
         return signed_out()
     query = {key: value[:100] for key, value in request.query_params.items()}
-    only, errors = domain.parse_filter(query)
+    only, errors = forms.parse_filter(query)
     async with runtime.uow() as uow:
         found = await usecases.journal(uow, account_id=account_id, only=only)
     if found is None:
@@ -62,7 +62,7 @@ async def _save(
         return too_large()
     form, chosen = posted
     keep_draft = form.get("action") == "draft"
-    parsed = domain.parse_entry(form, chosen, today=now().date())
+    parsed = forms.parse_entry(form, chosen, today=now().date())
     async with runtime.uow() as uow:
         saved = await usecases.save_observation(
             uow, account_id=account_id, observation_id=observation_id, parsed=parsed, draft=keep_draft, now=now()
@@ -115,7 +115,7 @@ async def edit_entry(entry: str, account_id: SignedIn, runtime: Runtime, bank: B
     found = await _summary(account_id, runtime, entry)
     if isinstance(found, HTMLResponse):
         return found
-    values = domain.form_values(found.entry)
+    values = forms.form_values(found.entry)
     chosen = [shown.dimension.value for shown in found.entry.shown]
     action = f"{pages.ENTRIES}/{found.id}/edit"
     draft = found.status is Status.DRAFT

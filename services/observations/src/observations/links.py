@@ -1,7 +1,8 @@
-"""The journal's signed-in session and one-time link tokens (pure). After a one-time link is used,
-the browser holds a signed, expiring cookie naming the account by its id only: HttpOnly,
-SameSite=Strict (no other site can send it), Secure on https, and Path=/observations (the origin
-is shared with the other services: they never see it)."""
+"""The journal's signed links (pure, over shared.links): the session cookie and the one-time
+sign-in link tokens. After a one-time link is used, the browser holds a signed, expiring cookie
+naming the account by its id only: HttpOnly, SameSite=Strict (no other site can send it), Secure
+on https, and Path=/observations (pages.PREFIX: the origin is shared with the other services,
+which never see it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from uuid import UUID
 from shared.links import Freshness, SigningKeys, check_expiring, expiring_token
 
 COOKIE = "hlm360_observations"
-PATH = "/observations"
 _PURPOSE = ("observations", "session")
 _LINK = ("observations", "sign-in-link")
 MAX_COOKIE = 200
