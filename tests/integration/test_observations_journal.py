@@ -138,10 +138,11 @@ async def test_an_observation_is_edited_then_deleted_after_a_confirmation(runnin
     confirm = await client.get(path + "/delete")
     assert confirm.status_code == 200 and "Yes, delete it" in confirm.text
     assert (await client.get(path)).status_code == 200, "asking deletes nothing"
-    deleted = await client.post(path + "/delete")
+    assert (await client.post(path + "/delete")).status_code == 400, "only the confirmation button deletes"
+    deleted = await client.post(path + "/delete", data={"confirm": "yes"})
     assert deleted.status_code == 303 and deleted.headers["location"] == "/observations/entries"
     assert (await client.get(path)).status_code == 404
-    assert (await client.post(path + "/delete")).status_code == 404
+    assert (await client.post(path + "/delete", data={"confirm": "yes"})).status_code == 404
 
 
 async def test_a_draft_is_kept_on_the_server_and_found_from_another_browser(running: Running) -> None:
@@ -173,7 +174,8 @@ async def test_another_accounts_entries_are_not_found_and_signed_out_callers_are
     stranger, _ = await signed_up(service, mail)
     path = await record(owner)
     for method, suffix in (("GET", ""), ("GET", "/edit"), ("POST", "/edit"), ("GET", "/delete"), ("POST", "/delete")):
-        response = await stranger.request(method, path + suffix, data=observation_form() if method == "POST" else None)
+        form = {**observation_form(), "confirm": "yes"} if method == "POST" else None
+        response = await stranger.request(method, path + suffix, data=form)
         assert response.status_code == 404, (method, suffix)
     assert (await owner.get(path)).status_code == 200, "the stranger changed nothing"
     assert (await stranger.get(f"/observations/entries/{uuid.uuid4()}")).status_code == 404

@@ -9,6 +9,7 @@ unit of work; the caller (the HTTP route or a job) commits, so one use case is o
 from observations.usecases.accounts import (
     AccountView,
     LinkUse,
+    SignInRequest,
     account,
     check_link,
     forget_old_links,
@@ -30,6 +31,7 @@ __all__ = [
     "Journal",
     "LinkUse",
     "Saved",
+    "SignInRequest",
     "Summary",
     "account",
     "check_link",

@@ -45,9 +45,17 @@ async def _account_by_email(uow: UnitOfWork, email: str) -> Account | None:
     return (await uow.session.exec(select(Account).where(col(Account.email) == email))).first()
 
 
-async def request_sign_in(uow: UnitOfWork, *, email: str, keys: SigningKeys, now: datetime, minutes: float) -> str:
+@dataclass(frozen=True)
+class SignInRequest:
+    kind: str  # SIGN_IN or SIGN_UP (the page says the same either way)
+    link_id: UUID
+
+
+async def request_sign_in(
+    uow: UnitOfWork, *, email: str, keys: SigningKeys, now: datetime, minutes: float
+) -> SignInRequest:
     """Email a one-time link to `email` (already normalised): to sign in if it has an account, else
-    to create one. The kind of email queued; the page says the same either way."""
+    to create one."""
     existing = await _account_by_email(uow, email)
     link_id = uuid4()
     uow.session.add(
@@ -63,7 +71,7 @@ async def request_sign_in(uow: UnitOfWork, *, email: str, keys: SigningKeys, now
     await uow.session.flush()
     kind = SIGN_IN if existing else SIGN_UP
     queue_email(uow, OutgoingEmail(kind=kind, link_id=link_id, created_at=now, next_attempt_at=now))
-    return kind
+    return SignInRequest(kind, link_id)
 
 
 @dataclass(frozen=True)

@@ -138,12 +138,19 @@ async def confirm_delete(entry: str, account_id: SignedIn, runtime: Runtime, ban
 
 
 @router.post(ENTRY + "/delete", response_class=HTMLResponse, response_model=None)
-async def delete_entry(entry: str, account_id: SignedIn, runtime: Runtime) -> HtmlOrRedirect:
+async def delete_entry(
+    entry: str, request: Request, account_id: SignedIn, runtime: Runtime, bank: Bank
+) -> HtmlOrRedirect:
     observation_id = entry_id(entry)
     if account_id is None:
         return signed_out()
     if observation_id is None:
         return not_found()
+    posted = await posted_form(request)
+    if posted is None or posted[0].get("confirm") != "yes":
+        # Only the confirmation page's own button deletes; anything else asks again.
+        found = await _summary(account_id, runtime, entry)
+        return found if isinstance(found, HTMLResponse) else html(pages.delete_page(bank, found), status_code=400)
     async with runtime.uow() as uow:
         deleted = await usecases.delete_observation(uow, account_id=account_id, observation_id=observation_id)
         await uow.commit()
