@@ -163,3 +163,18 @@ async def test_an_email_whose_link_expired_is_not_sent_and_old_links_are_forgott
         assert await usecases.forget_old_links(uow, now=now) >= 1
         await uow.commit()
     assert await rows(service, "SELECT 1 FROM observations.sign_in_link WHERE email = :e", e=email) == []
+
+
+async def test_two_sign_up_links_to_one_mailbox_make_one_account(running: Running) -> None:
+    service, mail = running
+    email = fresh_email()
+    first, second = browser(service), browser(service)
+    await ask_for_link(first, email)
+    await ask_for_link(second, email)
+    one = await emailed_link(mail, email, "sign_up", count=1)
+    other = await emailed_link(mail, email, "sign_up", count=2)
+    assert (await first.post(one, data={"display_name": "First"})).status_code == 303
+    assert (await second.post(other, data={"display_name": "Second"})).status_code == 303
+    [account] = await rows(service, "SELECT display_name FROM observations.account WHERE email = :e", e=email.lower())
+    assert account.display_name == "First", "the later link signs in to the account the first one made"
+    assert "First" in (await second.get("/observations/entries")).text

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
 from observations import domain, links
@@ -114,18 +115,24 @@ async def use_link(
         return LinkUse(state=state, new_account=link.account_id is None)
     account_id = link.account_id
     if account_id is None:
-        # Created meanwhile by another link to the same mailbox: that account is theirs.
         existing = await _account_by_email(uow, link.email)
-        if existing is None:
-            if not isinstance(profile, Profile):
-                return LinkUse(state=state, new_account=True, errors=profile or ())
-            created = Account(email=link.email, display_name=profile.display_name, programme=profile.programme)
-            uow.session.add(created)
-            existing = created
-        account_id = existing.id
+        if existing is not None:
+            account_id = existing.id
+        elif isinstance(profile, Profile):
+            account_id = await _create_account(uow, email=link.email, profile=profile)
+        else:
+            return LinkUse(state=state, new_account=True, errors=profile or ())
     link.used_at = now
     uow.session.add(link)
     return LinkUse(state=LinkState.USED, new_account=link.account_id is None, account_id=account_id)
+
+
+async def _create_account(uow: UnitOfWork, *, email: str, profile: Profile) -> UUID:
+    """The new account's id; if another link to the same mailbox created it meanwhile (two sign-up
+    links used at once), that account is theirs: one mailbox, one account."""
+    values = {"id": uuid4(), "email": email, "display_name": profile.display_name, "programme": profile.programme}
+    await uow.session.execute(insert(Account).values(**values).on_conflict_do_nothing(index_elements=["email"]))
+    return (await uow.session.exec(select(Account.id).where(col(Account.email) == email))).one()
 
 
 async def forget_old_links(uow: UnitOfWork, *, now: datetime) -> int:
