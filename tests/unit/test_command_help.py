@@ -53,6 +53,7 @@ HLM360_HELP = [
     ("reports",),
     ("scheduling", "links"),
     ("scheduling", "links", "renew"),
+    ("observations", "rollback"),
 ]
 
 
