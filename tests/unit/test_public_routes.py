@@ -202,5 +202,4 @@ def test_the_ingress_routes_the_same_paths_on_each_services_host() -> None:
                 return True
         return False
 
-    # The observations journal (issue 15) has no Kubernetes manifests yet (tests/unit/test_k8s_manifests.py).
-    assert not [e for e in PUBLIC_ROUTES if e.service != "observations" and not routed(e)]
+    assert not [e for e in PUBLIC_ROUTES if not routed(e)]
