@@ -77,7 +77,7 @@ test-browser: up
 lint: bootstrap
 	@$(PY) -m ruff check shared services tests deploy
 	@$(PY) -m ruff format --check --quiet shared services tests deploy
-	@$(PY) -m mypy shared deploy services/invitations/src services/ratings/src services/reports/src services/scheduling/src services/console/src
+	@$(PY) -m mypy shared deploy services/invitations/src services/ratings/src services/reports/src services/scheduling/src services/console/src services/observations/src
 
 test: up
 	@$(PYTEST) tests/unit tests/contract -q -p no:cacheprovider

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 STACK_REPO = (REPO / ".local").resolve().parent
 ENV_FILE = REPO / ".local" / "env"
 OPERATOR_ENV_FILE = REPO / ".local" / "operator.env"
-SERVICE_PREFIXES = ("", "INVITATIONS_", "RATINGS_", "REPORTS_", "SCHEDULING_")
+SERVICE_PREFIXES = ("", "INVITATIONS_", "RATINGS_", "REPORTS_", "SCHEDULING_", "OBSERVATIONS_")
 
 
 class StackSettings(BaseSettings):

@@ -16,7 +16,14 @@ from deploy.frontdoor.routes import PUBLIC_ROUTES
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_CONF = REPO / "deploy" / "frontdoor" / "nginx.conf"
-SERVICE_PORTS = {"invitations": 8101, "ratings": 8102, "reports": 8103, "scheduling": 8104, "console": 8105}
+SERVICE_PORTS = {
+    "invitations": 8101,
+    "ratings": 8102,
+    "reports": 8103,
+    "scheduling": 8104,
+    "console": 8105,
+    "observations": 8106,
+}
 # Operators' JSON APIs overlap between services (/api/cycles/{id} is served by three): the front
 # door reaches each under its service's name, e.g. /ratings/api/cycles/{id}/close.
 API_SERVICES = ("invitations", "ratings", "reports", "scheduling")

@@ -40,6 +40,8 @@ PUBLIC_ROUTES: list[PublicRoute] = [
     # The facilitators' directory. Invitations answers GET /api/facilitators too (the facilitators a
     # participant may choose now, with free slots): there, it is reached under invitations' API prefix.
     PublicRoute("/api/facilitators", "scheduling", "exact"),
+    PublicRoute("/observations", "observations", "exact"),  # the journal's start page
+    PublicRoute("/observations/", "observations", "prefix"),
     PublicRoute("/console", "console", "exact"),  # redirects to /console/
     PublicRoute("/console/", "console", "prefix"),
 ]

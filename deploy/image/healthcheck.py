@@ -12,7 +12,14 @@ import sys
 import urllib.error
 import urllib.request
 
-PORTS = {"invitations": 8101, "ratings": 8102, "reports": 8103, "scheduling": 8104, "console": 8105}
+PORTS = {
+    "invitations": 8101,
+    "ratings": 8102,
+    "reports": 8103,
+    "scheduling": 8104,
+    "console": 8105,
+    "observations": 8106,
+}
 
 
 def main() -> int:

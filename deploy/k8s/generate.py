@@ -121,6 +121,15 @@ SERVICES = (
         links=True,
         output_dir="sessions",
     ),
+    # The HLM Observations journal (issue 15): it consumes no events, so its worker (the mail
+    # outbox and its housekeeping jobs) has no lag to scale on and runs as one replica.
+    Service(
+        "observations",
+        8106,
+        prefixes=("/observations", "/assets"),
+        mail=True,
+        links=True,
+    ),
 )
 SERVICE_NAMES = tuple(s.name for s in SERVICES)
 CONSOLE_PORT = 8105
@@ -386,6 +395,7 @@ def service_objects(service: Service) -> list[dict[str, Any]]:
         res=resources("100m", "256Mi", "1", "512Mi"),
         volumes=volumes,
     )
+    groups = consumer_groups(name)
     worker = deployment(
         name,
         "worker",
@@ -395,6 +405,7 @@ def service_objects(service: Service) -> list[dict[str, Any]]:
         env_from=env_from,
         res=resources("200m", "384Mi", "1", service.worker_memory),
         volumes=volumes,
+        replicas=None if groups else 1,  # without consumers, nothing to scale on: one runs the jobs
     )
     svc = {
         "apiVersion": "v1",
@@ -451,7 +462,7 @@ def service_objects(service: Service) -> list[dict[str, Any]]:
             },
             "authenticationRef": {"name": f"{name}-kafka"},
         }
-        for group, topic in consumer_groups(name)
+        for group, topic in groups
     ]
     scaled = {
         "apiVersion": "keda.sh/v1alpha1",
@@ -483,8 +494,7 @@ def service_objects(service: Service) -> list[dict[str, Any]]:
         hpa,
         pdb(name, "web", minAvailable=1),
         pdb(name, "worker", maxUnavailable=1),
-        auth,
-        scaled,
+        *([auth, scaled] if groups else []),
         web_policy,
         worker_policy,
     ]
@@ -655,14 +665,15 @@ def local_patches() -> list[dict[str, Any]]:
                 "spec": {"minReplicas": 1, "maxReplicas": 2},
             }
         )
-        patches.append(
-            {
-                "apiVersion": "keda.sh/v1alpha1",
-                "kind": "ScaledObject",
-                "metadata": {"name": f"{s.name}-worker"},
-                "spec": {"maxReplicaCount": 2},
-            }
-        )
+        if consumer_groups(s.name):
+            patches.append(
+                {
+                    "apiVersion": "keda.sh/v1alpha1",
+                    "kind": "ScaledObject",
+                    "metadata": {"name": f"{s.name}-worker"},
+                    "spec": {"maxReplicaCount": 2},
+                }
+            )
         patches.append(
             {
                 "apiVersion": "networking.k8s.io/v1",

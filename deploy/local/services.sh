@@ -10,7 +10,7 @@
 #   bash deploy/local/services.sh kill ratings.2     # SIGKILL one instance (a crash; tests use it)
 #
 # Instance K of a service is named `<service>` (K=1) or `<service>.K` and listens on the service's
-# port + 10*(K-1): invitations 8101, ratings 8102, reports 8103, scheduling 8104, console 8105
+# port + 10*(K-1): invitations 8101, ratings 8102, reports 8103, scheduling 8104, console 8105, observations 8106
 # (ratings.2 on 8112, ratings.3 on 8122). How many instances each service has is kept in
 # .local/run/scale/<service> (1 when absent), so `up` brings back what was scaled. After each change
 # the front door's upstreams and Prometheus' targets (.local/monitoring/targets) list the instances.
@@ -31,8 +31,8 @@ PY="${HLM360_PYTHON:-$REPO/.venv/bin/python}"
 START_TIMEOUT=${SERVICE_START_TIMEOUT:-60}
 STOP_TIMEOUT=${SERVICE_STOP_TIMEOUT:-15}
 
-declare -A PORTS=([invitations]=8101 [ratings]=8102 [reports]=8103 [scheduling]=8104 [console]=8105)
-NAMES=(invitations ratings reports scheduling console)
+declare -A PORTS=([invitations]=8101 [ratings]=8102 [reports]=8103 [scheduling]=8104 [console]=8105 [observations]=8106)
+NAMES=(invitations ratings reports scheduling console observations)
 MAX_INSTANCES=9 # ports stay below the next block; Kafka's 12 partitions leave no consumer idle
 OPERATOR_ENV_FILE="$LOCAL/operator.env"
 SCALE_DIR="$RUN_DIR/scale"

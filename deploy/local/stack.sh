@@ -34,8 +34,8 @@ fi
 PG_LOG="$PG_DIR/log/postgres.log"   # inside the postgres-owned tree: the server writes it as postgres
 PG_PASSWORD_FILE="$SECRETS_DIR/pg_password"
 PG_ROLE=hlm360
-PG_DATABASES=(invitations ratings reports scheduling hlm360_test)
-SERVICES=(invitations ratings reports scheduling)
+PG_DATABASES=(invitations ratings reports scheduling observations hlm360_test)
+SERVICES=(invitations ratings reports scheduling observations)
 
 KAFKA_PORT=19092
 KAFKA_CONTROLLER_PORT=19093
@@ -625,6 +625,9 @@ write_env() {
         echo "SCHEDULING_LINK_SECRET=$(local_secret scheduling_link_secret)"
         echo "REPORTS_SMTP_HOST=127.0.0.1"
         echo "REPORTS_SMTP_PORT=$MAIL_PORT"
+        echo "OBSERVATIONS_SMTP_HOST=127.0.0.1"
+        echo "OBSERVATIONS_SMTP_PORT=$MAIL_PORT"
+        echo "OBSERVATIONS_LINK_SECRET=$(local_secret observations_link_secret)"
         # One origin for people (deploy/local/frontdoor.sh): every link a service writes goes through
         # the front door, which alone may say who the client is (X-Forwarded-For from 127.0.0.2).
         bash "$SCRIPT_DIR/frontdoor.sh" env

@@ -52,7 +52,10 @@ from shared.contracts.events import (
 )
 
 INVITATIONS, RATINGS, REPORTS, SCHEDULING = "invitations", "ratings", "reports", "scheduling"
-SERVICES = (INVITATIONS, RATINGS, REPORTS, SCHEDULING)
+# The HLM Observations journal: no events yet (none of its text may go on Kafka); it holds a
+# principal like every service (and may write the dead-letter topic), with no other right.
+OBSERVATIONS = "observations"
+SERVICES = (INVITATIONS, RATINGS, REPORTS, SCHEDULING, OBSERVATIONS)
 EXTERNAL = "external"
 PRINCIPALS = (*SERVICES, EXTERNAL)
 

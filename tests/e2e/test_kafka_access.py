@@ -17,7 +17,7 @@ from aiokafka.errors import (
 )
 from pydantic import SecretStr
 
-from shared.contracts.channels import READERS, SERVICES, WRITERS, reads, writes
+from shared.contracts.channels import OBSERVATIONS, READERS, SERVICES, WRITERS, reads, writes
 from shared.contracts.events import (
     CycleClosed,
     CycleRequested,
@@ -109,6 +109,9 @@ async def test_a_service_cannot_read_what_it_does_not_consume(service: str) -> N
 
 def test_the_table_gives_each_service_something_to_refuse() -> None:
     for service in SERVICES:
+        if service == OBSERVATIONS:  # the journal neither writes nor reads events (yet): everything is refused
+            assert not writes(service) and not reads(service)
+            continue
         assert writes(service) and reads(service)
         assert len(writes(service)) < len(WRITERS) and len(reads(service)) < len(READERS)
 

@@ -20,7 +20,7 @@ looked at) B's signature is put on A's id, so the signature check is what refuse
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -47,6 +47,8 @@ ADMIN = "admin"
 OTHER_ADMIN = "another-services-admin"
 STAFF = "oidc-with-role"
 STAFF_NO_ROLE = "oidc-without-role"
+OBSERVER = "observer"  # signed in to the observations journal (its session cookie)
+OTHER_OBSERVER = "another-observer"
 CALLERS = (
     ANONYMOUS,
     RATER,
@@ -61,9 +63,18 @@ CALLERS = (
     OTHER_ADMIN,
     STAFF,
     STAFF_NO_ROLE,
+    OBSERVER,
+    OTHER_OBSERVER,
 )
 MADE_UP = "made-up-" + "Q" * 35  # the length of a real signature, signed by nobody
-OTHER_SERVICE = {"invitations": "ratings", "ratings": "reports", "reports": "scheduling", "scheduling": "invitations"}
+OTHER_SERVICE = {
+    "invitations": "ratings",
+    "ratings": "reports",
+    "reports": "scheduling",
+    "scheduling": "observations",
+    "observations": "invitations",
+}
+SESSION_COOKIES = {"observations": "hlm360_observations"}  # the services whose pages take a signed-in cookie
 
 
 # --- one function per kind of credential, each through the owning service's own helper -------------
@@ -124,6 +135,7 @@ class Seeded:
     own_links: dict[tuple[str, str], dict[str, str]]  # (caller, link kind) -> B's own id and signature
     admin_tokens: dict[str, str]
     staff_tokens: dict[bool, str]
+    cookies: dict[str, str] = field(default_factory=dict)  # caller -> their session cookie (observations)
 
 
 # the kind of personal link a route's path starts with (its first one or two segments), per service
@@ -139,6 +151,7 @@ LINK_KINDS = {
     ("scheduling", "book"): "booking",
     ("scheduling", "facilitator"): "facilitator",
     ("scheduling", "lead"): "lead",
+    ("observations", "observations/sign-in"): "sign_in",
 }
 SECRET_SLOTS = ("token", "signature")
 HOLDERS = {"facilitator": "facilitator_id", "lead": "lead_id"}  # the links whose pages hold resources
@@ -160,7 +173,11 @@ def headers_of(caller: str, service: str, seeded: Seeded) -> dict[str, str]:
         STAFF: seeded.staff_tokens[True],
         STAFF_NO_ROLE: seeded.staff_tokens[False],
     }.get(caller)
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    cookie = seeded.cookies.get(caller)
+    if cookie and service in SESSION_COOKIES:
+        headers["Cookie"] = f"{SESSION_COOKIES[service]}={cookie}"
+    return headers
 
 
 def _under_the_link(path: str, kind: str) -> bool:

@@ -12,6 +12,8 @@ Callers (tests/integration/authz_callers.py says what each presents):
 - programme lead: the signed link to a programme's cohort report;
 - admin: this service's static admin token; another service's admin: the token of another one;
 - a staff OIDC access token with the operator role, and one without it.
+- observer: signed in to the observations journal (its session cookie), holding one observation and
+  a one-time sign-in link not used yet; another observer: signed in to an account of their own.
 
 The rule, checked by test_authz_matrix.py with one real request per route and caller: an allowed
 caller is not refused, so the answer is neither 401, 403, 404, 410 nor 429, and not a server error
@@ -33,6 +35,8 @@ from tests.integration.authz_callers import (
     FACILITATOR,
     LEAD,
     LINE_MANAGER,
+    OBSERVER,
+    OTHER_OBSERVER,
     PARTICIPANT,
     PROGRAMME_LEAD,
     RATER,
@@ -165,11 +169,34 @@ SCHEDULING = {
     },
 }
 
+_ENTRY = "/observations/entries/{entry}"
+OBSERVATIONS = {
+    **COMMON,
+    "GET /observations": EVERYONE,  # the start page (a signed-in browser is sent on to its journal)
+    "GET /observations/sign-in": EVERYONE,
+    "POST /observations/sign-in": EVERYONE,  # asks for a one-time link by email (limited per client and mailbox)
+    # the one-time link's holder: opening it uses nothing; the POST signs in or creates the account
+    "GET /observations/sign-in/{token}": only(OBSERVER),
+    "POST /observations/sign-in/{token}": only(OBSERVER),
+    "POST /observations/sign-out": EVERYONE,  # forgets the browser's cookie, whoever it was
+    # a signed-in account's own journal (no cookie, or a forged or expired one: 401)
+    "GET /observations/entries": only(OBSERVER, OTHER_OBSERVER),
+    "GET /observations/entries/new": only(OBSERVER, OTHER_OBSERVER),
+    "POST /observations/entries/new": only(OBSERVER, OTHER_OBSERVER),
+    # one entry: its account's only (another account's is "not found", 404)
+    f"GET {_ENTRY}": only(OBSERVER),
+    f"GET {_ENTRY}/edit": only(OBSERVER),
+    f"POST {_ENTRY}/edit": only(OBSERVER),
+    f"GET {_ENTRY}/delete": only(OBSERVER),
+    f"POST {_ENTRY}/delete": only(OBSERVER),  # an empty form deletes nothing: it asks again (400)
+}
+
 MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "invitations": INVITATIONS,
     "ratings": RATINGS,
     "reports": REPORTS,
     "scheduling": SCHEDULING,
+    "observations": OBSERVATIONS,
 }
 
 

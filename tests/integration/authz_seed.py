@@ -44,14 +44,16 @@ from shared.db import OutboxMessage
 from shared.links import new_token
 from tests.config import StackSettings
 from tests.integration import authz_callers as who
+from tests.integration.authz_observations import seed_observations
 from tests.integration.conftest import ServiceUnderTest, running_service
+from tests.integration.observations_support import LINK_SECRET
 from tests.integration.scheduling_support import add_facilitator, add_slot, cycle_events, monday_in, seed_demo_people
 from tests.integration.test_invitations_support import fast, request
 from tests.integration.test_staff_sign_in import IssuerServer
 from tests.staff_tokens import AUDIENCE
 from tests.support import closed_cycle
 
-SERVICES = ("invitations", "ratings", "reports", "scheduling")
+SERVICES = ("invitations", "ratings", "reports", "scheduling", "observations")
 PROGRAMME = "Matrix Leadership Programme"
 CLIENT = ("192.0.2.36", 50036)  # the matrix's own client address: other tests' per-address limits stay theirs
 MORE_THAN_THE_MATRIX_ASKS = 100_000
@@ -73,6 +75,12 @@ def overrides(service: str, issuer: IssuerServer, output: Path) -> dict[str, Any
         values["output_dir"] = output / service
     if service == "scheduling":
         values["seed_availability"] = False
+    if service == "observations":
+        values |= {
+            "link_secret": LINK_SECRET,
+            "sign_in_requests_per_client_per_hour": MORE_THAN_THE_MATRIX_ASKS,
+            "unknown_links_per_client_per_minute": MORE_THAN_THE_MATRIX_ASKS,
+        }
     return values
 
 
@@ -109,6 +117,9 @@ async def seed(services: dict[str, ServiceUnderTest], issuer: IssuerServer) -> w
     values |= more
     secrets |= people.secrets
     secrets |= await seed_reports(services["reports"], cycle_id, people, values)
+    journals = await seed_observations(services["observations"])
+    values |= journals.path_values
+    secrets |= journals.secrets
     admin_tokens = {}
     for name, service in services.items():
         token = service.runtime.settings.admin_token
@@ -120,6 +131,7 @@ async def seed(services: dict[str, ServiceUnderTest], issuer: IssuerServer) -> w
         own_links=people.own_links,
         admin_tokens=admin_tokens,
         staff_tokens={True: issuer.issuer.token(), False: issuer.issuer.token(roles=["hlm360-reader"])},
+        cookies=journals.cookies,
     )
 
 

@@ -13,6 +13,8 @@ from console.config import ConsoleSettings
 from console.main import create_app as console_app
 from invitations.config import Settings as InvitationsSettings
 from invitations.main import create_app as invitations_app
+from observations.config import Settings as ObservationsSettings
+from observations.main import create_app as observations_app
 from ratings.config import Settings as RatingsSettings
 from ratings.main import create_app as ratings_app
 from reports.config import Settings as ReportsSettings
@@ -20,7 +22,7 @@ from reports.main import create_app as reports_app
 from scheduling.config import Settings as SchedulingSettings
 from scheduling.main import create_app as scheduling_app
 
-SERVICES = ("invitations", "ratings", "reports", "scheduling", "console")
+SERVICES = ("invitations", "ratings", "reports", "scheduling", "observations", "console")
 MADE_UP = {
     "database_url": "postgresql+asyncpg://u:pw@127.0.0.1:1/d",
     "link_secret": "a-link-secret-for-building-the-app-only",
@@ -50,6 +52,7 @@ def route_tables() -> dict[str, frozenset[Route]]:
         "ratings": ratings_app(RatingsSettings(**MADE_UP)),  # type: ignore[arg-type]
         "reports": reports_app(ReportsSettings(**MADE_UP)),  # type: ignore[arg-type]
         "scheduling": scheduling_app(SchedulingSettings(**MADE_UP)),  # type: ignore[arg-type]
+        "observations": observations_app(ObservationsSettings(**MADE_UP)),  # type: ignore[arg-type]
         "console": console_app(ConsoleSettings(session_secret="a-session-secret-for-building-only")),
     }
     return {service: served_routes(app) for service, app in apps.items()}

@@ -33,6 +33,8 @@ MODULE_HELP = [
     ("scheduling", "regional-lead"),
     ("scheduling", "regional-lead", "list"),
     ("scheduling", "seed-demo"),
+    ("observations",),
+    ("observations", "migrate"),
     ("shared.cli",),
 ]
 HLM360_HELP = [
@@ -51,6 +53,7 @@ HLM360_HELP = [
     ("reports",),
     ("scheduling", "links"),
     ("scheduling", "links", "renew"),
+    ("observations", "rollback"),
 ]
 
 

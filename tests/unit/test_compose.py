@@ -25,7 +25,14 @@ SCHEMA = REPO / "tests" / "unit" / "schemas" / "compose-spec.json"
 DOCKERFILE = REPO / "deploy" / "Dockerfile.service"
 FRONT_DOOR = REPO / "deploy" / "frontdoor" / "nginx.conf"
 # the web services and their ports, as deploy/local/services.sh runs them
-PORTS = {"invitations": 8101, "ratings": 8102, "reports": 8103, "scheduling": 8104, "console": 8105}
+PORTS = {
+    "invitations": 8101,
+    "ratings": 8102,
+    "reports": 8103,
+    "scheduling": 8104,
+    "console": 8105,
+    "observations": 8106,
+}
 INFRASTRUCTURE = ("postgres", "kafka", "jaeger", "prometheus", "alertmanager", "mailsink")
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 

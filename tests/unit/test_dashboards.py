@@ -11,7 +11,7 @@ from tests.config import REPO
 
 DASHBOARD = REPO / "deploy" / "monitoring" / "hlm360-services.json"
 PROMETHEUS = REPO / "deploy" / "monitoring" / "prometheus.yml"
-SERVICES = {"invitations", "ratings", "reports", "scheduling"}
+SERVICES = {"invitations", "ratings", "reports", "scheduling", "observations"}
 
 
 def exposed_names() -> set[str]:

@@ -11,7 +11,7 @@ import yaml
 
 from tests.config import REPO
 
-SERVICES = ("invitations", "ratings", "reports", "scheduling")
+SERVICES = ("invitations", "ratings", "reports", "scheduling", "observations")
 # the local stack is the demo environment (ADR 11): compose never seeds, and keeps the public
 # start's rate limits
 DEMO_ONLY = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("invitations", "ratings", "reports", "scheduling", "console")
+SERVICES = ("invitations", "ratings", "reports", "scheduling", "observations", "console")
 
 
 @pytest.mark.parametrize("service", [*SERVICES, "console"])

@@ -345,7 +345,10 @@ def test_every_web_deployment_has_a_cpu_hpa_and_every_worker_a_scaled_object(bui
     hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(built, "HorizontalPodAutoscaler").values()}
     scaled = {s["spec"]["scaleTargetRef"]["name"]: s for s in of_kind(built, "ScaledObject").values()}
     assert {n for n in deployments if n.endswith("-web")} == set(hpas)
-    assert {n for n in deployments if n.endswith("-worker")} == set(scaled)
+    consuming = {f"{s}-worker" for s in generate.SERVICE_NAMES if generate.consumer_groups(s)}
+    assert {n for n in deployments if n.endswith("-worker")} - consuming == {"observations-worker"}
+    assert consuming == set(scaled)
+    assert deployments["observations-worker"]["spec"]["replicas"] == 1, "no consumers: one worker runs the jobs"
     for hpa in hpas.values():
         assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
     for name in (*hpas, *scaled):

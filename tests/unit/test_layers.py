@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("invitations", "ratings", "reports", "scheduling")
+SERVICES = ("invitations", "ratings", "reports", "scheduling", "observations")
 # The operators' tooling (services/console): the same kit names where it has them (docs/architecture.md).
 CONSOLE = "console"
 WEB_OR_BROKER = {"fastapi", "starlette", "faststream", "aiokafka", "uvicorn"}

@@ -63,7 +63,7 @@ def rows_written(source: str) -> list[str]:
 
 def test_there_are_migrations_to_read() -> None:
     services = {path.parts[-4] for path in MIGRATIONS}
-    assert services == {"invitations", "ratings", "reports", "scheduling"}, services
+    assert services == {"invitations", "observations", "ratings", "reports", "scheduling"}, services
 
 
 @pytest.mark.parametrize("path", MIGRATIONS, ids=lambda path: f"{path.parts[-4]}/{path.name}")

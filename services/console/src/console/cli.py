@@ -42,7 +42,7 @@ from shared.commands import confirm, load_settings
 from shared.contracts.deadletters import DeadLetterAudit, DeadLetterRef
 
 T = TypeVar("T")
-SERVICES = ("invitations", "ratings", "reports", "scheduling")
+SERVICES = ("invitations", "ratings", "reports", "scheduling", "observations")
 Decisions = dict[str, DeadLetterAudit]
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

@@ -1,0 +1,1 @@
+"""hlm360 observations service: the HLM Observations journal."""
