@@ -42,6 +42,7 @@ class StackSettings(BaseSettings):
     ratings_database_url: SecretStr
     reports_database_url: SecretStr
     scheduling_database_url: SecretStr
+    observations_database_url: SecretStr
     invitations_url: str = "http://127.0.0.1:8101"
     ratings_url: str = "http://127.0.0.1:8102"
     reports_url: str = "http://127.0.0.1:8103"

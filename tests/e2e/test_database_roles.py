@@ -9,7 +9,7 @@ from sqlalchemy.engine import make_url
 
 from tests.config import StackSettings
 
-SERVICES = ("invitations", "ratings", "reports", "scheduling")
+SERVICES = ("invitations", "ratings", "reports", "scheduling", "observations")
 
 
 def _dsn(settings: StackSettings, service: str, *, database: str | None = None) -> str:
