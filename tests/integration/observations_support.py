@@ -30,6 +30,8 @@ async def observations_service(
         "sign_in_requests_per_client_per_hour": 10_000,
         "sign_in_emails_per_mailbox_per_hour": 10_000,
         "unknown_links_per_client_per_minute": 10_000,
+        # the test browser speaks http: a Secure cookie (the stack's https front door) would not come back
+        "public_base_url": "http://testserver",
         **overrides,
     }
     async with (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,3 +95,14 @@ def test_pdf_is_pdf_ua_1_by_verapdf(name: str, verdicts: dict[str, Verdict]) -> 
     verdict = verdicts[name]
     assert not verdict.failed, f"{name}.pdf fails PDF/UA-1 rules:\n" + "\n".join(verdict.failed)
     assert verdict.passed_rules >= 100  # the whole UA-1 profile ran, not an empty one
+
+
+def test_text_the_fonts_cannot_show_never_costs_anyone_their_report() -> None:
+    """PDF/UA-1 refuses a character without a glyph; people write in any script (and fuzzed events
+    carry control characters): the report is still made, without the PDF/UA claim."""
+    (own,) = [r for r in realistic_responses() if r.group is RaterGroup.SELF]
+    for text in ("很好 谢谢", "a\x00b", "\ufffe"):
+        written = replace(own, comments=(replace(own.comments[0], text=text),))
+        figures = self_assessment_figures(written, wording=wording_for(VERSION, first_person=True))
+        pdf = render_self_assessment(figures, completed_at=COMPLETED).pdf
+        assert pdf.startswith(b"%PDF-") and b"pdfuaid" not in pdf, repr(text)
