@@ -47,6 +47,7 @@ class StackSettings(BaseSettings):
     ratings_url: str = "http://127.0.0.1:8102"
     reports_url: str = "http://127.0.0.1:8103"
     scheduling_url: str = "http://127.0.0.1:8104"
+    observations_url: str = "http://127.0.0.1:8106"
     # deploy/local/frontdoor.sh: the one origin people use (the links in emails point there)
     hlm360_frontdoor_url: str = "https://localhost:8443"
     # deploy/local/stack.sh always writes them: the operators' API of the running services

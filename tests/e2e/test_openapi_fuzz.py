@@ -24,10 +24,11 @@ from schemathesis.core.result import Err
 
 from tests.config import StackSettings
 
-SERVICES = ("invitations", "ratings", "reports", "scheduling")
+SERVICES = ("invitations", "ratings", "reports", "scheduling", "observations")
 # Fuzzing trips the services' per-client rate limits (unknown links): from its own loopback address
-# it does so for itself only, not for the tests that run after it from 127.0.0.1.
-FUZZER_ADDRESS = "127.0.0.2"
+# it does so for itself only, not for the tests that run after it from 127.0.0.1. Not 127.0.0.2: the
+# services believe forwarded headers from there (the front door's hop, docs/adr/0024).
+FUZZER_ADDRESS = "127.0.0.4"
 SHOWN_PER_OPERATION = 3
 
 
@@ -44,7 +45,8 @@ EXAMPLES = FuzzSettings().fuzz_examples
 def test_no_documented_route_answers_5xx(service: str, settings: StackSettings) -> None:
     base_url: str = getattr(settings, f"{service}_url")
     api = schemathesis.openapi.from_url(f"{base_url}/openapi.json", timeout=10)
-    admin = settings.admin_headers(service)
+    # observations has no operators' API, hence no admin token
+    admin = settings.admin_headers(service) if hasattr(settings, f"{service}_admin_token") else {}
     statuses: Counter[int] = Counter()
     failures: list[str] = []
     with requests.Session() as session:
