@@ -184,3 +184,32 @@ async def test_another_accounts_entries_are_not_found_and_signed_out_callers_are
     for method, route in (("GET", "/observations/entries"), ("GET", path), ("POST", "/observations/entries/new")):
         assert (await anonymous.request(method, route)).status_code == 401, route
     assert (await anonymous.get("/observations")).status_code == 200
+
+
+async def test_hostile_input_is_refused_with_a_reason_or_kept_as_typed_and_escaped(running: Running) -> None:
+    service, mail = running
+    client, _ = await signed_up(service, mail)
+    for changes in (
+        {"what_happened": "a\x00b"},  # a control character
+        {"context": "x" * 5_000},  # longer than a context may be
+        {"dimensions": ["not_a_dimension"]},  # not in the item bank
+        {"level-engaging_the_team": "'; DROP TABLE observation; --"},  # not a level
+        {"whose": "someone else"},  # not a choice
+    ):
+        refused = await client.post("/observations/entries/new", data=observation_form(**changes))
+        assert refused.status_code == 400 and "There is a problem" in refused.text, changes
+    huge = await client.post("/observations/entries/new", data=observation_form(context="x" * 2_000_000))
+    assert huge.status_code == 413
+    invalid_utf8 = await client.post(
+        "/observations/entries/new",
+        content=b"context=%FF%FE&what_happened=\xff\xfe",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert invalid_utf8.status_code < 500, invalid_utf8.status_code
+    hostile = "<script>alert(1)</script> & Zoë\u2019s ward 😀"
+    listed = await record(client, what_happened=hostile)
+    shown = await client.get("/observations/entries")
+    assert listed in shown.text
+    entry = await client.get(listed)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Zoë\u2019s ward 😀" in entry.text
+    assert "<script>alert(1)</script>" not in entry.text

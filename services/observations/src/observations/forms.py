@@ -125,7 +125,9 @@ def parse_entry(form: Mapping[str, str], chosen: list[str], *, today: date) -> P
     if whose is None:
         errors.append(FieldError("whose-1", "Choose whose behaviour this was"))
     shown, level_errors = _shown(form, chosen)
-    if not chosen:
+    if set(chosen) - {d.value for d in Dimension}:  # a tampered form: never silently dropped
+        errors.append(FieldError("dimensions-1", "Choose leadership dimensions from the list"))
+    elif not chosen:
         errors.append(FieldError("dimensions-1", "Choose at least one leadership dimension"))
     errors += level_errors
     what, bad_what = _text(form, "what_happened", "What happened", MAX_WHAT_HAPPENED, errors)
