@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from shared.questionnaire import ItemBank
 from shared.ratelimit import Counters, Limit
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -123,3 +124,9 @@ def new_link_limits(request: Request) -> NewLinkLimits:
         per_client=Limit.per("new-link-client", hits=settings.new_links_per_client_per_hour, seconds=3600),
         per_link=Limit.per("new-link-link", hits=settings.new_links_per_link_per_day, seconds=86400),
     )
+
+
+def item_bank_of(request: Request) -> ItemBank:
+    """A FastAPI dependency: the item bank the app loaded at start (`app.state.item_bank`)."""
+    bank: ItemBank = request.app.state.item_bank
+    return bank

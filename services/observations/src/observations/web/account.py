@@ -19,8 +19,9 @@ from observations.web.common import (
     redirect,
     too_large,
 )
-from observations.web.deps import Config, PerClient, Runtime, SignedIn, client_key
+from observations.web.deps import Config, PerClient, Runtime, SignedIn
 from shared.links import token_sha256
+from shared.web import client_address
 
 router = APIRouter()
 
@@ -39,7 +40,7 @@ async def sign_in_form() -> HTMLResponse:
 
 @router.post(pages.SIGN_IN, response_class=HTMLResponse)
 async def ask_for_link(request: Request, runtime: Runtime, settings: Config, limits: PerClient) -> HTMLResponse:
-    if not await limits.client_may_ask(client_key(request)):
+    if not await limits.client_may_ask(client_address(request)):
         return html(pages.message_page(pages.TOO_MANY_REQUESTS), status_code=429, headers={"Retry-After": "3600"})
     posted = await posted_form(request)
     if posted is None:
@@ -64,7 +65,7 @@ async def _refused(request: Request, limits: PerClient, state: LinkState | None)
     """The page for a link that cannot be used: unknown (404, 429 once a client guesses too many),
     used or expired (410)."""
     if state is None:
-        if not await limits.may_try_unknown_link(client_key(request)):
+        if not await limits.may_try_unknown_link(client_address(request)):
             return html(pages.message_page(pages.TOO_MANY_LINKS), status_code=429, headers={"Retry-After": "60"})
         return html(pages.message_page(pages.LINK_UNKNOWN), status_code=404)
     message = pages.LINK_USED if state is LinkState.USED else pages.LINK_EXPIRED

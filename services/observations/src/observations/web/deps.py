@@ -15,12 +15,7 @@ from observations.config import Settings
 from shared.questionnaire import ItemBank
 from shared.ratelimit import Counters, Limit
 from shared.service import ServiceRuntime, runtime_of
-from shared.web import client_address
-
-
-def item_bank_of(request: Request) -> ItemBank:
-    bank: ItemBank = request.app.state.item_bank
-    return bank
+from shared.web import item_bank_of
 
 
 def settings_of(request: Request) -> Settings:
@@ -83,7 +78,3 @@ def limits_of(runtime: Runtime, settings: Config) -> Limits:
 
 
 PerClient = Annotated[Limits, Depends(limits_of)]
-
-
-def client_key(request: Request) -> str:
-    return client_address(request)

@@ -19,9 +19,10 @@ from ratings.questionnaire import (
     page_errors,
 )
 from ratings.usecases import Access, RaterAccess
-from ratings.web.deps import Limits, client_key
+from ratings.web.deps import Limits
 from shared.contracts.vocabulary import RaterGroup
 from shared.questionnaire import ItemBank
+from shared.web import client_address
 
 MAX_TOKEN_LENGTH = 256
 MAX_FORM_BYTES = 200_000
@@ -47,7 +48,7 @@ async def unknown_link(request: Request, limits: Limits, message: pages.Message,
 
     Only unknown links count and only they are refused: staff of a whole trust may share one address,
     so one person's typos must not lock out everyone's valid links (tokens have 256 bits anyway)."""
-    if not await limits.may_try_unknown_link(client_key(request)):
+    if not await limits.may_try_unknown_link(client_address(request)):
         return html(pages.message_page(pages.TOO_MANY_ATTEMPTS), status_code=429, headers={"Retry-After": "60"})
     return html(pages.message_page(message, start_again=extra.get("start_again")), status_code=404)
 

@@ -27,9 +27,10 @@ from ratings.web.common import (
     unsaved_page,
     valid_token,
 )
-from ratings.web.deps import Bank, Config, PerClient, Runtime, client_key
+from ratings.web.deps import Bank, Config, PerClient, Runtime
 from shared.links import token_sha256
 from shared.service import ServiceRuntime
+from shared.web import client_address
 
 router = APIRouter()
 
@@ -45,7 +46,7 @@ async def self_assessment_start(bank: Bank) -> HTMLResponse:
 
 @router.post(SELF, response_class=HTMLResponse, response_model=None)
 async def self_assessment_begin(request: Request, runtime: Runtime, limits: PerClient) -> HtmlOrRedirect:
-    if not await limits.may_start_self_assessment(client_key(request)):
+    if not await limits.may_start_self_assessment(client_address(request)):
         return html(pages.message_page(pages.TOO_MANY_STARTS), status_code=429, headers={"Retry-After": "600"})
     async with runtime.uow() as uow:
         token = await usecases.start_self_assessment(uow, now=now())
